@@ -1,0 +1,41 @@
+"""napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
+
+Public API: :func:`colorize`, :func:`iter_colorize`, :func:`train`, :func:`evaluate`,
+:func:`list_models`, :func:`load_model`. Heavy modules are imported on first use, so
+``import napari_colorize`` stays fast and never touches napari or Qt.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["colorize", "evaluate", "iter_colorize", "list_models", "load_model", "train"]
+
+_LAZY = {
+    "colorize": "napari_colorize.core.engine",
+    "iter_colorize": "napari_colorize.core.engine",
+    "train": "napari_colorize.training.loop",
+    "evaluate": "napari_colorize.training.evaluation",
+    "list_models": "napari_colorize.models.registry",
+    "load_model": "napari_colorize.models.registry",
+}
+
+if TYPE_CHECKING:
+    from .core.engine import colorize, iter_colorize
+    from .models.registry import list_models, load_model
+    from .training.evaluation import evaluate
+    from .training.loop import train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'napari_colorize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

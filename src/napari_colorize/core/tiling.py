@@ -1,0 +1,69 @@
+"""Tile plans: which window of a plane each model call reads, pure and Qt-free.
+
+Tiles are planned per axis in 1-D and combined with :func:`itertools.product`. Edge tiles are
+shifted inward so every tile is full-size; a plane smaller than a tile is padded by the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """One tile of a 2-D plane.
+
+    ``read`` is the window (in plane pixels) fed to the model. ``crop`` is the part of it that
+    this tile alone owns when tiles are not blended: the crops of a plan cover every pixel once.
+    """
+
+    read: tuple[slice, slice]
+    crop: tuple[slice, slice]
+
+    @property
+    def crop_in_tile(self) -> tuple[slice, slice]:
+        """``crop`` relative to the tile's own origin."""
+        return tuple(
+            slice(c.start - r.start, c.stop - r.start) for c, r in zip(self.crop, self.read, strict=True)
+        )  # type: ignore[return-value]
+
+
+def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile.
+
+    Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end at
+    ``length``. Ownership boundaries lie half-way through each overlap.
+    """
+    if length <= tile:
+        return [(0, length, 0, length)]
+    step = tile - overlap
+    n = math.ceil((length - tile) / step) + 1
+    starts = [min(i * step, length - tile) for i in range(n)]
+    plan = []
+    for i, start in enumerate(starts):
+        own_start = 0 if i == 0 else (starts[i - 1] + tile + start) // 2
+        own_stop = length if i == n - 1 else (start + tile + starts[i + 1]) // 2
+        plan.append((start, start + tile, own_start, own_stop))
+    return plan
+
+
+def plan_tiles(shape: tuple[int, int], tile_size: int, overlap: int) -> list[TileSpec]:
+    """Tiles covering a plane of ``shape`` (rows, cols), in row-major order.
+
+    Examples
+    --------
+    >>> tiles = plan_tiles((511, 237), tile_size=256, overlap=32)
+    >>> len(tiles)
+    3
+    """
+    rows = plan_axis(shape[0], tile_size, overlap)
+    cols = plan_axis(shape[1], tile_size, overlap)
+    return [
+        TileSpec(
+            read=(slice(r[0], r[1]), slice(c[0], c[1])),
+            crop=(slice(r[2], r[3]), slice(c[2], c[3])),
+        )
+        for r, c in itertools.product(rows, cols)
+    ]

@@ -1,0 +1,113 @@
+"""Lazy image readers: TIFF/OME-TIFF/SVS (level 0), zarr/OME-Zarr, PNG/JPEG.
+
+Large files are opened lazily (a zarr view of the TIFF, or the zarr array itself) so the engine
+reads one plane at a time; small formats are decoded to numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
+PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def is_zarr_path(path: Path) -> bool:
+    """Whether ``path`` names a zarr store (by suffix, or a folder holding zarr metadata)."""
+    if path.suffix == ".zarr" or path.name.endswith(".ome.zarr"):
+        return True
+    return path.is_dir() and any((path / f).exists() for f in ("zarr.json", ".zarray", ".zgroup"))
+
+
+def _read_tiff(path: Path) -> Any:
+    import tifffile
+    import zarr
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ValueError("no image series")
+        series = tif.series[0]
+        if series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None:
+            return zarr.open(series.aszarr(level=0), mode="r")
+    return tifffile.memmap(path, mode="r")
+
+
+def _read_zarr(path: Path) -> Any:
+    import zarr
+
+    node = zarr.open(path, mode="r")
+    if isinstance(node, zarr.Array):
+        return node
+    attrs = dict(node.attrs)
+    ome = attrs.get("ome", attrs)
+    multiscales = ome.get("multiscales")
+    if multiscales:
+        return node[multiscales[0]["datasets"][0]["path"]]
+    arrays = list(node.array_keys())
+    if len(arrays) == 1:
+        return node[arrays[0]]
+    raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
+
+
+def read_image(path: str | Path) -> Any:
+    """Open an image file lazily; returns a numpy, numpy-memmap or zarr array.
+
+    Raises ``ValueError`` naming the file when it is missing, unreadable or truncated.
+
+    Examples
+    --------
+    >>> arr = read_image("slide.svs")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"cannot read {path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if is_zarr_path(path):
+            arr = _read_zarr(path)
+        elif suffix in TIFF_SUFFIXES:
+            arr = _read_tiff(path)
+        elif suffix in PLAIN_SUFFIXES:
+            import imageio.v3 as iio
+
+            arr = np.asarray(iio.imread(path))
+        else:
+            raise ValueError(
+                f"unknown file type {suffix!r} (expected one of "
+                f"{', '.join(TIFF_SUFFIXES + PLAIN_SUFFIXES)}, .zarr)"
+            )
+    except Exception as exc:  # decoders raise many types for truncated files
+        raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    return arr
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped)."""
+    arr = read_image(path)
+    try:
+        arr = np.asarray(arr[...])
+    except Exception as exc:
+        raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+        raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.integer) and arr.max() > 255:
+            arr = (arr / np.iinfo(arr.dtype).max * 255 + 0.5).astype(np.uint8)
+        else:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+    return arr
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The ``napari_colorize`` block of an OME-Zarr written by this package (or ``{}``)."""
+    path = Path(path)
+    meta = path / "zarr.json"
+    if not meta.exists():
+        return {}
+    attrs = json.loads(meta.read_text()).get("attributes", {})
+    return attrs.get("napari_colorize", {})

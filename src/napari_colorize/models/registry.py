@@ -1,0 +1,164 @@
+"""Bundled and user models: list, load (safetensors + JSON card, sha256-checked), save.
+
+Weights are only ever read with safetensors, which holds plain tensors: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .network import ChromaNet
+from .spec import ColorModel, ModelSpec
+
+DEFAULT_MODEL = "he-histology"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def user_models_dir() -> Path:
+    """Folder for the user's own (tuned) models (``NAPARI_COLORIZE_MODELS`` overrides)."""
+    env = os.environ.get("NAPARI_COLORIZE_MODELS")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("napari-colorize")) / "models"
+
+
+def _cards(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {p.name[: -len(".json")]: p for p in sorted(folder.glob("*.json"))}
+
+
+def list_models() -> list[str]:
+    """Names of the bundled models, then the user's models.
+
+    Examples
+    --------
+    >>> "he-histology" in list_models()  # doctest: +SKIP
+    True
+    """
+    names = list(_cards(WEIGHTS_DIR))
+    names += [n for n in _cards(user_models_dir()) if n not in names]
+    return names
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _find_card(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".json", ".safetensors") or path.exists():
+        card = path.with_suffix(".json") if path.suffix != ".json" else path
+        if not card.exists():
+            raise ValueError(f"model card {card} not found (expected beside the weights)")
+        return card
+    for folder in (WEIGHTS_DIR, user_models_dir()):
+        cards = _cards(folder)
+        if text in cards:
+            return cards[text]
+    raise ValueError(f"unknown model {text!r}; available: {', '.join(list_models()) or 'none'}")
+
+
+def build_network(card: dict[str, Any]) -> torch.nn.Module:
+    """An untrained network of the architecture the card names."""
+    arch = card.get("architecture", {})
+    if arch.get("class", "ChromaNet") != "ChromaNet":
+        raise ValueError(f"unknown architecture {arch.get('class')!r} in model card")
+    return ChromaNet(tuple(arch.get("widths", ChromaNet().widths)))
+
+
+def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> ColorModel:
+    """Load a bundled or user model by name, or from a ``.safetensors``/``.json`` path.
+
+    The weights' sha256 must match the card's; a mismatch is refused.
+
+    Examples
+    --------
+    >>> model = load_model("he-histology")  # doctest: +SKIP
+    """
+    from safetensors.torch import load_file
+
+    card_path = _find_card(name_or_path or DEFAULT_MODEL)
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read model card {card_path}: {exc}") from None
+    weights = card_path.parent / card.get("weights", card_path.stem + ".safetensors")
+    if not weights.exists():
+        raise ValueError(f"weights file {weights} not found")
+    digest = sha256_file(weights)
+    if digest != card.get("sha256"):
+        raise ValueError(
+            f"weights file {weights} has sha256 {digest[:16]}..., expected {card.get('sha256')}"
+        )
+    net = build_network(card)
+    try:
+        state = load_file(weights)
+        net.load_state_dict(state)
+    except Exception as exc:
+        raise ValueError(f"weights file {weights} does not fit its card: {exc}") from None
+    spec = ModelSpec(
+        name=card.get("name", card_path.stem),
+        version=str(card.get("version", "0")),
+        divisor=int(card.get("divisor", ChromaNet.divisor)),
+        min_tile=int(card.get("min_tile", 64)),
+    )
+    return ColorModel(net, spec, card, device=resolve_device(device))
+
+
+def save_model(net: torch.nn.Module, card: dict[str, Any], out: str | Path) -> Path:
+    """Write ``out`` (``.safetensors``) and its card (``.json``) beside it; returns the card path.
+
+    Both are written to temporary names first, so a failure leaves no half-written model.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        out = out.with_suffix(".safetensors") if out.suffix else out / f"{card['name']}.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, tmp)
+    card = dict(card, weights=out.name, sha256=sha256_file(tmp))
+    card.setdefault("architecture", {"class": "ChromaNet", "widths": list(net.widths)})
+    card_path = out.with_suffix(".json")
+    card_tmp = card_path.with_name(card_path.name + ".part")
+    card_tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.replace(out)
+    card_tmp.replace(card_path)
+    return card_path
+
+
+def available_devices() -> list[str]:
+    """Devices torch can use here, best first."""
+    devices = []
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return [*devices, "cpu"]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"``/``None`` -> the best available device; otherwise check ``device`` exists."""
+    if device is None or str(device) == "auto":
+        return torch.device(available_devices()[0])
+    dev = torch.device(device)
+    if dev.type not in available_devices():
+        raise ValueError(f"device {device!r} is not available here; available: {available_devices()}")
+    return dev

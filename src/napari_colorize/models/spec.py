@@ -1,0 +1,65 @@
+"""What a colorization model needs from the engine, and the model object the engine calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model's input contract.
+
+    The model maps CIE lightness ``(B, 1, H, W)`` in [0, 100] to ``(B, 3, H, W)``: chroma a, b and
+    a confidence in [0, 1]. ``H`` and ``W`` must be multiples of ``divisor`` and at least
+    ``min_tile``.
+    """
+
+    name: str
+    version: str = "0"
+    divisor: int = 32
+    min_tile: int = 64
+
+    def __post_init__(self) -> None:
+        if self.divisor < 1:
+            raise ValueError(f"divisor {self.divisor} must be >= 1")
+        if self.min_tile < self.divisor or self.min_tile % self.divisor:
+            raise ValueError(
+                f"min_tile {self.min_tile} must be a positive multiple of divisor {self.divisor}"
+            )
+
+
+@dataclass
+class ColorModel:
+    """A network with its spec and model card; call it on a batch of lightness tiles."""
+
+    net: torch.nn.Module
+    spec: ModelSpec
+    card: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __post_init__(self) -> None:
+        self.net.eval()
+        self.to(self.device)
+
+    def to(self, device: str | torch.device) -> ColorModel:
+        """Move the network to ``device`` (in place) and return self."""
+        self.device = torch.device(device)
+        self.net.to(self.device)
+        if self.device.type in ("cuda", "cpu"):
+            self.net.to(memory_format=torch.channels_last)
+        return self
+
+    @torch.inference_mode()
+    def __call__(self, lightness: torch.Tensor) -> torch.Tensor:
+        x = lightness.to(self.device, non_blocking=True)
+        if self.device.type in ("cuda", "cpu"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x).float()
+
+    @property
+    def name(self) -> str:
+        """Model name (``spec.name``)."""
+        return self.spec.name

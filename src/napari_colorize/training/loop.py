@@ -1,0 +1,257 @@
+"""Train or fine-tune a ChromaNet from colour RGB images: ``iter_train`` (generator) and ``train``.
+
+The mean chroma is fitted with an L1 loss (robust to stain speckle); a per-pixel Laplace scale is
+fitted by likelihood against the detached error, which is what the confidence map reports.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+import warnings
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.color import rgb_to_lab
+from ..models.network import ChromaNet
+from ..models.registry import load_model, resolve_device, save_model
+from ..models.spec import ColorModel, ModelSpec
+from .patches import Augment, PatchSampler, fit_lut, mean_chroma, tissue_mask
+
+BACKGROUND_WEIGHT = 0.25
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run. At least one of ``steps`` and ``seconds`` bounds it."""
+
+    steps: int | None = None
+    seconds: float | None = None
+    batch_size: int = 16
+    patch: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    seed: int = 0
+    widths: tuple[int, int, int, int] = (32, 64, 96, 128)
+    augment: Augment = field(default_factory=Augment)
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.seconds is None:
+            raise ValueError("give steps or seconds (or both) to bound training")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps {self.steps} must be >= 1")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"seconds {self.seconds} must be > 0")
+        if self.patch % ChromaNet.divisor:
+            raise ValueError(f"patch {self.patch} must be a multiple of {ChromaNet.divisor}")
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One training step done."""
+
+    step: int
+    total: int | None
+    loss: float
+    elapsed: float
+    fraction: float
+
+
+def _as_rgb(image: Any, label: str) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        from ..io.readers import read_rgb
+
+        return read_rgb(image)
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+        raise ValueError(f"training image {label} is not RGB (shape {arr.shape})")
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        scale = 255.0 if arr.dtype.kind == "f" and arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale + 0.5 * (scale != 1), 0, 255).astype(np.uint8)
+    return arr
+
+
+def check_training_images(images: Iterable[Any], patch: int) -> list[np.ndarray]:
+    """Load and check training images: colour, some tissue, at least ``patch`` pixels a side."""
+    checked, small = [], 0
+    for i, image in enumerate(images):
+        label = str(image) if isinstance(image, (str, Path)) else f"#{i}"
+        rgb = _as_rgb(image, label)
+        step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+        sub = torch.from_numpy(np.ascontiguousarray(rgb[::step, ::step])).permute(2, 0, 1)
+        lab = rgb_to_lab(sub.double() / 255)
+        chroma = torch.sqrt(lab[1] ** 2 + lab[2] ** 2)
+        if float(torch.quantile(chroma.flatten().float(), 0.99)) < 2.0:
+            raise ValueError(f"training image {label} has no colour (it is grayscale)")
+        if float(tissue_mask(lab).double().mean()) < 0.01:
+            raise ValueError(f"training image {label} shows no tissue (less than 1% of pixels)")
+        if min(rgb.shape[:2]) < patch:
+            small += 1
+            continue
+        checked.append(rgb)
+    if small:
+        warnings.warn(
+            f"skipped {small} of {small + len(checked)} training images smaller than the "
+            f"{patch}-px patch",
+            stacklevel=3,
+        )
+    if not checked:
+        raise ValueError(f"no training image is at least {patch} pixels on each side")
+    return checked
+
+
+def image_hashes(images: list[np.ndarray]) -> list[str]:
+    """sha256 of each image's pixels (for the model card)."""
+    return [hashlib.sha256(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images]
+
+
+def _lr_factor(fraction: float, step: int, warmup: int) -> float:
+    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
+
+
+def loss_terms(
+    net: ChromaNet, lightness: torch.Tensor, ab: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chroma L1 loss, Laplace-scale likelihood loss) weighted towards tissue pixels."""
+    pred, logvar = net.forward_raw(lightness)
+    err = (pred - ab).abs().sum(1, keepdim=True)
+    lab = torch.cat([lightness, ab], dim=1).movedim(1, 0)
+    weight = torch.where(tissue_mask(lab).unsqueeze(1), 1.0, BACKGROUND_WEIGHT)
+    chroma_loss = (weight * err).sum() / weight.sum()
+    log_b = 0.5 * logvar
+    nll = err.detach() * torch.exp(-log_b) + 2 * log_b
+    return chroma_loss, (weight * nll).sum() / weight.sum()
+
+
+def iter_train(
+    images: Iterable[Any],
+    config: TrainConfig,
+    *,
+    base: str | Path | ColorModel | None = None,
+    device: str = "auto",
+    name: str = "custom",
+) -> Generator[TrainProgress, None, ColorModel]:
+    """Train, yielding :class:`TrainProgress` each step; returns the trained :class:`ColorModel`.
+
+    Closing the generator stops training; the base model is never modified.
+    """
+    rgb = check_training_images(images, config.patch)
+    dev = resolve_device(device)
+    torch.manual_seed(config.seed)
+    if base is None:
+        net = ChromaNet(config.widths)
+        net.lut.copy_(fit_lut(rgb))
+        base_card: dict[str, Any] = {"baselines": {"mean_ab": mean_chroma(rgb)}}
+    else:
+        base_model = base if isinstance(base, ColorModel) else load_model(base)
+        net = copy.deepcopy(base_model.net)
+        base_card = base_model.card
+    net.to(dev).to(memory_format=torch.channels_last).train()
+    sampler = PatchSampler(rgb, config.patch, config.augment, seed=config.seed)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    start = time.perf_counter()
+    step, smooth = 0, None
+    while True:
+        elapsed = time.perf_counter() - start
+        fraction = max(
+            step / config.steps if config.steps else 0.0,
+            elapsed / config.seconds if config.seconds else 0.0,
+        )
+        if fraction >= 1.0:
+            break
+        for group in opt.param_groups:
+            group["lr"] = config.lr * _lr_factor(fraction, step, config.warmup)
+        lightness, ab = sampler.sample(config.batch_size)
+        lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
+        chroma_loss, nll = loss_terms(net, lightness, ab.to(dev))
+        opt.zero_grad(set_to_none=True)
+        (chroma_loss + 0.1 * nll).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        value = float(chroma_loss.detach())
+        smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
+        yield TrainProgress(step, config.steps, smooth, time.perf_counter() - start, fraction)
+    net.eval().to("cpu").to(memory_format=torch.contiguous_format)
+    card = {
+        "name": name,
+        "version": "1",
+        "base": base_card.get("name"),
+        "baselines": base_card.get("baselines", {}),
+        "architecture": {"class": "ChromaNet", "widths": list(net.widths)},
+        "divisor": ChromaNet.divisor,
+        "min_tile": 64,
+        "training": {
+            "steps": step,
+            "seconds": round(time.perf_counter() - start, 1),
+            "config": {k: v for k, v in vars(config).items() if k != "augment"},
+            "augment": vars(config.augment),
+            "image_sha256": image_hashes(rgb),
+        },
+    }
+    return ColorModel(net, ModelSpec(name=name, version="1"), card, device=dev)
+
+
+def train(
+    images: Iterable[Any],
+    *,
+    base: str | Path | ColorModel | None = None,
+    seconds: float | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    device: str = "auto",
+    name: str = "custom",
+    **settings: Any,
+) -> ColorModel:
+    """Train (``base=None``) or fine-tune a model on colour RGB images (arrays or paths).
+
+    Parameters
+    ----------
+    images : iterable of array or path
+        Colour RGB images; their lightness is the input and their chroma the target.
+    base : str, path or ColorModel, optional
+        Model to fine-tune. ``None`` trains a new one from scratch.
+    seconds, steps : optional
+        Time and/or step budget (whichever ends first).
+    seed : int
+        Seeds sampling, augmentation and initialisation.
+    out : path, optional
+        Where to save ``.safetensors`` + ``.json`` card. Nothing is saved if training is stopped.
+    progress : bool
+        Show a tqdm progress bar.
+    **settings
+        Other :class:`TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...).
+
+    Examples
+    --------
+    >>> model = train(["lab_slide.tif"], base="he-histology", seconds=120)  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
+    gen = iter_train(images, config, base=base, device=device, name=name)
+    total = steps if steps else None
+    with tqdm(total=total, disable=not progress, desc="train", unit="step") as bar:
+        try:
+            while True:
+                event = next(gen)
+                bar.update(1)
+                bar.set_postfix(loss=f"{event.loss:.2f}")
+        except StopIteration as stop:
+            model: ColorModel = stop.value
+    if out is not None:
+        save_model(model.net, model.card, out)
+    return model

@@ -1,0 +1,151 @@
+"""Training pairs from colour images: random patches with augmentation -> (L, ab).
+
+Augmentation follows what colour varies with in real slides: scale (0.5-1.5x, scanner
+magnification), flips and 90-degree turns, and stain jitter in haematoxylin-eosin-DAB optical
+density space (per-stain scale and shift, after Tellez et al. 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..core.color import rgb_to_lab
+from ..models.network import LUT_BINS
+
+# Ruifrok & Johnston stain vectors (rows: haematoxylin, eosin, DAB), as used by scikit-image.
+_HED = torch.tensor(
+    [[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]], dtype=torch.float32
+)
+_HED = _HED / _HED.norm(dim=1, keepdim=True)
+_HED_INV = torch.linalg.inv(_HED)
+
+
+def tissue_mask(lab: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """Tissue pixels of a true-colour Lab image ``(3, ...)``: L < 88 or chroma > 8."""
+    lightness, a, b = lab[0], lab[1], lab[2]
+    return (lightness < 88) | ((a * a + b * b) > 64)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Augmentation ranges; ``Augment.none()`` for plain crops."""
+
+    scale: tuple[float, float] = (0.5, 1.5)
+    flips: bool = True
+    stain_scale: float = 0.08
+    stain_shift: float = 0.04
+
+    @classmethod
+    def none(cls) -> Augment:
+        """No augmentation."""
+        return cls(scale=(1.0, 1.0), flips=False, stain_scale=0.0, stain_shift=0.0)
+
+
+def stain_jitter(rgb: torch.Tensor, gen: torch.Generator, scale: float, shift: float) -> torch.Tensor:
+    """Perturb each stain's optical density: ``c' = c * (1 + s) + t``; rgb ``(B, 3, H, W)``."""
+    if scale == 0 and shift == 0:
+        return rgb
+    n = rgb.shape[0]
+    od = -torch.log(rgb.clamp_min(1 / 255))
+    conc = torch.einsum("bchw,cs->bshw", od, _HED_INV)
+    s = 1 + scale * (2 * torch.rand(n, 3, 1, 1, generator=gen) - 1)
+    t = shift * (2 * torch.rand(n, 3, 1, 1, generator=gen) - 1)
+    conc = conc * s + t
+    od = torch.einsum("bshw,sc->bchw", conc, _HED)
+    return torch.exp(-od).clamp(0, 1)
+
+
+class PatchSampler:
+    """Draw random augmented ``(L, ab)`` patches from a list of uint8 RGB images.
+
+    Each image may carry a region (row and column slices) that patches are drawn from, so parts
+    of the same images can be held out.
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        patch: int,
+        augment: Augment,
+        seed: int = 0,
+    ) -> None:
+        self.images = images
+        self.patch = patch
+        self.augment = augment
+        self.gen = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+        self.weights = areas / areas.sum()
+
+    def _crop(self, image: np.ndarray) -> torch.Tensor:
+        lo, hi = self.augment.scale
+        s = float(self.rng.uniform(lo, hi))
+        size = min(int(round(self.patch / s)), image.shape[0], image.shape[1])
+        y = int(self.rng.integers(0, image.shape[0] - size + 1))
+        x = int(self.rng.integers(0, image.shape[1] - size + 1))
+        crop = torch.from_numpy(np.ascontiguousarray(image[y : y + size, x : x + size]))
+        crop = crop.permute(2, 0, 1)[None].float() / 255
+        if size != self.patch:
+            crop = F.interpolate(
+                crop, size=(self.patch, self.patch), mode="bilinear", antialias=True,
+                align_corners=False,
+            )
+        crop = crop[0]
+        if self.augment.flips:
+            k = int(self.rng.integers(0, 4))
+            crop = torch.rot90(crop, k, dims=(1, 2))
+            if self.rng.integers(0, 2):
+                crop = crop.flip(2)
+        return crop
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(L (B,1,P,P), ab (B,2,P,P))`` in CIE units."""
+        idx = self.rng.choice(len(self.images), size=batch, p=self.weights)
+        rgb = torch.stack([self._crop(self.images[i]) for i in idx]).clamp(0, 1)
+        rgb = stain_jitter(rgb, self.gen, self.augment.stain_scale, self.augment.stain_shift)
+        lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
+        return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+
+
+def fit_lut(images: list[np.ndarray]) -> torch.Tensor:
+    """Mean (a, b) of tissue pixels for each integer lightness, ``(2, LUT_BINS)``.
+
+    Empty bins take the value of the nearest filled bin; a light 3-bin smoothing follows.
+    """
+    sums = torch.zeros(2, LUT_BINS, dtype=torch.float64)
+    counts = torch.zeros(LUT_BINS, dtype=torch.float64)
+    for image in images:
+        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).double() / 255
+        lab = rgb_to_lab(rgb).reshape(3, -1)
+        keep = tissue_mask(lab)
+        lab = lab[:, keep]
+        idx = (lab[0].clamp(0, 100) + 0.5).long()
+        counts += torch.bincount(idx, minlength=LUT_BINS).double()
+        for c in (0, 1):
+            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS)
+    filled = torch.nonzero(counts > 0).squeeze(1)
+    if filled.numel() == 0:
+        return torch.zeros(2, LUT_BINS)
+    lut = torch.zeros(2, LUT_BINS, dtype=torch.float64)
+    lut[:, filled] = sums[:, filled] / counts[filled]
+    nearest = filled[(torch.arange(LUT_BINS)[:, None] - filled[None]).abs().argmin(dim=1)]
+    lut = lut[:, nearest]
+    kernel = torch.tensor([[[0.25, 0.5, 0.25]]], dtype=torch.float64)
+    smooth = F.conv1d(F.pad(lut[:, None], (1, 1), mode="replicate"), kernel)[:, 0]
+    return smooth.float()
+
+
+def mean_chroma(images: list[np.ndarray]) -> list[float]:
+    """Mean (a, b) over the tissue pixels of ``images`` (the global-mean baseline)."""
+    total, count = torch.zeros(2, dtype=torch.float64), 0
+    for image in images:
+        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).double() / 255
+        lab = rgb_to_lab(rgb).reshape(3, -1)
+        lab = lab[:, tissue_mask(lab)]
+        total += lab[1:].sum(dim=1)
+        count += lab.shape[1]
+    return (total / max(count, 1)).tolist()

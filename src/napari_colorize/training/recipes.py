@@ -1,0 +1,172 @@
+"""Seeded recipes that regenerate the bundled models from scratch on a CPU.
+
+``napari-colorize train --recipe he-histology --out DIR`` runs :func:`run_recipe`.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .datasets import IMAGES, load_rgb
+from .patches import Augment
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named image and the rows/columns of it used (fractions of its height and width)."""
+
+    image: str
+    rows: tuple[float, float] = (0.0, 1.0)
+    cols: tuple[float, float] = (0.0, 1.0)
+
+    def crop(self, rgb: np.ndarray) -> np.ndarray:
+        """The region of ``rgb``."""
+        h, w = rgb.shape[:2]
+        return rgb[
+            int(self.rows[0] * h) : int(self.rows[1] * h),
+            int(self.cols[0] * w) : int(self.cols[1] * w),
+        ]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a bundled model."""
+
+    name: str
+    train: tuple[Region, ...]
+    holdout: tuple[Region, ...]
+    validation: tuple[Region, ...]
+    settings: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
+
+
+HE_HISTOLOGY = Recipe(
+    name="he-histology",
+    # The last 20 % of each training image (bottom rows of CMU-1, right columns of the TIA
+    # image) is never trained on: it checks the model against the lookup table on seen stains.
+    train=(Region("cmu-small-region", rows=(0.0, 0.8)), Region("tia-target", cols=(0.0, 0.8))),
+    holdout=(Region("cmu-small-region", rows=(0.8, 1.0)), Region("tia-target", cols=(0.8, 1.0))),
+    validation=(Region("stardist-histo"),),
+    settings={
+        "steps": 5000,
+        "batch_size": 16,
+        "patch": 256,
+        "lr": 2e-3,
+        "weight_decay": 1e-4,
+        "warmup": 100,
+        "seed": 0,
+        "widths": (32, 64, 96, 128),
+        "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.08, stain_shift=0.04),
+    },
+    description=(
+        "Grayscale brightfield H&E histology -> H&E-like colour. Chroma predicted at 1/4 "
+        "resolution by a small U-Net on top of a per-lightness lookup-table prior; the "
+        "input's lightness is kept."
+    ),
+    intended_use=(
+        "Visual pseudo-colour of grayscale-scanned or grayscale-converted H&E brightfield slides "
+        "for inspection and figures. Not for diagnosis, stain quantification or as input to "
+        "colour-based measurements."
+    ),
+    limitations=(
+        "Trained on two H&E images (skin, carcinoma) from two scanners: other stains "
+        "(IHC/DAB, special stains, fluorescence) are out of scope and come out H&E-coloured.",
+        "Colour follows texture and lightness: structures whose stain differs but whose gray "
+        "level and texture match (e.g. eosinophilic cytoplasm vs. collagen) may swap hues.",
+        "Colour is predicted at 1/4 resolution: chroma edges are soft at the pixel level by design.",
+    ),
+)
+
+RECIPES: dict[str, Recipe] = {HE_HISTOLOGY.name: HE_HISTOLOGY}
+
+
+def region_images(regions: tuple[Region, ...]) -> list[np.ndarray]:
+    """Fetch (cached) and crop the images of ``regions``."""
+    return [np.ascontiguousarray(r.crop(load_rgb(r.image))) for r in regions]
+
+
+def data_card(recipe: Recipe) -> list[dict[str, Any]]:
+    """Training/validation data entries for a model card."""
+    entries = []
+    for role, regions in (("train", recipe.train), ("holdout", recipe.holdout),
+                          ("validation", recipe.validation)):
+        for r in regions:
+            img = IMAGES[r.image]
+            entries.append({
+                "role": role, "image": r.image, "package": f"{img.package}=={img.version}",
+                "file": img.member, "sha256": img.sha256, "rows": list(r.rows),
+                "cols": list(r.cols), "licence": img.licence, "source": img.source,
+            })
+    return entries
+
+
+def run_recipe(
+    name: str,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    device: str = "cpu",
+    evaluate_model: bool = True,
+    on_step: Callable[[Any], None] | None = None,
+) -> Path:
+    """Train the bundled model ``name`` from scratch, evaluate it and save weights + card."""
+    from ..models.registry import save_model
+    from .loop import TrainConfig, iter_train
+
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    settings = dict(recipe.settings)
+    config = TrainConfig(**settings)
+    images = region_images(recipe.train)
+    from tqdm.auto import tqdm
+
+    gen = iter_train(images, config, device=device, name=recipe.name)
+    with tqdm(total=config.steps, disable=not progress, desc=recipe.name, unit="step") as bar:
+        try:
+            while True:
+                event = next(gen)
+                bar.update(1)
+                bar.set_postfix(loss=f"{event.loss:.2f}")
+                if on_step is not None:
+                    on_step(event)
+        except StopIteration as stop:
+            model = stop.value
+    card = dict(model.card)
+    card.update(
+        description=recipe.description,
+        intended_use=recipe.intended_use,
+        limitations=list(recipe.limitations),
+        data=data_card(recipe),
+        recipe={
+            "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
+            "settings": {k: (vars(v) if isinstance(v, Augment) else v) for k, v in settings.items()},
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+        },
+    )
+    out = Path(out)
+    card_path = save_model(model.net, card, out / f"{recipe.name}.safetensors")
+    if evaluate_model:
+        card.update(metrics=recipe_metrics(model, recipe))
+        card_path = save_model(model.net, card, out / f"{recipe.name}.safetensors")
+    return card_path
+
+
+def recipe_metrics(model: Any, recipe: Recipe) -> dict[str, Any]:
+    """Evaluation of ``model`` on the recipe's validation and held-out regions."""
+    from .evaluation import evaluate_regions
+
+    return {
+        "validation": evaluate_regions(model, recipe.validation),
+        "holdout": evaluate_regions(model, recipe.holdout),
+    }
