@@ -47,7 +47,8 @@ def _f(t: torch.Tensor) -> torch.Tensor:
 
 
 def _finv(f: torch.Tensor) -> torch.Tensor:
-    return torch.where(f**3 > _EPS, f**3, (116 * f - 16) / _KAPPA)
+    # f > 6/29 is the same test as f**3 > _EPS, without cubing twice.
+    return torch.where(f > 6 / 29, f * f * f, f * (116 / _KAPPA) - 16 / _KAPPA)
 
 
 def gray_to_lightness(v: torch.Tensor) -> torch.Tensor:
@@ -85,6 +86,7 @@ def _gamut_table() -> torch.Tensor:
     """Largest in-gamut chroma for each (L, hue) on a regular grid, by bisection (float64)."""
     lightness = torch.linspace(0, 100, _N_L, dtype=torch.float64)[:, None].expand(_N_L, _N_H)
     hue = torch.arange(_N_H, dtype=torch.float64)[None, :].expand(_N_L, _N_H) * (2 * math.pi / _N_H)
+    hue = hue - math.pi  # cell i starts at -pi + i * 2pi/N_H, matching atan2's range
     lo = torch.zeros(_N_L, _N_H, dtype=torch.float64)
     hi = torch.full((_N_L, _N_H), 200.0, dtype=torch.float64)
     for _ in range(40):
@@ -102,11 +104,11 @@ def _gamut_table() -> torch.Tensor:
 
 
 def max_chroma(lightness: torch.Tensor, hue: torch.Tensor) -> torch.Tensor:
-    """Largest in-gamut chroma for each lightness (0-100) and hue (radians)."""
-    table = _gamut_table().to(lightness.device)
-    li = (lightness.clamp(0, 100) * ((_N_L - 1) / 100)).long().clamp_(0, _N_L - 1)
-    hi = (torch.remainder(hue, 2 * math.pi) * (_N_H / (2 * math.pi))).long().clamp_(0, _N_H - 1)
-    return table[li, hi]
+    """Largest in-gamut chroma for each lightness (0-100) and hue (radians, as from atan2)."""
+    table = _gamut_table().to(lightness.device).flatten()
+    li = (lightness.clamp(0, 100) * ((_N_L - 1) / 100)).to(torch.int32)
+    hi = ((hue + math.pi) * (_N_H / (2 * math.pi))).to(torch.int32).clamp_(0, _N_H - 1)
+    return table[li * _N_H + hi]
 
 
 def fit_chroma(lab: torch.Tensor) -> torch.Tensor:
@@ -123,7 +125,32 @@ def lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_lab_to_linear(fit_chroma(lab)))
 
 
-def lab_to_srgb_uint8(lab: torch.Tensor) -> torch.Tensor:
-    """Lab ``(3, ...)`` -> sRGB uint8, channels last ``(..., 3)``."""
-    rgb = lab_to_srgb(lab)
-    return (rgb * 255 + 0.5).to(torch.uint8).movedim(0, -1)
+@functools.cache
+def _encode_table() -> torch.Tensor:
+    """uint8 sRGB code for 65536 evenly spaced linear values in [0, 1]."""
+    v = torch.linspace(0, 1, 65536, dtype=torch.float64)
+    return (linear_to_srgb(v) * 255 + 0.5).to(torch.uint8)
+
+
+def lab_to_srgb_uint8(
+    lightness: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Lab planes ``(H, W)`` -> sRGB uint8 ``(H, W, 3)``, reducing chroma (not L) into the gamut.
+
+    The same arithmetic as :func:`lab_to_srgb`, fused channel by channel, with the transfer
+    curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
+    """
+    chroma2 = a * a + b * b
+    limit = max_chroma(lightness, torch.atan2(b, a)).mul_(_GAMUT_MARGIN)
+    scale = torch.where(chroma2 > limit * limit, limit * torch.rsqrt(chroma2.clamp_min(1e-12)), 1.0)
+    fy = (lightness + 16) / 116
+    xyz = (_finv(fy + a * scale / 500) * _XN, _finv(fy), _finv(fy - b * scale / 200) * _ZN)
+    if out is None:
+        out = torch.empty((*lightness.shape, 3), dtype=torch.uint8)
+    table = _encode_table()
+    m = _XYZ_TO_RGB.tolist()
+    for i in range(3):
+        lin = xyz[0] * m[i][0] + xyz[1] * m[i][1] + xyz[2] * m[i][2]
+        idx = lin.clamp_(0, 1).mul_(65535).add_(0.5).to(torch.int32)
+        out[..., i] = table[idx]
+    return out

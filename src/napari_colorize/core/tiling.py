@@ -38,6 +38,8 @@ def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int,
     """
     if length <= tile:
         return [(0, length, 0, length)]
+    if not 0 <= overlap < tile:
+        raise ValueError(f"overlap {overlap} must be in [0, tile {tile})")
     step = tile - overlap
     n = math.ceil((length - tile) / step) + 1
     starts = [min(i * step, length - tile) for i in range(n)]
@@ -49,8 +51,12 @@ def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int,
     return plan
 
 
-def plan_tiles(shape: tuple[int, int], tile_size: int, overlap: int) -> list[TileSpec]:
+def plan_tiles(
+    shape: tuple[int, int], tile_size: int | tuple[int, int], overlap: int
+) -> list[TileSpec]:
     """Tiles covering a plane of ``shape`` (rows, cols), in row-major order.
+
+    ``tile_size`` may differ per axis (a plane narrower than a tile on one axis).
 
     Examples
     --------
@@ -58,8 +64,9 @@ def plan_tiles(shape: tuple[int, int], tile_size: int, overlap: int) -> list[Til
     >>> len(tiles)
     3
     """
-    rows = plan_axis(shape[0], tile_size, overlap)
-    cols = plan_axis(shape[1], tile_size, overlap)
+    th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else tile_size
+    rows = plan_axis(shape[0], th, overlap)
+    cols = plan_axis(shape[1], tw, overlap)
     return [
         TileSpec(
             read=(slice(r[0], r[1]), slice(c[0], c[1])),

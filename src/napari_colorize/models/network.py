@@ -54,7 +54,8 @@ class ChromaNet(nn.Module):
     def prior(self, lightness: torch.Tensor) -> torch.Tensor:
         """(a, b) of the lookup-table prior for lightness ``(B, 1, H, W)``."""
         idx = (lightness.clamp(0, 100) + 0.5).long().squeeze(1)  # (B, H, W)
-        return self.lut[:, idx].permute(1, 0, 2, 3)
+        # (B, H, W, 2) viewed as (B, 2, H, W): already channels-last, like the rest of the net.
+        return F.embedding(idx, self.lut.t()).permute(0, 3, 1, 2)
 
     def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Chroma ``(B, 2, H, W)`` and log-variance ``(B, 1, H, W)`` (for training)."""

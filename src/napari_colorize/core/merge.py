@@ -1,0 +1,111 @@
+"""Blend tiles into a plane, and the outputs finished planes go to (memory or a zarr array).
+
+Every output follows one protocol: ``write(index, rgb, confidence)`` per finished plane,
+``finalize()`` returning the result, ``discard()`` undoing everything written (cancel or error).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .blending import taper_window
+from .tiling import TileSpec
+
+
+class PlaneBlender:
+    """Accumulates model outputs ``(C, h, w)`` of the tiles of one plane.
+
+    ``"taper"`` sums ``w * y`` and ``w`` with a raised-cosine window; ``"constant"`` writes each
+    tile's own crop, so every pixel comes from exactly one tile.
+    """
+
+    def __init__(self, shape: tuple[int, int], channels: int, overlap: int, mode: str) -> None:
+        self.mode = mode
+        self.overlap = overlap
+        self.acc = torch.zeros((channels, *shape), dtype=torch.float32)
+        self.weight = torch.zeros(shape, dtype=torch.float32) if mode == "taper" else None
+
+    def add(self, tile: TileSpec, pred: torch.Tensor) -> None:
+        """Add one tile's prediction (already cropped to the tile's read window)."""
+        if self.weight is None:
+            self.acc[(slice(None), *tile.crop)] = pred[(slice(None), *tile.crop_in_tile)]
+            return
+        h, w = pred.shape[-2:]
+        win = torch.from_numpy(taper_window((h, w), self.overlap))
+        self.acc[(slice(None), *tile.read)].addcmul_(pred, win)
+        self.weight[tile.read] += win
+
+    def result(self) -> torch.Tensor:
+        """The blended plane ``(C, H, W)``."""
+        if self.weight is None:
+            return self.acc
+        return self.acc.div_(self.weight)
+
+
+class Merger(Protocol):
+    """Where finished planes go."""
+
+    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
+        """Store one plane: ``rgb`` (H, W, 3) uint8, ``confidence`` (H, W) float32 or None."""
+
+    def finalize(self) -> Any:
+        """Finish and return the result."""
+
+    def discard(self) -> None:
+        """Undo everything written so far."""
+
+
+class ArrayMerger:
+    """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and ``+ (H, W)``)."""
+
+    def __init__(self, shape: tuple[int, ...], confidence: bool) -> None:
+        self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
+        self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
+
+    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
+        self.rgb[index] = rgb
+        if self.conf is not None and confidence is not None:
+            self.conf[index] = confidence
+
+    def finalize(self) -> Any:
+        return self.rgb if self.conf is None else (self.rgb, self.conf)
+
+    def discard(self) -> None:
+        self.rgb = self.conf = None
+
+
+class ZarrArrayMerger:
+    """Planes into a caller's zarr array shaped ``leading + (H, W, 3)`` (uint8).
+
+    ``discard`` restores the fill value in the planes written, so a cancelled run leaves the
+    array as it found it.
+    """
+
+    def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool) -> None:
+        expected = (*shape, 3)
+        if tuple(array.shape) != expected or np.dtype(array.dtype) != np.uint8:
+            raise ValueError(
+                f"output zarr array must be uint8 shaped {expected}; got {array.dtype} "
+                f"{tuple(array.shape)}"
+            )
+        self.array = array
+        self.written: list[tuple[int, ...]] = []
+        self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
+
+    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
+        self.array[index] = rgb
+        self.written.append(index)
+        if self.conf is not None and confidence is not None:
+            self.conf[index] = confidence
+
+    def finalize(self) -> Any:
+        return self.array if self.conf is None else (self.array, self.conf)
+
+    def discard(self) -> None:
+        fill = self.array.fill_value or 0
+        for index in self.written:
+            self.array[index] = fill
+        self.written.clear()

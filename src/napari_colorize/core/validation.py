@@ -1,0 +1,56 @@
+"""Checks on user input; each failure is one line that names the problem and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def check_image(image: Any) -> None:
+    """Raise ``ValueError`` unless ``image`` is a non-empty, real-valued grayscale array (>= 2-D)."""
+    shape = tuple(int(s) for s in image.shape)
+    dtype = np.dtype(image.dtype)
+    if len(shape) < 2:
+        raise ValueError(f"image must have at least 2 dimensions (rows, columns); got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"image is empty (shape {shape})")
+    if dtype == np.bool_:
+        raise ValueError(
+            "image is boolean (a mask?); colorize a grayscale image, or convert with "
+            "image.astype(np.uint8) * 255"
+        )
+    if dtype.kind == "c":
+        raise ValueError(f"image is complex ({dtype}); pass a real image such as np.abs(image)")
+    if dtype.kind not in "uif":
+        raise ValueError(f"image dtype {dtype} is not numeric; expected integer or float pixels")
+    if len(shape) >= 3 and shape[-1] in (3, 4):
+        kind = "RGB" if shape[-1] == 3 else "RGBA"
+        raise ValueError(
+            f"image looks {kind} (shape {shape}, last axis {shape[-1]}); napari-colorize expects "
+            "grayscale: convert it first, e.g. skimage.color.rgb2gray(image), or pick one channel"
+        )
+
+
+def check_finite(plane: np.ndarray, where: str = "image") -> None:
+    """Raise ``ValueError`` if a float ``plane`` holds NaN or infinite values."""
+    if plane.dtype.kind == "f" and not np.isfinite(plane).all():
+        bad = int(np.count_nonzero(~np.isfinite(plane)))
+        raise ValueError(
+            f"{where} contains {bad} NaN or infinite values; replace them first, e.g. "
+            "np.nan_to_num(image)"
+        )
+
+
+def check_tiling(tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int) -> None:
+    """Raise ``ValueError`` for tile settings the model cannot use."""
+    if tile_size < min_tile:
+        raise ValueError(f"tile_size {tile_size} is below the model's minimum of {min_tile}")
+    if tile_size % divisor:
+        raise ValueError(f"tile_size {tile_size} must be a multiple of {divisor} for this model")
+    if overlap < 0:
+        raise ValueError(f"overlap {overlap} must be >= 0")
+    if overlap >= tile_size / 2:
+        raise ValueError(f"overlap {overlap} must be < tile_size/2 = {tile_size // 2}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size {batch_size} must be >= 1")

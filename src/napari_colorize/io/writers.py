@@ -1,0 +1,264 @@
+"""Write colorized results: OME-Zarr (NGFF 0.5, zarr v3, multiscale), TIFF and PNG.
+
+Every writer works on a temporary name beside the target and renames it at the end, so a failed or
+cancelled run never leaves a half-written result under the requested name.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .readers import is_zarr_path
+
+NGFF_VERSION = "0.5"
+RGB_CHANNELS = [
+    {"label": "red", "color": "FF0000"},
+    {"label": "green", "color": "00FF00"},
+    {"label": "blue", "color": "0000FF"},
+]
+MIN_LEVEL_SIZE = 256
+OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff", ".png")
+
+
+def output_kind(path: str | Path) -> str:
+    """``"zarr"``, ``"tiff"`` or ``"png"`` from the output path's suffix."""
+    name = str(path).lower().rstrip("/")
+    if name.endswith(".zarr"):
+        return "zarr"
+    if name.endswith((".tif", ".tiff")):
+        return "tiff"
+    if name.endswith(".png"):
+        return "png"
+    raise ValueError(f"output {path} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
+
+
+def check_output(path: str | Path, overwrite: bool = False) -> Path:
+    """Validate an output path before any work: known suffix, free (or ``overwrite``), parent exists."""
+    path = Path(path)
+    output_kind(path)
+    if path.exists() and not overwrite:
+        raise ValueError(f"output {path} already exists; pass overwrite=True (--overwrite) to replace it")
+    if not path.parent.exists():
+        raise ValueError(f"output folder {path.parent} does not exist")
+    return path
+
+
+def _temp(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    tmp.replace(path)
+
+
+def channel_position(n_leading: int) -> int:
+    """Index of the channel axis in NGFF order (t, c, z, y, x) for 0-2 leading axes."""
+    return 1 if n_leading == 2 else 0
+
+
+def _axes(n_leading: int) -> list[dict[str, str]]:
+    if n_leading > 2:
+        raise ValueError(f"OME-Zarr holds at most 2 axes before (y, x); the image has {n_leading}")
+    axes = [{"name": "t", "type": "time"}, {"name": "z", "type": "space"}][2 - n_leading :]
+    axes.insert(channel_position(n_leading), {"name": "c", "type": "channel"})
+    return [*axes, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+
+
+def _levels(plane_shape: tuple[int, int]) -> int:
+    n, (h, w) = 1, plane_shape
+    while max(h, w) > MIN_LEVEL_SIZE * 2 and n < 8:
+        h, w, n = (h + 1) // 2, (w + 1) // 2, n + 1
+    return n
+
+
+def _downsample(plane: np.ndarray) -> np.ndarray:
+    """2x mean of a ``(..., H, W)`` array, edge rows/cols replicated for odd sizes."""
+    h, w = plane.shape[-2:]
+    pad = [(0, 0)] * (plane.ndim - 2) + [(0, h % 2), (0, w % 2)]
+    p = np.pad(plane.astype(np.float32), pad, mode="edge")
+    out = (p[..., ::2, ::2] + p[..., 1::2, ::2] + p[..., ::2, 1::2] + p[..., 1::2, 1::2]) / 4
+    return out if plane.dtype.kind == "f" else np.round(out).astype(plane.dtype)
+
+
+class OmeZarrMerger:
+    """Finished planes into a multiscale OME-Zarr image (RGB stored channel-first, c before z).
+
+    Confidence, when asked for, is a second multiscale image in the sub-group ``confidence``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        shape: tuple[int, ...],
+        *,
+        confidence: bool,
+        metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        chunk: int = 512,
+    ) -> None:
+        import zarr
+
+        self.path = check_output(path, overwrite)
+        self.tmp = _temp(self.path)
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.leading = tuple(shape[:-2])
+        self.plane = tuple(shape[-2:])
+        self.n_levels = _levels(self.plane)
+        axes = _axes(len(self.leading))
+        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        self.rgb = self._create(root, axes, channels=3, dtype=np.uint8, chunk=chunk)
+        self.conf = None
+        if confidence:
+            group = root.create_group("confidence")
+            conf_axes = [a for a in axes if a["name"] != "c"]
+            self.conf = self._create(group, conf_axes, channels=0, dtype=np.float32, chunk=chunk)
+            group.attrs["ome"] = _ome(conf_axes, self.n_levels, "confidence")
+        ome = _ome(axes, self.n_levels, self.path.name)
+        ome["omero"] = {
+            "channels": [
+                {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
+                 "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
+                for c in RGB_CHANNELS
+            ],
+            "rdefs": {"model": "color"},
+        }
+        root.attrs["ome"] = ome
+        root.attrs["napari_colorize"] = {"complete": False, **(metadata or {})}
+        self.root = root
+
+    def _create(self, group: Any, axes: list, channels: int, dtype: Any, chunk: int) -> list:
+        arrays = []
+        h, w = self.plane
+        for level in range(self.n_levels):
+            shape = [*self.leading, h, w]
+            chunks = [1] * len(self.leading) + [min(chunk, h), min(chunk, w)]
+            if channels:
+                pos = channel_position(len(self.leading))
+                shape.insert(pos, channels)
+                chunks.insert(pos, channels)
+            arrays.append(
+                group.create_array(
+                    str(level), shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
+                    dimension_names=[a["name"] for a in axes],
+                )
+            )
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return arrays
+
+    def _index(self, index: tuple[int, ...], channel_first: bool) -> tuple:
+        if not channel_first:
+            return index
+        pos = channel_position(len(index))
+        return (*index[:pos], slice(None), *index[pos:])
+
+    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
+        plane = np.moveaxis(rgb, -1, 0)
+        for arr in self.rgb:
+            arr[self._index(index, True)] = plane
+            plane = _downsample(plane)
+        if self.conf is not None and confidence is not None:
+            plane = confidence
+            for arr in self.conf:
+                arr[self._index(index, False)] = plane
+                plane = _downsample(plane)
+
+    def finalize(self) -> Any:
+        import zarr
+
+        meta = dict(self.root.attrs["napari_colorize"])
+        meta["complete"] = True
+        self.root.attrs["napari_colorize"] = meta
+        _replace(self.tmp, self.path)
+        root = zarr.open_group(self.path, mode="r")
+        rgb = root["0"]
+        return rgb if self.conf is None else (rgb, root["confidence/0"])
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:
+    datasets = []
+    for level in range(n_levels):
+        scale = [float(2**level) if a["name"] in "yx" else 1.0 for a in axes]
+        datasets.append(
+            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        )
+    return {
+        "version": NGFF_VERSION,
+        "multiscales": [{"name": name, "axes": axes, "datasets": datasets}],
+    }
+
+
+def write_rgb(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **zarr_kw: Any) -> Path:
+    """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG)."""
+    path = check_output(path, overwrite)
+    kind = output_kind(path)
+    if kind == "zarr":
+        merger = OmeZarrMerger(path, rgb.shape[:-1], confidence=False, overwrite=overwrite, **zarr_kw)
+        try:
+            for index in np.ndindex(*rgb.shape[:-3]):
+                merger.write(index, np.asarray(rgb[index]), None)
+            merger.finalize()
+        except BaseException:
+            merger.discard()
+            raise
+        return path
+    tmp = _temp(path)
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            tifffile.imwrite(tmp, np.asarray(rgb), photometric="rgb", compression="zlib",
+                             tile=(256, 256) if rgb.shape[-2] >= 256 else None,
+                             ome=path.name.lower().endswith((".ome.tif", ".ome.tiff")))
+        else:
+            if rgb.ndim != 3:
+                raise ValueError(f"PNG holds one 2-D image; the result has shape {rgb.shape}")
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, np.asarray(rgb), extension=".png")
+        _replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Write a float or integer single-channel result (e.g. confidence) to TIFF or zarr."""
+    path = check_output(path, overwrite)
+    kind = output_kind(path)
+    tmp = _temp(path)
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            tifffile.imwrite(tmp, np.asarray(image), compression="zlib")
+        elif kind == "zarr":
+            import zarr
+
+            arr = zarr.create_array(tmp, shape=image.shape, dtype=image.dtype, zarr_format=3)
+            arr[...] = np.asarray(image)
+        else:
+            import imageio.v3 as iio
+
+            img = np.asarray(image)
+            if img.dtype.kind == "f":
+                img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+            iio.imwrite(tmp, img, extension=".png")
+        _replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+    return path
