@@ -1,0 +1,166 @@
+"""``napari-colorize``: colorize, list models, train and evaluate from a shell.
+
+Never imports napari or Qt. Errors in the input are printed as one line and exit with status 2;
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = "Pseudo-colour for large grayscale microscopy and medical images, tile by tile."
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="napari-colorize", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("colorize", help="colorize a grayscale image or stack",
+                       description="Colorize IN and write the RGB result to OUT.")
+    c.add_argument("input", metavar="IN", help="TIFF/OME-TIFF/SVS (level 0), .zarr, PNG or JPEG")
+    c.add_argument("output", metavar="OUT",
+                   help="result; the suffix picks the format: .ome.zarr/.zarr (OME-NGFF, zarr v3, "
+                        "multiscale), .tif/.ome.tif, or .png (2-D only)")
+    c.add_argument("--model", default=None,
+                   help="model name (see 'napari-colorize models') or .safetensors path; "
+                        "default: he-histology")
+    c.add_argument("--tile", type=int, default=512, help="tile side in pixels (default 512)")
+    c.add_argument("--overlap", type=int, default=64,
+                   help="overlap between neighbouring tiles in pixels, < tile/2 (default 64)")
+    c.add_argument("--batch", type=int, default=4, help="tiles per model call (default 4)")
+    c.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    c.add_argument("--contrast-limits", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="intensity window for non-uint8 input (default: 0.5-99.5 percentiles "
+                        "of the whole stack)")
+    c.add_argument("--confidence", metavar="PATH",
+                   help="also write the per-pixel confidence (float32, 0-1) to PATH (.tif/.zarr)")
+    c.add_argument("--blending", choices=("taper", "constant"), default="taper",
+                   help="taper: weighted blend of overlaps (default); constant: no blending")
+    c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("models", help="list available models",
+                   description="List bundled and user models.")
+
+    t = sub.add_parser("train", help="train or fine-tune a model on colour images",
+                       description="Train a model from colour RGB images (their lightness is the "
+                                   "input, their chroma the target), or regenerate a bundled one.")
+    t.add_argument("images", nargs="*", metavar="IMAGE", help="colour RGB training images")
+    t.add_argument("--recipe", help="regenerate a bundled model from scratch (e.g. he-histology)")
+    t.add_argument("--base", help="model to fine-tune (default: train from scratch)")
+    t.add_argument("--seconds", type=float, help="time budget")
+    t.add_argument("--steps", type=int, help="step budget")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--name", default="custom", help="name of the new model (default custom)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    t.add_argument("--out", required=True,
+                   help="output .safetensors path (a folder with --recipe); the card goes beside it")
+    t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="score a model on colour images (JSON per image)",
+                       description="CIEDE2000 of the model and of gray, mean-chroma and "
+                                   "per-lightness baselines, on tissue and all pixels.")
+    e.add_argument("images", nargs="+", metavar="IMAGE", help="colour RGB images with true colour")
+    e.add_argument("--model", default=None, help="model name or path (default he-histology)")
+    return parser
+
+
+def _colorize(args: argparse.Namespace) -> None:
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .core.engine import iter_colorize
+    from .io.writers import check_output, output_kind, write_gray, write_rgb
+
+    out = check_output(args.output, args.overwrite)
+    if args.confidence:
+        check_output(args.confidence, args.overwrite)
+    kind = output_kind(out)
+    gen = iter_colorize(
+        args.input, args.model, tile_size=args.tile, overlap=args.overlap, batch_size=args.batch,
+        device=args.device, out=out if kind == "zarr" else None,
+        contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
+        confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
+    )
+    with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
+        try:
+            while True:
+                event = next(gen)
+                bar.total = event.total
+                bar.n = event.done
+                bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
+                bar.refresh()
+        except StopIteration as stop:
+            result: Any = stop.value
+        except KeyboardInterrupt:
+            gen.close()
+            raise
+    rgb, conf = result if args.confidence else (result, None)
+    if kind != "zarr":
+        write_rgb(out, rgb, overwrite=args.overwrite)
+    if conf is not None:
+        write_gray(args.confidence, np.asarray(conf), overwrite=args.overwrite)
+    print(f"wrote {out}" + (f" and {args.confidence}" if args.confidence else ""), file=sys.stderr)
+
+
+def _train(args: argparse.Namespace) -> None:
+    if args.recipe:
+        from .training.recipes import run_recipe
+
+        if args.images or args.base:
+            raise ValueError("--recipe regenerates a bundled model: give no images or --base")
+        path = run_recipe(args.recipe, args.out, progress=not args.quiet, device=args.device)
+        print(f"wrote {path}", file=sys.stderr)
+        return
+    if not args.images:
+        raise ValueError("give colour training images, or --recipe NAME")
+    if args.steps is None and args.seconds is None:
+        raise ValueError("give --steps or --seconds to bound training")
+    from .training.loop import train
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out {out} must end in .safetensors")
+    if not out.parent.is_dir():
+        raise ValueError(f"output folder {out.parent} does not exist")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"output {out} already exists; pass --overwrite to replace it")
+    train(args.images, base=args.base, seconds=args.seconds, steps=args.steps, seed=args.seed,
+          out=out, progress=not args.quiet, device=args.device, name=args.name)
+    print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``napari-colorize`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "colorize":
+            _colorize(args)
+        elif args.command == "models":
+            from .models.registry import list_models
+
+            for name in list_models():
+                print(name)
+        elif args.command == "train":
+            _train(args)
+        elif args.command == "evaluate":
+            from .training.evaluation import evaluate
+
+            for result in evaluate(args.model, args.images):
+                print(json.dumps(result))
+    except ValueError as exc:
+        print(f"napari-colorize: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("napari-colorize: interrupted; nothing written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+
+from napari_colorize import colorize, iter_colorize
+from napari_colorize.core.events import Progress
+
+
+def whole(image, model, **kw):
+    """Untiled reference: one tile as large as the plane."""
+    tile = max(64, int(np.ceil(max(image.shape[-2:]) / 32)) * 32)
+    return colorize(image, model, tile_size=tile, overlap=0, **kw)
+
+
+@pytest.mark.parametrize("shape", [(511, 237), (60, 40), (64, 700), (1030, 1030)])
+def test_pointwise_tiled_equals_whole_exactly_with_constant_blending(pointwise_model, shape):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    tiled = colorize(image, pointwise_model, tile_size=128, overlap=32, blending="constant")
+    np.testing.assert_array_equal(tiled, whole(image, pointwise_model, blending="constant"))
+
+
+def test_pointwise_tiled_equals_whole_with_taper(pointwise_model, gray_image):
+    rgb, conf = colorize(gray_image, pointwise_model, tile_size=128, overlap=48, confidence=True)
+    ref_rgb, ref_conf = whole(gray_image, pointwise_model, confidence=True)
+    assert np.abs(rgb.astype(int) - ref_rgb).max() <= 1
+    np.testing.assert_allclose(conf, ref_conf, atol=1e-5)
+
+
+@pytest.mark.parametrize("leading", [(3,), (2, 3)])
+def test_stacks_match_plane_by_plane(pointwise_model, leading):
+    rng = np.random.default_rng(1)
+    stack = rng.integers(0, 256, (*leading, 100, 130), dtype=np.uint8)
+    out = colorize(stack, pointwise_model, tile_size=64, overlap=16, batch_size=3)
+    assert out.shape == (*leading, 100, 130, 3)
+    for index in np.ndindex(*leading):
+        np.testing.assert_array_equal(out[index], colorize(stack[index], pointwise_model,
+                                                           tile_size=64, overlap=16))
+
+
+def test_numpy_dask_zarr_inputs_agree(pointwise_model, gray_image, tmp_path):
+    ref = colorize(gray_image, pointwise_model, tile_size=128, overlap=32)
+    lazy = da.from_array(gray_image, chunks=(100, 100))
+    z = zarr.create_array(tmp_path / "in.zarr", shape=gray_image.shape, dtype=np.uint8,
+                          chunks=(128, 128))
+    z[...] = gray_image
+    for image in (lazy, z, zarr.open_array(tmp_path / "in.zarr", mode="r")):
+        np.testing.assert_array_equal(colorize(image, pointwise_model, tile_size=128, overlap=32),
+                                      ref)
+
+
+def test_zarr_outputs(pointwise_model, tmp_path):
+    stack = np.random.default_rng(2).integers(0, 256, (2, 90, 120), dtype=np.uint8)
+    ref = colorize(stack, pointwise_model, tile_size=64, overlap=16)
+    target = zarr.create_array(tmp_path / "out.zarr", shape=(2, 90, 120, 3), dtype=np.uint8)
+    got = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=target)
+    np.testing.assert_array_equal(got[...], ref)
+    ome = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=tmp_path / "r.ome.zarr")
+    np.testing.assert_array_equal(np.moveaxis(ome[...], 0, -1), ref)  # stored (c, z, y, x)
+
+
+def test_taper_blend_of_real_net_close_to_whole(tiny_model, gray_image):
+    tiled = colorize(gray_image, tiny_model, tile_size=128, overlap=48)
+    ref = whole(gray_image, tiny_model)
+    assert np.abs(tiled.astype(int) - ref).mean() < 2.0
+
+
+def test_lightness_is_kept(tiny_model, gray_image):
+    from skimage.color import rgb2lab
+
+    rgb = colorize(gray_image, tiny_model, tile_size=128, overlap=32)
+    got = rgb2lab(rgb)[..., 0]
+    want = rgb2lab(np.repeat(gray_image[..., None], 3, -1))[..., 0]
+    d = np.abs(got - want)
+    assert d.mean() < 0.5
+    assert np.percentile(d, 99.9) < 1.5
+
+
+def test_progress_events_and_result(pointwise_model, gray_image):
+    gen = iter_colorize(gray_image, pointwise_model, tile_size=128, overlap=32, batch_size=2)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert all(isinstance(e, Progress) for e in events)
+    assert events[-1].done == events[-1].total == 5 * 3  # 511 x 237 in 128-px tiles, step 96
+    assert [e.done for e in events] == sorted(e.done for e in events)
+    assert result.shape == (*gray_image.shape, 3)
+
+
+def test_close_cancels_and_discards_zarr_output(pointwise_model, tmp_path):
+    stack = np.zeros((4, 200, 200), np.uint8)
+    out = tmp_path / "cancel.ome.zarr"
+    gen = iter_colorize(stack, pointwise_model, tile_size=64, overlap=0, batch_size=1, out=out)
+    for _ in range(20):  # past the first plane
+        next(gen)
+    gen.close()
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_close_restores_callers_zarr_array(pointwise_model, tmp_path):
+    stack = np.full((3, 64, 64), 200, np.uint8)
+    target = zarr.create_array(tmp_path / "t.zarr", shape=(3, 64, 64, 3), dtype=np.uint8)
+    gen = iter_colorize(stack, pointwise_model, tile_size=64, overlap=0, batch_size=1, out=target)
+    next(gen)
+    next(gen)
+    assert target[0].any()
+    gen.close()
+    assert not target[...].any()
+
+
+def test_float_and_uint16_use_one_window_for_the_stack(pointwise_model):
+    rng = np.random.default_rng(3)
+    stack = rng.integers(0, 4000, (3, 64, 64)).astype(np.uint16)
+    stack[2] //= 4  # a dim plane must stay dim, not be stretched on its own
+    out = colorize(stack, pointwise_model, tile_size=64, overlap=0)
+    assert out[2].mean() < out[0].mean() - 20
+    as_float = colorize(stack.astype(np.float32), pointwise_model, tile_size=64, overlap=0)
+    np.testing.assert_array_equal(out, as_float)
+    limits = colorize(stack, pointwise_model, tile_size=64, overlap=0, contrast_limits=(0, 4000))
+    assert not np.array_equal(limits, out)
+
+
+def test_input_is_not_modified(pointwise_model, gray_image):
+    before = gray_image.copy()
+    colorize(gray_image, pointwise_model, tile_size=128, overlap=32)
+    np.testing.assert_array_equal(gray_image, before)
