@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from napari_colorize.io.readers import read_image, read_metadata, read_rgb
+from napari_colorize.io.writers import OmeZarrMerger, write_gray, write_rgb
+
+
+def test_read_tiff_png_zarr(tmp_path):
+    img = np.random.default_rng(0).integers(0, 255, (3, 40, 50), np.uint8)
+    tifffile.imwrite(tmp_path / "s.tif", img, photometric="minisblack")
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "s.tif")), img)
+    import imageio.v3 as iio
+
+    iio.imwrite(tmp_path / "p.png", img[0])
+    np.testing.assert_array_equal(read_image(tmp_path / "p.png"), img[0])
+    z = zarr.create_array(tmp_path / "a.zarr", shape=img.shape, dtype=img.dtype)
+    z[...] = img
+    np.testing.assert_array_equal(read_image(tmp_path / "a.zarr")[...], img)
+
+
+def test_tiled_pyramidal_tiff_reads_level0_lazily(tmp_path):
+    img = np.random.default_rng(1).integers(0, 255, (600, 700), np.uint8)
+    with tifffile.TiffWriter(tmp_path / "pyr.tif") as tif:
+        tif.write(img, tile=(256, 256), subifds=1, compression="zlib")
+        tif.write(img[::2, ::2], tile=(256, 256), subfiletype=1, compression="zlib")
+    arr = read_image(tmp_path / "pyr.tif")
+    assert isinstance(arr, zarr.Array)
+    np.testing.assert_array_equal(arr[...], img)
+
+
+def test_unknown_suffix(tmp_path):
+    (tmp_path / "x.xyz").write_text("hi")
+    with pytest.raises(ValueError, match="unknown file type '.xyz'"):
+        read_image(tmp_path / "x.xyz")
+
+
+def test_read_rgb_refuses_gray(tmp_path):
+    import imageio.v3 as iio
+
+    iio.imwrite(tmp_path / "g.png", np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="is not an RGB image"):
+        read_rgb(tmp_path / "g.png")
+
+
+@pytest.mark.parametrize("leading", [(), (4,), (2, 3)])
+def test_ome_zarr_layout_and_metadata(tmp_path, leading):
+    shape = (*leading, 1100, 600)
+    path = tmp_path / "r.ome.zarr"
+    merger = OmeZarrMerger(path, shape, confidence=True, metadata={"model": "m"})
+    rng = np.random.default_rng(2)
+    planes = {}
+    for index in np.ndindex(*leading):
+        planes[index] = rng.integers(0, 255, (1100, 600, 3), np.uint8)
+        merger.write(index, planes[index], np.full((1100, 600), 0.5, np.float32))
+    assert not path.exists()  # still under its temporary name
+    rgb, conf = merger.finalize()
+    meta = json.loads((path / "zarr.json").read_text())["attributes"]
+    ms = meta["ome"]["multiscales"][0]
+    assert meta["ome"]["version"] == "0.5"
+    names = {0: ["c", "y", "x"], 1: ["c", "z", "y", "x"], 2: ["t", "c", "z", "y", "x"]}
+    assert [a["name"] for a in ms["axes"]] == names[len(leading)]
+    assert len(ms["datasets"]) == 3  # 1100 -> 550 -> 275 px: halve until <= 512
+    assert ms["datasets"][1]["coordinateTransformations"][0]["scale"][-1] == 2.0
+    assert [c["color"] for c in meta["ome"]["omero"]["channels"]] == ["FF0000", "00FF00", "0000FF"]
+    assert read_metadata(path) == {"complete": True, "model": "m"}
+    c_axis = 1 if len(leading) == 2 else 0
+    for index, plane in planes.items():
+        got = np.moveaxis(np.asarray(rgb[...]), c_axis, -1)[index]
+        np.testing.assert_array_equal(got, plane)
+    level1 = zarr.open_group(path)["1"]
+    assert level1.shape[-2:] == (550, 300)
+    assert conf.shape == shape
+
+
+def test_writers_by_suffix_and_refuse_existing(tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 255, (300, 200, 3), np.uint8)
+    for name in ("a.tif", "a.ome.tif", "a.png", "a.ome.zarr"):
+        write_rgb(tmp_path / name, rgb)
+        with pytest.raises(ValueError, match="already exists"):
+            write_rgb(tmp_path / name, rgb)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a.tif"), rgb)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), rgb)
+    with pytest.raises(ValueError, match=r"must end in one of"):
+        write_rgb(tmp_path / "a.bmpx", rgb)
+    with pytest.raises(ValueError, match="PNG holds one 2-D image"):
+        write_rgb(tmp_path / "s.png", np.stack([rgb, rgb]))
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.png.part").exists()
+    conf = np.random.default_rng(4).random((30, 20)).astype(np.float32)
+    write_gray(tmp_path / "c.tif", conf)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "c.tif"), conf)

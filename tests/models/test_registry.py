@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from napari_colorize import list_models, load_model
+from napari_colorize.models.network import ChromaNet
+from napari_colorize.models.registry import resolve_device, save_model
+
+
+def test_save_load_round_trip(tmp_path, tiny_model):
+    card = save_model(tiny_model.net, {"name": "mine"}, tmp_path / "mine.safetensors")
+    loaded = load_model(card)
+    x = torch.rand(1, 1, 64, 64) * 100
+    torch.testing.assert_close(loaded(x), tiny_model(x))
+    assert loaded.spec.name == "mine"
+    assert load_model(tmp_path / "mine.safetensors").spec.name == "mine"
+
+
+def test_tampered_weights_are_refused(tmp_path, tiny_model):
+    card = save_model(tiny_model.net, {"name": "mine"}, tmp_path / "mine.safetensors")
+    weights = tmp_path / "mine.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    expected = json.loads(card.read_text())["sha256"]
+    with pytest.raises(ValueError, match=f"mine.safetensors has sha256 .*expected {expected}"):
+        load_model(card)
+
+
+def test_pickle_file_is_never_loaded(tmp_path, tiny_model):
+    weights = tmp_path / "evil.safetensors"
+    torch.save(tiny_model.net.state_dict(), weights)  # a pickle, not safetensors
+    from napari_colorize.models.registry import sha256_file
+
+    card = {"name": "evil", "weights": weights.name, "sha256": sha256_file(weights),
+            "architecture": {"class": "ChromaNet", "widths": [8, 8, 8, 8]}}
+    (tmp_path / "evil.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="does not fit its card"):
+        load_model(tmp_path / "evil.json")
+
+
+def test_user_models_are_listed(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("NAPARI_COLORIZE_MODELS", str(tmp_path))
+    save_model(tiny_model.net, {"name": "lab-a"}, tmp_path / "lab-a.safetensors")
+    assert "lab-a" in list_models()
+    assert load_model("lab-a").spec.name == "lab-a"
+
+
+def test_device_checks():
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="not available"):
+        resolve_device("cuda:7" if torch.cuda.is_available() else "cuda")
+
+
+def test_network_output_contract():
+    net = ChromaNet((8, 8, 8, 8)).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 1, 64, 96) * 100)
+    assert out.shape == (2, 3, 64, 96)
+    assert float(out[:, 2].min()) >= 0 and float(out[:, 2].max()) <= 1
+
+
+@pytest.mark.slow
+def test_bundled_model_card_is_complete():
+    model = load_model("he-histology")
+    card = model.card
+    for key in ("name", "version", "data", "recipe", "sha256", "metrics", "intended_use",
+                "limitations"):
+        assert key in card, key
+    assert "napari-colorize train --recipe he-histology" in card["recipe"]["command"]
+    assert any("IHC" in text for text in card["limitations"])
+    assert np.isfinite(model.net.lut.numpy()).all()

@@ -1,0 +1,27 @@
+"""The library and the CLI must never load napari or a Qt binding."""
+
+import subprocess
+import sys
+
+CHECK = """
+import sys
+import napari_colorize, napari_colorize.cli
+from napari_colorize.core import engine
+from napari_colorize.training import loop, evaluation
+bad = sorted(m for m in sys.modules
+             if m.split('.')[0] in {'napari', 'magicgui', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2',
+                                    'PySide6', 'superqt', 'vispy'})
+print(','.join(bad))
+"""
+
+
+def test_core_and_cli_import_no_qt_or_napari():
+    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_package_import_is_light():
+    code = "import sys, napari_colorize; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,118 @@
+import json
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from napari_colorize.cli import main
+from napari_colorize.models.registry import save_model
+
+
+@pytest.fixture
+def model_path(tmp_path, tiny_model):
+    return str(save_model(tiny_model.net, {"name": "tiny"}, tmp_path / "tiny.safetensors"))
+
+
+@pytest.fixture
+def gray_png(tmp_path, gray_image):
+    path = tmp_path / "gray.png"
+    iio.imwrite(path, gray_image)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".ome.zarr"])
+def test_colorize_writes_each_format(tmp_path, gray_png, model_path, suffix):
+    out = tmp_path / f"out{suffix}"
+    conf = tmp_path / "conf.tif"
+    code = main(["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",
+                 "--overlap", "32", "--confidence", str(conf), "--quiet"])
+    assert code == 0
+    from napari_colorize import colorize
+    from napari_colorize.io.readers import read_image
+
+    ref, ref_conf = colorize(iio.imread(gray_png), model_path, tile_size=128, overlap=32,
+                             confidence=True)
+    got = np.asarray(read_image(out)[...])
+    if suffix == ".ome.zarr":
+        got = np.moveaxis(got, 0, -1)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_allclose(tifffile.imread(conf), ref_conf)
+
+
+def test_existing_output_needs_overwrite(tmp_path, gray_png, model_path, capsys):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"keep")
+    assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"keep"
+    assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet",
+                 "--tile", "128", "--overlap", "32", "--overwrite"]) == 0
+    assert iio.imread(out).shape == (511, 237, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tile", "32"], "below the model's minimum"),
+        (["--overlap", "300"], "overlap 300 must be < tile_size/2 = 256"),
+        (["--model", "nope"], "unknown model 'nope'"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, gray_png, model_path, capsys, args, message):
+    argv = ["colorize", str(gray_png), str(tmp_path / "o.tif"), "--quiet"]
+    if "--model" not in args:
+        argv += ["--model", model_path]
+    assert main(argv + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not list(tmp_path.glob("o.tif*"))
+
+
+def test_rgb_input_is_refused(tmp_path, model_path, capsys):
+    iio.imwrite(tmp_path / "rgb.png", np.zeros((80, 80, 3), np.uint8))
+    assert main(["colorize", str(tmp_path / "rgb.png"), str(tmp_path / "o.png"),
+                 "--model", model_path]) == 2
+    assert "looks RGB" in capsys.readouterr().err
+
+
+def test_png_refuses_stacks(tmp_path, model_path, capsys):
+    tifffile.imwrite(tmp_path / "s.tif", np.zeros((2, 64, 64), np.uint8),
+                     photometric="minisblack")
+    assert main(["colorize", str(tmp_path / "s.tif"), str(tmp_path / "o.png"), "--model",
+                 model_path, "--tile", "64", "--overlap", "0", "--quiet"]) == 2
+    assert "PNG holds one 2-D image" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_models_and_help(capsys):
+    assert main(["models"]) == 0
+    assert "he-histology" in capsys.readouterr().out.split()
+    with pytest.raises(SystemExit):
+        main(["colorize", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--tile", "--overlap", "--batch", "--device", "--confidence", "--overwrite"):
+        assert option in text
+
+
+def test_train_cli_and_evaluate(tmp_path, colour_image, capsys):
+    iio.imwrite(tmp_path / "c.png", colour_image)
+    out = tmp_path / "lab.safetensors"
+    assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out),
+                 "--quiet", "--name", "lab"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["name"] == "lab"
+    assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(out), str(tmp_path / "c.png")]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert set(result["ciede2000"]) == {"model", "gray", "mean_chroma", "lut"}
+    assert result["ciede2000"]["gray"]["tissue"] > result["ciede2000"]["lut"]["tissue"]
+
+
+def test_console_script_runs():
+    done = subprocess.run([sys.executable, "-m", "napari_colorize.cli", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "colorize" in done.stdout

@@ -1,0 +1,103 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from napari_colorize import load_model, train
+from napari_colorize.training.loop import TrainConfig, iter_train
+from napari_colorize.training.patches import Augment, PatchSampler, fit_lut, stain_jitter
+
+
+def test_train_few_steps_learns_and_saves(tmp_path, colour_image):
+    model = train([colour_image], steps=30, patch=128, batch_size=4, warmup=5, progress=False,
+                  out=tmp_path / "m.safetensors", name="synthetic", device="cpu")
+    card = json.loads((tmp_path / "m.json").read_text())
+    assert card["name"] == "synthetic" and card["training"]["steps"] == 30
+    assert card["training"]["image_sha256"]
+    loaded = load_model(tmp_path / "m.safetensors")
+    x = torch.rand(1, 1, 64, 64) * 100
+    torch.testing.assert_close(loaded(x), model(x))
+    # the fitted prior separates the purple blobs (L ~ 32, b ~ -42) from the pink (L ~ 75, b ~ -5)
+    lut = loaded.net.lut
+    assert float(lut[1, 32]) < float(lut[1, 75]) - 20
+
+
+def test_training_is_seeded(colour_image):
+    def run(seed):
+        gen = iter_train([colour_image], TrainConfig(steps=3, patch=64, batch_size=2, seed=seed))
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                return stop.value.net.state_dict()
+
+    a, b, c = run(0), run(0), run(1)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_stopping_training_saves_nothing_and_keeps_base(tmp_path, colour_image, tiny_model):
+    before = {k: v.clone() for k, v in tiny_model.net.state_dict().items()}
+    gen = iter_train([colour_image], TrainConfig(steps=50, patch=64, batch_size=2),
+                     base=tiny_model)
+    next(gen)
+    next(gen)
+    gen.close()
+    assert all(torch.equal(before[k], v) for k, v in tiny_model.net.state_dict().items())
+    assert not list(tmp_path.iterdir())
+
+
+def test_fine_tune_starts_from_base(colour_image, tiny_model):
+    gen = iter_train([colour_image], TrainConfig(steps=2, patch=64, batch_size=2), base=tiny_model)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            tuned = stop.value
+            break
+    assert tuned.net.widths == tiny_model.net.widths
+    torch.testing.assert_close(tuned.net.lut, tiny_model.net.lut)
+
+
+def test_grayscale_training_image_is_refused(tmp_path, colour_image):
+    import imageio.v3 as iio
+
+    gray = np.repeat(colour_image.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
+    iio.imwrite(tmp_path / "gray.png", gray)
+    with pytest.raises(ValueError, match=r"gray.png has no colour \(it is grayscale\)"):
+        train([colour_image, tmp_path / "gray.png"], steps=1, progress=False)
+
+
+def test_image_without_tissue_is_refused(colour_image):
+    blank = np.zeros((300, 300, 3), np.uint8)
+    blank[:] = (250, 244, 248)  # tinted glass: some colour, but light and pale everywhere
+    with pytest.raises(ValueError, match="#1 shows no tissue"):
+        train([colour_image, blank], steps=1, progress=False)
+
+
+def test_small_images_are_skipped_with_a_count(colour_image):
+    small = colour_image[:100, :100]
+    with pytest.warns(UserWarning, match="skipped 2 of 3 training images smaller than the 256-px"):
+        train([colour_image[:, :], small, small], steps=1, progress=False, batch_size=1)
+    with pytest.raises(ValueError, match="no training image is at least 256 pixels"):
+        train([small], steps=1, progress=False)
+
+
+def test_budget_is_required():
+    with pytest.raises(ValueError, match="give steps or seconds"):
+        TrainConfig()
+
+
+def test_patches_and_prior(colour_image):
+    sampler = PatchSampler([colour_image], 64, Augment(), seed=0)
+    lightness, ab = sampler.sample(3)
+    assert lightness.shape == (3, 1, 64, 64) and ab.shape == (3, 2, 64, 64)
+    assert 0 <= float(lightness.min()) and float(lightness.max()) <= 100
+    lut = fit_lut([colour_image])
+    assert lut.shape == (2, 101) and torch.isfinite(lut).all()
+    rgb = torch.rand(2, 3, 8, 8)
+    gen = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(stain_jitter(rgb, gen, 0.0, 0.0), rgb)
+    jittered = stain_jitter(rgb.clamp(0.2, 0.9), gen, 0.1, 0.05)
+    assert 0 < float((jittered - rgb.clamp(0.2, 0.9)).abs().mean()) < 0.2
