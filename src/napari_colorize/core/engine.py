@@ -23,7 +23,7 @@ from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
 from .events import Progress
 from .intensity import IntensityWindow, compute_window, to_lightness
-from .merge import ArrayMerger, Merger, PlaneBlender, ZarrArrayMerger
+from .merge import ArrayMerger, Merger, PlaneBlender, OutArrayMerger
 from .tiling import TileSpec, plan_tiles
 from .validation import check_image, check_tiling
 
@@ -97,7 +97,7 @@ def _make_merger(out: Any, shape: tuple[int, ...], confidence: bool, meta: dict,
         if output_kind(out) != "zarr":
             raise ValueError(f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI")
         return OmeZarrMerger(out, shape, confidence=confidence, metadata=meta, overwrite=overwrite)
-    return ZarrArrayMerger(out, shape, confidence)
+    return OutArrayMerger(out, shape, confidence)
 
 
 def iter_colorize(
@@ -229,9 +229,9 @@ def colorize(
         Tiles per model call.
     device : str
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ...
-    out : path or zarr array, optional
+    out : path or array, optional
         Write into an OME-Zarr at this path (returns the zarr array, channel-first per NGFF) or
-        into a zarr array shaped ``image.shape + (3,)``.
+        into a zarr or numpy array shaped ``image.shape + (3,)``, uint8, plane by plane.
     contrast_limits : (low, high), optional
         Intensity window; default identity for uint8, else a percentile window of the stack.
     confidence : bool

@@ -77,9 +77,10 @@ class ArrayMerger:
         self.rgb = self.conf = None
 
 
-class ZarrArrayMerger:
-    """Planes into a caller's zarr array shaped ``leading + (H, W, 3)`` (uint8).
+class OutArrayMerger:
+    """Planes into a caller's array (zarr, numpy, ...) shaped ``leading + (H, W, 3)``, uint8.
 
+    Planes land as they finish, so a viewer showing the array sees the run progress.
     ``discard`` restores the fill value in the planes written, so a cancelled run leaves the
     array as it found it.
     """
@@ -88,7 +89,7 @@ class ZarrArrayMerger:
         expected = (*shape, 3)
         if tuple(array.shape) != expected or np.dtype(array.dtype) != np.uint8:
             raise ValueError(
-                f"output zarr array must be uint8 shaped {expected}; got {array.dtype} "
+                f"output array must be uint8 shaped {expected}; got {array.dtype} "
                 f"{tuple(array.shape)}"
             )
         self.array = array
@@ -105,7 +106,7 @@ class ZarrArrayMerger:
         return self.array if self.conf is None else (self.array, self.conf)
 
     def discard(self) -> None:
-        fill = self.array.fill_value or 0
+        fill = getattr(self.array, "fill_value", 0) or 0
         for index in self.written:
             self.array[index] = fill
         self.written.clear()

@@ -42,6 +42,9 @@ class TrainConfig:
     seed: int = 0
     widths: tuple[int, int, int, int] = (32, 64, 96, 128)
     augment: Augment = field(default_factory=Augment)
+    balance: bool = False
+    min_tissue: float = 0.0
+    uncertainty_weight: float = 0.1
 
     def __post_init__(self) -> None:
         if self.steps is None and self.seconds is None:
@@ -157,7 +160,8 @@ def iter_train(
         net = copy.deepcopy(base_model.net)
         base_card = base_model.card
     net.to(dev).to(memory_format=torch.channels_last).train()
-    sampler = PatchSampler(rgb, config.patch, config.augment, seed=config.seed)
+    sampler = PatchSampler(rgb, config.patch, config.augment, seed=config.seed,
+                           balance=config.balance, min_tissue=config.min_tissue)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     start = time.perf_counter()
@@ -176,7 +180,7 @@ def iter_train(
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         chroma_loss, nll = loss_terms(net, lightness, ab.to(dev))
         opt.zero_grad(set_to_none=True)
-        (chroma_loss + 0.1 * nll).backward()
+        (chroma_loss + config.uncertainty_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1

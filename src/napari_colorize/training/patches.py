@@ -72,22 +72,38 @@ class PatchSampler:
         patch: int,
         augment: Augment,
         seed: int = 0,
+        balance: bool = False,
+        min_tissue: float = 0.0,
     ) -> None:
         self.images = images
         self.patch = patch
         self.augment = augment
+        self.min_tissue = min_tissue
         self.gen = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
+        # balance: each image (often each lab or scanner) is drawn equally often, whatever its size
         areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
-        self.weights = areas / areas.sum()
+        weights = np.ones_like(areas) if balance else areas
+        self.weights = weights / weights.sum()
+
+    def _window(self, image: np.ndarray, size: int) -> np.ndarray:
+        """A random ``size`` window; up to 8 draws to find one with ``min_tissue`` tissue."""
+        for _ in range(8):
+            y = int(self.rng.integers(0, image.shape[0] - size + 1))
+            x = int(self.rng.integers(0, image.shape[1] - size + 1))
+            window = image[y : y + size, x : x + size]
+            if self.min_tissue <= 0:
+                return window
+            # tissue in gray terms: darker than the glass (L < 88 is about sRGB gray 222)
+            if (window[::4, ::4].min(axis=-1) < 222).mean() >= self.min_tissue:
+                return window
+        return window
 
     def _crop(self, image: np.ndarray) -> torch.Tensor:
         lo, hi = self.augment.scale
         s = float(self.rng.uniform(lo, hi))
         size = min(int(round(self.patch / s)), image.shape[0], image.shape[1])
-        y = int(self.rng.integers(0, image.shape[0] - size + 1))
-        x = int(self.rng.integers(0, image.shape[1] - size + 1))
-        crop = torch.from_numpy(np.ascontiguousarray(image[y : y + size, x : x + size]))
+        crop = torch.from_numpy(np.ascontiguousarray(self._window(image, size)))
         crop = crop.permute(2, 0, 1)[None].float() / 255
         if size != self.patch:
             crop = F.interpolate(
