@@ -1,0 +1,114 @@
+"""One widget run: what to colorize (cut from the layer in the GUI thread) and the worker body."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._layers import all_nan, crop_box, level0, offset_transform, source_problem, transform_kwargs
+
+PLANE, STACK, VISIBLE = "current plane", "whole stack", "visible region"
+SCOPES = (PLANE, STACK, VISIBLE)
+
+
+@dataclass
+class Job:
+    """Everything a run needs, fixed when Run is pressed (later layer switches do not matter)."""
+
+    source: Any
+    name: str
+    data: Any
+    transforms: dict[str, Any]
+    scope: str
+    engine_kwargs: dict[str, Any]
+    out: np.ndarray | None = None
+    gen: Any = None
+    started: float = field(default_factory=time.perf_counter)
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A user-facing error from the worker, shown as one notification sentence."""
+
+    message: str
+
+
+def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
+    """Data index of the leading (non-plane) axes at the viewer's current position."""
+    point = layer.world_to_data(viewer.dims.point)
+    shape = level0(layer.data).shape
+    return tuple(
+        int(np.clip(np.round(point[i]), 0, shape[i] - 1)) for i in range(n_leading)
+    )
+
+
+def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple[slice, slice]:
+    ndim = viewer.dims.ndim
+    if viewer.dims.ndisplay != 2 or list(viewer.dims.displayed) != [ndim - 2, ndim - 1]:
+        raise ValueError("Visible region works in the 2-D view of the image's last two axes.")
+    factor = (1.0, 1.0)
+    if layer.multiscale:
+        factor = tuple(layer.downsample_factors[layer.data_level][-2:])
+    box = crop_box(np.asarray(layer.corner_pixels)[:, -2:], plane_shape, factor)
+    if box is None:
+        raise ValueError(f"No part of layer {layer.name!r} is visible on the canvas.")
+    return box
+
+
+def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any]) -> Job:
+    """Cut the data for ``scope`` from ``layer``; ``ValueError`` with one sentence if unusable."""
+    if layer is None:
+        raise ValueError("Pick a grayscale image layer to colorize.")
+    problem = source_problem(layer)
+    if problem:
+        raise ValueError(problem)
+    data = level0(layer.data)
+    n_leading = data.ndim - 2
+    kwargs = dict(engine_kwargs)
+    if data.dtype != np.uint8:
+        # What the user sees as gray is what gets colorized.
+        kwargs["contrast_limits"] = tuple(float(c) for c in layer.contrast_limits)
+    if scope == STACK or (scope == PLANE and n_leading == 0):
+        view, transforms = data, transform_kwargs(layer)
+    else:
+        index = _current_index(viewer, layer, n_leading)
+        box = (slice(None), slice(None))
+        if scope == VISIBLE:
+            box = _visible_box(viewer, layer, data.shape[-2:])
+        # Keep the leading axes (length 1), so the result shows at this plane only.
+        view = data[tuple(slice(i, i + 1) for i in index) + box]
+        offset = (*index, box[0].start or 0, box[1].start or 0)
+        transforms = offset_transform(layer, offset)
+    sample = np.asarray(view[(0,) * n_leading]) if isinstance(view, np.ndarray) else None
+    if sample is not None and all_nan(sample):
+        raise ValueError(f"Layer {layer.name!r} has no finite values to colorize.")
+    out = np.zeros((*view.shape, 3), np.uint8) if scope == STACK and n_leading else None
+    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out)
+
+
+def run_job(job: Job, model: Any):
+    """Worker body: drive ``iter_colorize``; returns its result or a :class:`Failure`.
+
+    User errors (bad input, out of memory) come back as ``Failure`` so they become one
+    notification instead of a traceback dialog.
+    """
+    from ..core.engine import iter_colorize
+
+    try:
+        if not hasattr(model, "spec"):
+            from ..models.registry import load_model, resolve_device
+
+            model = load_model(model, device=str(resolve_device(job.engine_kwargs["device"])))
+        job.gen = iter_colorize(job.data, model, out=job.out, **job.engine_kwargs)
+        result = yield from job.gen
+    except ValueError as exc:
+        return Failure(str(exc).split("\n")[0])
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+            return Failure("Out of memory: try a smaller tile size, or the CPU device.")
+        raise
+    return model, result

@@ -1,0 +1,103 @@
+"""Pure helpers for result layers: names, transforms, placement. No Qt needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TRANSFORM_KEYS = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
+
+
+def result_name(source: str, kind: str = "colorized") -> str:
+    """Name of a result layer: ``"<source> colorized"`` or ``"<source> confidence"``."""
+    return f"{source} {kind}"
+
+
+def level0(data: Any) -> Any:
+    """Full-resolution array of a layer's data (first level of a multiscale list)."""
+    return data[0] if isinstance(data, (list, tuple)) else data
+
+
+def source_problem(layer: Any) -> str | None:
+    """One sentence on why ``layer`` cannot be colorized, or ``None`` when it can."""
+    if getattr(layer, "rgb", False):
+        return f"Layer {layer.name!r} is already RGB; pick a grayscale image layer."
+    data = level0(layer.data)
+    shape = tuple(int(s) for s in data.shape)
+    if len(shape) < 2:
+        return f"Layer {layer.name!r} is {len(shape)}-D; colorizing needs at least 2-D images."
+    if 0 in shape:
+        return f"Layer {layer.name!r} is empty (shape {shape})."
+    return None
+
+
+def all_nan(plane: np.ndarray) -> bool:
+    """Whether a float plane holds no finite value at all."""
+    return plane.dtype.kind == "f" and not np.isfinite(plane).any()
+
+
+def transform_kwargs(layer: Any) -> dict[str, Any]:
+    """Keyword arguments that give a new layer the same placement in the world as ``layer``."""
+    kwargs = {}
+    for key in TRANSFORM_KEYS:
+        value = getattr(layer, key, None)
+        if value is None:
+            continue
+        if key == "affine":
+            value = np.asarray(value.affine_matrix)
+        elif key in ("units", "axis_labels"):
+            value = tuple(str(v) for v in value)
+        else:
+            value = np.asarray(value)
+        kwargs[key] = value
+    return kwargs
+
+
+def offset_transform(layer: Any, offset: tuple[float, ...]) -> dict[str, Any]:
+    """Transforms for a crop of ``layer`` that starts at ``offset`` (data coordinates).
+
+    The crop keeps scale, rotate, shear and affine; its translate is where the crop origin lands
+    after the layer's own scale/rotate/shear/translate, so the crop overlays its source exactly.
+    """
+    from napari.utils.transforms import Affine
+
+    kwargs = transform_kwargs(layer)
+    to_physical = Affine(
+        scale=kwargs["scale"], translate=kwargs["translate"], rotate=kwargs["rotate"],
+        shear=kwargs["shear"],
+    )
+    kwargs["translate"] = np.asarray(to_physical(np.asarray(offset, dtype=float)))
+    return kwargs
+
+
+def insert_index(layers: Any, source: Any) -> int:
+    """Index directly above ``source`` in a layer list (the end when the source is gone)."""
+    return layers.index(source) + 1 if source in layers else len(layers)
+
+
+def crop_box(
+    corners: np.ndarray, shape: tuple[int, int], factor: tuple[float, float] = (1.0, 1.0)
+) -> tuple[slice, slice] | None:
+    """Slices of a plane ``shape`` covering displayed ``corners`` ((2, 2): min and max rows/cols).
+
+    ``factor`` maps the corners' resolution level to full resolution. Rounded outwards and
+    clipped; ``None`` when nothing of the plane is visible.
+    """
+    corners = np.asarray(corners, dtype=float) * np.asarray(factor, dtype=float)
+    lo = np.clip(np.floor(corners[0]).astype(int), 0, shape)
+    hi = np.clip(np.ceil(corners[1]).astype(int) + 1, 0, shape)
+    if np.any(hi <= lo):
+        return None
+    return slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1]))
+
+
+def format_progress(done: int, total: int, plane: int, n_planes: int, elapsed: float) -> str:
+    """A status line such as ``"plane 2/9, tile 34/81, about 12 s left"``."""
+    text = f"tile {done}/{total}"
+    if n_planes > 1:
+        text = f"plane {min(plane + 1, n_planes)}/{n_planes}, " + text
+    if 0 < done < total and elapsed > 0:
+        left = elapsed / done * (total - done)
+        text += f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
+    return text

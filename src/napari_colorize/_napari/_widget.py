@@ -1,0 +1,213 @@
+"""The Colorize dock widget: pick a grayscale layer, run the tile engine in a worker, show layers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+
+from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
+from ._job import SCOPES, STACK, Failure, Job, plan_job, run_job
+from ._layers import format_progress, insert_index, result_name
+
+LOAD_FILE = "Load model file..."
+TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
+AUTO_TILE = 512
+
+
+class ColorizeWidget(Container):
+    """Colorize a grayscale image layer; results appear as ``"<name> colorized"`` above it."""
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__()
+        self._viewer = viewer
+        self._model_files: dict[str, str] = {}  # label -> path of models loaded from files
+        self._models: dict[tuple[str, str], Any] = {}  # loaded models by (choice, device)
+        self._job: Job | None = None
+        self._worker: Any = None
+        self._layer_combo = ComboBox(label="Image", choices=self._gray_layers)
+        self._model_combo = ComboBox(label="Model", choices=self._model_choices)
+        self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
+        self._scope_combo = ComboBox(label="Scope", choices=SCOPES, value=SCOPES[0])
+        self._tile_combo = ComboBox(label="Tile size", choices=TILE_SIZES, value="auto")
+        self._overlap_spin = SpinBox(label="Overlap", value=64, min=0, max=480, step=16)
+        self._device_combo = ComboBox(label="Device", choices=available_devices())
+        self._confidence_check = CheckBox(text="Confidence layer", value=False)
+        self._run_button = PushButton(text="Run")
+        self._cancel_button = PushButton(text="Cancel", enabled=False)
+        self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
+        self._status = Label(value="")
+        self.extend([
+            self._layer_combo, self._model_combo, self._scope_combo, self._tile_combo,
+            self._overlap_spin, self._device_combo, self._confidence_check,
+            self._run_button, self._cancel_button, self._progress, self._status,
+        ])
+        self._model_combo.changed.connect(self._on_model_choice)
+        self._run_button.changed.connect(self._on_run)
+        self._cancel_button.changed.connect(self._on_cancel)
+        events = viewer.layers.events
+        for event in (events.inserted, events.removed, events.reordered):
+            event.connect(self.reset_choices)
+
+    # -- choices -----------------------------------------------------------------------------
+    def _gray_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        from napari.layers import Image
+
+        return [(lay.name, lay) for lay in self._viewer.layers
+                if isinstance(lay, Image) and not lay.rgb]
+
+    def _model_choices(self, _widget: Any = None) -> list[str]:
+        return [*list_models(), *self._model_files, LOAD_FILE]
+
+    def _on_model_choice(self, value: str) -> None:
+        if value != LOAD_FILE:
+            return
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(
+            self.native, "Load colorization model", "", "Models (*.safetensors *.json)"
+        )
+        self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
+        if path:
+            self.add_model_file(path)
+
+    def add_model_file(self, path: str | Path) -> bool:
+        """Load a model file, offer it in the model picker and select it; notify on failure."""
+        device = self._device_combo.value
+        try:
+            model = load_model(path, device=device)
+        except (ValueError, OSError) as exc:
+            show_error(f"Cannot load model file {Path(path).name}: {str(exc).splitlines()[0]}")
+            return False
+        label = f"{model.spec.name} ({Path(path).name})"
+        self._model_files[label] = str(path)
+        self._models[(label, device)] = model
+        self._model_combo.reset_choices()
+        self._model_combo.value = label
+        return True
+
+    # -- run ---------------------------------------------------------------------------------
+    def _engine_kwargs(self) -> dict[str, Any]:
+        tile = self._tile_combo.value
+        return {
+            "tile_size": AUTO_TILE if tile == "auto" else int(tile),
+            "overlap": int(self._overlap_spin.value),
+            "device": self._device_combo.value,
+            "confidence": bool(self._confidence_check.value),
+        }
+
+    def _on_run(self, _value: Any = None) -> Any:
+        """Start a run for the selected layer; returns the worker (``None`` if nothing started)."""
+        if self._worker is not None:
+            return None
+        try:
+            job = plan_job(self._viewer, self._layer_combo.value, self._scope_combo.value,
+                           self._engine_kwargs())
+        except ValueError as exc:
+            show_error(str(exc))
+            return None
+        choice = self._model_combo.value or DEFAULT_MODEL
+        model = self._models.get((choice, job.engine_kwargs["device"]))
+        model = model or self._model_files.get(choice, choice)
+        if job.out is not None:  # whole stack: planes show up here as they finish
+            self._viewer.layers.insert(
+                insert_index(self._viewer.layers, job.source),
+                _image_layer(job.out, f"{result_name(job.name)} (running)", job.transforms),
+            )
+        worker = create_worker(run_job, job, model, _start_thread=False)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_done)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self._job, self._worker = job, worker
+        self._key = (choice, job.engine_kwargs["device"])
+        self._run_button.enabled, self._cancel_button.enabled = False, True
+        self._progress.visible, self._progress.value = True, 0
+        self._status.value = "starting..."
+        worker.start()
+        return worker
+
+    def _on_cancel(self, _value: Any = None) -> None:
+        if self._worker is not None and self._job is not None:
+            self._job.cancelled = True
+            self._status.value = "cancelling..."
+            self._worker.quit()
+
+    def _on_progress(self, event: Any) -> None:
+        job = self._job
+        if job is None:
+            return
+        self._progress.max, self._progress.value = event.total, event.done
+        elapsed = time.perf_counter() - job.started
+        self._status.value = format_progress(event.done, event.total, event.plane,
+                                             event.n_planes, elapsed)
+        running = self._running_layer()
+        if running is not None and event.plane != getattr(self, "_last_plane", None):
+            self._last_plane = event.plane
+            running.refresh()
+
+    def _on_done(self, result: Any) -> None:
+        job = self._job
+        if job is None or job.cancelled:
+            return
+        if isinstance(result, Failure):
+            self._remove_running()
+            show_error(result.message)
+            return
+        model, result = result
+        self._models[self._key] = model
+        rgb, conf = result if job.engine_kwargs["confidence"] else (result, None)
+        self._show_result(job, rgb, conf)
+        seconds = time.perf_counter() - job.started
+        show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
+
+    def _on_aborted(self) -> None:
+        job = self._job
+        if job is not None and job.gen is not None:
+            job.gen.close()  # superqt does not close the generator: discard partial output here
+        self._remove_running()
+
+    def _on_finished(self) -> None:
+        self._worker, self._job = None, None
+        self._last_plane = None
+        self._run_button.enabled, self._cancel_button.enabled = True, False
+        self._progress.visible = False
+        self._status.value = ""
+
+    # -- layers ------------------------------------------------------------------------------
+    def _running_layer(self) -> Any:
+        job = self._job
+        name = f"{result_name(job.name)} (running)" if job is not None else None
+        return next((lay for lay in self._viewer.layers if lay.name == name), None)
+
+    def _remove_running(self) -> None:
+        layer = self._running_layer()
+        if layer is not None:
+            self._viewer.layers.remove(layer)
+
+    def _show_result(self, job: Job, rgb: Any, conf: Any) -> None:
+        layers = self._viewer.layers
+        self._remove_running()
+        for kind in ("colorized", "confidence"):
+            old = result_name(job.name, kind)
+            if old in layers:
+                layers.remove(old)
+        index = insert_index(layers, job.source)
+        layers.insert(index, _image_layer(rgb, result_name(job.name), job.transforms))
+        if conf is not None:
+            layers.insert(index + 1, _image_layer(
+                conf, result_name(job.name, "confidence"), job.transforms,
+                rgb=False, colormap="viridis", contrast_limits=(0.0, 1.0), opacity=0.7,
+                visible=True,
+            ))
+
+
+def _image_layer(data: Any, name: str, transforms: dict[str, Any], rgb: bool = True,
+                 **kwargs: Any) -> Any:
+    from napari.layers import Image
+
+    return Image(data, name=name, rgb=rgb, **transforms, **kwargs)

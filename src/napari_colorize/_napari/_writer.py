@@ -1,0 +1,57 @@
+"""Save an RGB image layer as OME-Zarr (NGFF 0.5, with the layer's scale) or TIFF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..io.writers import channel_position, output_kind, write_rgb
+
+
+def _rgb_uint8(data: Any) -> np.ndarray:
+    data = np.asarray(data[0] if isinstance(data, (list, tuple)) else data)
+    if data.dtype == np.uint8:
+        return data[..., :3]
+    if data.dtype.kind == "f" and data.max(initial=0) <= 1.0:
+        data = data * 255
+    return np.clip(np.round(data), 0, 255).astype(np.uint8)[..., :3]
+
+
+def _set_transform(path: str, scale: list[float], translate: list[float]) -> None:
+    """Put the layer's scale and translate into the NGFF coordinate transformations."""
+    import zarr
+
+    root = zarr.open_group(path, mode="r+")
+    ome = dict(root.attrs["ome"])
+    ms = ome["multiscales"][0]
+    names = [a["name"] for a in ms["axes"]]
+    c = channel_position(len(names) - 3)
+    scale = [*scale[:c], 1.0, *scale[c:]]
+    translate = [*translate[:c], 0.0, *translate[c:]]
+    for level, dataset in enumerate(ms["datasets"]):
+        factor = [2.0**level if n in ("y", "x") else 1.0 for n in names]
+        level_scale = [s * f for s, f in zip(scale, factor, strict=True)]
+        # A 2**level block's centre sits half a (level-0) pixel further on.
+        shift = [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor, strict=True)]
+        transforms = [{"type": "scale", "scale": level_scale}]
+        if any(shift):
+            transforms.append({"type": "translation", "translation": shift})
+        dataset["coordinateTransformations"] = transforms
+    root.attrs["ome"] = ome
+
+
+def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
+    """npe2 single-layer writer: RGB image layers to ``.ome.zarr``/``.zarr`` or ``.tif``."""
+    if not meta.get("rgb", False):
+        raise ValueError(
+            f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} is grayscale"
+        )
+    rgb = _rgb_uint8(data)
+    written = str(write_rgb(path, rgb, overwrite=True))
+    if output_kind(path) == "zarr":
+        ndim = rgb.ndim - 1
+        scale = [float(s) for s in meta.get("scale", [1.0] * ndim)]
+        translate = [float(t) for t in meta.get("translate", [0.0] * ndim)]
+        _set_transform(written, scale, translate)
+    return [written]
