@@ -48,7 +48,8 @@ def _f(t: torch.Tensor) -> torch.Tensor:
 
 def _finv(f: torch.Tensor) -> torch.Tensor:
     # f > 6/29 is the same test as f**3 > _EPS, without cubing twice.
-    return torch.where(f > 6 / 29, f * f * f, f * (116 / _KAPPA) - 16 / _KAPPA)
+    cube = f * f
+    return torch.where(f > 6 / 29, cube.mul_(f), f * (116 / _KAPPA) - 16 / _KAPPA)
 
 
 def gray_to_lightness(v: torch.Tensor) -> torch.Tensor:
@@ -137,20 +138,25 @@ def lab_to_srgb_uint8(
 ) -> torch.Tensor:
     """Lab planes ``(H, W)`` -> sRGB uint8 ``(H, W, 3)``, reducing chroma (not L) into the gamut.
 
-    The same arithmetic as :func:`lab_to_srgb`, fused channel by channel, with the transfer
+    The arithmetic of :func:`lab_to_srgb`, rearranged into few in-place passes with the transfer
     curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
     """
-    chroma2 = a * a + b * b
-    limit = max_chroma(lightness, torch.atan2(b, a)).mul_(_GAMUT_MARGIN)
-    scale = torch.where(chroma2 > limit * limit, limit * torch.rsqrt(chroma2.clamp_min(1e-12)), 1.0)
-    fy = (lightness + 16) / 116
-    xyz = (_finv(fy + a * scale / 500) * _XN, _finv(fy), _finv(fy - b * scale / 200) * _ZN)
+    table = _gamut_table().flatten() * _GAMUT_MARGIN
+    li = (lightness.clamp(0, 100) * ((_N_L - 1) / 100)).to(torch.int32)
+    hue = torch.atan2(b, a).add_(math.pi).mul_(_N_H / (2 * math.pi))
+    limit = table[li.mul_(_N_H).add_(hue.to(torch.int32).clamp_(0, _N_H - 1))]
+    # scale = min(1, limit / chroma): shrink towards the L axis only where out of gamut
+    scale = torch.addcmul(a * a, b, b).clamp_min_(1e-12).rsqrt_().mul_(limit).clamp_max_(1.0)
+    fy = (lightness + 16).mul_(1 / 116)
+    x = _finv(torch.addcmul(fy, a, scale, value=1 / 500))
+    z = _finv(torch.addcmul(fy, b, scale, value=-1 / 200))
+    y = _finv(fy)
     if out is None:
         out = torch.empty((*lightness.shape, 3), dtype=torch.uint8)
-    table = _encode_table()
-    m = _XYZ_TO_RGB.tolist()
+    encode = _encode_table()
+    m = (_XYZ_TO_RGB * 65535).tolist()
     for i in range(3):
-        lin = xyz[0] * m[i][0] + xyz[1] * m[i][1] + xyz[2] * m[i][2]
-        idx = lin.clamp_(0, 1).mul_(65535).add_(0.5).to(torch.int32)
-        out[..., i] = table[idx]
+        lin = x * (m[i][0] * _XN)
+        lin.add_(y, alpha=m[i][1]).add_(z, alpha=m[i][2] * _ZN)
+        out[..., i] = encode[lin.add_(0.5).clamp_(0, 65535).to(torch.int32)]
     return out

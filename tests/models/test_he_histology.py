@@ -1,0 +1,59 @@
+"""The bundled H&E model on real tissue: tiling is seamless and lightness is kept."""
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from skimage.color import rgb2lab
+
+from napari_colorize import colorize, load_model
+from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
+
+SAMPLES = Path(__file__).parents[2] / "sample_data"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("he-histology", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cmu_gray():
+    return iio.imread(SAMPLES / "cmu1_region_gray.png")
+
+
+def test_tiled_matches_whole_image(model, cmu_gray):
+    assert cmu_gray.shape == (1000, 1000)
+    tiled = colorize(cmu_gray, model, tile_size=256)
+    whole = colorize(cmu_gray, model, tile_size=1024, overlap=0)
+    de = ciede2000(rgb_to_lab_np(tiled), rgb_to_lab_np(whole))
+    assert de.mean() <= 1.0
+    assert np.percentile(de, 99.9) <= 5.0
+    # no seams: error on the tile borders is no larger than elsewhere
+    step = 256 - 64
+    borders = np.zeros(de.shape, bool)
+    for k in range(1, 6):
+        borders[max(0, k * step - 2) : k * step + 2] = True
+        borders[:, max(0, k * step - 2) : k * step + 2] = True
+    assert de[borders].mean() <= 1.5 * de[~borders].mean() + 0.2
+
+
+@pytest.mark.parametrize("name", ["cmu1_region_gray.png", "stardist_histo_gray.png"])
+def test_lightness_contract_on_tissue(model, name):
+    gray = iio.imread(SAMPLES / name)
+    rgb = colorize(gray, model)
+    d = np.abs(rgb2lab(rgb)[..., 0] - rgb2lab(np.repeat(gray[..., None], 3, -1))[..., 0])
+    assert d.mean() <= 0.5
+    assert np.percentile(d, 99.9) <= 1.5
+
+
+def test_model_beats_gray_and_colours_tissue(model):
+    truth = iio.imread(SAMPLES / "stardist_histo_rgb.jpg")
+    gray = iio.imread(SAMPLES / "stardist_histo_gray.png")
+    rgb, conf = colorize(gray, model, confidence=True)
+    de = ciede2000(rgb_to_lab_np(rgb), rgb_to_lab_np(truth))
+    gray_de = ciede2000(rgb_to_lab_np(np.repeat(gray[..., None], 3, -1)), rgb_to_lab_np(truth))
+    assert de.mean() < 0.3 * gray_de.mean()
+    assert conf.dtype == np.float32 and 0 <= conf.min() and conf.max() <= 1
