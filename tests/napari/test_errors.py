@@ -1,0 +1,66 @@
+"""Bad input becomes one notification sentence; Run stays available."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_and_wait
+from napari.layers import Image
+
+from napari_colorize._napari._job import plan_job
+
+
+def test_rgb_layers_are_not_offered(viewer_widget):
+    viewer, widget = viewer_widget
+    viewer.add_image(np.zeros((40, 40, 3), np.uint8), rgb=True, name="colour")
+    viewer.add_image(np.zeros((40, 40), np.uint8), name="gray")
+    assert [name for name, _ in widget._gray_layers()] == ["gray"]
+    with pytest.raises(ValueError, match="already RGB"):
+        plan_job(viewer, viewer.layers["colour"], "current plane", {})
+
+
+def test_all_nan_layer_notifies(viewer_widget, notes):
+    viewer, widget = viewer_widget
+    with np.errstate(invalid="ignore"):
+        layer = Image(np.full((64, 64), np.nan, np.float32), name="nan", contrast_limits=(0, 1))
+    viewer.layers.append(layer)
+    widget._layer_combo.value = layer
+    assert widget._on_run() is None
+    assert notes == ["Layer 'nan' has no finite values to colorize."]
+    assert widget._run_button.enabled
+
+
+def test_engine_error_notifies_in_one_sentence(qtbot, viewer_widget, notes, gray):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    widget._tile_combo.value = "256"
+    widget._overlap_spin.value = 160  # too large for the tile: the engine refuses
+    before = len(viewer.layers)
+    run_and_wait(qtbot, widget)
+    assert len(notes) == 1 and "overlap 160" in notes[0] and "\n" not in notes[0]
+    assert len(viewer.layers) == before and widget._run_button.enabled
+
+
+def test_no_layer_notifies(viewer_widget, notes):
+    _, widget = viewer_widget
+    assert widget._on_run() is None
+    assert notes == ["Pick a grayscale image layer to colorize."]
+
+
+def test_bad_model_file_notifies_naming_the_file(viewer_widget, notes, tmp_path):
+    _, widget = viewer_widget
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
+    assert not widget.add_model_file(bad)
+    assert len(notes) == 1 and "broken.safetensors" in notes[0]
+    assert widget._model_combo.value == "tiny"
+
+
+def test_model_file_is_offered_and_used(qtbot, viewer_widget, tiny_model_dir, gray):
+    viewer, widget = viewer_widget
+    assert widget.add_model_file(tiny_model_dir / "tiny.safetensors")
+    assert widget._model_combo.value == "tiny (tiny.safetensors)"
+    assert "Load model file..." in widget._model_combo.choices
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    run_and_wait(qtbot, widget)
+    assert "g colorized" in viewer.layers

@@ -1,0 +1,138 @@
+"""The Colorize widget in a shown viewer (real canvas under Xvfb), with a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import run_and_wait
+from qtpy.QtCore import QTimer
+
+from napari_colorize._napari._job import PLANE, STACK, VISIBLE
+
+
+def test_run_adds_one_rgb_layer_above_source(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    viewer.add_image(np.zeros((8, 8)), name="other")
+    src = viewer.add_image(gray, name="cells", scale=(0.5, 0.25), translate=(10, -4))
+    viewer.layers.move(viewer.layers.index(src), 0)  # results go above the source, not on top
+    widget._layer_combo.value = src
+    before = len(viewer.layers)
+    run_and_wait(qtbot, widget)
+    assert len(viewer.layers) == before + 1
+    out = viewer.layers["cells colorized"]
+    assert viewer.layers.index(out) == viewer.layers.index(src) + 1
+    assert out.rgb and out.data.dtype == np.uint8 and out.data.shape == (*gray.shape, 3)
+    np.testing.assert_allclose(out.scale, src.scale)
+    np.testing.assert_allclose(out.translate, src.translate)
+    np.testing.assert_array_equal(src.data, gray)  # the source is untouched
+
+    run_and_wait(qtbot, widget)  # a second run replaces the first result
+    assert [lay.name for lay in viewer.layers].count("cells colorized") == 1
+    assert len(viewer.layers) == before + 1
+
+
+def test_whole_stack_and_current_plane(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    stack = np.stack([gray[:128, :128], gray[64:192, :128], gray[128:, 128:]])
+    src = viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0))
+    widget._layer_combo.value = src
+    widget._scope_combo.value = STACK
+    run_and_wait(qtbot, widget)
+    out = viewer.layers["stack colorized"]
+    assert out.data.shape == (*stack.shape, 3)
+    assert all(out.data[z].any() for z in range(3))  # every plane was filled
+
+    viewer.dims.set_current_step(0, 2)
+    widget._scope_combo.value = PLANE
+    run_and_wait(qtbot, widget)
+    out = viewer.layers["stack colorized"]
+    assert out.data.shape == (1, 128, 128, 3)
+    np.testing.assert_allclose(out.translate, (4.0, 0, 0))  # plane 2 at z scale 2
+
+
+def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    image = (np.random.default_rng(0).random((600, 600)) * 255).astype(np.uint8)
+    src = viewer.add_image(image, name="big", scale=(2.0, 2.0))
+    viewer.scene.camera.center = (600, 600)
+    viewer.scene.camera.zoom = viewer.scene.camera.zoom * 4
+    qtbot.wait(300)  # let the canvas redraw so the layer knows its visible corners
+    widget._layer_combo.value = src
+    widget._scope_combo.value = VISIBLE
+    run_and_wait(qtbot, widget)
+    out = viewer.layers["big colorized"]
+    h, w = out.data.shape[:2]
+    assert 16 < h < 600 and 16 < w < 600
+    corner = np.asarray(out.translate) / 2  # data offset of the crop in the source
+    assert np.all(corner > 0)
+    # the crop covers the view centre (pixel 300, 300 of the source)
+    assert np.all(corner <= 300) and np.all(corner + (h, w) >= 300)
+
+
+def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    stack = np.tile(gray, (6, 2, 2))  # 6 planes x 4 tiles: many batches to cancel between
+    src = viewer.add_image(stack, name="stack")
+    widget._layer_combo.value = src
+    widget._scope_combo.value = STACK
+    widget._tile_combo.value = "256"
+    widget._overlap_spin.value = 0
+    names = [lay.name for lay in viewer.layers]
+    worker = widget._on_run()
+    with qtbot.waitSignal(worker.yielded, timeout=30_000):
+        pass
+    assert "stack colorized (running)" in viewer.layers  # planes were showing up
+    widget._on_cancel()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=30_000)
+    assert [lay.name for lay in viewer.layers] == names
+    assert widget._run_button.enabled
+
+
+def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(np.stack([gray] * 8), name="stack")
+    widget._scope_combo.value = STACK
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(widget._worker is not None))
+    timer.start(10)
+    run_and_wait(qtbot, widget)
+    timer.stop()
+    assert sum(ticks) >= 3  # the GUI thread kept processing events while the worker ran
+
+
+def test_confidence_layer(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    widget._confidence_check.value = True
+    run_and_wait(qtbot, widget)
+    conf = viewer.layers["g confidence"]
+    assert conf.data.dtype == np.float32 and conf.data.shape == gray.shape
+    assert tuple(conf.contrast_limits) == (0.0, 1.0)
+    assert 0 <= conf.data.min() and conf.data.max() <= 1
+
+
+def test_switching_layers_keeps_the_started_run(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    first = viewer.add_image(np.stack([gray] * 4), name="first")
+    second = viewer.add_image(gray, name="second")
+    widget._layer_combo.value = first
+    widget._scope_combo.value = STACK
+    worker = widget._on_run()
+    widget._layer_combo.value = second
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: widget._worker is None)
+    assert "first colorized" in viewer.layers and "second colorized" not in viewer.layers
+
+
+def test_float_layer_uses_its_contrast_limits(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    data = gray.astype(np.float32) * 10 + 1000
+    src = viewer.add_image(data, name="f", contrast_limits=(1000, 3550))
+    widget._layer_combo.value = src
+    job_kwargs = {}
+    worker = widget._on_run()
+    job_kwargs.update(widget._job.engine_kwargs)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    assert job_kwargs["contrast_limits"] == (1000.0, 3550.0)
