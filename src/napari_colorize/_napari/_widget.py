@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
@@ -14,6 +14,9 @@ from ..models.registry import DEFAULT_MODEL, available_devices, list_models, loa
 from ._job import SCOPES, STACK, Failure, Job, plan_job, run_job
 from ._layers import format_progress, insert_index, result_name
 
+if TYPE_CHECKING:
+    import napari.viewer
+
 LOAD_FILE = "Load model file..."
 TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
 AUTO_TILE = 512
@@ -22,7 +25,7 @@ AUTO_TILE = 512
 class ColorizeWidget(Container):
     """Colorize a grayscale image layer; results appear as ``"<name> colorized"`` above it."""
 
-    def __init__(self, viewer: Any) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self._viewer = viewer
         self._model_files: dict[str, str] = {}  # label -> path of models loaded from files
