@@ -37,8 +37,11 @@ def test_engine_error_notifies_in_one_sentence(qtbot, viewer_widget, notes, gray
     widget._overlap_spin.value = 160  # too large for the tile: the engine refuses
     before = len(viewer.layers)
     run_and_wait(qtbot, widget)
-    assert len(notes) == 1 and "overlap 160" in notes[0] and "\n" not in notes[0]
-    assert len(viewer.layers) == before and widget._run_button.enabled
+    assert len(notes) == 1
+    assert "overlap 160" in notes[0]
+    assert "\n" not in notes[0]
+    assert len(viewer.layers) == before
+    assert widget._run_button.enabled
 
 
 def test_no_layer_notifies(viewer_widget, notes):
@@ -52,7 +55,8 @@ def test_bad_model_file_notifies_naming_the_file(viewer_widget, notes, tmp_path)
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a model")
     assert not widget.add_model_file(bad)
-    assert len(notes) == 1 and "broken.safetensors" in notes[0]
+    assert len(notes) == 1
+    assert "broken.safetensors" in notes[0]
     assert widget._model_combo.value == "tiny"
 
 

@@ -48,7 +48,8 @@ def test_writer_round_trips_with_scale(tmp_path, shape):
     (data, meta, kind), = reader(path)
     levels = data if isinstance(data, list) else [data]
     np.testing.assert_array_equal(np.asarray(levels[0]), rgb)
-    assert kind == "image" and meta["rgb"]
+    assert kind == "image"
+    assert meta["rgb"]
     np.testing.assert_allclose(meta["scale"], scale)
 
 
@@ -67,10 +68,13 @@ def test_viewer_opens_our_output_and_saves_layers(make_napari_viewer, tmp_path):
     write_rgb(path, rgb)
     viewer = make_napari_viewer()
     layers = viewer.open(str(path), plugin="napari-colorize")
-    assert len(layers) == 1 and layers[0].rgb and layers[0].multiscale
+    assert len(layers) == 1
+    assert layers[0].rgb
+    assert layers[0].multiscale
     np.testing.assert_array_equal(np.asarray(layers[0].data[0]), rgb)
     saved = viewer.layers.save(str(tmp_path / "again.ome.zarr"), plugin="napari-colorize")
-    assert saved and get_reader(saved[0]) is not None
+    assert saved
+    assert get_reader(saved[0]) is not None
 
 
 @pytest.mark.parametrize(
@@ -85,7 +89,9 @@ def test_viewer_opens_our_output_and_saves_layers(make_napari_viewer, tmp_path):
 )
 def test_sample_data(func, shape, rgb):
     (data, meta, kind), = func()
-    assert data.shape == shape and kind == "image" and meta.get("rgb", False) == rgb
+    assert data.shape == shape
+    assert kind == "image"
+    assert meta.get("rgb", False) == rgb
 
 
 @pytest.mark.slow
@@ -106,4 +112,5 @@ def test_default_model_colours_the_canvas(qtbot, make_napari_viewer):
     assert viewer.layers[-1].name == "CMU-1 region (gray) colorized"
     qtbot.wait(200)
     colour_sat = rgb2hsv(viewer.screenshot(canvas_only=True)[..., :3])[..., 1].mean()
-    assert gray_sat < 0.02 and colour_sat > gray_sat + 0.05, (gray_sat, colour_sat)
+    assert gray_sat < 0.02, gray_sat
+    assert colour_sat > gray_sat + 0.05, (gray_sat, colour_sat)

@@ -20,7 +20,9 @@ def test_run_adds_one_rgb_layer_above_source(qtbot, viewer_widget, gray):
     assert len(viewer.layers) == before + 1
     out = viewer.layers["cells colorized"]
     assert viewer.layers.index(out) == viewer.layers.index(src) + 1
-    assert out.rgb and out.data.dtype == np.uint8 and out.data.shape == (*gray.shape, 3)
+    assert out.rgb
+    assert out.data.dtype == np.uint8
+    assert out.data.shape == (*gray.shape, 3)
     np.testing.assert_allclose(out.scale, src.scale)
     np.testing.assert_allclose(out.translate, src.translate)
     np.testing.assert_array_equal(src.data, gray)  # the source is untouched
@@ -61,11 +63,13 @@ def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
     run_and_wait(qtbot, widget)
     out = viewer.layers["big colorized"]
     h, w = out.data.shape[:2]
-    assert 16 < h < 600 and 16 < w < 600
+    assert 16 < h < 600
+    assert 16 < w < 600
     corner = np.asarray(out.translate) / 2  # data offset of the crop in the source
     assert np.all(corner > 0)
     # the crop covers the view centre (pixel 300, 300 of the source)
-    assert np.all(corner <= 300) and np.all(corner + (h, w) >= 300)
+    assert np.all(corner <= 300)
+    assert np.all(corner + (h, w) >= 300)
 
 
 def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
@@ -106,9 +110,11 @@ def test_confidence_layer(qtbot, viewer_widget, gray):
     widget._confidence_check.value = True
     run_and_wait(qtbot, widget)
     conf = viewer.layers["g confidence"]
-    assert conf.data.dtype == np.float32 and conf.data.shape == gray.shape
+    assert conf.data.dtype == np.float32
+    assert conf.data.shape == gray.shape
     assert tuple(conf.contrast_limits) == (0.0, 1.0)
-    assert 0 <= conf.data.min() and conf.data.max() <= 1
+    assert 0 <= conf.data.min()
+    assert conf.data.max() <= 1
 
 
 def test_switching_layers_keeps_the_started_run(qtbot, viewer_widget, gray):
@@ -122,7 +128,8 @@ def test_switching_layers_keeps_the_started_run(qtbot, viewer_widget, gray):
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
     qtbot.waitUntil(lambda: widget._worker is None)
-    assert "first colorized" in viewer.layers and "second colorized" not in viewer.layers
+    assert "first colorized" in viewer.layers
+    assert "second colorized" not in viewer.layers
 
 
 def test_float_layer_uses_its_contrast_limits(qtbot, viewer_widget, gray):

@@ -1,4 +1,4 @@
-"""The Colorize dock widget: pick a grayscale layer, run the tile engine in a worker, show layers."""
+"""The Colorize dock widget: pick a gray layer, run the tile engine in a worker, show results."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
-from ._job import SCOPES, STACK, Failure, Job, plan_job, run_job
+from ._job import SCOPES, Failure, Job, plan_job, run_job
 from ._layers import format_progress, insert_index, result_name
 
 if TYPE_CHECKING:

@@ -45,7 +45,8 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
     """npe2 single-layer writer: RGB image layers to ``.ome.zarr``/``.zarr`` or ``.tif``."""
     if not meta.get("rgb", False):
         raise ValueError(
-            f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} is grayscale"
+            f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} "
+            "is grayscale"
         )
     rgb = _rgb_uint8(data)
     written = str(write_rgb(path, rgb, overwrite=True))
