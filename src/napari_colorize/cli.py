@@ -75,6 +75,7 @@ def _colorize(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
     from .core.engine import iter_colorize
+    from .core.events import drain
     from .io.writers import check_output, output_kind, write_gray, write_rgb
 
     out = check_output(args.output, args.overwrite)
@@ -87,19 +88,14 @@ def _colorize(args: argparse.Namespace) -> None:
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
     )
+    def show(event: Any) -> None:
+        bar.total = event.total
+        bar.n = event.done
+        bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
+        bar.refresh()
+
     with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
-        try:
-            while True:
-                event = next(gen)
-                bar.total = event.total
-                bar.n = event.done
-                bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
-                bar.refresh()
-        except StopIteration as stop:
-            result: Any = stop.value
-        except KeyboardInterrupt:
-            gen.close()
-            raise
+        result = drain(gen, show)
     rgb, conf = result if args.confidence else (result, None)
     if kind != "zarr":
         write_rgb(out, rgb, overwrite=args.overwrite)

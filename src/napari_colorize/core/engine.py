@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from ..models.spec import ColorModel
 from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
-from .events import Progress
+from .events import Progress, drain
 from .intensity import IntensityWindow, compute_window, to_lightness
 from .merge import ArrayMerger, Merger, PlaneBlender, OutArrayMerger
 from .tiling import TileSpec, plan_tiles
@@ -250,13 +250,8 @@ def colorize(
     >>> rgb = colorize(gray)  # doctest: +SKIP
     >>> rgb, conf = colorize("slide.svs", confidence=True)  # doctest: +SKIP
     """
-    gen = iter_colorize(
+    return drain(iter_colorize(
         image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
         out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
         overwrite=overwrite,
-    )
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    ))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,21 @@ class Progress:
     def fraction(self) -> float:
         """Share of the work done, in [0, 1]."""
         return self.done / self.total if self.total else 1.0
+
+
+def drain(gen: Generator[Any, None, T], on_event: Callable[[Any], None] | None = None) -> T:
+    """Run a generator to the end, passing each event to ``on_event``; return its value.
+
+    If ``on_event`` raises (e.g. KeyboardInterrupt), the generator is closed first, so the
+    engine discards partial output.
+    """
+    try:
+        while True:
+            event = next(gen)
+            if on_event is not None:
+                on_event(event)
+    except StopIteration as stop:
+        return stop.value
+    except BaseException:
+        gen.close()
+        raise

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..core.color import rgb_to_lab
+from ..core.events import drain
 from ..models.network import ChromaNet
 from ..models.registry import load_model, resolve_device, save_model
 from ..models.spec import ColorModel, ModelSpec
@@ -207,6 +208,12 @@ def iter_train(
     return ColorModel(net, ModelSpec(name=name, version="1"), card, device=dev)
 
 
+def show_step(bar: Any, event: TrainProgress) -> None:
+    """Advance a tqdm bar by one training step."""
+    bar.update(1)
+    bar.set_postfix(loss=f"{event.loss:.2f}")
+
+
 def train(
     images: Iterable[Any],
     *,
@@ -247,15 +254,8 @@ def train(
 
     config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
     gen = iter_train(images, config, base=base, device=device, name=name)
-    total = steps if steps else None
-    with tqdm(total=total, disable=not progress, desc="train", unit="step") as bar:
-        try:
-            while True:
-                event = next(gen)
-                bar.update(1)
-                bar.set_postfix(loss=f"{event.loss:.2f}")
-        except StopIteration as stop:
-            model: ColorModel = stop.value
+    with tqdm(total=steps, disable=not progress, desc=name, unit="step") as bar:
+        model = drain(gen, lambda event: show_step(bar, event))
     if out is not None:
         save_model(model.net, model.card, out)
     return model

@@ -123,7 +123,8 @@ def run_recipe(
 ) -> Path:
     """Train the bundled model ``name`` from scratch, evaluate it and save weights + card."""
     from ..models.registry import save_model
-    from .loop import TrainConfig, iter_train
+    from ..core.events import drain
+    from .loop import TrainConfig, iter_train, show_step
 
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
@@ -134,16 +135,14 @@ def run_recipe(
     from tqdm.auto import tqdm
 
     gen = iter_train(images, config, device=device, name=recipe.name)
+
+    def step(event: Any) -> None:
+        show_step(bar, event)
+        if on_step is not None:
+            on_step(event)
+
     with tqdm(total=config.steps, disable=not progress, desc=recipe.name, unit="step") as bar:
-        try:
-            while True:
-                event = next(gen)
-                bar.update(1)
-                bar.set_postfix(loss=f"{event.loss:.2f}")
-                if on_step is not None:
-                    on_step(event)
-        except StopIteration as stop:
-            model = stop.value
+        model = drain(gen, step)
     card = dict(model.card)
     card.update(
         description=recipe.description,
