@@ -79,6 +79,15 @@ def test_rgb_input_is_refused(tmp_path, model_path, capsys):
     assert "looks RGB" in capsys.readouterr().err
 
 
+def test_zarr_result_with_confidence_elsewhere(tmp_path, gray_png, model_path):
+    out, conf = tmp_path / "r.ome.zarr", tmp_path / "conf.tif"
+    assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",
+                 "--overlap", "32", "--confidence", str(conf), "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf.tif", "gray.png", "r.ome.zarr",
+                                                          "tiny.json", "tiny.safetensors"]
+    assert tifffile.imread(conf).shape == (511, 237)
+
+
 def test_png_refuses_stacks(tmp_path, model_path, capsys):
     tifffile.imwrite(tmp_path / "s.tif", np.zeros((2, 64, 64), np.uint8),
                      photometric="minisblack")

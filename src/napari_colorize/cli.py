@@ -71,19 +71,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _colorize(args: argparse.Namespace) -> None:
-    import numpy as np
     from tqdm.auto import tqdm
 
-    from .core.engine import iter_colorize
+    from .core.engine import iter_colorize, open_image
     from .core.events import drain
-    from .io.writers import check_output, output_kind, write_gray, write_rgb
+    from .core.validation import check_image
+    from .io.writers import check_output, output_kind, write_rgb
 
     out = check_output(args.output, args.overwrite)
+    kind = output_kind(out)
     if args.confidence:
         check_output(args.confidence, args.overwrite)
-    kind = output_kind(out)
+    image = open_image(args.input)
+    check_image(image)
+    pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
+    if pngs and len(image.shape) != 2:
+        raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
     gen = iter_colorize(
-        args.input, args.model, tile_size=args.tile, overlap=args.overlap, batch_size=args.batch,
+        image, args.model, tile_size=args.tile, overlap=args.overlap, batch_size=args.batch,
         device=args.device, out=out if kind == "zarr" else None,
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
@@ -97,11 +102,48 @@ def _colorize(args: argparse.Namespace) -> None:
     with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
         result = drain(gen, show)
     rgb, conf = result if args.confidence else (result, None)
-    if kind != "zarr":
-        write_rgb(out, rgb, overwrite=args.overwrite)
-    if conf is not None:
-        write_gray(args.confidence, np.asarray(conf), overwrite=args.overwrite)
+    written = []
+    try:
+        if conf is not None:
+            _write_confidence(args.confidence, conf, kind, out, args.overwrite)
+            written.append(Path(args.confidence))
+        if kind != "zarr":
+            write_rgb(out, rgb, overwrite=args.overwrite)
+    except BaseException:
+        # the two outputs land together or not at all
+        for path in [*written, *([out] if kind == "zarr" else [])]:
+            _remove(path)
+        raise
     print(f"wrote {out}" + (f" and {args.confidence}" if args.confidence else ""), file=sys.stderr)
+
+
+def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: bool) -> None:
+    """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``."""
+    import numpy as np
+
+    from .io.writers import confidence_path, output_kind, write_gray
+
+    if kind != "zarr":
+        write_gray(target, np.asarray(conf), overwrite=overwrite)
+        return
+    beside = confidence_path(out)
+    if Path(target).resolve() == beside.resolve():
+        return
+    if output_kind(target) == "zarr":
+        _remove(Path(target))
+        beside.replace(target)
+    else:
+        write_gray(target, np.asarray(conf[...]), overwrite=overwrite)
+        _remove(beside)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -110,6 +152,9 @@ def _train(args: argparse.Namespace) -> None:
 
         if args.images or args.base:
             raise ValueError("--recipe regenerates a bundled model: give no images or --base")
+        target = Path(args.out) / f"{args.recipe}.safetensors"
+        if target.exists() and not args.overwrite:
+            raise ValueError(f"output {target} already exists; pass --overwrite to replace it")
         path = run_recipe(args.recipe, args.out, progress=not args.quiet, device=args.device)
         print(f"wrote {path}", file=sys.stderr)
         return
@@ -152,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"napari-colorize: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError, MemoryError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"napari-colorize: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("napari-colorize: interrupted; nothing written", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ from napari_colorize import colorize
         (np.zeros((64, 64), np.complex64), "image is complex"),
         (np.zeros((64, 64, 3), np.uint8), "looks RGB"),
         (np.zeros((64, 64, 4), np.uint8), "looks RGBA"),
+        (np.zeros((64, 64, 2), np.uint8), "looks gray\\+alpha"),
         (np.full((64, 64), np.nan, np.float32), "NaN or infinite"),
         (np.array([[0, np.inf], [1, 2]] * 40, np.float64)[:, :2], "NaN or infinite"),
         (np.array([["a"] * 64] * 64), "not numeric"),

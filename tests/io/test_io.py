@@ -67,6 +67,9 @@ def test_ome_zarr_layout_and_metadata(tmp_path, leading):
     assert ms["datasets"][1]["coordinateTransformations"][0]["scale"][-1] == 2.0
     assert [c["color"] for c in meta["ome"]["omero"]["channels"]] == ["FF0000", "00FF00", "0000FF"]
     assert read_metadata(path) == {"complete": True, "model": "m"}
+    conf_path = tmp_path / "r.confidence.ome.zarr"  # a separate NGFF image beside the result
+    assert read_metadata(conf_path) == {"complete": True, "model": "m", "kind": "confidence"}
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["r.confidence.ome.zarr", "r.ome.zarr"]
     c_axis = 1 if len(leading) == 2 else 0
     for index, plane in planes.items():
         got = np.moveaxis(np.asarray(rgb[...]), c_axis, -1)[index]

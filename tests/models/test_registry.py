@@ -37,8 +37,19 @@ def test_pickle_file_is_never_loaded(tmp_path, tiny_model):
     card = {"name": "evil", "weights": weights.name, "sha256": sha256_file(weights),
             "architecture": {"class": "ChromaNet", "widths": [8, 8, 8, 8]}}
     (tmp_path / "evil.json").write_text(json.dumps(card))
-    with pytest.raises(ValueError, match="does not fit its card"):
+    with pytest.raises(ValueError, match=f"does not fit its card \\(expected sha256 {card['sha256']}") as info:
         load_model(tmp_path / "evil.json")
+    assert "\n" not in str(info.value)
+
+
+def test_weights_of_another_architecture_are_refused_in_one_line(tmp_path, tiny_model):
+    card = save_model(tiny_model.net, {"name": "w"}, tmp_path / "w.safetensors")
+    meta = json.loads(card.read_text())
+    meta["architecture"]["widths"] = [16, 16, 16, 16]
+    card.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="w.safetensors does not fit its card") as info:
+        load_model(card)
+    assert "\n" not in str(info.value)
 
 
 def test_user_models_are_listed(tmp_path, monkeypatch, tiny_model):
@@ -54,12 +65,16 @@ def test_device_checks():
         resolve_device("cuda:7" if torch.cuda.is_available() else "cuda")
 
 
-def test_network_output_contract():
-    net = ChromaNet((8, 8, 8, 8)).eval()
-    with torch.no_grad():
-        out = net(torch.rand(2, 1, 64, 96) * 100)
+def test_network_output_contract(tiny_model):
+    x = torch.rand(2, 1, 64, 96) * 100
+    out = tiny_model(x)
     assert out.shape == (2, 3, 64, 96)
     assert float(out[:, 2].min()) >= 0 and float(out[:, 2].max()) <= 1
+    assert float(out[:, 2].std()) > 0  # confidence varies with the input
+    lut = tiny_model.net.lut
+    lut.copy_(torch.arange(101.0).expand(2, 101))  # prior a = b = L: output follows it
+    shifted = tiny_model(x)
+    torch.testing.assert_close(shifted[:, :2] - out[:, :2], tiny_model.net.prior(x))
 
 
 @pytest.mark.slow

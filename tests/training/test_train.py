@@ -37,7 +37,7 @@ def test_training_is_seeded(colour_image):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_stopping_training_saves_nothing_and_keeps_base(tmp_path, colour_image, tiny_model):
+def test_stopping_training_keeps_base(colour_image, tiny_model):
     before = {k: v.clone() for k, v in tiny_model.net.state_dict().items()}
     gen = iter_train([colour_image], TrainConfig(steps=50, patch=64, batch_size=2),
                      base=tiny_model)
@@ -45,6 +45,19 @@ def test_stopping_training_saves_nothing_and_keeps_base(tmp_path, colour_image, 
     next(gen)
     gen.close()
     assert all(torch.equal(before[k], v) for k, v in tiny_model.net.state_dict().items())
+
+
+def test_interrupted_train_saves_nothing(tmp_path, colour_image, monkeypatch):
+    import napari_colorize.training.loop as loop
+
+    def interrupt(bar, event):
+        if event.step == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "show_step", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train([colour_image], steps=20, patch=64, batch_size=2, out=tmp_path / "m.safetensors",
+              progress=False)
     assert not list(tmp_path.iterdir())
 
 

@@ -28,6 +28,7 @@ class Job:
     gen: Any = None
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
+    shown: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,16 @@ def run_job(job: Job, model: Any):
         return Failure(str(exc).split("\n")[0])
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-            return Failure("Out of memory: try a smaller tile size, or the CPU device.")
-        raise
+            return Failure("Out of memory: try a smaller batch or tile size, or the CPU device.")
+        return _unexpected(exc)
+    except Exception as exc:  # noqa: BLE001 - the viewer must get one line, not a traceback
+        return _unexpected(exc)
     return model, result
+
+
+def _unexpected(exc: Exception) -> Failure:
+    import logging
+
+    logging.getLogger(__name__).exception("colorize run failed")
+    first = (str(exc).splitlines() or [""])[0]
+    return Failure(f"Colorize failed: {type(exc).__name__}: {first}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.readers import read_metadata
+from ..io.writers import confidence_path
 
 
 def get_reader(path: str | list[str]) -> Any:
@@ -41,35 +42,46 @@ def _drop(values: list, index: int) -> list:
     return [v for i, v in enumerate(values) if i != index]
 
 
+def _confidence_layer(path: Path, name: str) -> tuple:
+    import zarr
+
+    levels, _, scale, translate = _multiscale(zarr.open_group(path, mode="r"))
+    return (
+        levels if len(levels) > 1 else levels[0],
+        {"name": name, "colormap": "viridis", "contrast_limits": (0.0, 1.0), "scale": scale,
+         "translate": translate, "metadata": {"napari_colorize": read_metadata(path)}},
+        "image",
+    )
+
+
 def read_colorized(path: str | list[str]) -> list[tuple]:
-    """Layer data for an OME-Zarr result: RGB channel-last, scale and translate from NGFF."""
+    """Layer data for an OME-Zarr result: RGB channel-last with scale and translate from NGFF,
+    plus its confidence image when one was written beside it."""
     import dask.array as da
     import zarr
 
     if isinstance(path, (list, tuple)):
         path = path[0]
     path = Path(str(path).rstrip("/"))
+    name = path.name.split(".")[0]
+    if read_metadata(path).get("kind") == "confidence":
+        return [_confidence_layer(path, f"{name} confidence")]
     root = zarr.open_group(path, mode="r")
     levels, names, scale, translate = _multiscale(root)
     c = names.index("c")
     rgb = [da.moveaxis(level, c, -1) for level in levels]
-    spatial = _drop(names, c)
     meta = {
-        "name": path.name.split(".")[0],
+        "name": name,
         "rgb": True,
         "scale": _drop(scale, c),
         "translate": _drop(translate, c),
-        "axis_labels": spatial,
+        "axis_labels": _drop(names, c),
         "metadata": {"napari_colorize": read_metadata(path)},
     }
     layers = [(rgb if len(rgb) > 1 else rgb[0], meta, "image")]
-    if "confidence" in root:
-        conf, _, conf_scale, conf_translate = _multiscale(root["confidence"])
-        layers.append((
-            conf if len(conf) > 1 else conf[0],
-            {"name": f"{meta['name']} confidence", "colormap": "viridis",
-             "contrast_limits": (0.0, 1.0), "scale": conf_scale, "translate": conf_translate,
-             "visible": False},
-            "image",
-        ))
+    conf = confidence_path(path) if path.name.endswith(".zarr") else None
+    if conf is not None and conf.is_dir():
+        layer = _confidence_layer(conf, f"{name} confidence")
+        layer[1]["visible"] = False
+        layers.append(layer)
     return layers

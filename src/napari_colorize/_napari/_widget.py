@@ -162,6 +162,7 @@ class ColorizeWidget(Container):
             show_error(result.message)
             return
         model, result = result
+        job.shown = True
         self._models[self._key] = model
         rgb, conf = result if job.engine_kwargs["confidence"] else (result, None)
         self._show_result(job, rgb, conf)
@@ -169,17 +170,24 @@ class ColorizeWidget(Container):
         show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
 
     def _on_aborted(self) -> None:
-        job = self._job
-        if job is not None and job.gen is not None:
-            job.gen.close()  # superqt does not close the generator: discard partial output here
-        self._remove_running()
+        self._discard()
 
     def _on_finished(self) -> None:
+        # A cancel that lands after the generator's last batch gets neither `aborted` nor
+        # `returned`: clean up here whenever no result was shown.
+        if self._job is not None and not self._job.shown:
+            self._discard()
         self._worker, self._job = None, None
         self._last_plane = None
         self._run_button.enabled, self._cancel_button.enabled = True, False
         self._progress.visible = False
         self._status.value = ""
+
+    def _discard(self) -> None:
+        job = self._job
+        if job is not None and job.gen is not None:
+            job.gen.close()  # superqt does not close the generator: discard partial output here
+        self._remove_running()
 
     # -- layers ------------------------------------------------------------------------------
     def _running_layer(self) -> Any:

@@ -24,6 +24,11 @@ def check_image(image: Any) -> None:
         raise ValueError(f"image is complex ({dtype}); pass a real image such as np.abs(image)")
     if dtype.kind not in "uif":
         raise ValueError(f"image dtype {dtype} is not numeric; expected integer or float pixels")
+    if len(shape) >= 3 and shape[-1] == 2:
+        raise ValueError(
+            f"image looks gray+alpha (shape {shape}, last axis 2); pass the gray channel, "
+            "e.g. image[..., 0]"
+        )
     if len(shape) >= 3 and shape[-1] in (3, 4):
         kind = "RGB" if shape[-1] == 3 else "RGBA"
         raise ValueError(

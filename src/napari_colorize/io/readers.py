@@ -75,6 +75,8 @@ def read_image(path: str | Path) -> Any:
             import imageio.v3 as iio
 
             arr = np.asarray(iio.imread(path))
+            if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
+                arr = arr[..., 0]
         else:
             raise ValueError(
                 f"unknown file type {suffix!r} (expected one of "

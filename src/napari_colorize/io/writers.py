@@ -86,11 +86,98 @@ def _downsample(plane: np.ndarray) -> np.ndarray:
     return out if plane.dtype.kind == "f" else np.round(out).astype(plane.dtype)
 
 
-class OmeZarrMerger:
-    """Finished planes into a multiscale OME-Zarr image (RGB stored channel-first, c before z).
+def confidence_path(path: str | Path) -> Path:
+    """Where the confidence of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``.
 
-    Confidence, when asked for, is a second multiscale image in the sub-group ``confidence``.
+    A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
     """
+    path = Path(path)
+    for suffix in (".ome.zarr", ".zarr"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)] + ".confidence" + suffix)
+    raise ValueError(f"{path} is not a .zarr path")
+
+
+class NgffImage:
+    """One multiscale OME-Zarr image written plane by plane under a temporary name.
+
+    ``channels=3`` stores RGB channel-first (c before z, as NGFF orders axes); ``channels=0``
+    stores one value per pixel (e.g. confidence).
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
+                 metadata: dict[str, Any], overwrite: bool, chunk: int) -> None:
+        import zarr
+
+        self.path = check_output(path, overwrite)
+        self.tmp = _temp(self.path)
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
+        self.channels = channels
+        n_levels = _levels(self.plane)
+        axes = _axes(len(self.leading))
+        if not channels:
+            axes = [a for a in axes if a["name"] != "c"]
+        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        self.levels = self._create(root, axes, n_levels, dtype, chunk)
+        ome = _ome(axes, n_levels, self.path.name)
+        if channels == 3:
+            ome["omero"] = {
+                "channels": [
+                    {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
+                     "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
+                    for c in RGB_CHANNELS
+                ],
+                "rdefs": {"model": "color"},
+            }
+        root.attrs["ome"] = ome
+        root.attrs["napari_colorize"] = {"complete": False, **metadata}
+        self.root = root
+
+    def _create(self, group: Any, axes: list, n_levels: int, dtype: Any, chunk: int) -> list:
+        arrays = []
+        h, w = self.plane
+        for level in range(n_levels):
+            shape = [*self.leading, h, w]
+            chunks = [1] * len(self.leading) + [min(chunk, h), min(chunk, w)]
+            if self.channels:
+                pos = channel_position(len(self.leading))
+                shape.insert(pos, self.channels)
+                chunks.insert(pos, self.channels)
+            arrays.append(group.create_array(
+                str(level), shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
+                dimension_names=[a["name"] for a in axes],
+            ))
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return arrays
+
+    def write(self, index: tuple[int, ...], plane: np.ndarray) -> None:
+        """Store one plane (``(H, W, 3)`` for RGB, ``(H, W)`` otherwise) and its pyramid."""
+        if self.channels:
+            plane = np.moveaxis(plane, -1, 0)
+            pos = channel_position(len(index))
+            index = (*index[:pos], slice(None), *index[pos:])
+        for arr in self.levels:
+            arr[index] = plane
+            plane = _downsample(plane)
+
+    def finalize(self) -> Any:
+        """Mark complete, move to the final name, return the level-0 array."""
+        import zarr
+
+        self.root.attrs["napari_colorize"] = {**self.root.attrs["napari_colorize"], "complete": True}
+        _replace(self.tmp, self.path)
+        return zarr.open_group(self.path, mode="r")["0"]
+
+    def discard(self) -> None:
+        """Remove everything written."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class OmeZarrMerger:
+    """Finished planes into a multiscale OME-Zarr RGB image, and optionally its confidence
+    (a float32 image beside it, see :func:`confidence_path`)."""
 
     def __init__(
         self,
@@ -101,87 +188,37 @@ class OmeZarrMerger:
         metadata: dict[str, Any] | None = None,
         overwrite: bool = False,
         chunk: int = 512,
+        confidence_to: str | Path | None = None,
     ) -> None:
-        import zarr
-
-        self.path = check_output(path, overwrite)
-        self.tmp = _temp(self.path)
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.leading = tuple(shape[:-2])
-        self.plane = tuple(shape[-2:])
-        self.n_levels = _levels(self.plane)
-        axes = _axes(len(self.leading))
-        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
-        self.rgb = self._create(root, axes, channels=3, dtype=np.uint8, chunk=chunk)
+        meta = dict(metadata or {})
+        self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta,
+                             overwrite=overwrite, chunk=chunk)
         self.conf = None
         if confidence:
-            group = root.create_group("confidence")
-            conf_axes = [a for a in axes if a["name"] != "c"]
-            self.conf = self._create(group, conf_axes, channels=0, dtype=np.float32, chunk=chunk)
-            group.attrs["ome"] = _ome(conf_axes, self.n_levels, "confidence")
-        ome = _ome(axes, self.n_levels, self.path.name)
-        ome["omero"] = {
-            "channels": [
-                {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
-                 "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
-                for c in RGB_CHANNELS
-            ],
-            "rdefs": {"model": "color"},
-        }
-        root.attrs["ome"] = ome
-        root.attrs["napari_colorize"] = {"complete": False, **(metadata or {})}
-        self.root = root
-
-    def _create(self, group: Any, axes: list, channels: int, dtype: Any, chunk: int) -> list:
-        arrays = []
-        h, w = self.plane
-        for level in range(self.n_levels):
-            shape = [*self.leading, h, w]
-            chunks = [1] * len(self.leading) + [min(chunk, h), min(chunk, w)]
-            if channels:
-                pos = channel_position(len(self.leading))
-                shape.insert(pos, channels)
-                chunks.insert(pos, channels)
-            arrays.append(
-                group.create_array(
-                    str(level), shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
-                    dimension_names=[a["name"] for a in axes],
-                )
-            )
-            h, w = (h + 1) // 2, (w + 1) // 2
-        return arrays
-
-    def _index(self, index: tuple[int, ...], channel_first: bool) -> tuple:
-        if not channel_first:
-            return index
-        pos = channel_position(len(index))
-        return (*index[:pos], slice(None), *index[pos:])
+            target = Path(confidence_to) if confidence_to else confidence_path(path)
+            self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
+                                  metadata={**meta, "kind": "confidence"}, overwrite=overwrite,
+                                  chunk=chunk)
 
     def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
-        plane = np.moveaxis(rgb, -1, 0)
-        for arr in self.rgb:
-            arr[self._index(index, True)] = plane
-            plane = _downsample(plane)
+        self.rgb.write(index, rgb)
         if self.conf is not None and confidence is not None:
-            plane = confidence
-            for arr in self.conf:
-                arr[self._index(index, False)] = plane
-                plane = _downsample(plane)
+            self.conf.write(index, confidence)
 
     def finalize(self) -> Any:
-        import zarr
-
-        meta = dict(self.root.attrs["napari_colorize"])
-        meta["complete"] = True
-        self.root.attrs["napari_colorize"] = meta
-        _replace(self.tmp, self.path)
-        root = zarr.open_group(self.path, mode="r")
-        rgb = root["0"]
-        return rgb if self.conf is None else (rgb, root["confidence/0"])
+        conf = self.conf.finalize() if self.conf is not None else None
+        try:
+            rgb = self.rgb.finalize()
+        except BaseException:
+            if self.conf is not None:
+                shutil.rmtree(self.conf.path, ignore_errors=True)
+            raise
+        return rgb if conf is None else (rgb, conf)
 
     def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.rgb.discard()
+        if self.conf is not None:
+            self.conf.discard()
 
 
 def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:

