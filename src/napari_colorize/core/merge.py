@@ -81,8 +81,8 @@ class OutArrayMerger:
     """Planes into a caller's array (zarr, numpy, ...) shaped ``leading + (H, W, 3)``, uint8.
 
     Planes land as they finish, so a viewer showing the array sees the run progress.
-    ``discard`` restores the fill value in the planes written, so a cancelled run leaves the
-    array as it found it.
+    ``discard`` resets the planes written to the array's fill value (0 for numpy), so a
+    cancelled run leaves no partial result in it.
     """
 
     def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool) -> None:
