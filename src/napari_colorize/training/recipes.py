@@ -57,7 +57,7 @@ HE_HISTOLOGY = Recipe(
     holdout=(Region("cmu-small-region", rows=(0.8, 1.0)), Region("tia-target", cols=(0.8, 1.0))),
     validation=(Region("stardist-histo"),),
     settings={
-        "steps": 6000,
+        "steps": 5000,
         "batch_size": 16,
         "patch": 256,
         "lr": 2e-3,
@@ -65,10 +65,7 @@ HE_HISTOLOGY = Recipe(
         "warmup": 100,
         "seed": 0,
         "widths": (32, 64, 96, 128),
-        "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.1, stain_shift=0.05),
-        "balance": True,
-        "min_tissue": 0.25,
-        "uncertainty_weight": 0.2,
+        "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.08, stain_shift=0.04),
     },
     description=(
         "Grayscale brightfield H&E histology -> H&E-like colour. Chroma predicted at 1/4 "
