@@ -23,7 +23,7 @@ from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
 from .events import Progress, drain
 from .intensity import IntensityWindow, compute_window, to_lightness
-from .merge import ArrayMerger, Merger, PlaneBlender, OutArrayMerger
+from .merge import ArrayMerger, Merger, OutArrayMerger, PlaneBlender, inverse_weight
 from .tiling import TileSpec, plan_tiles
 from .validation import check_image, check_tiling
 
@@ -168,6 +168,7 @@ def _run(
 ) -> Iterator[tuple[int, int]]:
     """Run all tiles of all planes in batches; yields ``(plane, tiles_done_in_batch)``."""
     channels = 3 if config.confidence else 2
+    inv = inverse_weight(padded, tiles, config.overlap) if config.blending == "taper" else None
     open_planes: dict[int, tuple[torch.Tensor, PlaneBlender, int]] = {}
     jobs = ((p, t) for p in range(len(planes)) for t in range(len(tiles)))
     while True:
@@ -178,7 +179,7 @@ def _run(
             if p not in open_planes:
                 raw = _read_plane(image, planes[p])
                 lightness = _pad_to(to_lightness(raw, window), padded)
-                blender = PlaneBlender(padded, channels, config.overlap, config.blending)
+                blender = PlaneBlender(padded, channels, config.overlap, inv)
                 open_planes[p] = (lightness, blender, 0)
         x = torch.stack([open_planes[p][0][tiles[t].read] for p, t in batch])[:, None]
         pred = net(x)[:, :channels].cpu()

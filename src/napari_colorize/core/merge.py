@@ -18,31 +18,42 @@ from .tiling import TileSpec
 class PlaneBlender:
     """Accumulates model outputs ``(C, h, w)`` of the tiles of one plane.
 
-    ``"taper"`` sums ``w * y`` and ``w`` with a raised-cosine window; ``"constant"`` writes each
-    tile's own crop, so every pixel comes from exactly one tile.
+    Taper blending sums ``w * y`` with a raised-cosine window and divides by the sum of windows;
+    constant blending writes each tile's own crop, so every pixel comes from exactly one tile.
     """
 
-    def __init__(self, shape: tuple[int, int], channels: int, overlap: int, mode: str) -> None:
-        self.mode = mode
+    def __init__(
+        self, shape: tuple[int, int], channels: int, overlap: int,
+        inverse_weight: torch.Tensor | None,
+    ) -> None:
         self.overlap = overlap
         self.acc = torch.zeros((channels, *shape), dtype=torch.float32)
-        self.weight = torch.zeros(shape, dtype=torch.float32) if mode == "taper" else None
+        # None: "constant" blending. The weight sum depends only on the tile plan, so the
+        # engine computes it once per run (see :func:`inverse_weight`).
+        self.inverse_weight = inverse_weight
 
     def add(self, tile: TileSpec, pred: torch.Tensor) -> None:
         """Add one tile's prediction (already cropped to the tile's read window)."""
-        if self.weight is None:
+        if self.inverse_weight is None:
             self.acc[(slice(None), *tile.crop)] = pred[(slice(None), *tile.crop_in_tile)]
             return
-        h, w = pred.shape[-2:]
-        win = torch.from_numpy(taper_window((h, w), self.overlap))
+        win = torch.from_numpy(taper_window(tuple(pred.shape[-2:]), self.overlap))
         self.acc[(slice(None), *tile.read)].addcmul_(pred, win)
-        self.weight[tile.read] += win
 
     def result(self) -> torch.Tensor:
         """The blended plane ``(C, H, W)``."""
-        if self.weight is None:
+        if self.inverse_weight is None:
             return self.acc
-        return self.acc.div_(self.weight)
+        return self.acc.mul_(self.inverse_weight)
+
+
+def inverse_weight(shape: tuple[int, int], tiles: list[TileSpec], overlap: int) -> torch.Tensor:
+    """``1 / sum of taper windows`` over a plane covered by ``tiles``."""
+    weight = torch.zeros(shape, dtype=torch.float32)
+    for tile in tiles:
+        h, w = (s.stop - s.start for s in tile.read)
+        weight[tile.read] += torch.from_numpy(taper_window((h, w), overlap))
+    return weight.reciprocal_()
 
 
 class Merger(Protocol):
