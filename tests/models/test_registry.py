@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from napari_colorize import list_models, load_model
-from napari_colorize.models.network import ChromaNet
 from napari_colorize.models.registry import resolve_device, save_model
 
 

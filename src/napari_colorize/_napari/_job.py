@@ -112,7 +112,7 @@ def run_job(job: Job, model: Any):
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
             return Failure("Out of memory: try a smaller batch or tile size, or the CPU device.")
         return _unexpected(exc)
-    except Exception as exc:  # noqa: BLE001 - the viewer must get one line, not a traceback
+    except Exception as exc:
         return _unexpected(exc)
     return model, result
 

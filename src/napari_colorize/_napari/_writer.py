@@ -6,16 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..io.readers import as_rgb_uint8
 from ..io.writers import channel_position, output_kind, write_rgb
 
 
 def _rgb_uint8(data: Any) -> np.ndarray:
-    data = np.asarray(data[0] if isinstance(data, (list, tuple)) else data)
-    if data.dtype == np.uint8:
-        return data[..., :3]
-    if data.dtype.kind == "f" and data.max(initial=0) <= 1.0:
-        data = data * 255
-    return np.clip(np.round(data), 0, 255).astype(np.uint8)[..., :3]
+    return as_rgb_uint8(data[0] if isinstance(data, (list, tuple)) else data, "layer")
 
 
 def _set_transform(path: str, scale: list[float], translate: list[float]) -> None:

@@ -76,6 +76,12 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
 
 
+def rgb_uint8_to_lab(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 RGB ``(H, W, 3)`` -> Lab float64 ``(3, H, W)``."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).double() / 255
+    return rgb_to_lab(t)
+
+
 def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     fy = (lab[0] + 16) / 116
     fx = fy + lab[1] / 500

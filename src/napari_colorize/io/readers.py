@@ -87,6 +87,23 @@ def read_image(path: str | Path) -> Any:
     return arr
 
 
+def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
+    """uint8 RGB ``(..., 3)`` from RGB(A) data: floats in [0, 1] or [0, 255], or wider integers
+    (scaled by their range when they exceed 255). Alpha is dropped."""
+    arr = np.asarray(arr)
+    if arr.ndim < 3 or arr.shape[-1] not in (3, 4):
+        raise ValueError(f"{label} is not an RGB image (shape {arr.shape})")
+    arr = arr[..., :3]
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "f":
+        if arr.size and np.nanmax(arr) <= 1.0:
+            arr = arr * 255
+    elif arr.dtype.kind in "ui" and arr.size and arr.max() > 255:
+        arr = arr / np.iinfo(arr.dtype).max * 255
+    return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped)."""
     arr = read_image(path)
@@ -94,15 +111,9 @@ def read_rgb(path: str | Path) -> np.ndarray:
         arr = np.asarray(arr[...])
     except Exception as exc:
         raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+    if arr.ndim != 3:
         raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.integer) and arr.max() > 255:
-            arr = (arr / np.iinfo(arr.dtype).max * 255 + 0.5).astype(np.uint8)
-        else:
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-    return arr
+    return as_rgb_uint8(arr, str(path))
 
 
 def read_metadata(path: str | Path) -> dict:

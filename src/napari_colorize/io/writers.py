@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from .readers import is_zarr_path
-
 NGFF_VERSION = "0.5"
 RGB_CHANNELS = [
     {"label": "red", "color": "FF0000"},

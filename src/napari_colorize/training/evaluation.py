@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.color import _finv, lab_to_srgb_uint8, linear_to_srgb, rgb_to_lab
+from ..core.color import _finv, lab_to_srgb_uint8, linear_to_srgb, rgb_uint8_to_lab
 from .patches import tissue_mask
 
 TILE = 64
@@ -22,8 +22,7 @@ TILE = 64
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB ``(H, W, 3)`` -> Lab float64 ``(3, H, W)``."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).double() / 255
-    return rgb_to_lab(t).numpy()
+    return rgb_uint8_to_lab(rgb).numpy()
 
 
 def gray_with_lightness(rgb: np.ndarray) -> np.ndarray:
@@ -125,7 +124,7 @@ def evaluate(model: Any = None, images: Any = (), **colorize_kw: Any) -> list[di
     >>> evaluate("he-histology", ["truth.png"])  # doctest: +SKIP
     """
     from ..core.engine import resolve_model
-    from ..io.readers import read_rgb
+    from ..io.readers import as_rgb_uint8, read_rgb
 
     net = resolve_model(model, "auto")
     if isinstance(images, (str, Path, np.ndarray)):
@@ -133,7 +132,7 @@ def evaluate(model: Any = None, images: Any = (), **colorize_kw: Any) -> list[di
     results = []
     for i, image in enumerate(images):
         label = str(image) if isinstance(image, (str, Path)) else f"image {i}"
-        rgb = read_rgb(image) if isinstance(image, (str, Path)) else np.asarray(image)[..., :3]
+        rgb = read_rgb(image) if isinstance(image, (str, Path)) else as_rgb_uint8(image, label)
         results.append(evaluate_image(net, rgb, label=label, **colorize_kw))
     return results
 

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.color import rgb_to_lab
+from ..core.color import rgb_uint8_to_lab
 from ..core.events import drain
+from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.network import ChromaNet
 from ..models.registry import load_model, resolve_device, save_model
 from ..models.spec import ColorModel, ModelSpec
@@ -71,17 +72,11 @@ class TrainProgress:
 
 def _as_rgb(image: Any, label: str) -> np.ndarray:
     if isinstance(image, (str, Path)):
-        from ..io.readers import read_rgb
-
         return read_rgb(image)
     arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+    if arr.ndim != 3:
         raise ValueError(f"training image {label} is not RGB (shape {arr.shape})")
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        scale = 255.0 if arr.dtype.kind == "f" and arr.max() <= 1.0 else 1.0
-        arr = np.clip(arr * scale + 0.5 * (scale != 1), 0, 255).astype(np.uint8)
-    return arr
+    return as_rgb_uint8(arr, f"training image {label}")
 
 
 def check_training_images(images: Iterable[Any], patch: int) -> list[np.ndarray]:
@@ -91,8 +86,7 @@ def check_training_images(images: Iterable[Any], patch: int) -> list[np.ndarray]
         label = str(image) if isinstance(image, (str, Path)) else f"#{i}"
         rgb = _as_rgb(image, label)
         step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-        sub = torch.from_numpy(np.ascontiguousarray(rgb[::step, ::step])).permute(2, 0, 1)
-        lab = rgb_to_lab(sub.double() / 255)
+        lab = rgb_uint8_to_lab(rgb[::step, ::step])
         chroma = torch.sqrt(lab[1] ** 2 + lab[2] ** 2)
         if float(torch.quantile(chroma.flatten().float(), 0.99)) < 2.0:
             raise ValueError(f"training image {label} has no colour (it is grayscale)")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core.color import rgb_to_lab
+from ..core.color import rgb_to_lab, rgb_uint8_to_lab
 from ..models.network import LUT_BINS
 
 # Ruifrok & Johnston stain vectors (rows: haematoxylin, eosin, DAB), as used by scikit-image.
@@ -135,8 +135,7 @@ def fit_lut(images: list[np.ndarray]) -> torch.Tensor:
     sums = torch.zeros(2, LUT_BINS, dtype=torch.float64)
     counts = torch.zeros(LUT_BINS, dtype=torch.float64)
     for image in images:
-        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).double() / 255
-        lab = rgb_to_lab(rgb).reshape(3, -1)
+        lab = rgb_uint8_to_lab(image).reshape(3, -1)
         keep = tissue_mask(lab)
         lab = lab[:, keep]
         idx = (lab[0].clamp(0, 100) + 0.5).long()
@@ -159,8 +158,7 @@ def mean_chroma(images: list[np.ndarray]) -> list[float]:
     """Mean (a, b) over the tissue pixels of ``images`` (the global-mean baseline)."""
     total, count = torch.zeros(2, dtype=torch.float64), 0
     for image in images:
-        rgb = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).double() / 255
-        lab = rgb_to_lab(rgb).reshape(3, -1)
+        lab = rgb_uint8_to_lab(image).reshape(3, -1)
         lab = lab[:, tissue_mask(lab)]
         total += lab[1:].sum(dim=1)
         count += lab.shape[1]

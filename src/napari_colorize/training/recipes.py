@@ -119,8 +119,8 @@ def run_recipe(
     on_step: Callable[[Any], None] | None = None,
 ) -> Path:
     """Train the bundled model ``name`` from scratch, evaluate it and save weights + card."""
-    from ..models.registry import save_model
     from ..core.events import drain
+    from ..models.registry import save_model
     from .loop import TrainConfig, iter_train, show_step
 
     if name not in RECIPES:
