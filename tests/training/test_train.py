@@ -93,7 +93,9 @@ def test_small_images_are_skipped_with_a_count(colour_image):
     small = colour_image[:100, :100]
     with pytest.warns(UserWarning, match="skipped 2 of 3 training images smaller than the 256-px"):
         train([colour_image[:, :], small, small], steps=1, progress=False, batch_size=1)
-    with pytest.raises(ValueError, match="no training image is at least 256 pixels"):
+    with pytest.warns(UserWarning, match="skipped 1 of 1"), pytest.raises(
+        ValueError, match="no training image is at least 256 pixels"
+    ):
         train([small], steps=1, progress=False)
 
 
