@@ -159,7 +159,7 @@ def lab_to_srgb_uint8(
     curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
     """
     table = _gamut_table().flatten() * _GAMUT_MARGIN
-    li = (lightness.clamp(0, 100) * ((_N_L - 1) / 100)).to(torch.int32)
+    li = (lightness * ((_N_L - 1) / 100)).to(torch.int32).clamp_(0, _N_L - 1)
     hue = torch.atan2(b, a).add_(math.pi).mul_(_N_H / (2 * math.pi))
     limit = _lookup(table, li.mul_(_N_H).add_(hue.to(torch.int32).clamp_(0, _N_H - 1)))
     # scale = min(1, limit / chroma): shrink towards the L axis only where out of gamut

@@ -196,7 +196,9 @@ def _finish_plane(index, state, plane_shape, merger: Merger, channels: int) -> N
     lightness, blender, _ = state
     h, w = plane_shape
     pred = blender.result()[:, :h, :w]
-    rgb = lab_to_srgb_uint8(lightness[:h, :w], pred[0], pred[1]).numpy()
+    buffer = merger.buffer(index) if hasattr(merger, "buffer") else None
+    out = torch.from_numpy(buffer) if buffer is not None else None
+    rgb = lab_to_srgb_uint8(lightness[:h, :w], pred[0], pred[1], out=out).numpy()
     conf = pred[2].clamp(0, 1).numpy() if channels == 3 else None
     merger.write(index, rgb, conf)
 

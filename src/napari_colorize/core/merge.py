@@ -76,8 +76,13 @@ class ArrayMerger:
         self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
         self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
 
+    def buffer(self, index: tuple[int, ...]) -> np.ndarray:
+        """The plane's slot in the result, for converting straight into it (saves a copy)."""
+        return self.rgb[index]
+
     def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
-        self.rgb[index] = rgb
+        if not np.shares_memory(rgb, self.rgb):
+            self.rgb[index] = rgb
         if self.conf is not None and confidence is not None:
             self.conf[index] = confidence
 
