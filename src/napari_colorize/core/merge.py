@@ -6,6 +6,7 @@ Every output follows one protocol: ``write(index, rgb, confidence)`` per finishe
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,7 +38,7 @@ class PlaneBlender:
         if self.inverse_weight is None:
             self.acc[(slice(None), *tile.crop)] = pred[(slice(None), *tile.crop_in_tile)]
             return
-        win = torch.from_numpy(taper_window(tuple(pred.shape[-2:]), self.overlap))
+        win = _window(tuple(pred.shape[-2:]), self.overlap)
         self.acc[(slice(None), *tile.read)].addcmul_(pred, win)
 
     def result(self) -> torch.Tensor:
@@ -52,8 +53,14 @@ def inverse_weight(shape: tuple[int, int], tiles: list[TileSpec], overlap: int) 
     weight = torch.zeros(shape, dtype=torch.float32)
     for tile in tiles:
         h, w = (s.stop - s.start for s in tile.read)
-        weight[tile.read] += torch.from_numpy(taper_window((h, w), overlap))
+        weight[tile.read] += _window((h, w), overlap)
     return weight.reciprocal_()
+
+
+@functools.lru_cache(maxsize=8)
+def _window(shape: tuple[int, int], overlap: int) -> torch.Tensor:
+    # every tile of a plan has the same shape: build its window once, not once per tile
+    return torch.from_numpy(taper_window(shape, overlap))
 
 
 class Merger(Protocol):
