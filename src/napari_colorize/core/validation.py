@@ -49,6 +49,9 @@ def check_finite(plane: np.ndarray, where: str = "image") -> None:
 
 def check_tiling(tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int) -> None:
     """Raise ``ValueError`` for tile settings the model cannot use."""
+    for name, value in (("tile_size", tile_size), ("overlap", overlap), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer number of pixels; got {value!r}")
     if tile_size < min_tile:
         raise ValueError(f"tile_size {tile_size} is below the model's minimum of {min_tile}")
     if tile_size % divisor:
