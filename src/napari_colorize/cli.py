@@ -76,7 +76,7 @@ def _colorize(args: argparse.Namespace) -> None:
     from .core.engine import iter_colorize, open_image
     from .core.events import drain
     from .core.validation import check_image
-    from .io.writers import check_output, output_kind, write_rgb
+    from .io.writers import check_output, output_kind, remove, write_rgb
 
     out = check_output(args.output, args.overwrite)
     kind = output_kind(out)
@@ -93,6 +93,7 @@ def _colorize(args: argparse.Namespace) -> None:
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
     )
+
     def show(event: Any) -> None:
         bar.total = event.total
         bar.n = event.done
@@ -112,7 +113,7 @@ def _colorize(args: argparse.Namespace) -> None:
     except BaseException:
         # the two outputs land together or not at all
         for path in [*written, *([out] if kind == "zarr" else [])]:
-            _remove(path)
+            remove(path)
         raise
     print(f"wrote {out}" + (f" and {args.confidence}" if args.confidence else ""), file=sys.stderr)
 
@@ -121,7 +122,7 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
     """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``."""
     import numpy as np
 
-    from .io.writers import confidence_path, output_kind, write_gray
+    from .io.writers import confidence_path, output_kind, remove, write_gray
 
     if kind != "zarr":
         write_gray(target, np.asarray(conf), overwrite=overwrite)
@@ -130,20 +131,12 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
     if Path(target).resolve() == beside.resolve():
         return
     if output_kind(target) == "zarr":
-        _remove(Path(target))
+        remove(target)
         beside.replace(target)
     else:
         write_gray(target, np.asarray(conf[...]), overwrite=overwrite)
-        _remove(beside)
+        remove(beside)
 
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
 
 
 def _train(args: argparse.Namespace) -> None:

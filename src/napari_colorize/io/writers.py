@@ -49,9 +49,17 @@ def _temp(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def remove(path: str | Path) -> None:
+    """Delete a file or a folder (a zarr store); nothing if it is not there."""
+    path = Path(path)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _replace(tmp: Path, path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    remove(path)
     tmp.replace(path)
 
 
@@ -209,7 +217,7 @@ class OmeZarrMerger:
             rgb = self.rgb.finalize()
         except BaseException:
             if self.conf is not None:
-                shutil.rmtree(self.conf.path, ignore_errors=True)
+                remove(self.conf.path)
             raise
         return rgb if conf is None else (rgb, conf)
 
@@ -291,9 +299,6 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
             iio.imwrite(tmp, img, extension=".png")
         _replace(tmp, path)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        remove(tmp)
         raise
     return path
