@@ -65,7 +65,7 @@ def main() -> None:
 
     def raw() -> None:
         for x in batches:
-            model(x)
+            model(x, confidence=False)  # the call the engine makes without a confidence map
 
     def engine() -> None:
         colorize(image, model, **kw)

@@ -150,30 +150,78 @@ def _encode_table() -> torch.Tensor:
     return (linear_to_srgb(v) * 255 + 0.5).to(torch.uint8)
 
 
+#: Pixels converted per pass: small enough that the working buffers stay in cache, large enough
+#: for torch's two-thread kernels. Fresh full-plane temporaries cost more in page faults than
+#: the arithmetic itself on this CPU, so every pass writes into these reused buffers.
+BAND_PIXELS = 1 << 17
+
+
 def lab_to_srgb_uint8(
     lightness: torch.Tensor, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Lab planes ``(H, W)`` -> sRGB uint8 ``(H, W, 3)``, reducing chroma (not L) into the gamut.
 
-    The arithmetic of :func:`lab_to_srgb`, rearranged into few in-place passes with the transfer
+    The arithmetic of :func:`lab_to_srgb`, in bands of rows with in-place passes and the transfer
     curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
     """
-    table = _gamut_table().flatten() * _GAMUT_MARGIN
-    li = (lightness * ((_N_L - 1) / 100)).to(torch.int32).clamp_(0, _N_L - 1)
-    hue = torch.atan2(b, a).add_(math.pi).mul_(_N_H / (2 * math.pi))
-    limit = _lookup(table, li.mul_(_N_H).add_(hue.to(torch.int32).clamp_(0, _N_H - 1)))
-    # scale = min(1, limit / chroma): shrink towards the L axis only where out of gamut
-    scale = torch.addcmul(a * a, b, b).clamp_min_(1e-12).rsqrt_().mul_(limit).clamp_max_(1.0)
-    fy = (lightness + 16).mul_(1 / 116)
-    x = _finv(torch.addcmul(fy, a, scale, value=1 / 500))
-    z = _finv(torch.addcmul(fy, b, scale, value=-1 / 200))
-    y = _finv(fy)
     if out is None:
         out = torch.empty((*lightness.shape, 3), dtype=torch.uint8)
-    encode = _encode_table()
-    m = (_XYZ_TO_RGB * 65535).tolist()
-    for i in range(3):
-        lin = x * (m[i][0] * _XN)
-        lin.add_(y, alpha=m[i][1]).add_(z, alpha=m[i][2] * _ZN)
-        out[..., i] = _lookup(encode, lin.clamp_(0, 65535).to(torch.int32))
+    h, w = lightness.shape
+    rows = max(1, BAND_PIXELS // max(w, 1))
+    work = _Workspace(rows * w)
+    for r in range(0, h, rows):
+        band = slice(r, min(r + rows, h))
+        work.convert(lightness[band], a[band], b[band], out[band])
     return out
+
+
+class _Workspace:
+    """Reused float/int buffers for :func:`lab_to_srgb_uint8`."""
+
+    def __init__(self, n: int) -> None:
+        self.f = torch.empty((6, n), dtype=torch.float32)
+        self.i = torch.empty((2, n), dtype=torch.int32)
+        self.u8 = torch.empty(n, dtype=torch.uint8)
+        self.gamut = _gamut_table().flatten() * _GAMUT_MARGIN
+        self.encode = _encode_table()
+        self.matrix = (_XYZ_TO_RGB * 65535).tolist()
+
+    def convert(self, lightness, a, b, out) -> None:
+        n = lightness.numel()
+        shape = lightness.shape
+        fy, t, scale, x, y, z = (buf[:n].view(shape) for buf in self.f)
+        i0, i1 = (buf[:n].view(shape) for buf in self.i)
+        # limit = largest in-gamut chroma at (L, hue); scale = min(1, limit / chroma)
+        torch.mul(lightness, (_N_L - 1) / 100, out=t)
+        i0.copy_(t).clamp_(0, _N_L - 1).mul_(_N_H)
+        torch.atan2(b, a, out=t)
+        t.add_(math.pi).mul_(_N_H / (2 * math.pi))
+        i1.copy_(t).clamp_(0, _N_H - 1)
+        i0.add_(i1)
+        torch.index_select(self.gamut, 0, i0.view(-1), out=t.view(-1))
+        torch.mul(a, a, out=scale)
+        scale.addcmul_(b, b).clamp_min_(1e-12).rsqrt_().mul_(t).clamp_max_(1.0)
+        torch.add(lightness, 16, out=fy).mul_(1 / 116)
+        torch.mul(a, scale, out=t)
+        _finv_into(torch.add(fy, t, alpha=1 / 500, out=t), x)
+        torch.mul(b, scale, out=t)
+        _finv_into(torch.sub(fy, t, alpha=1 / 200, out=t), z)
+        _finv_into(fy, y)
+        m = self.matrix
+        for c in range(3):
+            torch.mul(x, m[c][0] * _XN, out=t)
+            t.add_(y, alpha=m[c][1]).add_(z, alpha=m[c][2] * _ZN).clamp_(0, 65535)
+            i0.copy_(t)
+            torch.index_select(self.encode, 0, i0.view(-1), out=self.u8[:n])
+            out[..., c].copy_(self.u8[:n].view(shape))
+
+
+def _finv_into(f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """:func:`_finv` of ``f`` written into ``out`` (``f`` is overwritten), without branching.
+
+    With c = 6/29 and s = 116/kappa: finv(f) = max(f, c)**3 + (min(f, c) - c) * s, because the
+    linear branch is the tangent of the cube at c (the cube's slope there is 3c**2 = s).
+    """
+    c = 6 / 29
+    torch.clamp(f, min=c, out=out).pow_(3)
+    return out.add_(f.clamp_max_(c).sub_(c), alpha=116 / _KAPPA)

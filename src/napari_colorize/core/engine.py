@@ -182,7 +182,7 @@ def _run(
                 blender = PlaneBlender(padded, channels, config.overlap, inv)
                 open_planes[p] = (lightness, blender, 0)
         x = torch.stack([open_planes[p][0][tiles[t].read] for p, t in batch])[:, None]
-        pred = net(x)[:, :channels].cpu()
+        pred = net(x, confidence=config.confidence)[:, :channels].cpu()
         for (p, t), y in zip(batch, pred, strict=True):
             lightness, blender, count = open_planes[p]
             blender.add(tiles[t], y)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +55,26 @@ class ColorModel:
         return self
 
     @torch.inference_mode()
-    def __call__(self, lightness: torch.Tensor) -> torch.Tensor:
+    def __call__(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
+        """``(B, 3, H, W)``: a, b, confidence; ``(B, 2, H, W)`` a, b where the network can skip
+        the confidence (``confidence=False``)."""
         x = lightness.to(self.device, non_blocking=True)
         if self.device.type in ("cuda", "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
+        if not confidence and _takes_confidence(self.net):
+            return self.net(x, confidence=False).float()
         return self.net(x).float()
 
     @property
     def name(self) -> str:
         """Model name (``spec.name``)."""
         return self.spec.name
+
+
+@functools.cache
+def _takes_confidence_type(cls: type) -> bool:
+    return "confidence" in inspect.signature(cls.forward).parameters
+
+
+def _takes_confidence(net: torch.nn.Module) -> bool:
+    return _takes_confidence_type(type(net))
