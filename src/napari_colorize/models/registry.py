@@ -120,6 +120,9 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
         version=str(card.get("version", "0")),
         divisor=int(card.get("divisor", ChromaNet.divisor)),
         min_tile=int(card.get("min_tile", 64)),
+        kind=card.get("kind", "chroma"),
+        channel_names=tuple(card.get("channel_names", ())),
+        palette=tuple(tuple(float(v) for v in c) for c in card.get("palette", ())),
     )
     return ColorModel(net, spec, card, device=resolve_device(device))
 

@@ -14,15 +14,28 @@ import torch
 class ModelSpec:
     """A model's input contract.
 
-    The model maps CIE lightness ``(B, 1, H, W)`` in [0, 100] to ``(B, 3, H, W)``: chroma a, b and
-    a confidence in [0, 1]. ``H`` and ``W`` must be multiples of ``divisor`` and at least
-    ``min_tile``.
+    The model maps CIE lightness ``(B, 1, H, W)`` in [0, 100] to ``(B, C + 1, H, W)``: ``C``
+    output channels and a confidence in [0, 1]. ``H`` and ``W`` must be multiples of ``divisor``
+    and at least ``min_tile``.
+
+    ``kind`` says what the channels are: ``"chroma"`` (C = 2: CIE a, b; the output keeps the
+    input's lightness) or ``"fractions"`` (C = ``len(channel_names)``: how the signal splits
+    into structures, summing to 1, rendered additively with ``palette``, one RGB per channel in
+    [0, 1]).
     """
 
     name: str
     version: str = "0"
     divisor: int = 32
     min_tile: int = 64
+    kind: str = "chroma"
+    channel_names: tuple[str, ...] = ()
+    palette: tuple[tuple[float, float, float], ...] = ()
+
+    @property
+    def channels(self) -> int:
+        """Number of output channels before the confidence."""
+        return 2 if self.kind == "chroma" else len(self.channel_names)
 
     def __post_init__(self) -> None:
         if self.divisor < 1:
@@ -30,6 +43,15 @@ class ModelSpec:
         if self.min_tile < self.divisor or self.min_tile % self.divisor:
             raise ValueError(
                 f"min_tile {self.min_tile} must be a positive multiple of divisor {self.divisor}"
+            )
+        if self.kind not in ("chroma", "fractions"):
+            raise ValueError(f"model kind {self.kind!r} must be 'chroma' or 'fractions'")
+        if self.kind == "fractions" and (
+            len(self.channel_names) < 2 or len(self.palette) != len(self.channel_names)
+        ):
+            raise ValueError(
+                f"a fractions model needs >= 2 channel names and one palette colour each; got "
+                f"{len(self.channel_names)} names and {len(self.palette)} colours"
             )
 
 
