@@ -50,13 +50,17 @@ def test_read_rgb_refuses_gray(tmp_path):
 def test_ome_zarr_layout_and_metadata(tmp_path, leading):
     shape = (*leading, 1100, 600)
     path = tmp_path / "r.ome.zarr"
-    merger = OmeZarrMerger(path, shape, confidence=True, metadata={"model": "m"})
+    merger = OmeZarrMerger(path, shape, confidence=True, metadata={"model": "m"}, block_size=512)
     rng = np.random.default_rng(2)
     planes = {}
     for index in np.ndindex(*leading):
         planes[index] = rng.integers(0, 255, (1100, 600, 3), np.uint8)
-        merger.write(index, planes[index], np.full((1100, 600), 0.5, np.float32))
-    assert not path.exists()  # still under its temporary name
+        for r0 in range(0, 1100, 512):  # written block by block
+            for c0 in range(0, 600, 512):
+                region = (slice(r0, min(r0 + 512, 1100)), slice(c0, min(c0 + 512, 600)))
+                merger.write(index, region, planes[index][region],
+                             np.full((1100, 600), 0.5, np.float32)[region])
+    assert read_metadata(path)["complete"] is False  # marked incomplete until the end
     rgb, conf = merger.finalize()
     meta = json.loads((path / "zarr.json").read_text())["attributes"]
     ms = meta["ome"]["multiscales"][0]
@@ -77,6 +81,17 @@ def test_ome_zarr_layout_and_metadata(tmp_path, leading):
     level1 = zarr.open_group(path)["1"]
     assert level1.shape[-2:] == (550, 300)
     assert conf.shape == shape
+    # coarse levels built at the end equal the downsampled whole planes
+    from napari_colorize.io.writers import _downsample
+
+    for index, plane in planes.items():
+        want = np.moveaxis(plane, -1, 0)
+        for level in (1, 2):
+            want = _downsample(want)
+            got = zarr.open_group(path)[str(level)]
+            got = np.asarray(got[...])
+            got = np.moveaxis(got, c_axis, 0)[(slice(None), *index)] if index else got
+            np.testing.assert_array_equal(got, want)
 
 
 def test_writers_by_suffix_and_refuse_existing(tmp_path):

@@ -8,8 +8,11 @@ the input's lightness kept.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import deque
 from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,28 @@ from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
 from .events import Progress, drain
 from .intensity import IntensityWindow, compute_window, to_lightness
-from .merge import ArrayMerger, Merger, OutArrayMerger, PlaneBlender, inverse_weight
-from .tiling import TileSpec, plan_tiles
-from .validation import check_image, check_tiling
+from .merge import ArrayMerger, BlockBlender, Merger, OutArrayMerger, inverse_weight
+from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
+from .validation import check_image, check_store, check_tiling, zarr_name
+
+#: Largest output region computed at once (pixels a side): bounds memory on huge planes.
+BLOCK_SIZE = 4096
+
+
+def connect(scheduler: Any) -> Any:
+    from .distributed import connect as _connect
+
+    return _connect(scheduler)
+
+
+def check_input(image: Any) -> None:
+    """:func:`check_image` and :func:`check_store`, naming a zarr array in the message."""
+    try:
+        check_image(image)
+    except ValueError as exc:
+        name = zarr_name(image)
+        raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
+    check_store(image)
 
 
 @dataclass(frozen=True)
@@ -37,8 +59,13 @@ class ColorizeConfig:
     batch_size: int = 4
     blending: str = "taper"
     confidence: bool = False
+    block_size: int = BLOCK_SIZE
 
     def __post_init__(self) -> None:
+        if isinstance(self.block_size, bool) or not isinstance(self.block_size, int) or (
+            self.block_size < 16
+        ):
+            raise ValueError(f"block_size must be an integer >= 16 pixels; got {self.block_size!r}")
         if self.blending not in BLENDING_MODES:
             raise ValueError(f"blending {self.blending!r} must be one of {BLENDING_MODES}")
 
@@ -88,16 +115,55 @@ def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: 
     )
 
 
-def _make_merger(out: Any, shape: tuple[int, ...], confidence: bool, meta: dict, overwrite: bool):
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a process needs to compute any block of a run (picklable for dask workers)."""
+
+    shape: tuple[int, ...]
+    tiles: tuple[TileSpec, ...]
+    blocks: tuple[Block, ...]
+    padded: tuple[int, int]
+    window: IntensityWindow
+    config: ColorizeConfig
+
+    @property
+    def planes(self) -> list[tuple[int, ...]]:
+        return list(np.ndindex(*self.shape[:-2]))
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.config.confidence else 2
+
+    def key(self, plane_no: int, block: Block) -> str:
+        """Name of one block of one plane (resume markers)."""
+        return f"{plane_no}-{block.key}"
+
+
+def make_plan(image: Any, spec: Any, window: IntensityWindow, config: ColorizeConfig) -> RunPlan:
+    shape = tuple(int(s) for s in image.shape)
+    plane = shape[-2:]
+    tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
+    padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
+    tiles = plan_tiles(padded, tile, config.overlap)
+    blocks = plan_blocks(plane, tiles, config.block_size, constant=config.blending == "constant")
+    return RunPlan(shape, tuple(tiles), tuple(blocks), padded, window, config)
+
+
+def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: bool):
+    shape = plan.shape
     if out is None:
-        return ArrayMerger(shape, confidence)
+        return ArrayMerger(shape, plan.config.confidence)
     if isinstance(out, (str, Path)):
         from ..io.writers import OmeZarrMerger, output_kind
 
         if output_kind(out) != "zarr":
             raise ValueError(f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI")
-        return OmeZarrMerger(out, shape, confidence=confidence, metadata=meta, overwrite=overwrite)
-    return OutArrayMerger(out, shape, confidence)
+        return OmeZarrMerger(out, shape, confidence=plan.config.confidence, metadata=meta,
+                             overwrite=overwrite, resume=resume,
+                             block_size=plan.config.block_size)
+    if resume:
+        raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
+    return OutArrayMerger(out, shape, plan.config.confidence)
 
 
 def iter_colorize(
@@ -106,18 +172,21 @@ def iter_colorize(
     *,
     tile_size: int = 512,
     overlap: int = 64,
-    batch_size: int = 4,
+    batch_size: int | str = 4,
     device: str = "auto",
     out: Any = None,
     contrast_limits: tuple[float, float] | None = None,
     confidence: bool = False,
     blending: str = "taper",
     overwrite: bool = False,
+    resume: bool = False,
+    scheduler: Any = None,
+    block_size: int = BLOCK_SIZE,
 ) -> Generator[Progress, None, Any]:
     """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
 
     Takes the arguments of :func:`colorize`. Closing the generator cancels the run at the next
-    batch and discards partial output.
+    batch and discards partial output (kept, and resumable, when ``resume=True``).
 
     Examples
     --------
@@ -125,82 +194,186 @@ def iter_colorize(
     >>> for event in gen:
     ...     print(event.done, event.total)
     """
-    config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence)
+    source = image
     image = open_image(image)
-    check_image(image)
+    check_input(image)
     net = resolve_model(model, device)
     spec = net.spec
+    batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
+    config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size)
     check_tiling(tile_size, overlap, batch_size, spec.min_tile, spec.divisor)
+    client = connect(scheduler) if scheduler is not None else None
     window = compute_window(image, contrast_limits)
-    shape = tuple(int(s) for s in image.shape)
-    plane_shape = shape[-2:]
-    tile = _tile_shape(plane_shape, tile_size, spec.divisor, spec.min_tile)
-    padded = (max(plane_shape[0], tile[0]), max(plane_shape[1], tile[1]))
-    tiles = plan_tiles(padded, tile, overlap)
-    planes = list(np.ndindex(*shape[:-2]))
-    total = len(tiles) * len(planes)
+    plan = make_plan(image, spec, window, config)
     meta = {
         "model": spec.name, "model_version": spec.version,
-        "settings": {"tile_size": tile_size, "overlap": overlap, "blending": blending},
+        "settings": {"tile_size": tile_size, "overlap": overlap, "blending": blending,
+                     "block_size": block_size},
         "window": [window.low, window.high],
     }
-    merger: Merger = _make_merger(out, shape[:-2] + plane_shape, confidence, meta, overwrite)
+    merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
+    planes = plan.planes
+    finished = merger.completed() if hasattr(merger, "completed") else set()
+    jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
+            if plan.key(p, b) not in finished]
+    total = sum(len(b.tiles) for b in plan.blocks) * len(planes)
+    done = total - sum(len(b.tiles) for _, b in jobs)
     try:
-        done = 0
-        for plane_no, n_tiles in _run(image, planes, tiles, net, window, config, padded, merger):
-            done += n_tiles
-            yield Progress(done, total, plane_no, len(planes))
+        if client is not None:
+            from .distributed import run_distributed
+
+            shipped = source if isinstance(source, (str, Path)) else image
+            events = run_distributed(client, shipped, model, net, plan, jobs)
+        else:
+            events = BlockRunner(image, net, plan).run(jobs, getattr(merger, "buffer", None))
+        for event in events:
+            if isinstance(event, BlockResult):
+                merger.write(planes[event.plane], event.block.region, event.rgb, event.confidence)
+                if hasattr(merger, "mark_done"):
+                    merger.mark_done(plan.key(event.plane, event.block))
+                continue
+            done += event.tiles
+            yield Progress(done, total, event.plane, len(planes))
         return merger.finalize()
-    except BaseException:
-        merger.discard()
+    except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
+        if not resume:
+            merger.discard()
         raise
+    except BaseException:
+        # Interrupts and system errors (Ctrl-C, a full disk) keep a zarr output resumable.
+        if not hasattr(merger, "mark_done"):
+            merger.discard()
+        raise
+    finally:
+        if client is not None and isinstance(scheduler, str):
+            client.close()  # a client this run opened from an address
 
 
-def _run(
-    image: Any,
-    planes: list[tuple[int, ...]],
-    tiles: list[TileSpec],
-    net: ColorModel,
-    window: IntensityWindow,
-    config: ColorizeConfig,
-    padded: tuple[int, int],
-    merger: Merger,
-) -> Iterator[tuple[int, int]]:
-    """Run all tiles of all planes in batches; yields ``(plane, tiles_done_in_batch)``."""
-    channels = 3 if config.confidence else 2
-    inv = inverse_weight(padded, tiles, config.overlap) if config.blending == "taper" else None
-    open_planes: dict[int, tuple[torch.Tensor, PlaneBlender, int]] = {}
-    jobs = ((p, t) for p in range(len(planes)) for t in range(len(tiles)))
-    while True:
-        batch = [job for _, job in zip(range(config.batch_size), jobs, strict=False)]
-        if not batch:
-            return
-        for p, _ in batch:
-            if p not in open_planes:
-                raw = _read_plane(image, planes[p])
-                lightness = _pad_to(to_lightness(raw, window), padded)
-                blender = PlaneBlender(padded, channels, config.overlap, inv)
-                open_planes[p] = (lightness, blender, 0)
-        x = torch.stack([open_planes[p][0][tiles[t].read] for p, t in batch])[:, None]
-        pred = net(x, confidence=config.confidence)[:, :channels].cpu()
-        for (p, t), y in zip(batch, pred, strict=True):
-            lightness, blender, count = open_planes[p]
-            blender.add(tiles[t], y)
-            open_planes[p] = (lightness, blender, count + 1)
-            if count + 1 == len(tiles):
-                _finish_plane(planes[p], open_planes.pop(p), image.shape[-2:], merger, channels)
-        yield batch[-1][0], len(batch)
+@dataclass(frozen=True)
+class TilesDone:
+    """A batch of tiles went through the model."""
+
+    plane: int
+    tiles: int
 
 
-def _finish_plane(index, state, plane_shape, merger: Merger, channels: int) -> None:
-    lightness, blender, _ = state
-    h, w = plane_shape
-    pred = blender.result()[:, :h, :w]
-    buffer = merger.buffer(index) if hasattr(merger, "buffer") else None
-    out = torch.from_numpy(buffer) if buffer is not None else None
-    rgb = lab_to_srgb_uint8(lightness[:h, :w], pred[0], pred[1], out=out).numpy()
-    conf = pred[2].clamp(0, 1).numpy() if channels == 3 else None
-    merger.write(index, rgb, conf)
+@dataclass
+class BlockResult:
+    """One finished block: sRGB and (optionally) confidence of ``block`` of plane ``plane``."""
+
+    plane: int
+    block: Block
+    rgb: np.ndarray
+    confidence: np.ndarray | None
+
+
+class BlockRunner:
+    """Computes blocks of a run: reads their input (one block ahead, in a thread), runs their
+    tiles through the model in batches that may span blocks and planes, blends and renders."""
+
+    def __init__(self, image: Any, net: ColorModel, plan: RunPlan) -> None:
+        self.image = image
+        self.net = net
+        self.plan = plan
+        self.batch_size = plan.config.batch_size
+        self.planes = plan.planes
+        self._inverse: dict[tuple, torch.Tensor] = {}
+
+    def read(self, plane_no: int, block: Block) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Lightness of the window all of ``block``'s tiles read, and that window."""
+        tiles = self.plan.tiles
+        box = bounding_box([tiles[i].read for i in block.tiles])
+        h, w = self.plan.shape[-2:]
+        inside = (slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w)))
+        raw = _read_plane(self.image, self.planes[plane_no] + inside)
+        lightness = to_lightness(raw, self.plan.window)
+        return _pad_to(lightness, (box[0].stop - box[0].start, box[1].stop - box[1].start)), box
+
+    def inverse(self, block: Block) -> torch.Tensor | None:
+        if self.plan.config.blending != "taper":
+            return None
+        key = (block.rows.start, block.rows.stop, block.cols.start, block.cols.stop)
+        if key not in self._inverse:
+            tiles = [self.plan.tiles[i] for i in block.tiles]
+            self._inverse[key] = inverse_weight(block.region, tiles, self.plan.config.overlap)
+        return self._inverse[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on a batch; on a GPU out of memory, halve the batch and go on."""
+        try:
+            return self.net(x, confidence=self.plan.config.confidence)[:, : self.plan.channels]
+        except torch.OutOfMemoryError:
+            if len(x) == 1:
+                raise
+            torch.cuda.empty_cache()
+            self.batch_size = max(1, len(x) // 2)
+            return torch.cat([self.forward(part) for part in x.split(self.batch_size)])
+
+    def run(self, jobs: list[tuple[int, Block]], buffer: Any = None) -> Iterator[Any]:
+        """Yield :class:`TilesDone` after each batch and :class:`BlockResult` per block."""
+        channels, tiles = self.plan.channels, self.plan.tiles
+        with ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-read") as pool:
+            reads = _prefetch(pool, self.read, jobs, depth=2)
+            open_blocks: dict[int, list] = {}
+            queue = ((j, t) for j in range(len(jobs)) for t in jobs[j][1].tiles)
+            while True:
+                batch = [job for _, job in zip(range(self.batch_size), queue, strict=False)]
+                if not batch:
+                    return
+                for j, _ in batch:
+                    if j not in open_blocks:
+                        lightness, box = next(reads)
+                        plane_no, block = jobs[j]
+                        blender = BlockBlender(block.region, channels, self.plan.config.overlap,
+                                               self.inverse(block))
+                        open_blocks[j] = [lightness, box, blender, 0]
+                x = torch.stack([
+                    open_blocks[j][0][relative(tiles[t].read, open_blocks[j][1])] for j, t in batch
+                ])[:, None]
+                pred = self.forward(x).cpu()
+                for (j, t), y in zip(batch, pred, strict=True):
+                    state = open_blocks[j]
+                    state[2].add(tiles[t], y)
+                    state[3] += 1
+                    if state[3] == len(jobs[j][1].tiles):
+                        del open_blocks[j]
+                        yield self.finish(*jobs[j], state[0], state[1], state[2], buffer)
+                yield TilesDone(jobs[batch[-1][0]][0], len(batch))
+
+    def finish(self, plane_no, block, lightness, box, blender, buffer) -> BlockResult:
+        pred = blender.result()
+        target = buffer(self.planes[plane_no], block.region) if buffer is not None else None
+        out = torch.from_numpy(target) if target is not None else None
+        lightness = lightness[relative(block.region, box)]
+        rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out).numpy()
+        conf = pred[2].clamp(0, 1).numpy() if self.plan.channels == 3 else None
+        return BlockResult(plane_no, block, rgb, conf)
+
+
+def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:
+    """``read(*job)`` for each job in order, up to ``depth`` jobs ahead in ``pool``."""
+    pending: deque = deque()
+    todo = iter(jobs)
+    for job in itertools.islice(todo, depth):
+        pending.append(pool.submit(read, *job))
+    while pending:
+        result = pending.popleft().result()
+        for job in itertools.islice(todo, 1):
+            pending.append(pool.submit(read, *job))
+        yield result
+
+
+def auto_batch_size(net: ColorModel, tile_size: int) -> int:
+    """Tiles per model call: 4 on CPU; on CUDA, what fits half the free memory (1-64)."""
+    if net.device.type != "cuda":
+        return 4
+    torch.cuda.synchronize(net.device)
+    free, _ = torch.cuda.mem_get_info(net.device)
+    torch.cuda.reset_peak_memory_stats(net.device)
+    base = torch.cuda.memory_allocated(net.device)
+    net(torch.zeros(1, 1, tile_size, tile_size))
+    per_tile = max(1, torch.cuda.max_memory_allocated(net.device) - base)
+    return int(max(1, min(64, free // 2 // per_tile)))
 
 
 def colorize(
@@ -209,13 +382,16 @@ def colorize(
     *,
     tile_size: int = 512,
     overlap: int = 64,
-    batch_size: int = 4,
+    batch_size: int | str = 4,
     device: str = "auto",
     out: Any = None,
     contrast_limits: tuple[float, float] | None = None,
     confidence: bool = False,
     blending: str = "taper",
     overwrite: bool = False,
+    resume: bool = False,
+    scheduler: Any = None,
+    block_size: int = BLOCK_SIZE,
 ) -> Any:
     """Colorize a grayscale image or stack; returns RGB uint8 shaped ``image.shape + (3,)``.
 
@@ -228,8 +404,8 @@ def colorize(
         Model name (see :func:`list_models`), weights path, or loaded model; default H&E model.
     tile_size, overlap : int
         Tile side and overlap between neighbouring tiles, in pixels.
-    batch_size : int
-        Tiles per model call.
+    batch_size : int or "auto"
+        Tiles per model call; ``"auto"`` sizes batches from free GPU memory (4 on CPU).
     device : str
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ...
     out : path or array, optional
@@ -243,6 +419,16 @@ def colorize(
         Weighted blending of overlaps, or each pixel from the one tile that owns it.
     overwrite : bool
         Replace an existing ``out`` path.
+    resume : bool
+        Continue an interrupted run into the same OME-Zarr ``out`` (same image and settings);
+        finished blocks are kept, the rest computed. The result is byte-identical to an
+        uninterrupted run. An interrupted ``resume=True`` run keeps its partial output.
+    scheduler : dask.distributed.Client or str, optional
+        Spread blocks over a dask cluster (a Client, or a scheduler address such as
+        ``"tcp://host:8786"``). Each worker loads the model once; results are identical.
+    block_size : int
+        Largest output region computed at once (pixels a side); planes up to this size are one
+        block. Bounds memory on huge planes; resume and scale-out work block by block.
 
     Returns
     -------
@@ -256,5 +442,5 @@ def colorize(
     return drain(iter_colorize(
         image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
         out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
-        overwrite=overwrite,
+        overwrite=overwrite, resume=resume, scheduler=scheduler, block_size=block_size,
     ))

@@ -13,47 +13,58 @@ import numpy as np
 import torch
 
 from .blending import taper_window
-from .tiling import TileSpec
+from .tiling import TileSpec, intersect, relative
 
 
-class PlaneBlender:
-    """Accumulates model outputs ``(C, h, w)`` of the tiles of one plane.
+class BlockBlender:
+    """Accumulates model outputs ``(C, h, w)`` of the tiles touching one block of a plane.
 
-    Taper blending sums ``w * y`` with a raised-cosine window and divides by the sum of windows;
-    constant blending writes each tile's own crop, so every pixel comes from exactly one tile.
+    Taper blending sums ``w * y`` with a raised-cosine window and multiplies by the inverse of the
+    summed windows; constant blending writes each tile's own crop, so every pixel comes from
+    exactly one tile. Tiles are added in plan order, so every pixel's sum is formed in the same
+    order whichever block (or process) computes it.
     """
 
     def __init__(
-        self, shape: tuple[int, int], channels: int, overlap: int,
+        self, region: tuple[slice, slice], channels: int, overlap: int,
         inverse_weight: torch.Tensor | None,
     ) -> None:
+        self.region = region
         self.overlap = overlap
+        shape = tuple(s.stop - s.start for s in region)
         self.acc = torch.zeros((channels, *shape), dtype=torch.float32)
         # None: "constant" blending. The weight sum depends only on the tile plan, so the
-        # engine computes it once per run (see :func:`inverse_weight`).
+        # engine computes it once per block geometry (see :func:`inverse_weight`).
         self.inverse_weight = inverse_weight
 
     def add(self, tile: TileSpec, pred: torch.Tensor) -> None:
-        """Add one tile's prediction (already cropped to the tile's read window)."""
+        """Add one tile's prediction (the model output for the tile's read window)."""
+        source = tile.crop if self.inverse_weight is None else tile.read
+        part = intersect(source, self.region)
+        dst = (slice(None), *relative(part, self.region))
+        src = (slice(None), *relative(part, tile.read))
         if self.inverse_weight is None:
-            self.acc[(slice(None), *tile.crop)] = pred[(slice(None), *tile.crop_in_tile)]
+            self.acc[dst] = pred[src]
             return
         win = _window(tuple(pred.shape[-2:]), self.overlap)
-        self.acc[(slice(None), *tile.read)].addcmul_(pred, win)
+        self.acc[dst].addcmul_(pred[src], win[src[1:]])
 
     def result(self) -> torch.Tensor:
-        """The blended plane ``(C, H, W)``."""
+        """The blended block ``(C, h, w)``."""
         if self.inverse_weight is None:
             return self.acc
         return self.acc.mul_(self.inverse_weight)
 
 
-def inverse_weight(shape: tuple[int, int], tiles: list[TileSpec], overlap: int) -> torch.Tensor:
-    """``1 / sum of taper windows`` over a plane covered by ``tiles``."""
-    weight = torch.zeros(shape, dtype=torch.float32)
+def inverse_weight(
+    region: tuple[slice, slice], tiles: list[TileSpec], overlap: int
+) -> torch.Tensor:
+    """``1 / sum of taper windows`` over ``region``, for the ``tiles`` touching it."""
+    weight = torch.zeros(tuple(s.stop - s.start for s in region), dtype=torch.float32)
     for tile in tiles:
         h, w = (s.stop - s.start for s in tile.read)
-        weight[tile.read] += _window((h, w), overlap)
+        part = intersect(tile.read, region)
+        weight[relative(part, region)] += _window((h, w), overlap)[relative(part, tile.read)]
     return weight.reciprocal_()
 
 
@@ -63,11 +74,16 @@ def _window(shape: tuple[int, int], overlap: int) -> torch.Tensor:
     return torch.from_numpy(taper_window(shape, overlap))
 
 
-class Merger(Protocol):
-    """Where finished planes go."""
+Region = tuple[slice, slice]
 
-    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
-        """Store one plane: ``rgb`` (H, W, 3) uint8, ``confidence`` (H, W) float32 or None."""
+
+class Merger(Protocol):
+    """Where finished blocks go."""
+
+    def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
+              confidence: np.ndarray | None) -> None:
+        """Store one block of plane ``index``: ``rgb`` (h, w, 3) uint8, ``confidence`` (h, w)
+        float32 or None."""
 
     def finalize(self) -> Any:
         """Finish and return the result."""
@@ -83,15 +99,16 @@ class ArrayMerger:
         self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
         self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
 
-    def buffer(self, index: tuple[int, ...]) -> np.ndarray:
-        """The plane's slot in the result, for converting straight into it (saves a copy)."""
-        return self.rgb[index]
+    def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
+        """The block's slot in the result, for converting straight into it (saves a copy)."""
+        return self.rgb[(*index, *region)]
 
-    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
+    def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
+              confidence: np.ndarray | None) -> None:
         if not np.shares_memory(rgb, self.rgb):
-            self.rgb[index] = rgb
+            self.rgb[(*index, *region)] = rgb
         if self.conf is not None and confidence is not None:
-            self.conf[index] = confidence
+            self.conf[(*index, *region)] = confidence
 
     def finalize(self) -> Any:
         return self.rgb if self.conf is None else (self.rgb, self.conf)
@@ -103,8 +120,8 @@ class ArrayMerger:
 class OutArrayMerger:
     """Planes into a caller's array (zarr, numpy, ...) shaped ``leading + (H, W, 3)``, uint8.
 
-    Planes land as they finish, so a viewer showing the array sees the run progress.
-    ``discard`` resets the planes written to the array's fill value (0 for numpy), so a
+    Blocks land as they finish, so a viewer showing the array sees the run progress.
+    ``discard`` resets the blocks written to the array's fill value (0 for numpy), so a
     cancelled run leaves no partial result in it.
     """
 
@@ -119,11 +136,12 @@ class OutArrayMerger:
         self.written: list[tuple[int, ...]] = []
         self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
 
-    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
-        self.array[index] = rgb
-        self.written.append(index)
+    def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
+              confidence: np.ndarray | None) -> None:
+        self.array[(*index, *region)] = rgb
+        self.written.append((*index, *region))
         if self.conf is not None and confidence is not None:
-            self.conf[index] = confidence
+            self.conf[(*index, *region)] = confidence
 
     def finalize(self) -> Any:
         return self.array if self.conf is None else (self.array, self.conf)

@@ -74,3 +74,71 @@ def plan_tiles(
         )
         for r, c in itertools.product(rows, cols)
     ]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A region of a plane computed and written as one unit, with the tiles that contribute to it.
+
+    Runs are resumed and distributed block by block. A block's result depends only on its tiles,
+    so it is the same whichever process computes it, and in whichever batch.
+    """
+
+    rows: slice
+    cols: slice
+    tiles: tuple[int, ...]
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        return (self.rows, self.cols)
+
+    @property
+    def key(self) -> str:
+        return f"{self.rows.start}-{self.cols.start}"
+
+
+def _overlaps(a: tuple[slice, slice], b: tuple[slice, slice]) -> bool:
+    return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True))
+
+
+def plan_blocks(
+    plane: tuple[int, int], tiles: list[TileSpec], block_size: int, constant: bool = False
+) -> list[Block]:
+    """Cut a plane of ``plane`` (rows, cols) into blocks of at most ``block_size`` a side.
+
+    Each block lists the tiles whose window (``crop`` with constant blending) touches it, in plan
+    order. Tiles straddling a block edge are computed once per block they touch.
+    """
+    blocks = []
+    for r0 in range(0, plane[0], block_size):
+        for c0 in range(0, plane[1], block_size):
+            region = (slice(r0, min(r0 + block_size, plane[0])),
+                      slice(c0, min(c0 + block_size, plane[1])))
+            touching = tuple(
+                i for i, t in enumerate(tiles) if _overlaps(t.crop if constant else t.read, region)
+            )
+            blocks.append(Block(*region, touching))
+    return blocks
+
+
+def bounding_box(windows: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+    """The smallest window holding all ``windows``."""
+    return (
+        slice(min(w[0].start for w in windows), max(w[0].stop for w in windows)),
+        slice(min(w[1].start for w in windows), max(w[1].stop for w in windows)),
+    )
+
+
+def intersect(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
+    """Overlap of two windows (may be empty)."""
+    return tuple(
+        slice(max(x.start, y.start), max(max(x.start, y.start), min(x.stop, y.stop)))
+        for x, y in zip(a, b, strict=True)
+    )  # type: ignore[return-value]
+
+
+def relative(window: tuple[slice, slice], origin: tuple[slice, slice]) -> tuple[slice, slice]:
+    """``window`` in coordinates relative to ``origin``'s start."""
+    return tuple(
+        slice(w.start - o.start, w.stop - o.start) for w, o in zip(window, origin, strict=True)
+    )  # type: ignore[return-value]

@@ -62,3 +62,31 @@ def check_tiling(tile_size: int, overlap: int, batch_size: int, min_tile: int, d
         raise ValueError(f"overlap {overlap} must be < tile_size/2 = {tile_size // 2}")
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be >= 1")
+
+
+def check_store(image: Any) -> None:
+    """Raise ``ValueError`` if a zarr input is missing chunks (an incomplete copy reads as fill
+    values, which would be colorized silently)."""
+    try:
+        import zarr
+    except ImportError:  # pragma: no cover - zarr is a dependency
+        return
+    if not isinstance(image, zarr.Array):
+        return
+    expected = int(image.nchunks)
+    present = int(image.nchunks_initialized)
+    if present < expected:
+        raise ValueError(
+            f"{zarr_name(image)} is missing {expected - present} of {expected} chunks "
+            "(an incomplete copy?); re-copy it, or fill it explicitly"
+        )
+
+
+def zarr_name(image: Any) -> str:
+    """``"zarr array <store>/<path>"`` for a zarr array, else ``""``."""
+    store = getattr(image, "store", None)
+    if store is None or not hasattr(image, "nchunks"):
+        return ""
+    where = str(store).removeprefix("file://")
+    path = getattr(image, "path", "")
+    return f"zarr array {where}/{path}".rstrip("/")

@@ -6,6 +6,8 @@ cancelled run never leaves a half-written result under the requested name.
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,13 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     path = Path(path)
     output_kind(path)
     if path.exists() and not overwrite:
+        from .readers import read_metadata
+
+        if read_metadata(path).get("complete") is False:
+            raise ValueError(
+                f"output {path} exists and is incomplete (an interrupted run); pass resume=True "
+                "(--resume) to continue it, or overwrite=True (--overwrite) to start again"
+            )
         raise ValueError(f"output {path} already exists; pass overwrite=True (--overwrite) to replace it")
     if not path.parent.exists():
         raise ValueError(f"output folder {path.parent} does not exist")
@@ -105,27 +114,35 @@ def confidence_path(path: str | Path) -> Path:
 
 
 class NgffImage:
-    """One multiscale OME-Zarr image written plane by plane under a temporary name.
+    """One multiscale OME-Zarr image written block by block, marked incomplete until finalized.
 
     ``channels=3`` stores RGB channel-first (c before z, as NGFF orders axes); ``channels=0``
-    stores one value per pixel (e.g. confidence).
+    stores one value per pixel (e.g. confidence). Pyramid levels whose chunks line up with the
+    blocks are written with each block; the coarser ones are built from them at the end.
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
-                 metadata: dict[str, Any], overwrite: bool, chunk: int) -> None:
+                 metadata: dict[str, Any], overwrite: bool, chunk: int, block_size: int,
+                 resume: bool = False) -> None:
         import zarr
 
-        self.path = check_output(path, overwrite)
-        self.tmp = _temp(self.path)
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
+        self.path = Path(path)
         self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
         self.channels = channels
+        self.block_size = block_size
+        chunk = _chunk_for(chunk, block_size)
         n_levels = _levels(self.plane)
+        self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
+        if resume and self.path.exists():
+            self.root = _reopen(self.path, shape, channels, metadata)
+            self.levels = [self.root[str(i)] for i in range(n_levels)]
+            return
+        check_output(self.path, overwrite)
+        remove(self.path)
         axes = _axes(len(self.leading))
         if not channels:
             axes = [a for a in axes if a["name"] != "c"]
-        root = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        root = zarr.open_group(self.path, mode="w", zarr_format=3)
         self.levels = self._create(root, axes, n_levels, dtype, chunk)
         ome = _ome(axes, n_levels, self.path.name)
         if channels == 3:
@@ -158,32 +175,93 @@ class NgffImage:
             h, w = (h + 1) // 2, (w + 1) // 2
         return arrays
 
-    def write(self, index: tuple[int, ...], plane: np.ndarray) -> None:
-        """Store one plane (``(H, W, 3)`` for RGB, ``(H, W)`` otherwise) and its pyramid."""
+    def _index(self, index: tuple[int, ...], region: tuple[slice, slice]) -> tuple:
+        if not self.channels:
+            return (*index, *region)
+        pos = channel_position(len(index))
+        return (*index[:pos], slice(None), *index[pos:], *region)
+
+    def write(self, index: tuple[int, ...], region: tuple[slice, slice], data: np.ndarray) -> None:
+        """Store one block (``(h, w, 3)`` for RGB, ``(h, w)`` otherwise) and the pyramid levels
+        that line up with it."""
         if self.channels:
-            plane = np.moveaxis(plane, -1, 0)
-            pos = channel_position(len(index))
-            index = (*index[:pos], slice(None), *index[pos:])
-        for arr in self.levels:
-            arr[index] = plane
-            plane = _downsample(plane)
+            data = np.moveaxis(data, -1, 0)
+        for level in range(self.n_block_levels):
+            self.levels[level][self._index(index, region)] = data
+            if level + 1 < self.n_block_levels:
+                data = _downsample(data)
+                region = tuple(slice(s.start // 2, (s.stop + 1) // 2) for s in region)
 
     def finalize(self) -> Any:
-        """Mark complete, move to the final name, return the level-0 array."""
-        import zarr
-
+        """Build the remaining pyramid levels, mark complete, return the level-0 array."""
+        for level in range(max(1, self.n_block_levels), len(self.levels)):
+            for index in np.ndindex(*self.leading):
+                full = (slice(None), slice(None))
+                data = np.asarray(self.levels[level - 1][self._index(index, full)])
+                self.levels[level][self._index(index, full)] = _downsample(data)
+        remove(self.path / DONE_FOLDER)
         self.root.attrs["napari_colorize"] = {**self.root.attrs["napari_colorize"], "complete": True}
-        _replace(self.tmp, self.path)
-        return zarr.open_group(self.path, mode="r")["0"]
+        return self.levels[0]
 
     def discard(self) -> None:
         """Remove everything written."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove(self.path)
+
+
+#: Folder inside an unfinished OME-Zarr naming its finished blocks (removed when complete).
+DONE_FOLDER = ".napari_colorize_done"
+
+
+def _chunk_for(chunk: int, block_size: int) -> int:
+    """A chunk size that divides the block size, so no chunk is shared by two blocks."""
+    return math.gcd(chunk, block_size) if block_size % chunk else chunk
+
+
+def _block_levels(plane: tuple[int, int], block_size: int, chunk: int, n_levels: int) -> int:
+    """How many pyramid levels are written with each block (the rest are built at the end)."""
+    if max(plane) <= block_size:
+        return n_levels  # one block per plane: every level lines up
+    n = 1
+    while n < n_levels and block_size % (chunk * 2**n) == 0:
+        n += 1
+    return n
+
+
+def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -> Any:
+    """The group of an unfinished run to resume; refuses one made with other settings."""
+    import json
+
+    import zarr
+
+    try:
+        root = zarr.open_group(path, mode="r+")
+    except Exception as exc:
+        raise ValueError(f"cannot resume {path}: not a readable OME-Zarr ({exc})") from None
+    stored = dict(root.attrs.get("napari_colorize", {}))
+    stored.pop("complete", None)
+    wanted = json.loads(json.dumps(metadata))
+    if stored != wanted:
+        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        raise ValueError(
+            f"cannot resume {path}: it was written with other {', '.join(diff)}; "
+            "use the same image and settings, or overwrite it"
+        )
+    level0 = root["0"]
+    expected = list(shape)
+    if channels:
+        expected.insert(channel_position(len(shape) - 2), channels)
+    if list(level0.shape) != expected:
+        raise ValueError(f"cannot resume {path}: it holds shape {level0.shape}, not {expected}")
+    return root
 
 
 class OmeZarrMerger:
-    """Finished planes into a multiscale OME-Zarr RGB image, and optionally its confidence
-    (a float32 image beside it, see :func:`confidence_path`)."""
+    """Finished blocks into a multiscale OME-Zarr RGB image, and optionally its confidence
+    (a float32 image beside it, see :func:`confidence_path`).
+
+    Each finished block is recorded (after its data is flushed to disk), so an interrupted run
+    can be resumed; the images are marked complete only at the end.
+    """
 
     def __init__(
         self,
@@ -195,30 +273,43 @@ class OmeZarrMerger:
         overwrite: bool = False,
         chunk: int = 512,
         confidence_to: str | Path | None = None,
+        resume: bool = False,
+        block_size: int = 4096,
     ) -> None:
         meta = dict(metadata or {})
-        self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta,
-                             overwrite=overwrite, chunk=chunk)
+        kw = {"overwrite": overwrite, "chunk": chunk, "block_size": block_size, "resume": resume}
+        target = Path(confidence_to) if confidence_to else confidence_path(path)
+        if confidence and not resume:
+            check_output(target, overwrite)  # before anything is written
+        self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
         self.conf = None
         if confidence:
-            target = Path(confidence_to) if confidence_to else confidence_path(path)
             self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
-                                  metadata={**meta, "kind": "confidence"}, overwrite=overwrite,
-                                  chunk=chunk)
+                                  metadata={**meta, "kind": "confidence"}, **kw)
+        self.done_dir = self.rgb.path / DONE_FOLDER
 
-    def write(self, index: tuple[int, ...], rgb: np.ndarray, confidence: np.ndarray | None) -> None:
-        self.rgb.write(index, rgb)
+    def completed(self) -> set[str]:
+        """Keys of the blocks already written (by an interrupted run of the same job)."""
+        if not self.done_dir.is_dir():
+            return set()
+        return {p.name for p in self.done_dir.iterdir()}
+
+    def write(self, index: tuple[int, ...], region: tuple[slice, slice], rgb: np.ndarray,
+              confidence: np.ndarray | None) -> None:
         if self.conf is not None and confidence is not None:
-            self.conf.write(index, confidence)
+            self.conf.write(index, region, confidence)
+        self.rgb.write(index, region, rgb)
+
+    def mark_done(self, key: str) -> None:
+        """Record a written block; its data is flushed first, so the record never runs ahead
+        of the data, even across a power loss."""
+        os.sync()
+        self.done_dir.mkdir(exist_ok=True)
+        (self.done_dir / key).touch()
 
     def finalize(self) -> Any:
         conf = self.conf.finalize() if self.conf is not None else None
-        try:
-            rgb = self.rgb.finalize()
-        except BaseException:
-            if self.conf is not None:
-                remove(self.conf.path)
-            raise
+        rgb = self.rgb.finalize()
         return rgb if conf is None else (rgb, conf)
 
     def discard(self) -> None:
@@ -245,10 +336,12 @@ def write_rgb(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **z
     path = check_output(path, overwrite)
     kind = output_kind(path)
     if kind == "zarr":
-        merger = OmeZarrMerger(path, rgb.shape[:-1], confidence=False, overwrite=overwrite, **zarr_kw)
+        merger = OmeZarrMerger(path, rgb.shape[:-1], confidence=False, overwrite=overwrite,
+                               block_size=max(rgb.shape[-3:-1]), **zarr_kw)
         try:
+            full = (slice(None), slice(None))
             for index in np.ndindex(*rgb.shape[:-3]):
-                merger.write(index, np.asarray(rgb[index]), None)
+                merger.write(index, full, np.asarray(rgb[index]), None)
             merger.finalize()
         except BaseException:
             merger.discard()
