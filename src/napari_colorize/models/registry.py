@@ -76,7 +76,13 @@ def _find_card(name_or_path: str | Path) -> Path:
 def build_network(card: dict[str, Any]) -> torch.nn.Module:
     """An untrained network of the architecture the card names."""
     arch = card.get("architecture", {})
-    if arch.get("class", "ChromaNet") != "ChromaNet":
+    cls = arch.get("class", "ChromaNet")
+    if cls == "FractionNet":
+        from .fraction_net import FractionNet
+
+        channels = int(arch.get("channels", len(card.get("channel_names", ()))))
+        return FractionNet(tuple(arch.get("widths", ChromaNet().widths)), channels=channels)
+    if cls != "ChromaNet":
         raise ValueError(f"unknown architecture {arch.get('class')!r} in model card")
     return ChromaNet(tuple(arch.get("widths", ChromaNet().widths)))
 

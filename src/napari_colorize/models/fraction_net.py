@@ -1,0 +1,64 @@
+"""FractionNet: how a grayscale fluorescence signal splits into K structure classes.
+
+The same 1/4-resolution U-Net as :class:`ChromaNet` (folded full-resolution input, context down to
+1/32), with a head that predicts, for each 4x4 sub-pixel, K class logits and a log-scale of the
+fraction error. Fractions are a softmax over the classes (they sum to 1 at every pixel); the
+confidence is ``exp(-b / FRACTION_SCALE)`` of the predicted Laplace scale ``b`` of the summed
+absolute fraction error.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .network import ChromaNet, _unfold4
+
+#: Predicted error scale (sum over classes of |fraction error|) at which confidence is 1/e.
+FRACTION_SCALE = 0.25
+
+
+class FractionNet(ChromaNet):
+    """Lightness ``(B, 1, H, W)`` in [0, 100] -> ``(B, K + 1, H, W)``: K fractions, confidence.
+
+    ``H`` and ``W`` must be multiples of :attr:`divisor`. The lightness look-up table of
+    :class:`ChromaNet` is not used (its buffer is dropped).
+
+    Examples
+    --------
+    >>> net = FractionNet((8, 8, 8, 8), channels=3)
+    >>> net(torch.full((1, 1, 64, 64), 50.0)).shape
+    torch.Size([1, 4, 64, 64])
+    """
+
+    def __init__(
+        self, widths: tuple[int, int, int, int] = (32, 64, 96, 128), channels: int = 3
+    ) -> None:
+        if channels < 2:
+            raise ValueError(f"FractionNet needs >= 2 channels, got {channels}")
+        super().__init__(widths)
+        self.channels = int(channels)
+        del self.lut
+        self.head = nn.Conv2d(self.widths[0], (self.channels + 1) * 16, 1)
+        # Start from uniform fractions and a middling error scale.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits ``(B, K, H, W)`` and log error scale ``(B, 1, H, W)`` (for training)."""
+        out = _unfold4(self.head(self._features(lightness)), self.channels + 1)
+        log_b = out[:, self.channels :] + math.log(FRACTION_SCALE)
+        return out[:, : self.channels], log_b
+
+    def forward(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
+        """K fractions and (if ``confidence``) the confidence; without it the scale is skipped."""
+        head = self.head(self._features(lightness))
+        if not confidence:
+            return torch.softmax(_unfold4(head, self.channels), dim=1)
+        out = _unfold4(head, self.channels + 1)
+        fractions = torch.softmax(out[:, : self.channels], dim=1)
+        log_b = out[:, self.channels :] + math.log(FRACTION_SCALE)
+        conf = torch.exp(-torch.exp(log_b.clamp(-10, 10)) / FRACTION_SCALE)
+        return torch.cat([fractions, conf], dim=1)
