@@ -41,24 +41,43 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--blending", choices=("taper", "constant"), default="taper",
                    help="taper: weighted blend of overlaps (default); constant: no blending")
     c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    c.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same .ome.zarr OUT (same input and "
+                        "settings); the result is identical to an uninterrupted run")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="spread the work over a dask.distributed cluster, e.g. tcp://host:8786")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("models", help="list available models",
                    description="List bundled and user models.")
 
-    t = sub.add_parser("train", help="train or fine-tune a model on colour images",
-                       description="Train a model from colour RGB images (their lightness is the "
-                                   "input, their chroma the target), or regenerate a bundled one.")
+    t = sub.add_parser("train", help="train, or tune a model to your stain, on colour images",
+                       description="Tune a model to your lab's stain from colour RGB reference "
+                                   "images (--base), train one from scratch, or regenerate a "
+                                   "bundled one (--recipe). Lightness is the input, chroma the "
+                                   "target.")
     t.add_argument("images", nargs="*", metavar="IMAGE", help="colour RGB training images")
+    t.add_argument("--images", dest="image_list", nargs="+", metavar="IMAGE", default=[],
+                   help="colour RGB training images (same as the positional IMAGEs)")
+    t.add_argument("--masks", nargs="+", metavar="MASK",
+                   help="with --base: one mask image per training image (non-zero = use); "
+                        "tuning, patches and metrics stay inside")
     t.add_argument("--recipe", help="regenerate a bundled model from scratch (e.g. he-histology)")
-    t.add_argument("--base", help="model to fine-tune (default: train from scratch)")
-    t.add_argument("--seconds", type=float, help="time budget")
-    t.add_argument("--steps", type=int, help="step budget")
+    t.add_argument("--base", help="model to tune (e.g. he-histology; default: train from scratch)")
+    t.add_argument("--seconds", type=float,
+                   help="time budget (with --base: the whole tuning run, default 120)")
+    t.add_argument("--steps", type=int,
+                   help="step budget (with --base: gradient steps; 0 = calibration only)")
+    t.add_argument("--layers", choices=("all", "decoder", "head"),
+                   help="with --base: what gradient steps update (default all)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--name", default="custom", help="name of the new model (default custom)")
+    t.add_argument("--name", default=None,
+                   help="name of the new model (default custom, or BASE-tuned with --base)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    t.add_argument("--out", required=True,
-                   help="output .safetensors path (a folder with --recipe); the card goes beside it")
+    t.add_argument("--out",
+                   help="output .safetensors path (a folder with --recipe); the card goes beside "
+                        "it. With --base it defaults to NAME in your models folder, where "
+                        "'napari-colorize models' and the napari widget find it")
     t.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -73,17 +92,19 @@ def _parser() -> argparse.ArgumentParser:
 def _colorize(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
-    from .core.engine import iter_colorize, open_image
+    from .core.engine import check_input, iter_colorize, open_image
     from .core.events import drain
-    from .core.validation import check_image
     from .io.writers import check_output, output_kind, remove, write_rgb
 
-    out = check_output(args.output, args.overwrite)
-    kind = output_kind(out)
-    if args.confidence:
+    kind = output_kind(args.output)
+    if args.resume and kind != "zarr":
+        raise ValueError(f"--resume needs an .ome.zarr OUT (it records finished blocks); got {args.output}")
+    resuming = args.resume and Path(args.output).exists()
+    out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
+    if args.confidence and not resuming:
         check_output(args.confidence, args.overwrite)
     image = open_image(args.input)
-    check_image(image)
+    check_input(image)
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
     if pngs and len(image.shape) != 2:
         raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
@@ -92,6 +113,7 @@ def _colorize(args: argparse.Namespace) -> None:
         device=args.device, out=out if kind == "zarr" else None,
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
+        resume=args.resume, scheduler=args.scheduler,
     )
 
     def show(event: Any) -> None:
@@ -101,7 +123,13 @@ def _colorize(args: argparse.Namespace) -> None:
         bar.refresh()
 
     with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
-        result = drain(gen, show)
+        try:
+            result = drain(gen, show)
+        except KeyboardInterrupt:
+            if kind == "zarr":
+                message = f"partial result kept in {out}; continue with --resume"
+                raise KeyboardInterrupt(message) from None
+            raise
     rgb, conf = result if args.confidence else (result, None)
     written = []
     try:
@@ -140,33 +168,82 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
 
 
 def _train(args: argparse.Namespace) -> None:
+    images = [*args.images, *args.image_list]
     if args.recipe:
         from .training.recipes import run_recipe
 
-        if args.images or args.base:
+        if images or args.base:
             raise ValueError("--recipe regenerates a bundled model: give no images or --base")
+        if not args.out:
+            raise ValueError("--recipe needs --out DIR")
         target = Path(args.out) / f"{args.recipe}.safetensors"
         if target.exists() and not args.overwrite:
             raise ValueError(f"output {target} already exists; pass --overwrite to replace it")
         path = run_recipe(args.recipe, args.out, progress=not args.quiet, device=args.device)
         print(f"wrote {path}", file=sys.stderr)
         return
-    if not args.images:
-        raise ValueError("give colour training images, or --recipe NAME")
+    if not images:
+        raise ValueError("give colour training images (--images), or --recipe NAME")
+    if args.base:
+        _tune(args, images)
+        return
+    if args.masks or args.layers:
+        raise ValueError("--masks and --layers are for tuning: give --base MODEL")
     if args.steps is None and args.seconds is None:
         raise ValueError("give --steps or --seconds to bound training")
+    if not args.out:
+        raise ValueError("training from scratch needs --out PATH.safetensors")
     from .training.loop import train
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"--out {out} must end in .safetensors")
-    if not out.parent.is_dir():
-        raise ValueError(f"output folder {out.parent} does not exist")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"output {out} already exists; pass --overwrite to replace it")
-    train(args.images, base=args.base, seconds=args.seconds, steps=args.steps, seed=args.seed,
-          out=out, progress=not args.quiet, device=args.device, name=args.name)
+    out = _check_out(args.out, args.overwrite)
+    train(images, seconds=args.seconds, steps=args.steps, seed=args.seed, out=out,
+          progress=not args.quiet, device=args.device, name=args.name)
     print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
+
+
+def _check_out(out: str, overwrite: bool) -> Path:
+    path = Path(out)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"--out {path} must end in .safetensors")
+    if not path.parent.is_dir():
+        raise ValueError(f"output folder {path.parent} does not exist")
+    if path.exists() and not overwrite:
+        raise ValueError(f"output {path} already exists; pass --overwrite to replace it")
+    return path
+
+
+def _tune(args: argparse.Namespace, images: list[str]) -> None:
+    import numpy as np
+
+    from .training.tuning import tune
+
+    masks = None
+    if args.masks:
+        if len(args.masks) != len(images):
+            raise ValueError(f"got {len(args.masks)} masks for {len(images)} images: "
+                             "give one per image")
+        from .io.readers import read_image
+
+        masks = []
+        for path in args.masks:
+            mask = np.asarray(read_image(path)[...])
+            masks.append((mask.max(axis=-1) if mask.ndim == 3 else mask) > 0)
+    out = _check_out(args.out, args.overwrite) if args.out else None
+    name = args.name or f"{Path(args.base).stem}-tuned"
+    settings = {"layers": args.layers} if args.layers else {}
+    seconds = 120.0 if args.seconds is None and args.steps is None else args.seconds
+    result = tune(images, base=args.base, masks=masks, name=name, out=out,
+                  overwrite=args.overwrite, progress=not args.quiet, device=args.device,
+                  seconds=seconds, steps=args.steps, seed=args.seed, **settings)
+    scores = result.metrics["holdout_ciede2000_tissue"]
+    if scores.get("tuned") is not None:
+        parts = [f"{k} {scores[k]:.2f}" for k in ("base", "calibrated", "tuned")
+                 if scores.get(k) is not None]
+        print("held-out tissue CIEDE2000: " + " -> ".join(parts), file=sys.stderr)
+    from .models.registry import user_models_dir
+
+    path = out or user_models_dir() / f"{name}.safetensors"
+    print(f"wrote {path} and {path.with_suffix('.json')}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         first = (str(exc).splitlines() or [""])[0]
         print(f"napari-colorize: error: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("napari-colorize: interrupted; nothing written", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"napari-colorize: interrupted; {exc or 'nothing written'}", file=sys.stderr)
         return 130
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..io.readers import read_metadata
+from ..io.readers import incomplete_message, read_metadata
 from ..io.writers import confidence_path
 
 
@@ -66,6 +66,12 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
     name = path.name.split(".")[0]
     if read_metadata(path).get("kind") == "confidence":
         return [_confidence_layer(path, f"{name} confidence")]
+    message = incomplete_message(path)
+    if message:
+        from napari.utils.notifications import show_warning
+
+        show_warning(message)
+        name += " (incomplete)"
     root = zarr.open_group(path, mode="r")
     levels, names, scale, translate = _multiscale(root)
     c = names.index("c")

@@ -323,7 +323,7 @@ class BlockRunner:
                 for j, _ in batch:
                     if j not in open_blocks:
                         lightness, box = next(reads)
-                        plane_no, block = jobs[j]
+                        block = jobs[j][1]
                         blender = BlockBlender(block.region, channels, self.plan.config.overlap,
                                                self.inverse(block))
                         open_blocks[j] = [lightness, box, blender, 0]

@@ -32,16 +32,21 @@ class Progress:
 def drain(gen: Generator[Any, None, T], on_event: Callable[[Any], None] | None = None) -> T:
     """Run a generator to the end, passing each event to ``on_event``; return its value.
 
-    If ``on_event`` raises (e.g. KeyboardInterrupt), the generator is closed first, so the
-    engine discards partial output.
+    If ``on_event`` raises (e.g. KeyboardInterrupt), the exception is raised inside the generator
+    too, so the engine reacts to it as if it had happened there (an interrupt keeps a resumable
+    output; other errors discard partial output).
     """
     try:
         while True:
             event = next(gen)
             if on_event is not None:
-                on_event(event)
+                try:
+                    on_event(event)
+                except BaseException as exc:
+                    try:
+                        gen.throw(exc)
+                    except BaseException:
+                        pass
+                    raise
     except StopIteration as stop:
         return stop.value
-    except BaseException:
-        gen.close()
-        raise

@@ -7,6 +7,7 @@ reads one plane at a time; small formats are decoded to numpy.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
 PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
+DONE_FOLDER = ".napari_colorize_done"
 
 
 def is_zarr_path(path: Path) -> bool:
@@ -36,9 +39,25 @@ def _read_tiff(path: Path) -> Any:
     return tifffile.memmap(path, mode="r")
 
 
+def incomplete_message(path: str | Path) -> str | None:
+    """A one-line warning if ``path`` is an unfinished napari-colorize result, else None."""
+    path = Path(path)
+    if read_metadata(path).get("complete") is not False:
+        return None
+    done = path / DONE_FOLDER
+    blocks = len(list(done.iterdir())) if done.is_dir() else 0
+    return (
+        f"{path} is incomplete (an interrupted run; {blocks} blocks written): finish it with "
+        "`napari-colorize colorize IN OUT --resume` or colorize(..., resume=True)"
+    )
+
+
 def _read_zarr(path: Path) -> Any:
     import zarr
 
+    message = incomplete_message(path)
+    if message:
+        warnings.warn(message, stacklevel=3)
     node = zarr.open(path, mode="r")
     if isinstance(node, zarr.Array):
         return node

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .readers import DONE_FOLDER
+
 NGFF_VERSION = "0.5"
 RGB_CHANNELS = [
     {"label": "red", "color": "FF0000"},
@@ -206,10 +208,6 @@ class NgffImage:
     def discard(self) -> None:
         """Remove everything written."""
         remove(self.path)
-
-
-#: Folder inside an unfinished OME-Zarr naming its finished blocks (removed when complete).
-DONE_FOLDER = ".napari_colorize_done"
 
 
 def _chunk_for(chunk: int, block_size: int) -> int:

@@ -1,0 +1,170 @@
+"""Big stacks: blocks, resume after a crash, dask.distributed, and their bad inputs."""
+
+import errno
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from napari_colorize import colorize
+from napari_colorize.io.readers import read_image, read_metadata
+from napari_colorize.models.registry import save_model
+
+SETTINGS = {"tile_size": 64, "overlap": 16, "block_size": 96}
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path, with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def stack(gray_image) -> np.ndarray:
+    planes = [np.roll(gray_image[:150, :200], 7 * i, axis=1) for i in range(5)]
+    return np.stack(planes)
+
+
+@pytest.fixture
+def saved_tiny(tiny_model, tmp_path) -> Path:
+    card = {"name": "tiny", "version": "1", "architecture": {"class": "ChromaNet",
+                                                            "widths": [8, 8, 8, 8]}}
+    save_model(tiny_model.net, card, tmp_path / "tiny.safetensors")
+    return tmp_path / "tiny.safetensors"
+
+
+def test_blocks_give_the_same_bytes_as_whole_planes(tiny_model, gray_image):
+    whole_rgb, whole_conf = colorize(gray_image, tiny_model, tile_size=64, overlap=16,
+                                     confidence=True)
+    rgb, conf = colorize(gray_image, tiny_model, confidence=True, **SETTINGS)
+    np.testing.assert_array_equal(rgb, whole_rgb)
+    np.testing.assert_array_equal(conf, whole_conf)
+
+
+def test_static_stack_is_identical_plane_to_plane(tiny_model, gray_image):
+    rgb = colorize(np.stack([gray_image] * 3), tiny_model, **SETTINGS)
+    np.testing.assert_array_equal(rgb[0], rgb[1])
+    np.testing.assert_array_equal(rgb[1], rgb[2])
+
+
+def test_resume_after_kill_is_byte_identical(stack, saved_tiny, tmp_path):
+    np.save(tmp_path / "stack.npy", stack)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "run").mkdir()
+    reference = tmp_path / "ref" / "out.ome.zarr"
+    colorize(stack, saved_tiny, out=reference, confidence=True, **SETTINGS)
+    target = tmp_path / "run" / "out.ome.zarr"
+    child = textwrap.dedent(f"""
+        import numpy as np, sys
+        from napari_colorize import iter_colorize
+        gen = iter_colorize(np.load({str(tmp_path / "stack.npy")!r}), {str(saved_tiny)!r},
+                            out={str(target)!r}, confidence=True, **{SETTINGS!r})
+        for event in gen:
+            print(event.done, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    stop_at = int(np.random.default_rng(7).integers(20, 80))  # a random tile, fixed seed
+    for line in proc.stdout:
+        if int(line) >= stop_at:
+            proc.kill()  # SIGKILL: no cleanup runs
+            break
+    proc.wait()
+    assert read_metadata(target)["complete"] is False
+    with pytest.warns(UserWarning, match="incomplete"):
+        read_image(target)
+    with pytest.raises(ValueError, match=r"incomplete.*resume"):
+        colorize(stack, saved_tiny, out=target, **SETTINGS)
+    colorize(stack, saved_tiny, out=target, confidence=True, resume=True, **SETTINGS)
+    assert files(target) == files(reference)
+    conf = Path(str(target).replace("out.ome", "out.confidence.ome"))
+    assert files(conf) == files(Path(str(reference).replace("out.ome", "out.confidence.ome")))
+
+
+def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out.ome.zarr"
+    _interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        colorize(stack, tiny_model, out=out, **SETTINGS)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="other settings"):
+        colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "overlap": 8})
+
+
+def _interrupt_after(monkeypatch, n: int, exc: BaseException | None = None) -> None:
+    from napari_colorize.io import writers
+
+    original = writers.NgffImage.write
+    calls = {"n": 0}
+
+    def write(self, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise exc or KeyboardInterrupt()
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(writers.NgffImage, "write", write)
+
+
+def test_full_disk_keeps_a_resumable_output(stack, tiny_model, tmp_path, monkeypatch):
+    (tmp_path / "ref").mkdir()
+    reference = tmp_path / "ref" / "out.ome.zarr"
+    colorize(stack, tiny_model, out=reference, **SETTINGS)
+    out = tmp_path / "out.ome.zarr"
+    _interrupt_after(monkeypatch, 4, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(OSError, match="No space"):
+        colorize(stack, tiny_model, out=out, **SETTINGS)
+    monkeypatch.undo()
+    assert read_metadata(out)["complete"] is False
+    colorize(stack, tiny_model, out=out, resume=True, **SETTINGS)
+    assert files(out) == files(reference)
+
+
+def test_cancel_without_resume_discards(stack, tiny_model, tmp_path):
+    from napari_colorize import iter_colorize
+
+    out = tmp_path / "out.ome.zarr"
+    gen = iter_colorize(stack, tiny_model, out=out, **SETTINGS)
+    next(gen)
+    gen.close()
+    assert not out.exists()
+
+
+def test_distributed_equals_local(stack, saved_tiny, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = colorize(stack, saved_tiny, **SETTINGS)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        got = colorize(stack, saved_tiny, scheduler=client, **SETTINGS)
+        np.testing.assert_array_equal(got, local)
+        out = tmp_path / "d.ome.zarr"
+        colorize(stack, saved_tiny, scheduler=client, out=out, **SETTINGS)
+        np.testing.assert_array_equal(np.moveaxis(np.asarray(zarr.open_group(out)["0"]), 0, -1),
+                                      local)
+
+
+def test_unreachable_scheduler_fails_fast_and_writes_nothing(gray_image, tiny_model, tmp_path):
+    out = tmp_path / "x.ome.zarr"
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="did not answer"):
+        colorize(gray_image, tiny_model, out=out, scheduler="tcp://127.0.0.1:9")
+    assert time.monotonic() - start < 12
+    assert not out.exists()
+
+
+def test_zarr_missing_chunks_names_the_array(tiny_model, tmp_path):
+    z = zarr.create_array(tmp_path / "in.zarr", shape=(128, 128), chunks=(64, 64), dtype=np.uint8)
+    z[:64] = 100  # half the chunks never written
+    with pytest.raises(ValueError, match=r"zarr array .*in.zarr is missing 2 of 4 chunks"):
+        colorize(zarr.open_array(tmp_path / "in.zarr", mode="r"), tiny_model)
+
+
+def test_zarr_wrong_dtype_names_the_array(tiny_model, tmp_path):
+    z = zarr.create_array(tmp_path / "b.zarr", shape=(64, 64), dtype=bool)
+    z[...] = True
+    with pytest.raises(ValueError, match=r"zarr array .*b.zarr: image is boolean"):
+        colorize(tmp_path / "b.zarr", tiny_model)
