@@ -1,6 +1,14 @@
 """Engine throughput vs the model's raw forward on the same tiles; prints one JSON line.
 
     python benchmarks/bench_engine.py [--size 2048] [--model he-histology] [--repeat 3]
+    python benchmarks/bench_engine.py --compare monai [--planes 64]
+
+``--compare monai`` runs the same model over a 2048x2048 image in memory and over a
+``planes`` x 2048 x 2048 uint8 zarr stack written to a zarr array, three ways: (a) whole-frame
+forward (the model on each full plane), (b) MONAI ``sliding_window_inference`` (gaussian
+blending, same tile/overlap/batch) and (c) this engine. Each way runs in its own process, so
+its peak RSS is its own; all three produce the same kind of output (sRGB uint8 with the input's
+lightness). MONAI is needed only here: ``pip install --no-deps "monai>=1.4,<1.6"``.
 
 engine_mps: end-to-end ``colorize`` of a uint8 image in memory (lightness mapping, tiling,
 batching, blending, Lab -> sRGB). raw_model_mps: the same model called on the same tiles, already
@@ -15,6 +23,7 @@ import json
 import platform
 import resource
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,6 +49,105 @@ def test_image(size: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(base, reps)[:size, :size])
 
 
+def _lightness_and_convert():
+    from napari_colorize.core.color import lab_to_srgb_uint8
+
+    def convert(lightness: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+        return lab_to_srgb_uint8(lightness, ab[0], ab[1]).numpy()
+
+    return convert
+
+
+def run_method(method: str, source: str, args: argparse.Namespace) -> dict:
+    """One way of colorizing ``source`` (``"memory"`` or a zarr path); returns timings."""
+    import zarr
+
+    model = load_model(args.model, device=args.device)
+    convert = _lightness_and_convert()
+    window = IntensityWindow(0, 255)
+    if source == "memory":
+        planes_in = test_image(args.size)[None]
+        out = np.zeros((*planes_in.shape, 3), np.uint8)
+    else:
+        planes_in = zarr.open_array(source, mode="r")
+        out = zarr.create_array(source + f".{method}.out.zarr", shape=(*planes_in.shape, 3),
+                                chunks=(1, 512, 512, 3), dtype=np.uint8, overwrite=True)
+    kw = {"tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch}
+
+    def chroma(x: torch.Tensor) -> torch.Tensor:
+        return model(x, confidence=False)
+
+    def run(planes_in: Any, out: Any) -> None:
+        if method == "engine":
+            colorize(planes_in, model, out=out, **kw)
+            return
+        if method == "monai":
+            from monai.inferers import sliding_window_inference
+        for i in range(planes_in.shape[0]):
+            lightness = to_lightness(np.asarray(planes_in[i]), window)
+            x = lightness[None, None]
+            with torch.inference_mode():
+                if method == "whole":
+                    ab = chroma(x)[0]
+                else:
+                    ab = sliding_window_inference(
+                        x, roi_size=(args.tile, args.tile), sw_batch_size=args.batch,
+                        predictor=chroma, overlap=args.overlap / args.tile, mode="gaussian",
+                    )[0]
+            out[i] = convert(lightness, ab)
+
+    first = np.asarray(planes_in[:1])
+    run(first, np.zeros((*first.shape, 3), np.uint8))  # warm-up: oneDNN picks kernels
+    start = time.perf_counter()
+    run(planes_in, out)
+    seconds = time.perf_counter() - start
+    mp = planes_in.shape[0] * planes_in.shape[1] * planes_in.shape[2] / 1e6
+    return {"method": method, "input": source, "mp": round(mp, 1), "seconds": round(seconds, 2),
+            "mps": round(mp / seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Each method in its own process on the image and on the zarr stack; one JSON line."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import zarr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = f"{tmp}/stack.zarr"
+        z = zarr.create_array(stack, shape=(args.planes, args.size, args.size),
+                              chunks=(1, 512, 512), dtype=np.uint8)
+        base = test_image(args.size)
+        for i in range(args.planes):
+            z[i] = np.roll(base, 37 * i, axis=1)
+        results = []
+        for source in ("memory", stack):
+            for method in ("whole", "monai", "engine"):
+                cmd = [sys.executable, __file__, "--method", method, "--source", source,
+                       "--size", str(args.size), "--tile", str(args.tile),
+                       "--overlap", str(args.overlap), "--batch", str(args.batch),
+                       "--device", args.device]
+                if args.model:
+                    cmd += ["--model", args.model]
+                line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                result = json.loads(line.strip().splitlines()[-1])
+                result["input"] = "image" if source == "memory" else "zarr_stack"
+                results.append(result)
+    by = {(r["input"], r["method"]): r for r in results}
+    ratios = {
+        f"{inp}_engine_over_monai_mps": round(
+            by[(inp, "engine")]["mps"] / by[(inp, "monai")]["mps"], 3)
+        for inp in ("image", "zarr_stack")
+    }
+    print(json.dumps({
+        "benchmark": "engine_vs_monai", "size": args.size, "planes": args.planes,
+        "tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch,
+        "results": results, **ratios, "device": args.device, "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
@@ -49,7 +157,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compare", choices=("monai",), help="compare with MONAI (see above)")
+    parser.add_argument("--planes", type=int, default=64, help="planes of the zarr stack")
+    parser.add_argument("--method", choices=("whole", "monai", "engine"), help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.method:
+        print(json.dumps(run_method(args.method, args.source, args)))
+        return
+    if args.compare:
+        compare(args)
+        return
 
     image = test_image(args.size)
     model = load_model(args.model, device=args.device)
