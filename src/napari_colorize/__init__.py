@@ -1,7 +1,7 @@
 """napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
 
 Public API: :func:`colorize`, :func:`iter_colorize`, :func:`train`, :func:`evaluate`,
-:func:`list_models`, :func:`load_model`. Heavy modules are imported on first use, so
+:func:`list_models`, :func:`load_model`, :func:`render_composite`. Heavy modules are imported on first use, so
 ``import napari_colorize`` stays fast and never touches napari or Qt.
 """
 
@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["colorize", "evaluate", "iter_colorize", "list_models", "load_model", "train"]
+__all__ = [
+    "colorize", "evaluate", "iter_colorize", "list_models", "load_model", "render_composite",
+    "train",
+]
 
 _LAZY = {
     "colorize": "napari_colorize.core.engine",
@@ -20,10 +23,12 @@ _LAZY = {
     "evaluate": "napari_colorize.training.evaluation",
     "list_models": "napari_colorize.models.registry",
     "load_model": "napari_colorize.models.registry",
+    "render_composite": "napari_colorize.core.render",
 }
 
 if TYPE_CHECKING:
     from .core.engine import colorize, iter_colorize
+    from .core.render import render_composite
     from .models.registry import list_models, load_model
     from .training.evaluation import evaluate
     from .training.loop import train

@@ -26,6 +26,7 @@ from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
 from .events import Progress, drain
 from .intensity import IntensityWindow, compute_window, to_lightness
+from .render import intensity_from_lightness, parse_palette, render_composite
 from .merge import ArrayMerger, BlockBlender, Merger, OutArrayMerger, inverse_weight
 from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
 from .validation import check_image, check_store, check_tiling, zarr_name
@@ -38,6 +39,20 @@ def connect(scheduler: Any) -> Any:
     from .distributed import connect as _connect
 
     return _connect(scheduler)
+
+
+def check_outputs(spec: Any, channels: bool, palette: Any) -> np.ndarray | None:
+    """The palette of a fractions model (``None`` for chroma models); refuses options the model
+    cannot honour."""
+    if spec.kind == "chroma":
+        for name, value in (("channels=True", channels), ("palette", palette)):
+            if value not in (False, None):
+                raise ValueError(
+                    f"{name} needs a model that predicts channels (e.g. fluorescence-composite); "
+                    f"{spec.name} predicts colour (chroma)"
+                )
+        return None
+    return parse_palette(spec.palette if palette is None else palette, spec.channel_names)
 
 
 def check_input(image: Any) -> None:
@@ -60,6 +75,7 @@ class ColorizeConfig:
     blending: str = "taper"
     confidence: bool = False
     block_size: int = BLOCK_SIZE
+    channels: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.block_size, bool) or not isinstance(self.block_size, int) or (
@@ -73,8 +89,16 @@ class ColorizeConfig:
 def open_image(image: Any) -> Any:
     """Accept a path (read lazily) or any array-like with ``shape``/``dtype`` and slicing."""
     if isinstance(image, (str, Path)):
-        from ..io.readers import read_image
+        from ..io.readers import channel_axis, read_image
 
+        found = channel_axis(image)
+        if found:
+            axis, n = found
+            raise ValueError(
+                f"{image} has {n} channels (axis {axis}); colorize expects one grayscale "
+                f"channel: pick one (e.g. image.take(0, axis={axis})) or sum them "
+                f"(image.sum(axis={axis}))"
+            )
         return read_image(image)
     if not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
@@ -125,6 +149,9 @@ class RunPlan:
     padded: tuple[int, int]
     window: IntensityWindow
     config: ColorizeConfig
+    kind: str = "chroma"
+    outputs: int = 2
+    palette: tuple = ()
 
     @property
     def planes(self) -> list[tuple[int, ...]]:
@@ -132,27 +159,32 @@ class RunPlan:
 
     @property
     def channels(self) -> int:
-        return 3 if self.config.confidence else 2
+        """Model channels blended per block: the outputs, and the confidence if asked for."""
+        return self.outputs + int(self.config.confidence)
 
     def key(self, plane_no: int, block: Block) -> str:
         """Name of one block of one plane (resume markers)."""
         return f"{plane_no}-{block.key}"
 
 
-def make_plan(image: Any, spec: Any, window: IntensityWindow, config: ColorizeConfig) -> RunPlan:
+def make_plan(
+    image: Any, spec: Any, window: IntensityWindow, config: ColorizeConfig, palette: Any = None
+) -> RunPlan:
     shape = tuple(int(s) for s in image.shape)
     plane = shape[-2:]
     tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
     padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
     tiles = plan_tiles(padded, tile, config.overlap)
     blocks = plan_blocks(plane, tiles, config.block_size, constant=config.blending == "constant")
-    return RunPlan(shape, tuple(tiles), tuple(blocks), padded, window, config)
+    return RunPlan(shape, tuple(tiles), tuple(blocks), padded, window, config, spec.kind,
+                   spec.channels, tuple(map(tuple, palette)) if palette is not None else ())
 
 
 def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: bool):
     shape = plan.shape
+    n_maps = plan.outputs if plan.config.channels else 0
     if out is None:
-        return ArrayMerger(shape, plan.config.confidence)
+        return ArrayMerger(shape, plan.config.confidence, n_maps)
     if isinstance(out, (str, Path)):
         from ..io.writers import OmeZarrMerger, output_kind
 
@@ -160,10 +192,11 @@ def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: b
             raise ValueError(f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI")
         return OmeZarrMerger(out, shape, confidence=plan.config.confidence, metadata=meta,
                              overwrite=overwrite, resume=resume,
-                             block_size=plan.config.block_size)
+                             block_size=plan.config.block_size,
+                             channels=meta.get("channels") if n_maps else None)
     if resume:
         raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
-    return OutArrayMerger(out, shape, plan.config.confidence)
+    return OutArrayMerger(out, shape, plan.config.confidence, n_maps)
 
 
 def iter_colorize(
@@ -182,6 +215,8 @@ def iter_colorize(
     resume: bool = False,
     scheduler: Any = None,
     block_size: int = BLOCK_SIZE,
+    channels: bool = False,
+    palette: Any = None,
 ) -> Generator[Progress, None, Any]:
     """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
 
@@ -200,17 +235,22 @@ def iter_colorize(
     net = resolve_model(model, device)
     spec = net.spec
     batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
-    config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size)
+    config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size,
+                            channels)
     check_tiling(tile_size, overlap, batch_size, spec.min_tile, spec.divisor)
+    colours = check_outputs(spec, channels, palette)
     client = connect(scheduler) if scheduler is not None else None
     window = compute_window(image, contrast_limits)
-    plan = make_plan(image, spec, window, config)
+    plan = make_plan(image, spec, window, config, colours)
     meta = {
         "model": spec.name, "model_version": spec.version,
         "settings": {"tile_size": tile_size, "overlap": overlap, "blending": blending,
                      "block_size": block_size},
         "window": [window.low, window.high],
     }
+    if colours is not None:
+        meta["channels"] = {"names": list(spec.channel_names),
+                            "palette": [[round(float(v), 4) for v in c] for c in colours]}
     merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
     planes = plan.planes
     finished = merger.completed() if hasattr(merger, "completed") else set()
@@ -228,7 +268,8 @@ def iter_colorize(
             events = BlockRunner(image, net, plan).run(jobs, getattr(merger, "buffer", None))
         for event in events:
             if isinstance(event, BlockResult):
-                merger.write(planes[event.plane], event.block.region, event.rgb, event.confidence)
+                merger.write(planes[event.plane], event.block.region, event.rgb, event.confidence,
+                             event.channels)
                 if hasattr(merger, "mark_done"):
                     merger.mark_done(plan.key(event.plane, event.block))
                 continue
@@ -265,6 +306,7 @@ class BlockResult:
     block: Block
     rgb: np.ndarray
     confidence: np.ndarray | None
+    channels: np.ndarray | None = None
 
 
 class BlockRunner:
@@ -345,9 +387,17 @@ class BlockRunner:
         target = buffer(self.planes[plane_no], block.region) if buffer is not None else None
         out = torch.from_numpy(target) if target is not None else None
         lightness = lightness[relative(block.region, box)]
-        rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out).numpy()
-        conf = pred[2].clamp(0, 1).numpy() if self.plan.channels == 3 else None
-        return BlockResult(plane_no, block, rgb, conf)
+        k = self.plan.outputs
+        conf = pred[k].clamp(0, 1).numpy() if self.plan.config.confidence else None
+        if self.plan.kind == "chroma":
+            rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out).numpy()
+            return BlockResult(plane_no, block, rgb, conf)
+        maps = pred[:k].mul_(intensity_from_lightness(lightness))
+        rgb = render_composite(maps, self.plan.palette)
+        if out is not None:
+            out.copy_(torch.from_numpy(rgb))
+        maps = maps.numpy() if self.plan.config.channels else None
+        return BlockResult(plane_no, block, rgb, conf, maps)
 
 
 def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:
@@ -392,6 +442,8 @@ def colorize(
     resume: bool = False,
     scheduler: Any = None,
     block_size: int = BLOCK_SIZE,
+    channels: bool = False,
+    palette: Any = None,
 ) -> Any:
     """Colorize a grayscale image or stack; returns RGB uint8 shaped ``image.shape + (3,)``.
 
@@ -429,10 +481,16 @@ def colorize(
     block_size : int
         Largest output region computed at once (pixels a side); planes up to this size are one
         block. Bounds memory on huge planes; resume and scale-out work block by block.
+    channels : bool
+        With a model that predicts channels (``fluorescence-composite``): also return the
+        per-channel maps, float32 ``(K, *image.shape)`` in [0, 1] (with ``out`` a path, written
+        beside it as ``x.channels.ome.zarr``). Re-colour them with :func:`render_composite`.
+    palette : list, optional
+        Colour per channel for such models (names, ``#rrggbb`` or RGB); default the model's.
 
     Returns
     -------
-    rgb or (rgb, confidence)
+    rgb, (rgb, confidence), (rgb, channels) or (rgb, channels, confidence)
 
     Examples
     --------
@@ -443,4 +501,5 @@ def colorize(
         image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
         out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
         overwrite=overwrite, resume=resume, scheduler=scheduler, block_size=block_size,
+        channels=channels, palette=palette,
     ))

@@ -81,9 +81,9 @@ class Merger(Protocol):
     """Where finished blocks go."""
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
-              confidence: np.ndarray | None) -> None:
+              confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
         """Store one block of plane ``index``: ``rgb`` (h, w, 3) uint8, ``confidence`` (h, w)
-        float32 or None."""
+        float32 or None, channel ``maps`` (K, h, w) float32 or None."""
 
     def finalize(self) -> Any:
         """Finish and return the result."""
@@ -92,29 +92,48 @@ class Merger(Protocol):
         """Undo everything written so far."""
 
 
-class ArrayMerger:
-    """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and ``+ (H, W)``)."""
+class _Extras:
+    """The in-memory side outputs of a run: confidence ``(*shape)`` and channel maps
+    ``(K, *shape)``, either of which may be absent."""
 
-    def __init__(self, shape: tuple[int, ...], confidence: bool) -> None:
-        self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
+    def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int) -> None:
         self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
+        self.maps = np.zeros((n_maps, *shape), dtype=np.float32) if n_maps else None
+
+    def write(self, where: tuple, confidence: np.ndarray | None, maps: np.ndarray | None) -> None:
+        if self.conf is not None and confidence is not None:
+            self.conf[where] = confidence
+        if self.maps is not None and maps is not None:
+            self.maps[(slice(None), *where)] = maps
+
+    def result(self, main: Any) -> Any:
+        extra = [x for x in (self.maps, self.conf) if x is not None]
+        return (main, *extra) if extra else main
+
+
+class ArrayMerger:
+    """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and side outputs)."""
+
+    def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int = 0) -> None:
+        self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
+        self.extras = _Extras(shape, confidence, n_maps)
 
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
         """The block's slot in the result, for converting straight into it (saves a copy)."""
         return self.rgb[(*index, *region)]
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
-              confidence: np.ndarray | None) -> None:
+              confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
         if not np.shares_memory(rgb, self.rgb):
             self.rgb[(*index, *region)] = rgb
-        if self.conf is not None and confidence is not None:
-            self.conf[(*index, *region)] = confidence
+        self.extras.write((*index, *region), confidence, maps)
 
     def finalize(self) -> Any:
-        return self.rgb if self.conf is None else (self.rgb, self.conf)
+        return self.extras.result(self.rgb)
 
     def discard(self) -> None:
-        self.rgb = self.conf = None
+        self.rgb = None
+        self.extras = _Extras((), False, 0)
 
 
 class OutArrayMerger:
@@ -125,7 +144,8 @@ class OutArrayMerger:
     cancelled run leaves no partial result in it.
     """
 
-    def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool) -> None:
+    def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool,
+                 n_maps: int = 0) -> None:
         expected = (*shape, 3)
         if tuple(array.shape) != expected or np.dtype(array.dtype) != np.uint8:
             raise ValueError(
@@ -134,17 +154,16 @@ class OutArrayMerger:
             )
         self.array = array
         self.written: list[tuple[int, ...]] = []
-        self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
+        self.extras = _Extras(shape, confidence, n_maps)
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
-              confidence: np.ndarray | None) -> None:
+              confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
         self.array[(*index, *region)] = rgb
         self.written.append((*index, *region))
-        if self.conf is not None and confidence is not None:
-            self.conf[(*index, *region)] = confidence
+        self.extras.write((*index, *region), confidence, maps)
 
     def finalize(self) -> Any:
-        return self.array if self.conf is None else (self.array, self.conf)
+        return self.extras.result(self.array)
 
     def discard(self) -> None:
         fill = getattr(self.array, "fill_value", 0) or 0

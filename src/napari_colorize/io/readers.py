@@ -143,3 +143,30 @@ def read_metadata(path: str | Path) -> dict:
         return {}
     attrs = json.loads(meta.read_text()).get("attributes", {})
     return attrs.get("napari_colorize", {})
+
+
+def channel_axis(path: str | Path) -> tuple[int, int] | None:
+    """``(axis, size)`` of a channel axis with more than one channel in a TIFF's or OME-Zarr's
+    metadata (RGB samples do not count), else None."""
+    path = Path(path)
+    try:
+        if is_zarr_path(path):
+            attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+            axes = attrs.get("ome", attrs).get("multiscales", [{}])[0].get("axes", [])
+            names = [a.get("type") == "channel" or a.get("name") == "c" for a in axes]
+            shape = _read_zarr(path).shape
+        elif path.suffix.lower() in TIFF_SUFFIXES:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                names = [a == "C" for a in series.axes]
+                shape = series.shape
+        else:
+            return None
+    except (OSError, ValueError, KeyError, IndexError, json.JSONDecodeError):
+        return None
+    for i, is_channel in enumerate(names):
+        if is_channel and i < len(shape) and shape[i] > 1:
+            return i, int(shape[i])
+    return None

@@ -103,15 +103,16 @@ def _downsample(plane: np.ndarray) -> np.ndarray:
     return out if plane.dtype.kind == "f" else np.round(out).astype(plane.dtype)
 
 
-def confidence_path(path: str | Path) -> Path:
-    """Where the confidence of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``.
+def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
+    """Where a side output of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``
+    (or ``x.channels.ome.zarr``).
 
     A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
     """
     path = Path(path)
     for suffix in (".ome.zarr", ".zarr"):
         if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)] + ".confidence" + suffix)
+            return path.with_name(path.name[: -len(suffix)] + f".{kind}" + suffix)
     raise ValueError(f"{path} is not a .zarr path")
 
 
@@ -125,7 +126,7 @@ class NgffImage:
 
     def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
                  metadata: dict[str, Any], overwrite: bool, chunk: int, block_size: int,
-                 resume: bool = False) -> None:
+                 resume: bool = False, omero: list[dict] | None = None) -> None:
         import zarr
 
         self.path = Path(path)
@@ -147,12 +148,13 @@ class NgffImage:
         root = zarr.open_group(self.path, mode="w", zarr_format=3)
         self.levels = self._create(root, axes, n_levels, dtype, chunk)
         ome = _ome(axes, n_levels, self.path.name)
-        if channels == 3:
+        if channels:
+            top = 255 if np.dtype(dtype) == np.uint8 else 1
             ome["omero"] = {
                 "channels": [
                     {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
-                     "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
-                    for c in RGB_CHANNELS
+                     "window": {"min": 0, "max": top, "start": 0, "end": top}}
+                    for c in (omero or RGB_CHANNELS)
                 ],
                 "rdefs": {"model": "color"},
             }
@@ -183,10 +185,11 @@ class NgffImage:
         pos = channel_position(len(index))
         return (*index[:pos], slice(None), *index[pos:], *region)
 
-    def write(self, index: tuple[int, ...], region: tuple[slice, slice], data: np.ndarray) -> None:
-        """Store one block (``(h, w, 3)`` for RGB, ``(h, w)`` otherwise) and the pyramid levels
-        that line up with it."""
-        if self.channels:
+    def write(self, index: tuple[int, ...], region: tuple[slice, slice], data: np.ndarray,
+              channel_first: bool = False) -> None:
+        """Store one block (``(h, w, C)``, or ``(C, h, w)`` if ``channel_first``, or ``(h, w)``
+        without channels) and the pyramid levels that line up with it."""
+        if self.channels and not channel_first:
             data = np.moveaxis(data, -1, 0)
         for level in range(self.n_block_levels):
             self.levels[level][self._index(index, region)] = data
@@ -273,17 +276,26 @@ class OmeZarrMerger:
         confidence_to: str | Path | None = None,
         resume: bool = False,
         block_size: int = 4096,
+        channels: dict | None = None,
     ) -> None:
         meta = dict(metadata or {})
         kw = {"overwrite": overwrite, "chunk": chunk, "block_size": block_size, "resume": resume}
         target = Path(confidence_to) if confidence_to else confidence_path(path)
-        if confidence and not resume:
-            check_output(target, overwrite)  # before anything is written
+        maps_path = confidence_path(path, "channels")
+        if not resume:  # refuse taken paths before anything is written
+            for side, wanted in ((target, confidence), (maps_path, channels)):
+                if wanted:
+                    check_output(side, overwrite)
         self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
-        self.conf = None
+        self.conf = self.maps = None
         if confidence:
             self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
                                   metadata={**meta, "kind": "confidence"}, **kw)
+        if channels:
+            omero = [{"label": n, "color": "".join(f"{round(v * 255):02X}" for v in c)}
+                     for n, c in zip(channels["names"], channels["palette"], strict=True)]
+            self.maps = NgffImage(maps_path, shape, channels=len(omero), dtype=np.float32,
+                                  metadata={**meta, "kind": "channels"}, omero=omero, **kw)
         self.done_dir = self.rgb.path / DONE_FOLDER
 
     def completed(self) -> set[str]:
@@ -293,9 +305,11 @@ class OmeZarrMerger:
         return {p.name for p in self.done_dir.iterdir()}
 
     def write(self, index: tuple[int, ...], region: tuple[slice, slice], rgb: np.ndarray,
-              confidence: np.ndarray | None) -> None:
+              confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
         if self.conf is not None and confidence is not None:
             self.conf.write(index, region, confidence)
+        if self.maps is not None and maps is not None:
+            self.maps.write(index, region, maps, channel_first=True)
         self.rgb.write(index, region, rgb)
 
     def mark_done(self, key: str) -> None:
@@ -306,14 +320,14 @@ class OmeZarrMerger:
         (self.done_dir / key).touch()
 
     def finalize(self) -> Any:
-        conf = self.conf.finalize() if self.conf is not None else None
+        extra = [side.finalize() for side in (self.maps, self.conf) if side is not None]
         rgb = self.rgb.finalize()
-        return rgb if conf is None else (rgb, conf)
+        return (rgb, *extra) if extra else rgb
 
     def discard(self) -> None:
-        self.rgb.discard()
-        if self.conf is not None:
-            self.conf.discard()
+        for image in (self.rgb, self.conf, self.maps):
+            if image is not None:
+                image.discard()
 
 
 def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""Models that predict channel fractions: composite, channel maps, palettes, bad input."""
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+import zarr
+
+from napari_colorize import colorize
+from napari_colorize.core.render import parse_palette, render_composite
+from napari_colorize.models.spec import ColorModel, ModelSpec
+
+NAMES = ("nuclei", "membranes", "background")
+PALETTE = ((0.0, 1.0, 1.0), (1.0, 0.0, 1.0), (1.0, 1.0, 0.0))
+
+
+class PointwiseFractions(torch.nn.Module):
+    """Three fractions and a confidence as functions of each pixel's lightness."""
+
+    def forward(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
+        logits = torch.cat([lightness / 25, 2 - lightness / 50, torch.ones_like(lightness)], 1)
+        fractions = logits.softmax(1)
+        if not confidence:
+            return fractions
+        return torch.cat([fractions, lightness / 100], 1)
+
+
+@pytest.fixture
+def fractions_model() -> ColorModel:
+    spec = ModelSpec("fractions", kind="fractions", channel_names=NAMES, palette=PALETTE)
+    return ColorModel(PointwiseFractions(), spec)
+
+
+def test_composite_is_the_additive_render_of_the_channels(fractions_model, gray_image):
+    rgb, maps, conf = colorize(gray_image, fractions_model, tile_size=64, overlap=16,
+                               channels=True, confidence=True)
+    assert maps.shape == (3, *gray_image.shape)
+    assert conf.shape == gray_image.shape
+    np.testing.assert_allclose(maps.sum(0), gray_image / 255, atol=2e-3)  # I * sum(fractions)
+    assert np.abs(render_composite(maps, PALETTE).astype(int) - rgb).max() <= 1
+
+
+def test_palette_rerenders_without_the_model(fractions_model, gray_image):
+    _, maps = colorize(gray_image, fractions_model, tile_size=64, overlap=16, channels=True)
+    other = ["yellow", "#0000ff", (255, 0, 0)]
+    direct = colorize(gray_image, fractions_model, tile_size=64, overlap=16, palette=other)
+    assert np.abs(render_composite(maps, other).astype(int) - direct).max() <= 1
+
+
+def test_uint16_time_series_is_consistent_frame_to_frame(fractions_model, gray_image):
+    frame = gray_image.astype(np.uint16) * 200
+    rgb = colorize(np.stack([frame] * 3), fractions_model, tile_size=64, overlap=16)
+    np.testing.assert_array_equal(rgb[0], rgb[2])
+
+
+def test_channels_written_beside_an_ome_zarr(fractions_model, gray_image, tmp_path):
+    out = tmp_path / "f.ome.zarr"
+    colorize(gray_image, fractions_model, tile_size=64, overlap=16, channels=True, out=out)
+    group = zarr.open_group(tmp_path / "f.channels.ome.zarr", mode="r")
+    assert group["0"].shape == (3, *gray_image.shape)
+    labels = [c["label"] for c in group.attrs["ome"]["omero"]["channels"]]
+    assert labels == list(NAMES)
+
+
+def test_wrong_palette_length_names_both_numbers(fractions_model, gray_image):
+    with pytest.raises(ValueError, match="palette has 2 colours but the model predicts 3"):
+        colorize(gray_image, fractions_model, palette=["red", "green"])
+
+
+def test_unknown_colour_name(fractions_model, gray_image):
+    with pytest.raises(ValueError, match="unknown colour 'mauve'"):
+        colorize(gray_image, fractions_model, palette=["red", "green", "mauve"])
+
+
+def test_channels_need_a_channel_model(pointwise_model, gray_image):
+    with pytest.raises(ValueError, match="channels=True needs a model that predicts channels"):
+        colorize(gray_image, pointwise_model, channels=True)
+
+
+def test_multichannel_file_suggests_one_channel_or_the_sum(fractions_model, tmp_path):
+    path = tmp_path / "two.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 64, 64), np.uint16), metadata={"axes": "CYX"})
+    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0\).*sum"):
+        colorize(path, fractions_model)
+
+
+def test_parse_palette_scales_0_255():
+    np.testing.assert_allclose(parse_palette([(255, 0, 0), "cyan"], ("a", "b")),
+                               [[1, 0, 0], [0, 1, 1]])
