@@ -26,8 +26,8 @@ from .blending import BLENDING_MODES
 from .color import lab_to_srgb_uint8
 from .events import Progress, drain
 from .intensity import IntensityWindow, compute_window, to_lightness
-from .render import intensity_from_lightness, parse_palette, render_composite
 from .merge import ArrayMerger, BlockBlender, Merger, OutArrayMerger, inverse_weight
+from .render import intensity_from_lightness, parse_palette, render_composite
 from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
 from .validation import check_image, check_store, check_tiling, zarr_name
 
