@@ -79,11 +79,21 @@ def _as_rgb(image: Any, label: str) -> np.ndarray:
     return as_rgb_uint8(arr, f"training image {label}")
 
 
-def check_training_images(images: Iterable[Any], patch: int) -> list[np.ndarray]:
-    """Load and check training images: colour, some tissue, at least ``patch`` pixels a side."""
+def image_label(image: Any, index: int) -> str:
+    """How errors name a training image: its path, or ``#index`` for an array."""
+    return str(image) if isinstance(image, (str, Path)) else f"#{index}"
+
+
+def check_training_images(
+    images: Iterable[Any], patch: int, *, labels: list[str] | None = None
+) -> list[np.ndarray]:
+    """Load and check training images: colour, some tissue, at least ``patch`` pixels a side.
+
+    ``labels`` name the images in error messages (default: the path, or ``#index``).
+    """
     checked, small = [], 0
     for i, image in enumerate(images):
-        label = str(image) if isinstance(image, (str, Path)) else f"#{i}"
+        label = labels[i] if labels is not None else image_label(image, i)
         rgb = _as_rgb(image, label)
         step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
         lab = rgb_uint8_to_lab(rgb[::step, ::step])
@@ -118,17 +128,25 @@ def _lr_factor(fraction: float, step: int, warmup: int) -> float:
 
 
 def loss_terms(
-    net: ChromaNet, lightness: torch.Tensor, ab: torch.Tensor
+    net: ChromaNet, lightness: torch.Tensor, ab: torch.Tensor, mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(chroma L1 loss, Laplace-scale likelihood loss) weighted towards tissue pixels."""
+    """(chroma L1 loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
+
+    ``mask`` ``(B, 1, H, W)`` in [0, 1], optional, multiplies the weights (pixels outside a
+    region of interest count less or not at all).
+    """
     pred, logvar = net.forward_raw(lightness)
+    pred, logvar = pred.float(), logvar.float()
     err = (pred - ab).abs().sum(1, keepdim=True)
     lab = torch.cat([lightness, ab], dim=1).movedim(1, 0)
     weight = torch.where(tissue_mask(lab).unsqueeze(1), 1.0, BACKGROUND_WEIGHT)
-    chroma_loss = (weight * err).sum() / weight.sum()
+    if mask is not None:
+        weight = weight * mask
+    total = weight.sum().clamp_min(1e-6)
+    chroma_loss = (weight * err).sum() / total
     log_b = 0.5 * logvar
     nll = err.detach() * torch.exp(-log_b) + 2 * log_b
-    return chroma_loss, (weight * nll).sum() / weight.sum()
+    return chroma_loss, (weight * nll).sum() / total
 
 
 def iter_train(
@@ -218,36 +236,67 @@ def train(
     out: str | Path | None = None,
     progress: bool = True,
     device: str = "auto",
-    name: str = "custom",
+    name: str | None = None,
+    masks: Iterable[Any] | None = None,
+    save: bool = True,
+    overwrite: bool = False,
     **settings: Any,
 ) -> ColorModel:
-    """Train (``base=None``) or fine-tune a model on colour RGB images (arrays or paths).
+    """Train a model from scratch (``base=None``) or tune one to your stain (``base=NAME``).
 
     Parameters
     ----------
     images : iterable of array or path
         Colour RGB images; their lightness is the input and their chroma the target.
     base : str, path or ColorModel, optional
-        Model to fine-tune. ``None`` trains a new one from scratch.
+        Model to tune (e.g. ``"he-histology"``). ``None`` trains a new one from scratch.
     seconds, steps : optional
-        Time and/or step budget (whichever ends first).
+        Budget. From scratch: time and/or steps (whichever ends first). Tuning: ``seconds``
+        bounds the whole run (evaluation, calibration, gradient steps; default 120),
+        ``steps`` the gradient steps (0: calibration only).
     seed : int
         Seeds sampling, augmentation and initialisation.
     out : path, optional
         Where to save ``.safetensors`` + ``.json`` card. Nothing is saved if training is stopped.
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar with the current loss.
+    name : str, optional
+        Name of the new model (default ``"custom"``, or ``"<base>-tuned"`` when tuning).
+    masks : iterable of bool arrays, optional
+        Tuning only: one mask (or ``None``) per image, same height and width; only those
+        regions are used, for calibration, patches and the held-out metrics.
+    save, overwrite : bool
+        Tuning only: without ``out``, the tuned model is saved as ``name`` in the user's models
+        folder (``napari_colorize.models.registry.user_models_dir()``), where
+        :func:`list_models` finds it at once; an existing one is only replaced with
+        ``overwrite``. ``save=False`` saves nothing.
     **settings
-        Other :class:`TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...).
+        Other :class:`TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...), or when tuning
+        :class:`~napari_colorize.training.tuning.TuneConfig` fields (``layers``, ``holdout``...).
 
     Examples
     --------
-    >>> model = train(["lab_slide.tif"], base="he-histology", seconds=120)  # doctest: +SKIP
+    >>> model = train(["a.tif"], base="he-histology", seconds=60, name="lab")  # doctest: +SKIP
+    >>> load_model("lab").card["metrics"]["holdout_ciede2000_tissue"]  # doctest: +SKIP
     """
+    if base is not None:
+        from .tuning import tune
+
+        base_name = base.name if isinstance(base, ColorModel) else Path(str(base)).stem
+        if seconds is None and steps is None:
+            seconds = 120.0
+        result = tune(list(images), base=base, masks=None if masks is None else list(masks),
+                      name=name or f"{base_name}-tuned", out=out, save=save or out is not None,
+                      overwrite=overwrite, progress=progress, device=device, seconds=seconds,
+                      steps=steps, seed=seed, **settings)
+        return result.model
+    if masks is not None:
+        raise ValueError("masks restrict tuning regions: give a base model to tune")
     from tqdm.auto import tqdm
 
+    name = name or "custom"
     config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
-    gen = iter_train(images, config, base=base, device=device, name=name)
+    gen = iter_train(images, config, base=None, device=device, name=name)
     with tqdm(total=steps, disable=not progress, desc=name, unit="step") as bar:
         model = drain(gen, lambda event: show_step(bar, event))
     if out is not None:

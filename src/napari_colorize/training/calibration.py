@@ -1,0 +1,177 @@
+"""Fast calibration of a ChromaNet to reference colour images, before any gradient step.
+
+Two closed-form fits, seconds of work on a CPU:
+
+1. the per-lightness prior (``net.lut``) is refitted on the references' tissue, blended bin by
+   bin with the base model's table where the references have few pixels of that lightness;
+2. the 1x1 head's chroma outputs are refitted by ridge regression on the base network's frozen
+   features (shrunk towards the base weights), and the confidence head's offset is re-fitted so
+   the Laplace scale matches the new error.
+
+On a new stain most of the gain comes from (1): the prior is where a stain's hues live.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..core.color import rgb_uint8_to_lab
+from ..models.network import LUT_BINS, SIGMA_SCALE, ChromaNet
+from .patches import tissue_mask
+
+#: Pixels per image used for the prior's statistics (subsampled above this).
+LUT_PIXELS = 4_000_000
+#: Tissue/background weights of the fits, as in the training loss.
+BACKGROUND_WEIGHT = 0.25
+
+
+def lut_statistics(
+    images: list[np.ndarray], masks: list[np.ndarray]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of (a, b) ``(2, LUT_BINS)`` and pixel count ``(LUT_BINS,)`` of tissue in ``masks``."""
+    sums = torch.zeros(2, LUT_BINS, dtype=torch.float64)
+    counts = torch.zeros(LUT_BINS, dtype=torch.float64)
+    for image, mask in zip(images, masks, strict=True):
+        step = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / LUT_PIXELS)))
+        lab = rgb_uint8_to_lab(image[::step, ::step]).reshape(3, -1)
+        region = torch.from_numpy(np.ascontiguousarray(mask[::step, ::step])).reshape(-1)
+        lab = lab[:, tissue_mask(lab) & region]
+        idx = (lab[0].clamp(0, 100) + 0.5).long()
+        counts += torch.bincount(idx, minlength=LUT_BINS).double() * step * step
+        for c in (0, 1):
+            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS) * step * step
+    return sums, counts
+
+
+def _smooth(values: torch.Tensor) -> torch.Tensor:
+    kernel = torch.tensor([[[0.25, 0.5, 0.25]]], dtype=values.dtype)
+    return F.conv1d(F.pad(values[:, None], (1, 1), mode="replicate"), kernel)[:, 0]
+
+
+def blend_lut(
+    sums: torch.Tensor, counts: torch.Tensor, base_lut: torch.Tensor, prior_count: float
+) -> torch.Tensor:
+    """The references' mean (a, b) per lightness, blended with ``base_lut`` where data is thin.
+
+    Each bin is ``(n * ref + k * base) / (n + k)`` with ``n`` the references' tissue pixels in
+    the bin and ``k = prior_count``: bins the references fill keep their colour, empty bins keep
+    the base model's.
+    """
+    base = base_lut.detach().to(torch.float64).cpu()
+    filled = torch.nonzero(counts > 0).squeeze(1)
+    if filled.numel() == 0:
+        return base.float()
+    ref = torch.zeros(2, LUT_BINS, dtype=torch.float64)
+    ref[:, filled] = sums[:, filled] / counts[filled]
+    nearest = filled[(torch.arange(LUT_BINS)[:, None] - filled[None]).abs().argmin(dim=1)]
+    ref = _smooth(ref[:, nearest])
+    n = _smooth(counts[None])[0]
+    weight = n / (n + prior_count) if prior_count > 0 else (n > 0).double()
+    return (weight * ref + (1 - weight) * base).float()
+
+
+def feature_windows(
+    masks: list[np.ndarray], size: int = 512, max_windows: int = 12, seed: int = 0
+) -> list[tuple[int, int, int, int, int]]:
+    """``(image, y, x, h, w)`` windows (sides multiples of 32) on a grid, each touching its mask."""
+    windows = []
+    for i, mask in enumerate(masks):
+        h = min(size, mask.shape[0] // ChromaNet.divisor * ChromaNet.divisor)
+        w = min(size, mask.shape[1] // ChromaNet.divisor * ChromaNet.divisor)
+        if h == 0 or w == 0:
+            continue
+        ys = sorted({*range(0, mask.shape[0] - h + 1, h), mask.shape[0] - h})
+        xs = sorted({*range(0, mask.shape[1] - w + 1, w), mask.shape[1] - w})
+        windows += [(i, y, x, h, w) for y in ys for x in xs if mask[y : y + h, x : x + w].any()]
+    if len(windows) > max_windows:
+        rng = np.random.default_rng(seed)
+        keep = sorted(rng.choice(len(windows), size=max_windows, replace=False))
+        windows = [windows[k] for k in keep]
+    return windows
+
+
+def _design(net: ChromaNet, rgb: np.ndarray, mask: np.ndarray):
+    """Features ``X`` (N, C+1), chroma residual targets ``Y`` (N, 32), weights ``W`` (N,)."""
+    lab = rgb_uint8_to_lab(rgb).float()
+    lightness = lab[None, :1].contiguous()
+    with torch.no_grad():
+        feats = net._features(lightness)[0]
+        residual = (lab[None, 1:] - net.prior(lightness)) / 16.0
+    target = F.pixel_unshuffle(residual, 4)[0]  # channel = chroma * 16 + sub-pixel
+    m = torch.from_numpy(np.ascontiguousarray(mask))
+    weight = torch.where(tissue_mask(lab), 1.0, BACKGROUND_WEIGHT) * m
+    weight = F.avg_pool2d(weight[None, None].float(), 4)[0, 0]
+    x = feats.reshape(feats.shape[0], -1).T.double()
+    x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    return x, target.reshape(target.shape[0], -1).T.double(), weight.reshape(-1).double()
+
+
+def fit_head(
+    net: ChromaNet,
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    *,
+    ridge: float = 0.1,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Refit the head's chroma and confidence offset in closed form (in place); returns stats.
+
+    Chroma: weighted ridge regression of the residual ``(ab - prior) / 16`` on the frozen
+    features, shrunk towards the base head (``ridge`` times the mean feature energy).
+    Confidence: the log-scale offset that maximises the Laplace likelihood of the new error.
+    """
+    net.eval()
+    parts = []
+    for i, y, x, h, w in feature_windows(masks, seed=seed):
+        parts.append(_design(net, images[i][y : y + h, x : x + w], masks[i][y : y + h, x : x + w]))
+    if not parts:
+        return {"windows": 0}
+    xs, ys, ws = (torch.cat(p) for p in zip(*parts, strict=True))
+    total = float(ws.sum())
+    if total <= 0:
+        return {"windows": len(parts)}
+    head = net.head
+    chroma = slice(0, 32)
+    weight, bias = head.weight.detach(), head.bias.detach()
+    w_base = torch.cat([weight[chroma, :, 0, 0], bias[chroma, None]], 1).T.double()
+    gram = xs.T @ (ws[:, None] * xs) / total
+    lam = ridge * float(gram.diagonal().mean())
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype)
+    solution = torch.linalg.solve(
+        gram + lam * eye, xs.T @ (ws[:, None] * ys) / total + lam * w_base
+    )
+    # confidence: shift log b by c so that the Laplace likelihood of the new error is maximal
+    err = ((ys - xs @ solution).abs() * 16).view(len(xs), 2, 16).sum(1)
+    lv_weight = torch.cat([weight[32:, :, 0, 0], bias[32:, None]], 1).T.double()
+    log_b = 0.5 * (xs @ lv_weight + 2.0 * math.log(SIGMA_SCALE / 2))
+    shift = math.log(float((ws[:, None] * err * torch.exp(-log_b)).sum()) / (2 * 16 * total))
+    with torch.no_grad():
+        head.weight[chroma, :, 0, 0] = solution[:-1].T.to(head.weight.dtype)
+        head.bias[chroma] = solution[-1].to(head.bias.dtype)
+        head.bias[32:] += 2 * shift
+    mean_err = float((ws[:, None] * err).sum() / (16 * total))
+    return {"windows": len(parts), "fit_l1": round(mean_err, 3), "log_scale_shift": round(shift, 3)}
+
+
+def calibrate(
+    net: ChromaNet,
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    *,
+    prior_count: float = 5.0,
+    ridge: float = 0.1,
+    head: bool = True,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Refit ``net``'s prior on the references, then its head (in place); returns stats."""
+    sums, counts = lut_statistics(images, masks)
+    with torch.no_grad():
+        net.lut.copy_(blend_lut(sums, counts, net.lut, prior_count).to(net.lut.device))
+    stats = {"tissue_pixels": int(counts.sum()), "lut_bins_filled": int((counts > 0).sum())}
+    if head:
+        stats.update(fit_head(net, images, masks, ridge=ridge, seed=seed))
+    return stats
