@@ -13,6 +13,7 @@ from napari.utils.notifications import show_error, show_info
 from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
 from ._job import SCOPES, Failure, Job, plan_job, run_job
 from ._layers import format_progress, insert_index, result_name
+from ._tune import TuneSection
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -49,6 +50,8 @@ class ColorizeWidget(Container):
             self._overlap_spin, self._device_combo, self._confidence_check,
             self._run_button, self._cancel_button, self._progress, self._status,
         ])
+        self._tune = TuneSection(viewer, on_saved=self.select_model)
+        self.append(self._tune)
         self._model_combo.changed.connect(self._on_model_choice)
         self._run_button.changed.connect(self._on_run)
         self._cancel_button.changed.connect(self._on_cancel)
@@ -77,6 +80,11 @@ class ColorizeWidget(Container):
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
         if path:
             self.add_model_file(path)
+
+    def select_model(self, name: str) -> None:
+        """Offer the models found now (e.g. one just tuned) and select ``name``."""
+        self._model_combo.reset_choices()
+        self._model_combo.value = name
 
     def add_model_file(self, path: str | Path) -> bool:
         """Load a model file, offer it in the model picker and select it; notify on failure."""

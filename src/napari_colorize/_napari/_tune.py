@@ -1,0 +1,247 @@
+"""The Tune section of the dock widget: tune a model to the stain of colour RGB layers.
+
+A thin client of :func:`napari_colorize.training.tuning.iter_tune`: it cuts the reference data
+(and optional Shapes regions) from the layers in the GUI thread, runs the generator in a worker,
+and on success saves the model to the user's models folder, shows a before/after preview of the
+held-out strip and hands the new name to the model picker. Cancel saves nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    Select,
+    SpinBox,
+)
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+
+from ..models.registry import DEFAULT_MODEL, list_models
+from ._job import Failure, _unexpected
+from ._layers import level0, offset_transform
+
+WHOLE = "whole images"
+
+
+@dataclass
+class TuneJob:
+    """What one tuning run uses, fixed when Run is pressed."""
+
+    layers: list[Any]
+    images: list[np.ndarray]
+    masks: list[np.ndarray] | None
+    base: str
+    name: str
+    settings: dict[str, Any]
+    gen: Any = None
+    cancelled: bool = False
+    done: bool = False
+    losses: list[float] = field(default_factory=list)
+
+
+def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of ``shapes`` drawn over ``image_layer``'s pixels (through world space)."""
+    from napari.layers import Shapes
+
+    if len(shapes.data) == 0:
+        return np.zeros(shape, bool)
+    converted = []
+    for vertices in shapes.data:
+        world = [shapes.data_to_world(v) for v in np.asarray(vertices)]
+        converted.append(np.array([image_layer.world_to_data(w)[-2:] for w in world]))
+    local = Shapes(converted, shape_type=list(shapes.shape_type))
+    return np.asarray(local.to_masks(mask_shape=shape)).any(axis=0)
+
+
+def run_tune(job: TuneJob):
+    """Worker body: drive ``iter_tune``; returns a ``TuneResult`` or a :class:`Failure`."""
+    from ..training.tuning import TuneConfig, iter_tune
+
+    try:
+        config = TuneConfig(**job.settings)
+        job.gen = iter_tune(job.images, config, base=job.base, masks=job.masks,
+                            labels=[layer.name for layer in job.layers], name=job.name)
+        return (yield from job.gen)
+    except ValueError as exc:
+        return Failure(str(exc).split("\n")[0])
+    except MemoryError:
+        return Failure("Out of memory: tune on smaller layers or regions.")
+    except Exception as exc:
+        return _unexpected(exc)
+
+
+class TuneSection(Container):
+    """Pick RGB reference layers (and Shapes regions), a time budget; Run/Cancel tuning."""
+
+    def __init__(self, viewer: Any, on_saved: Callable[[str], None] | None = None) -> None:
+        super().__init__(label=False)
+        self._viewer = viewer
+        self._on_saved = on_saved
+        self._job: TuneJob | None = None
+        self._worker: Any = None
+        self._settings: dict[str, Any] = {}  # extra TuneConfig fields (tests: a few steps)
+        self._title = Label(value="<b>Tune to your stain</b>")
+        self._refs = Select(label="References", choices=self._rgb_layers)
+        self._regions = ComboBox(label="Regions", choices=self._shapes_layers)
+        self._base = ComboBox(label="Base model", choices=lambda _w=None: list_models())
+        self._base.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
+        self._seconds = SpinBox(label="Seconds", value=120, min=5, max=3600, step=5)
+        self._name = LineEdit(label="Save as", value="my-lab")
+        self._run_button = PushButton(text="Tune")
+        self._cancel_button = PushButton(text="Cancel tuning", enabled=False)
+        self._progress = ProgressBar(label="Tuning", value=0, min=0, max=100, visible=False)
+        self._status = Label(value="")
+        self.extend([self._title, self._refs, self._regions, self._base, self._seconds,
+                     self._name, self._run_button, self._cancel_button, self._progress,
+                     self._status])
+        self._run_button.changed.connect(self._on_run)
+        self._cancel_button.changed.connect(self._on_cancel)
+
+    # -- choices -----------------------------------------------------------------------------
+    def _rgb_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        from napari.layers import Image
+
+        return [(lay.name, lay) for lay in self._viewer.layers
+                if isinstance(lay, Image) and lay.rgb]
+
+    def _shapes_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        from napari.layers import Shapes
+
+        shapes = [(lay.name, lay) for lay in self._viewer.layers if isinstance(lay, Shapes)]
+        return [(WHOLE, None), *shapes]
+
+    # -- run ---------------------------------------------------------------------------------
+    def _plan(self) -> TuneJob:
+        layers = list(self._refs.value or [])
+        if not layers:
+            raise ValueError("Pick one or more RGB reference layers to tune on.")
+        name = self._name.value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+            raise ValueError(f"Model name {name!r}: use letters, digits, '.', '_' or '-'.")
+        if name in list_models():
+            raise ValueError(f"A model named {name!r} exists already: choose another name.")
+        images, masks = [], []
+        shapes = self._regions.value
+        for layer in layers:
+            data = np.asarray(level0(layer.data))
+            if data.ndim != 3:
+                raise ValueError(f"Layer {layer.name!r} is not a single 2-D RGB image.")
+            images.append(data[..., :3])
+            if shapes is not None:
+                mask = shapes_mask(shapes, layer, data.shape[:2])
+                if not mask.any():
+                    raise ValueError(f"No shape of {shapes.name!r} lies on {layer.name!r}.")
+                masks.append(mask)
+        settings = {"seconds": float(self._seconds.value), **self._settings}
+        return TuneJob(layers, images, masks if shapes is not None else None,
+                       self._base.value or DEFAULT_MODEL, name, settings)
+
+    def _on_run(self, _value: Any = None) -> Any:
+        """Start tuning; returns the worker (``None`` if nothing started)."""
+        if self._worker is not None:
+            return None
+        try:
+            job = self._plan()
+        except ValueError as exc:
+            show_error(str(exc))
+            return None
+        worker = create_worker(run_tune, job, _start_thread=False)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_done)
+        worker.finished.connect(self._on_finished)
+        self._job, self._worker = job, worker
+        self._run_button.enabled, self._cancel_button.enabled = False, True
+        self._progress.visible, self._progress.value = True, 0
+        self._status.value = "evaluating the base model..."
+        worker.start()
+        return worker
+
+    def _on_cancel(self, _value: Any = None) -> None:
+        if self._worker is not None and self._job is not None:
+            self._job.cancelled = True
+            self._status.value = "cancelling..."
+            self._worker.quit()
+
+    def _on_progress(self, event: Any) -> None:
+        self._progress.value = round(100 * min(event.fraction, 1.0))
+        if event.phase == "train":
+            self._status.value = f"step {event.step}, loss {event.loss:.2f}, {event.elapsed:.0f} s"
+        else:
+            self._status.value = f"{event.phase}... ({event.elapsed:.0f} s)"
+
+    def _on_done(self, result: Any) -> None:
+        job = self._job
+        if job is None or job.cancelled:
+            return
+        if isinstance(result, Failure):
+            show_error(result.message)
+            return
+        from ..training.tuning import save_tuned
+
+        try:
+            path = save_tuned(result)
+        except (ValueError, OSError) as exc:
+            show_error(f"Could not save the tuned model: {str(exc).splitlines()[0]}")
+            return
+        job.done = True
+        self._show_preview(job, result)
+        scores = result.metrics["holdout_ciede2000_tissue"]
+        self._summary = _summary(job.name, scores)
+        self._name.value = _next_name(job.name)
+        self._base.reset_choices()
+        if self._on_saved is not None:
+            self._on_saved(job.name)
+        show_info(f"{self._summary} Saved to {path}.")
+
+    def _on_finished(self) -> None:
+        job = self._job
+        if job is not None and not job.done and job.gen is not None:
+            job.gen.close()  # superqt does not close the generator; nothing was saved
+        self._worker, self._job = None, None
+        self._run_button.enabled, self._cancel_button.enabled = True, False
+        self._progress.visible = False
+        self._status.value = getattr(self, "_summary", "") if job is not None and job.done else ""
+
+    def _show_preview(self, job: TuneJob, result: Any) -> None:
+        """Before (hidden) and after layers over the held-out strip of the reference layer."""
+        from napari.layers import Image
+
+        preview = result.preview
+        if preview is None:
+            return
+        source = job.layers[preview["image"]]
+        box = preview["box"]
+        transforms = offset_transform(source, (box[0].start, box[1].start))
+        for kind, visible in (("before", False), ("after", True)):
+            name = f"{job.name}: held-out {kind}"
+            if name in self._viewer.layers:
+                self._viewer.layers.remove(name)
+            self._viewer.layers.append(
+                Image(preview[kind], name=name, rgb=True, visible=visible, **transforms)
+            )
+
+
+def _summary(name: str, scores: dict[str, Any]) -> str:
+    before, after = scores.get("base"), scores.get("tuned")
+    if before is None or after is None:
+        return f"Tuned {name!r} (no held-out tissue to measure)."
+    change = 100 * (after / before - 1) if before else 0.0
+    return (f"Tuned {name!r}: held-out tissue CIEDE2000 {before:.1f} -> {after:.1f} "
+            f"({change:+.0f} %).")
+
+
+def _next_name(name: str) -> str:
+    """``my-lab`` -> ``my-lab-2`` -> ``my-lab-3``: a fresh default after a save."""
+    stem, _, number = name.rpartition("-")
+    return f"{stem}-{int(number) + 1}" if stem and number.isdigit() else f"{name}-2"
