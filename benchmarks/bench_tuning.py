@@ -23,6 +23,7 @@ VARIANTS = {
     "decoder": {"layers": "decoder"},
     "head": {"layers": "head"},
     "all-lr1e-3": {"lr": 1e-3},
+    "all-lr2e-4": {"lr": 2e-4},
     "all-bf16": {"bf16": True},
     "all-patch256": {"patch": 256, "batch_size": 4},
     "no-calibration": {"calibrate": False},

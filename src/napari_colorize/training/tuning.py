@@ -251,8 +251,8 @@ def iter_tune(
         calibrated = holdout_errors(_wrap(net, base_model, dev), rgb, masks, boxes)
         scores.update(lut=calibrated["lut"], calibrated=calibrated["model"])
     steps, smooth = 0, None
-    # keep time for the final evaluation (about as long as the first)
-    deadline = None if config.seconds is None else start + config.seconds - 1.5 * t_eval
+    # keep time for the final evaluation (about as long as the first) and saving
+    deadline = None if config.seconds is None else start + config.seconds - 2.0 * t_eval
     if config.steps != 0 and (deadline is None or time.perf_counter() < deadline):
         steps, smooth = yield from _gradient_steps(net, rgb, train_masks, config, dev, deadline,
                                                    event)
