@@ -13,7 +13,7 @@ import math
 from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,7 @@ class RunPlan:
     kind: str = "chroma"
     outputs: int = 2
     palette: tuple = ()
+    hints: dict = field(default_factory=dict)  # plane number -> HintField
 
     @property
     def planes(self) -> list[tuple[int, ...]]:
@@ -217,6 +218,7 @@ def iter_colorize(
     block_size: int = BLOCK_SIZE,
     channels: bool = False,
     palette: Any = None,
+    hints: Any = None,
 ) -> Generator[Progress, None, Any]:
     """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
 
@@ -251,6 +253,11 @@ def iter_colorize(
     if colours is not None:
         meta["channels"] = {"names": list(spec.channel_names),
                             "palette": [[round(float(v), 4) for v in c] for c in colours]}
+    message = ""
+    if hints is not None:
+        plan, ignored, parsed = _with_hints(image, net, plan, hints)
+        meta["hints"] = parsed.to_metadata()
+        message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
     merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
     planes = plan.planes
     finished = merger.completed() if hasattr(merger, "completed") else set()
@@ -274,7 +281,7 @@ def iter_colorize(
                     merger.mark_done(plan.key(event.plane, event.block))
                 continue
             done += event.tiles
-            yield Progress(done, total, event.plane, len(planes))
+            yield Progress(done, total, event.plane, len(planes), message)
         return merger.finalize()
     except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
         if not resume:
@@ -390,6 +397,9 @@ class BlockRunner:
         k = self.plan.outputs
         conf = pred[k].clamp(0, 1).numpy() if self.plan.config.confidence else None
         if self.plan.kind == "chroma":
+            if plane_no in self.plan.hints:
+                origin = (block.rows.start, block.cols.start)
+                self.plan.hints[plane_no].apply(lightness, pred[:2], origin)
             rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out).numpy()
             return BlockResult(plane_no, block, rgb, conf)
         maps = pred[:k].mul_(intensity_from_lightness(lightness))
@@ -398,6 +408,32 @@ class BlockRunner:
             out.copy_(torch.from_numpy(rgb))
         maps = maps.numpy() if self.plan.config.channels else None
         return BlockResult(plane_no, block, rgb, conf, maps)
+
+
+def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple:
+    """The plan with each plane's :class:`HintField`; also the count of ignored hints."""
+    from .hints import hint_fields, parse_hints, split_by_plane
+
+    if plan.kind != "chroma":
+        raise ValueError(f"hints need a colour (chroma) model; {net.spec.name} predicts channels")
+    parsed = parse_hints(hints, len(plan.shape))
+    by_plane, ignored = split_by_plane(parsed, plan.shape)
+    planes = plan.planes
+    tile = tuple(s.stop - s.start for s in plan.tiles[0].read)
+
+    def predict(plane_no: int, row: int, col: int, size: tuple[int, int]):
+        # a window centred on the hint, inside the (padded) plane: independent of the tiling
+        r0 = min(max(0, row - size[0] // 2), plan.padded[0] - size[0])
+        c0 = min(max(0, col - size[1] // 2), plan.padded[1] - size[1])
+        h, w = plan.shape[-2:]
+        raw = _read_plane(image, planes[plane_no] + (slice(r0, min(r0 + size[0], h)),
+                                                      slice(c0, min(c0 + size[1], w))))
+        lightness = _pad_to(to_lightness(raw, plan.window), size)
+        ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
+        return lightness, ab, (row - r0, col - c0)
+
+    fields = hint_fields(by_plane, predict, tile)
+    return replace(plan, hints=fields), ignored, parsed
 
 
 def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:
@@ -444,6 +480,7 @@ def colorize(
     block_size: int = BLOCK_SIZE,
     channels: bool = False,
     palette: Any = None,
+    hints: Any = None,
 ) -> Any:
     """Colorize a grayscale image or stack; returns RGB uint8 shaped ``image.shape + (3,)``.
 
@@ -487,6 +524,12 @@ def colorize(
         beside it as ``x.channels.ome.zarr``). Re-colour them with :func:`render_composite`.
     palette : list, optional
         Colour per channel for such models (names, ``#rrggbb`` or RGB); default the model's.
+    hints : (points, colours), dict or CSV path, optional
+        Colour hints: points in data coordinates (``(N, image.ndim)``: plane indices, row,
+        column) and the sRGB colour wanted there (0-1 or 0-255). Each hint recolours the
+        structure it sits on nearby and, more weakly, wherever that structure appears in its
+        plane. Points outside the image are ignored (counted in the progress message). The
+        hints are stored in an OME-Zarr result's metadata.
 
     Returns
     -------
@@ -501,5 +544,5 @@ def colorize(
         image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
         out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
         overwrite=overwrite, resume=resume, scheduler=scheduler, block_size=block_size,
-        channels=channels, palette=palette,
+        channels=channels, palette=palette, hints=hints,
     ))

@@ -1,0 +1,184 @@
+"""Colour hints: a few points with the colour the user wants there, propagated to the structures
+they sit on.
+
+Each hint says "this pixel should have chroma (a, b)". The model's own prediction at the hint
+(from a tile centred on it, so it does not depend on the run's tiling) gives a correction
+``delta = hint - prediction``. Every pixel then receives a weighted mean of the corrections, with
+weights that measure how much the pixel looks like each hint's pixel: its lightness and the
+model's predicted chroma there (the model's prediction already encodes "which structure this
+is"), times a spatial term that is strong near the hint and falls to a floor far away. The floor
+is what carries a hint everywhere its structure appears, where the user's stain differs
+globally. The correction is a pointwise function of the pixel and the hints, so blocks and tiles
+cannot cut it.
+
+The hint colour's own lightness is not used: output lightness always comes from the image. A
+hint colour outside the sRGB gamut is reduced into it like any prediction; a gray hint asks for
+no colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+#: Feature scales: CIE lightness and chroma units at which similarity falls to 1/e.
+SIGMA_L = 10.0
+SIGMA_AB = 8.0
+#: Spatial scale (pixels) of a hint's local effect, and the weight it keeps far away.
+SIGMA_XY = 96.0
+FAR_WEIGHT = 0.35
+#: Weight of "no correction": pixels like no hint keep the model's colour.
+PRIOR_WEIGHT = 0.05
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Hint points in data coordinates (``(N, ndim)``: leading indices, row, column) and their
+    sRGB colours ``(N, 3)`` in [0, 1]."""
+
+    points: np.ndarray
+    colours: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def to_metadata(self) -> dict:
+        return {"points": self.points.round(3).tolist(), "colors": self.colours.round(4).tolist()}
+
+
+def parse_hints(hints: Any, ndim: int) -> Hints:
+    """Hints from ``(points, colours)``, a dict with ``points``/``colors``, a :class:`Hints`,
+    or a CSV path (columns: one per image axis, then r, g, b)."""
+    if isinstance(hints, Hints):
+        points, colours = hints.points, hints.colours
+    elif isinstance(hints, (str, Path)):
+        points, colours = read_hints_csv(hints, ndim)
+    elif isinstance(hints, dict):
+        points = hints.get("points", [])
+        colours = hints.get("colors", hints.get("colours", []))
+    else:
+        try:
+            points, colours = hints
+        except (TypeError, ValueError):
+            raise ValueError("hints must be (points, colours), a dict or a CSV path") from None
+    points = np.asarray(points, dtype=np.float64).reshape(-1, ndim) if len(points) else np.zeros(
+        (0, ndim))
+    colours = np.asarray(colours, dtype=np.float64)
+    colours = colours.reshape(-1, colours.shape[-1]) if colours.size else np.zeros((0, 3))
+    if colours.shape[-1] == 4:  # RGBA face colours from napari: alpha is not a colour
+        colours = colours[:, :3]
+    if len(points) != len(colours) or colours.shape[-1] != 3:
+        raise ValueError(
+            f"hints need one RGB colour per point; got {len(points)} points and colours shaped "
+            f"{colours.shape}"
+        )
+    if colours.size and colours.max() > 1:
+        colours = colours / 255
+    if not np.isfinite(points).all() or not np.isfinite(colours).all():
+        raise ValueError("hint points and colours must be finite numbers")
+    return Hints(points, np.clip(colours, 0, 1))
+
+
+def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``axis_0, ..., axis_{ndim-1}, r, g, b`` (a header row is allowed)."""
+    path = Path(path)
+    try:
+        rows = [line.split(",") for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise ValueError(f"cannot read hints {path}: {exc}") from None
+    if rows and not _is_number(rows[0][0]):
+        rows = rows[1:]
+    try:
+        table = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
+    except ValueError:
+        raise ValueError(f"hints {path}: every row must hold numbers") from None
+    if table.size and table.shape[1] != ndim + 3:
+        raise ValueError(
+            f"hints {path} has {table.shape[1]} columns; expected {ndim + 3} "
+            f"({ndim} coordinates, then r, g, b)"
+        )
+    table = table.reshape(-1, ndim + 3)
+    return table[:, :ndim], table[:, ndim:]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def split_by_plane(hints: Hints, shape: tuple[int, ...]) -> tuple[dict, int]:
+    """Hints grouped by plane (flat index into the leading axes) with integer pixel positions,
+    and the number ignored because they fall outside the image."""
+    leading, (h, w) = shape[:-2], shape[-2:]
+    by_plane: dict[int, list] = {}
+    ignored = 0
+    for point, colour in zip(hints.points, hints.colours, strict=True):
+        idx = np.round(point).astype(int)
+        if (idx < 0).any() or (idx >= np.array(shape)).any():
+            ignored += 1
+            continue
+        plane = int(np.ravel_multi_index(tuple(idx[:-2]), leading)) if leading else 0
+        by_plane.setdefault(plane, []).append((int(idx[-2]), int(idx[-1]), colour))
+    _ = (h, w)
+    return by_plane, ignored
+
+
+@dataclass(frozen=True)
+class HintField:
+    """The hints of one plane, ready to apply: positions, features and corrections (float32)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    features: np.ndarray  # (N, 3): L, a, b predicted at the hint
+    delta: np.ndarray  # (N, 2): wanted minus predicted chroma
+
+    def apply(self, lightness: torch.Tensor, ab: torch.Tensor, origin: tuple[int, int]) -> None:
+        """Correct chroma ``ab`` ``(2, h, w)`` in place; ``origin`` is the block's top-left
+        pixel in the plane, ``lightness`` its ``(h, w)`` lightness."""
+        h, w = lightness.shape
+        ys = torch.arange(origin[0], origin[0] + h, dtype=torch.float32)[:, None]
+        xs = torch.arange(origin[1], origin[1] + w, dtype=torch.float32)[None, :]
+        num = torch.zeros((2, h, w))
+        den = torch.full((h, w), PRIOR_WEIGHT)
+        for i in range(len(self.delta)):
+            lf, af, bf = (float(v) for v in self.features[i])
+            d2 = ((lightness - lf) / SIGMA_L).square_()
+            d2.add_(((ab[0] - af) / SIGMA_AB).square_()).add_(((ab[1] - bf) / SIGMA_AB).square_())
+            weight = d2.mul_(-0.5).exp_()
+            near = ((ys - float(self.rows[i])).square() + (xs - float(self.cols[i])).square())
+            near = near.mul_(-0.5 / SIGMA_XY**2).exp_().mul_(1 - FAR_WEIGHT).add_(FAR_WEIGHT)
+            weight.mul_(near)
+            den.add_(weight)
+            num[0].add_(weight, alpha=float(self.delta[i, 0]))
+            num[1].add_(weight, alpha=float(self.delta[i, 1]))
+        ab.add_(num.div_(den))
+
+
+def hint_fields(
+    by_plane: dict[int, list], predict: Any, tile: tuple[int, int]
+) -> dict[int, HintField]:
+    """:class:`HintField` per plane. ``predict(plane, window)`` returns lightness ``(h, w)`` and
+    the model's chroma ``(2, h, w)`` for a window of the plane."""
+    from .color import rgb_to_lab
+
+    fields = {}
+    for plane, entries in by_plane.items():
+        feats, deltas = [], []
+        for row, col, colour in entries:
+            lightness, ab, (r, c) = predict(plane, row, col, tile)
+            feats.append([float(lightness[r, c]), float(ab[0, r, c]), float(ab[1, r, c])])
+            want = rgb_to_lab(torch.tensor(colour, dtype=torch.float64)[:, None])[1:, 0]
+            deltas.append([float(want[0]) - feats[-1][1], float(want[1]) - feats[-1][2]])
+        fields[plane] = HintField(
+            np.array([e[0] for e in entries], np.float32), np.array([e[1] for e in entries],
+                                                                     np.float32),
+            np.array(feats, np.float32), np.array(deltas, np.float32),
+        )
+    return fields

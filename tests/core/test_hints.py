@@ -1,0 +1,91 @@
+"""Colour hints: local and global effect, independent of tiling, stored, bad input."""
+
+import numpy as np
+import pytest
+
+from napari_colorize import colorize, iter_colorize
+from napari_colorize.core.color import rgb_uint8_to_lab
+from napari_colorize.io.readers import read_metadata
+
+BLUE = (40, 60, 200)
+
+
+@pytest.fixture
+def flat() -> np.ndarray:
+    """Two gray levels in stripes: pixels of one level are 'the same structure'."""
+    image = np.full((256, 256), 150, np.uint8)
+    image[:, ::8] = 90
+    return image
+
+
+def chroma_at(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
+    return rgb_uint8_to_lab(rgb[row : row + 1, col : col + 1]).numpy()[1:, 0, 0]
+
+
+def test_hint_moves_its_structure_towards_the_hint_colour(pointwise_model, flat):
+    base = colorize(flat, pointwise_model, tile_size=64, overlap=16)
+    hinted = colorize(flat, pointwise_model, tile_size=64, overlap=16, hints=([[20, 21]], [BLUE]))
+    want = chroma_at(np.array([[BLUE]], np.uint8), 0, 0)
+    near_before, near_after = chroma_at(base, 20, 22), chroma_at(hinted, 20, 22)
+    assert np.linalg.norm(near_after - want) < 0.3 * np.linalg.norm(near_before - want)
+    # far away, in another tile, the same structure moves too (the hint is not cut by tiling)
+    far_before, far_after = chroma_at(base, 230, 229), chroma_at(hinted, 230, 229)
+    assert np.linalg.norm(far_after - want) < 0.8 * np.linalg.norm(far_before - want)
+    # the other structure (the dark stripes) barely changes
+    assert np.linalg.norm(chroma_at(hinted, 20, 24) - chroma_at(base, 20, 24)) < 2.0
+
+
+def test_hints_do_not_depend_on_tiling(pointwise_model, flat):
+    hints = ([[20, 21], [200, 100]], [BLUE, (200, 80, 120)])
+    a = colorize(flat, pointwise_model, tile_size=64, overlap=16, blending="constant", hints=hints)
+    b = colorize(flat, pointwise_model, tile_size=256, overlap=0, blending="constant", hints=hints,
+                 block_size=96)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_no_hints_changes_nothing(pointwise_model, flat):
+    np.testing.assert_array_equal(colorize(flat, pointwise_model, hints=([], [])),
+                                  colorize(flat, pointwise_model))
+
+
+def test_hints_outside_are_ignored_and_counted(pointwise_model, flat):
+    gen = iter_colorize(flat, pointwise_model, hints=([[10, 10], [-5, 3], [10, 400]], [BLUE] * 3))
+    assert "2 of 3 hints outside the image ignored" in next(gen).message
+    gen.close()
+
+
+def test_hints_on_planes_of_a_stack(pointwise_model, flat):
+    stack = np.stack([flat, flat])
+    out = colorize(stack, pointwise_model, hints=([[1, 20, 21]], [BLUE]))
+    assert not np.array_equal(out[0], out[1])  # only plane 1 has a hint
+    np.testing.assert_array_equal(out[0], colorize(flat, pointwise_model))
+
+
+def test_gray_and_out_of_gamut_hints_are_accepted(pointwise_model, flat):
+    out = colorize(flat, pointwise_model, hints=([[20, 21], [40, 41]], [(128, 128, 128),
+                                                                         (0, 255, 0)]))
+    assert out.shape == (*flat.shape, 3)
+
+
+def test_hints_are_stored_with_the_result(pointwise_model, flat, tmp_path):
+    out = tmp_path / "h.ome.zarr"
+    colorize(flat, pointwise_model, out=out, hints=([[20, 21]], [BLUE]))
+    stored = read_metadata(out)["hints"]
+    assert stored["points"] == [[20.0, 21.0]]
+    assert np.allclose(stored["colors"], [np.array(BLUE) / 255], atol=1e-4)
+
+
+def test_hints_from_csv(pointwise_model, flat, tmp_path):
+    path = tmp_path / "hints.csv"
+    path.write_text("row,col,r,g,b\n20,21,40,60,200\n")
+    np.testing.assert_array_equal(colorize(flat, pointwise_model, hints=path),
+                                  colorize(flat, pointwise_model, hints=([[20, 21]], [BLUE])))
+
+
+def test_bad_hints(pointwise_model, flat, tmp_path):
+    with pytest.raises(ValueError, match="one RGB colour per point"):
+        colorize(flat, pointwise_model, hints=([[1, 2], [3, 4]], [BLUE]))
+    path = tmp_path / "bad.csv"
+    path.write_text("1,2,3\n")
+    with pytest.raises(ValueError, match="has 3 columns; expected 5"):
+        colorize(flat, pointwise_model, hints=path)
