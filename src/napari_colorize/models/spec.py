@@ -63,6 +63,8 @@ class ColorModel:
     spec: ModelSpec
     card: dict[str, Any] = field(default_factory=dict)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: "auto" (bfloat16 autocast on CUDA, float32 elsewhere), "bf16" or "fp32".
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         self.net.eval()
@@ -78,14 +80,22 @@ class ColorModel:
 
     @torch.inference_mode()
     def __call__(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
-        """``(B, 3, H, W)``: a, b, confidence; ``(B, 2, H, W)`` a, b where the network can skip
-        the confidence (``confidence=False``)."""
-        x = lightness.to(self.device, non_blocking=True)
+        """``(B, C + 1, H, W)``: outputs and confidence; ``(B, C, H, W)`` where the network can
+        skip the confidence (``confidence=False``).
+
+        On CUDA the batch is pinned and copied asynchronously, and the network runs under
+        bfloat16 autocast (``precision="auto"``); outputs are always float32 on the host side.
+        """
+        x = lightness
+        if self.device.type == "cuda":
+            x = x.pin_memory() if x.device.type == "cpu" else x
+        x = x.to(self.device, non_blocking=True)
         if self.device.type in ("cuda", "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
-        if not confidence and _takes_confidence(self.net):
-            return self.net(x, confidence=False).float()
-        return self.net(x).float()
+        kwargs = {"confidence": False} if not confidence and _takes_confidence(self.net) else {}
+        use_bf16 = self.device.type == "cuda" and self.precision in ("auto", "bf16")
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            return self.net(x, **kwargs).float()
 
     @property
     def name(self) -> str:

@@ -75,7 +75,17 @@ def _scores(de: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return {"tissue": round(float(de[mask].mean()), 3), "all": round(float(de.mean()), 3)}
 
 
-def evaluate_image(model: Any, rgb: np.ndarray, *, label: str = "image", **colorize_kw: Any) -> dict:
+def random_hints(rgb: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` hints at random tissue pixels (fixed seed) carrying their true colours."""
+    mask = tissue_mask(rgb_to_lab_np(rgb))
+    ys, xs = np.nonzero(mask)
+    pick = np.random.default_rng(seed).choice(len(ys), size=min(n, len(ys)), replace=False)
+    return np.stack([ys[pick], xs[pick]], axis=1), rgb[ys[pick], xs[pick]]
+
+
+def evaluate_image(
+    model: Any, rgb: np.ndarray, *, label: str = "image", hints: int = 0, **colorize_kw: Any
+) -> dict:
     """Metrics for one colour image (see :func:`evaluate`)."""
     from ..core.engine import colorize
 
@@ -108,16 +118,30 @@ def evaluate_image(model: Any, rgb: np.ndarray, *, label: str = "image", **color
     }
     result["confidence_spearman"] = tile_spearman(1 - conf, errors["model"], mask)
     result["mean_confidence"] = round(float(conf[mask].mean()), 3)
+    if hints:
+        points, colours = random_hints(rgb, hints)
+        hinted = colorize(gray, model, hints=(points, colours), **colorize_kw)
+        with_hints = _scores(ciede2000(rgb_to_lab_np(hinted), truth), mask)
+        without = result["ciede2000"]["model"]["tissue"]
+        result["hints"] = {
+            "n": int(len(points)), "seed": 0, "tissue_without": without,
+            "tissue_with": with_hints["tissue"],
+            "ratio": round(with_hints["tissue"] / without, 3) if without else None,
+        }
     return result
 
 
-def evaluate(model: Any = None, images: Any = (), **colorize_kw: Any) -> list[dict]:
+def evaluate(
+    model: Any = None, images: Any = (), *, hints: int = 0, **colorize_kw: Any
+) -> list[dict]:
     """Evaluate a model on colour images (arrays or paths): one dict of metrics per image.
 
     Mean CIEDE2000 on tissue (true L < 88 or chroma > 8) and on all pixels for the model and three
     baselines: gray (a = b = 0), the global mean chroma of the model's training data, and the
     per-lightness lookup table fitted on that data. Also colourfulness and the Spearman
-    correlation between per-64x64-tile mean (1 - confidence) and per-tile CIEDE2000.
+    correlation between per-64x64-tile mean (1 - confidence) and per-tile CIEDE2000. With
+    ``hints=N``, also the model's tissue CIEDE2000 with ``N`` hints at random tissue pixels
+    (seed 0) carrying their true colours.
 
     Examples
     --------
@@ -133,7 +157,7 @@ def evaluate(model: Any = None, images: Any = (), **colorize_kw: Any) -> list[di
     for i, image in enumerate(images):
         label = str(image) if isinstance(image, (str, Path)) else f"image {i}"
         rgb = read_rgb(image) if isinstance(image, (str, Path)) else as_rgb_uint8(image, label)
-        results.append(evaluate_image(net, rgb, label=label, **colorize_kw))
+        results.append(evaluate_image(net, rgb, label=label, hints=hints, **colorize_kw))
     return results
 
 
