@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same .ome.zarr OUT (same input and "
                         "settings); the result is identical to an uninterrupted run")
+    c.add_argument("--hints", metavar="CSV",
+                   help="colour hints: rows of coordinates (one per image axis) then r, g, b "
+                        "(0-255); a header row is allowed")
     c.add_argument("--scheduler", metavar="ADDRESS",
                    help="spread the work over a dask.distributed cluster, e.g. tcp://host:8786")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -86,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "per-lightness baselines, on tissue and all pixels.")
     e.add_argument("images", nargs="+", metavar="IMAGE", help="colour RGB images with true colour")
     e.add_argument("--model", default=None, help="model name or path (default he-histology)")
+    e.add_argument("--hints", type=int, default=0, metavar="N",
+                   help="also score with N hints at random tissue pixels (seed 0) given their "
+                        "true colours")
     return parser
 
 
@@ -113,7 +119,7 @@ def _colorize(args: argparse.Namespace) -> None:
         device=args.device, out=out if kind == "zarr" else None,
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
-        resume=args.resume, scheduler=args.scheduler,
+        resume=args.resume, scheduler=args.scheduler, hints=args.hints,
     )
 
     def show(event: Any) -> None:
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from .training.evaluation import evaluate
 
-            for result in evaluate(args.model, args.images):
+            for result in evaluate(args.model, args.images, hints=args.hints):
                 print(json.dumps(result))
     except ValueError as exc:
         print(f"napari-colorize: error: {exc}", file=sys.stderr)
