@@ -25,6 +25,7 @@ class Job:
     scope: str
     engine_kwargs: dict[str, Any]
     out: np.ndarray | None = None
+    offset: tuple[float, ...] = ()
     gen: Any = None
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
@@ -73,6 +74,7 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any])
     if data.dtype != np.uint8:
         # What the user sees as gray is what gets colorized.
         kwargs["contrast_limits"] = tuple(float(c) for c in layer.contrast_limits)
+    offset: tuple[float, ...] = (0,) * data.ndim
     if scope == STACK or (scope == PLANE and n_leading == 0):
         view, transforms = data, transform_kwargs(layer)
     else:
@@ -88,7 +90,7 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any])
     if sample is not None and all_nan(sample):
         raise ValueError(f"Layer {layer.name!r} has no finite values to colorize.")
     out = np.zeros((*view.shape, 3), np.uint8) if scope == STACK and n_leading else None
-    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out)
+    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out, offset=offset)
 
 
 def run_job(job: Job, model: Any):
@@ -104,7 +106,10 @@ def run_job(job: Job, model: Any):
             from ..models.registry import load_model, resolve_device
 
             model = load_model(model, device=str(resolve_device(job.engine_kwargs["device"])))
-        job.gen = iter_colorize(job.data, model, out=job.out, **job.engine_kwargs)
+        kwargs = dict(job.engine_kwargs)
+        if model.spec.kind != "fractions":
+            kwargs.pop("channels", None)  # the option only means something for channel models
+        job.gen = iter_colorize(job.data, model, out=job.out, **kwargs)
         result = yield from job.gen
     except ValueError as exc:
         return Failure(str(exc).split("\n")[0])

@@ -6,12 +6,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
-from ._job import SCOPES, Failure, Job, plan_job, run_job
+from ._hints import HintsSection, hints_for
+from ._job import SCOPES, VISIBLE, Failure, Job, plan_job, run_job
 from ._layers import format_progress, insert_index, result_name
 from ._tune import TuneSection
 
@@ -41,6 +43,8 @@ class ColorizeWidget(Container):
         self._overlap_spin = SpinBox(label="Overlap", value=64, min=0, max=480, step=16)
         self._device_combo = ComboBox(label="Device", choices=available_devices())
         self._confidence_check = CheckBox(text="Confidence layer", value=False)
+        self._channels_check = CheckBox(text="One layer per channel (channel models)",
+                                        value=False)
         self._run_button = PushButton(text="Run")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
@@ -48,8 +52,13 @@ class ColorizeWidget(Container):
         self.extend([
             self._layer_combo, self._model_combo, self._scope_combo, self._tile_combo,
             self._overlap_spin, self._device_combo, self._confidence_check,
-            self._run_button, self._cancel_button, self._progress, self._status,
+            self._channels_check, self._run_button, self._cancel_button, self._progress,
+            self._status,
         ])
+        self._hints = HintsSection(viewer, source=lambda: self._layer_combo.value,
+                                   rerun=self.rerun_visible)
+        self.append(self._hints)
+        self._rerun_pending = False
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
         self._model_combo.changed.connect(self._on_model_choice)
@@ -109,18 +118,31 @@ class ColorizeWidget(Container):
             "overlap": int(self._overlap_spin.value),
             "device": self._device_combo.value,
             "confidence": bool(self._confidence_check.value),
+            "channels": bool(self._channels_check.value),
         }
 
-    def _on_run(self, _value: Any = None) -> Any:
+    def rerun_visible(self) -> Any:
+        """Re-colorize the visible region (live hints); after the current run if one is going."""
+        if self._worker is not None:
+            self._rerun_pending = True
+            return None
+        return self._on_run(scope=VISIBLE)
+
+    def _on_run(self, _value: Any = None, scope: str | None = None) -> Any:
         """Start a run for the selected layer; returns the worker (``None`` if nothing started)."""
         if self._worker is not None:
             return None
+        layer = self._layer_combo.value
         try:
-            job = plan_job(self._viewer, self._layer_combo.value, self._scope_combo.value,
+            job = plan_job(self._viewer, layer, scope or self._scope_combo.value,
                            self._engine_kwargs())
         except ValueError as exc:
             show_error(str(exc))
             return None
+        hints = hints_for(self._viewer, layer) if layer is not None else None
+        if hints is not None:
+            points, colours = hints
+            job.engine_kwargs["hints"] = (points - np.asarray(job.offset, float), colours)
         choice = self._model_combo.value or DEFAULT_MODEL
         model = self._models.get((choice, job.engine_kwargs["device"]))
         model = model or self._model_files.get(choice, choice)
@@ -153,6 +175,8 @@ class ColorizeWidget(Container):
         if job is None:
             return
         self._progress.max, self._progress.value = event.total, event.done
+        if event.message:
+            self._hints.show_count(event.message)
         elapsed = time.perf_counter() - job.started
         self._status.value = format_progress(event.done, event.total, event.plane,
                                              event.n_planes, elapsed)
@@ -172,8 +196,13 @@ class ColorizeWidget(Container):
         model, result = result
         job.shown = True
         self._models[self._key] = model
-        rgb, conf = result if job.engine_kwargs["confidence"] else (result, None)
+        parts = list(result) if isinstance(result, tuple) else [result]
+        rgb = parts.pop(0)
+        conf = parts.pop() if job.engine_kwargs["confidence"] else None
+        maps = parts.pop() if parts else None
         self._show_result(job, rgb, conf)
+        if maps is not None:
+            self._show_channels(job, maps, model.spec)
         seconds = time.perf_counter() - job.started
         show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
 
@@ -190,6 +219,9 @@ class ColorizeWidget(Container):
         self._run_button.enabled, self._cancel_button.enabled = True, False
         self._progress.visible = False
         self._status.value = ""
+        if self._rerun_pending:
+            self._rerun_pending = False
+            self.rerun_visible()
 
     def _discard(self) -> None:
         job = self._job
@@ -222,6 +254,23 @@ class ColorizeWidget(Container):
                 conf, result_name(job.name, "confidence"), job.transforms,
                 rgb=False, colormap="viridis", contrast_limits=(0.0, 1.0), opacity=0.7,
                 visible=True,
+            ))
+
+
+    def _show_channels(self, job: Job, maps: Any, spec: Any) -> None:
+        """One layer per predicted channel, coloured by the palette, blended additively."""
+        from napari.utils.colormaps import Colormap
+
+        layers = self._viewer.layers
+        index = insert_index(layers, job.source)
+        for k, (name, colour) in enumerate(zip(spec.channel_names, spec.palette, strict=True)):
+            title = result_name(job.name, name)
+            if title in layers:
+                layers.remove(title)
+            cmap = Colormap([[0, 0, 0, 1], [*colour, 1]], name=f"napari-colorize {name}")
+            layers.insert(index + 1 + k, _image_layer(
+                maps[k], title, job.transforms, rgb=False, colormap=cmap,
+                contrast_limits=(0.0, 1.0), blending="additive", visible=False,
             ))
 
 

@@ -191,6 +191,7 @@ class NgffImage:
         without channels) and the pyramid levels that line up with it."""
         if self.channels and not channel_first:
             data = np.moveaxis(data, -1, 0)
+        region = tuple(slice(*r.indices(n)[:2]) for r, n in zip(region, self.plane, strict=True))
         for level in range(self.n_block_levels):
             self.levels[level][self._index(index, region)] = data
             if level + 1 < self.n_block_levels:

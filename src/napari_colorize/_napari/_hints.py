@@ -1,0 +1,166 @@
+"""The Hints section of the dock widget: colour hints as a napari Points layer.
+
+Hints live in a Points layer named ``"<image> hints"`` placed exactly over the image, so its data
+coordinates are the image's. Each point's face colour is the wanted colour: the picker's colour,
+or, with a reference RGB layer chosen, the reference's colour under the new point. With "Live"
+on, adding, moving or recolouring a hint re-colorizes the visible region (debounced), through the
+widget's normal run path. Logic stays in the library (:mod:`napari_colorize.core.hints`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
+
+from ._layers import transform_kwargs
+
+PICKER = "colour picker"
+DEBOUNCE_MS = 150
+
+
+def hints_name(source: str) -> str:
+    """Name of the hints layer of image layer ``source``."""
+    return f"{source} hints"
+
+
+def hints_for(viewer: Any, layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(points, RGB colours 0-1) of ``layer``'s hints layer in its data coordinates, or None."""
+    name = hints_name(layer.name)
+    if name not in viewer.layers:
+        return None
+    points = viewer.layers[name]
+    if len(points.data) == 0:
+        return None
+    return np.asarray(points.data, dtype=float), np.asarray(points.face_color)[:, :3]
+
+
+def reference_colour(reference: Any, world_point: np.ndarray) -> np.ndarray | None:
+    """RGB (0-1) of an RGB layer at a world position, or None outside it."""
+    from ._layers import level0
+
+    data = level0(reference.data)
+    pos = np.round(np.asarray(reference.world_to_data(world_point))).astype(int)
+    pos = pos[-(data.ndim - 1):]
+    if (pos < 0).any() or (pos >= np.array(data.shape[:-1])).any():
+        return None
+    value = np.asarray(data[tuple(pos)], dtype=float)[:3]
+    return value / 255 if data.dtype == np.uint8 or value.max() > 1 else value
+
+
+class HintsSection(Container):
+    """Add hints, pick their colour (or take it from a reference layer), re-colorize live."""
+
+    def __init__(self, viewer: Any, source: Callable[[], Any], rerun: Callable[[], Any]) -> None:
+        super().__init__(label="Hints")
+        self._viewer = viewer
+        self._source = source  # the image layer picked in the widget
+        self._rerun = rerun  # re-colorize the visible region
+        self.colour = np.array([0.2, 0.3, 0.8])
+        self._title = Label(value="Colour hints")
+        self._colour_button = PushButton(text=self._colour_text())
+        self._reference = ComboBox(label="Colour from", choices=self._references)
+        self._add_button = PushButton(text="Add hints")
+        self._live = CheckBox(text="Live: re-colorize the visible region", value=True)
+        self._status = Label(value="")
+        self.extend([self._title, self._colour_button, self._reference, self._add_button,
+                     self._live, self._status])
+        self._colour_button.changed.connect(self._pick_colour)
+        self._add_button.changed.connect(self.add_hints_layer)
+        self._timer = None
+        self._watched: Any = None
+
+    # -- choices -------------------------------------------------------------------------------
+    def _references(self, _widget: Any = None) -> list[Any]:
+        from napari.layers import Image
+
+        return [(PICKER, None)] + [(lay.name, lay) for lay in self._viewer.layers
+                                   if isinstance(lay, Image) and lay.rgb]
+
+    def _colour_text(self) -> str:
+        return "Hint colour: #" + "".join(f"{round(v * 255):02x}" for v in self.colour)
+
+    def _pick_colour(self, _value: Any = None) -> None:
+        from qtpy.QtGui import QColor
+        from qtpy.QtWidgets import QColorDialog
+
+        start = QColor(*(round(v * 255) for v in self.colour))
+        picked = QColorDialog.getColor(start, self.native, "Hint colour")
+        if picked.isValid():
+            self.set_colour((picked.red() / 255, picked.green() / 255, picked.blue() / 255))
+
+    def set_colour(self, rgb: Any) -> None:
+        """Colour for new hints (RGB 0-1); also the current colour of the hints layer."""
+        self.colour = np.clip(np.asarray(rgb, dtype=float)[:3], 0, 1)
+        self._colour_button.text = self._colour_text()
+        layer = self._watched
+        if layer is not None and layer in self._viewer.layers:
+            layer.current_face_color = self._hex()
+
+    def _hex(self) -> str:
+        return "#" + "".join(f"{round(v * 255):02x}" for v in self.colour)
+
+    # -- hints layer ------------------------------------------------------------------------
+    def add_hints_layer(self, _value: Any = None) -> Any:
+        """Create (or select) the hints layer of the picked image, in add mode."""
+        from napari.utils.notifications import show_error
+
+        image = self._source()
+        if image is None:
+            show_error("Pick a grayscale image layer before adding hints.")
+            return None
+        name = hints_name(image.name)
+        layers = self._viewer.layers
+        if name in layers:
+            points = layers[name]
+        else:
+            kwargs = {k: v for k, v in transform_kwargs(image).items() if k != "units"}
+            points = self._viewer.add_points(
+                np.zeros((0, image.ndim)), name=name, ndim=image.ndim, size=12,
+                face_color=self._hex(), border_color="white", border_width=0.15, **kwargs,
+            )
+        points.current_face_color = self._hex()
+        layers.selection.active = points
+        points.mode = "add"
+        self._watch(points)
+        return points
+
+    def _watch(self, points: Any) -> None:
+        if self._watched is points:
+            return
+        self._watched = points
+        points.events.data.connect(self._on_data)
+        points.events.current_face_color.connect(lambda _e: self._schedule())
+
+    def _on_data(self, event: Any) -> None:
+        points = self._watched
+        action = str(getattr(event, "action", "")).lower()  # "added", "changed", ...
+        reference = self._reference.value
+        if reference is not None and action == "added":
+            for i in getattr(event, "data_indices", ()) or ():
+                world = points.data_to_world(points.data[i])
+                colour = reference_colour(reference, np.asarray(world))
+                if colour is not None:
+                    face = np.asarray(points.face_color)
+                    face[i, :3] = colour
+                    points.face_color = face
+        self.show_count()
+        if action in ("added", "removed", "changed"):
+            self._schedule()
+
+    def show_count(self, ignored: str = "") -> None:
+        n = 0 if self._watched is None else len(self._watched.data)
+        self._status.value = f"{n} hint{'s' if n != 1 else ''}" + (f"; {ignored}" if ignored else "")
+
+    def _schedule(self) -> None:
+        if not self._live.value:
+            return
+        from qtpy.QtCore import QTimer
+
+        if self._timer is None:
+            self._timer = QTimer()
+            self._timer.setSingleShot(True)
+            self._timer.timeout.connect(self._rerun)
+        self._timer.start(DEBOUNCE_MS)

@@ -1,0 +1,104 @@
+"""Widget: colour hints as a Points layer (live re-colorize) and one layer per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_and_wait
+
+from napari_colorize._napari._hints import hints_name
+
+
+def _result(viewer, name="img colorized"):
+    return np.asarray(viewer.layers[name].data)
+
+
+def test_hint_layer_steers_the_colour(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(gray, name="img", scale=(2.0, 2.0))
+    widget._layer_combo.value = layer
+    widget._hints._live.value = False
+    run_and_wait(qtbot, widget)
+    before = _result(viewer).copy()
+    points = widget._hints.add_hints_layer()
+    assert points.name == hints_name("img")
+    np.testing.assert_allclose(points.scale, layer.scale)  # overlays the image exactly
+    assert points.mode == "add"
+    widget._hints.set_colour((0.1, 0.2, 0.9))
+    points.add([[100, 120]])
+    run_and_wait(qtbot, widget)
+    after = _result(viewer)
+    assert np.abs(after[100, 120].astype(int) - before[100, 120]).sum() > 10
+    blue_shift = (after[..., 2].astype(int) - after[..., 0]) - (before[..., 2].astype(int)
+                                                                - before[..., 0])
+    assert blue_shift[95:105, 115:125].mean() > 5
+
+
+def test_live_hint_recolorizes_the_visible_region(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(gray, name="img")
+    widget._layer_combo.value = layer
+    points = widget._hints.add_hints_layer()
+    points.add([[30, 40]])
+    qtbot.waitUntil(lambda: widget._worker is not None, timeout=5_000)  # debounced re-run
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
+    assert "img colorized" in viewer.layers
+    assert "1 hint" in widget._hints._status.value
+
+
+def test_hint_colour_from_a_reference_layer(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(gray, name="img")
+    reference = np.zeros((*gray.shape, 3), np.uint8)
+    reference[..., 1] = 200  # green everywhere
+    viewer.add_image(reference, name="truth", rgb=True)
+    widget._layer_combo.value = layer
+    widget._hints._live.value = False
+    widget._hints._reference.reset_choices()
+    widget._hints._reference.value = viewer.layers["truth"]
+    points = widget._hints.add_hints_layer()
+    points.add([[10, 10]])
+    np.testing.assert_allclose(points.face_color[0, :3], [0, 200 / 255, 0], atol=1e-6)
+
+
+def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(np.stack([gray, gray]), name="img")
+    widget._layer_combo.value = layer
+    widget._hints._live.value = False
+    points = widget._hints.add_hints_layer()
+    points.add([[1, 30, 30]])
+    viewer.dims.set_point(0, 0)
+    widget._scope_combo.value = "current plane"
+    run_and_wait(qtbot, widget)
+    assert "1 of 1 hints outside the image ignored" in widget._hints._status.value
+
+
+@pytest.fixture
+def fraction_model_dir(tiny_model_dir):
+    from napari_colorize.models.fraction_net import FractionNet
+    from napari_colorize.models.registry import save_model
+
+    torch.manual_seed(0)
+    net = FractionNet((8, 8, 8, 8), channels=2)
+    card = {"name": "tiny-fractions", "kind": "fractions", "channel_names": ["nuclei", "other"],
+            "palette": [[0, 1, 1], [1, 0, 1]],
+            "architecture": {"class": "FractionNet", "widths": [8, 8, 8, 8], "channels": 2}}
+    save_model(net, card, tiny_model_dir / "tiny-fractions.safetensors")
+    return tiny_model_dir
+
+
+def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray):
+    viewer, widget = viewer_widget
+    widget._model_combo.reset_choices()
+    widget._model_combo.value = "tiny-fractions"
+    widget._layer_combo.value = viewer.add_image(gray, name="img")
+    widget._channels_check.value = True
+    run_and_wait(qtbot, widget)
+    for name, colour in (("nuclei", [0, 1, 1, 1]), ("other", [1, 0, 1, 1])):
+        channel = viewer.layers[f"img {name}"]
+        assert channel.blending == "additive"
+        np.testing.assert_allclose(channel.colormap.colors[-1], colour)
+        assert channel.data.shape == gray.shape
+    assert viewer.layers["img colorized"].rgb
