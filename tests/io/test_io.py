@@ -110,3 +110,20 @@ def test_writers_by_suffix_and_refuse_existing(tmp_path):
     conf = np.random.default_rng(4).random((30, 20)).astype(np.float32)
     write_gray(tmp_path / "c.tif", conf)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "c.tif"), conf)
+
+
+def test_ome_zarr_py_reads_our_pyramid(tmp_path):
+    """Another NGFF reader sees the multiscale RGB image, its axes and channel names."""
+    reader = pytest.importorskip("ome_zarr.reader")
+    from ome_zarr.io import parse_url
+
+    rgb = np.random.default_rng(0).integers(0, 255, (2, 1100, 600, 3), np.uint8)
+    from napari_colorize.io.writers import write_rgb
+
+    write_rgb(tmp_path / "r.ome.zarr", rgb)
+    node = next(iter(reader.Reader(parse_url(tmp_path / "r.ome.zarr"))()))
+    assert [tuple(level.shape) for level in node.data] == [(3, 2, 1100, 600), (3, 2, 550, 300),
+                                                           (3, 2, 275, 150)]
+    assert [a["name"] for a in node.metadata["axes"]] == ["c", "z", "y", "x"]
+    assert node.metadata["channel_names"] == ["red", "green", "blue"]
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(node.data[0]), 0, -1), rgb)
