@@ -26,13 +26,13 @@ import numpy as np
 import torch
 
 #: Feature scales: CIE lightness and chroma units at which similarity falls to 1/e.
-SIGMA_L = 10.0
-SIGMA_AB = 8.0
+SIGMA_L = 20.0
+SIGMA_AB = 20.0
 #: Spatial scale (pixels) of a hint's local effect, and the weight it keeps far away.
 SIGMA_XY = 96.0
 FAR_WEIGHT = 0.35
 #: Weight of "no correction": pixels like no hint keep the model's colour.
-PRIOR_WEIGHT = 0.05
+PRIOR_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
