@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -58,6 +59,7 @@ def lut_baseline(left: np.ndarray, right: np.ndarray) -> float:
 def run(left, right, base, seconds, **settings):
     from napari_colorize.training.tuning import tune
 
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     result = tune([left], base=base, save=False, progress=False, device="cpu",
                   seconds=seconds, **settings)
@@ -66,6 +68,8 @@ def run(left, right, base, seconds, **settings):
         "right_tissue_ciede2000": right_half_error(result.model, right),
         "wall_s": round(wall, 1),
         "steps": result.metrics["steps"],
+        # the machine is shared: other jobs at the same time cut the number of steps a lot
+        "load_avg_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
         "holdout_left_strip": result.metrics["holdout_ciede2000_tissue"],
     }
 
