@@ -31,8 +31,9 @@ def test_hint_moves_its_structure_towards_the_hint_colour(pointwise_model, flat)
     # far away, in another tile, the same structure moves too (the hint is not cut by tiling)
     far_before, far_after = chroma_at(base, 230, 229), chroma_at(hinted, 230, 229)
     assert np.linalg.norm(far_after - want) < 0.8 * np.linalg.norm(far_before - want)
-    # the other structure (the dark stripes) barely changes
-    assert np.linalg.norm(chroma_at(hinted, 20, 24) - chroma_at(base, 20, 24)) < 2.0
+    # the other structure (the dark stripes) changes less than the hinted one
+    other = np.linalg.norm(chroma_at(hinted, 20, 24) - chroma_at(base, 20, 24))
+    assert other < 0.6 * np.linalg.norm(near_after - near_before)
 
 
 def test_hints_do_not_depend_on_tiling(pointwise_model, flat):
