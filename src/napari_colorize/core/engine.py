@@ -241,7 +241,6 @@ def iter_colorize(
                             channels)
     check_tiling(tile_size, overlap, batch_size, spec.min_tile, spec.divisor)
     colours = check_outputs(spec, channels, palette)
-    client = connect(scheduler) if scheduler is not None else None
     window = compute_window(image, contrast_limits)
     plan = make_plan(image, spec, window, config, colours)
     meta = {
@@ -258,7 +257,13 @@ def iter_colorize(
         plan, ignored, parsed = _with_hints(image, net, plan, hints)
         meta["hints"] = parsed.to_metadata()
         message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
-    merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
+    client = connect(scheduler) if scheduler is not None else None  # fails before any write
+    try:
+        merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
+    except BaseException:
+        if client is not None and isinstance(scheduler, str):
+            client.close()
+        raise
     planes = plan.planes
     finished = merger.completed() if hasattr(merger, "completed") else set()
     jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
