@@ -3,7 +3,8 @@
     python docs/make_fluorescence_figure.py [--model fluorescence-composite]
                                             [--out docs/images/fluorescence-composite.png]
 
-Rows: the validation scratch assay (frames 0 and 9, never trained on) and the training neuron.
+Rows: the validation scratch assay (frames 0 and 9, columns 96-415; never trained on) and the
+training neuron.
 Columns: gray input (as the engine windows it) | predicted composite | true composite |
 confidence. Composites are ``clip(sum_k I * fraction_k * palette_k)``; the validation truth has
 two channels (Hoechst -> the nuclear colour, oblique light -> the diffuse colour).
@@ -34,6 +35,8 @@ from napari_colorize.training.recipes import RECIPES
 
 ROOT = Path(__file__).parents[1]
 LABEL_H = 22
+#: Columns of the validation frames shown (the left cell edge and the scratch), for a small file.
+COLS = slice(96, 416)
 
 
 def composite(gray: np.ndarray, fractions: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -89,6 +92,7 @@ def main() -> None:
     two = palette[[0, 2]]  # Hoechst -> nuclear colour, oblique -> diffuse colour
     for t in (0, signal.shape[0] - 1):
         row = panels(model, signal[t], window, lambda g, t=t: composite(g, truth[:, t], two))
+        row = [panel[:, COLS] for panel in row]
         rows.append(labelled(row, [f"{s} - validation t={t}" if i == 0 else s
                                    for i, s in enumerate(titles)], 210))
 
@@ -100,7 +104,7 @@ def main() -> None:
     target = fractions_from_amounts(torch.from_numpy(amounts), 2).numpy()
     row = panels(model, signal, compute_window(signal), lambda g: composite(g, target, palette))
     rows.append(labelled(row, [f"{s} - training neuron" if i == 0 else s
-                               for i, s in enumerate(titles)], 300))
+                               for i, s in enumerate(titles)], 260))
 
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255)

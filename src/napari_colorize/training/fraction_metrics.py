@@ -112,7 +112,7 @@ def evaluate_fractions(
         "confidence": _confidence(prediction, truth, confidence),
     }
     if ds.get("labels"):
-        result["classes_in_labels"] = _label_check(model, data, ds, signal, window)
+        result["classes_in_labels"] = _label_check(model, data, ds, signal, window, truth)
     return result
 
 
@@ -133,20 +133,35 @@ def _scores(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str, 
 
 
 def _temporal(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str, Any]:
-    """Mean |change| of fractions between consecutive frames, model vs truth; and on pixels whose
-    true fractions hardly change (|change| < 0.02), where any change is flicker."""
+    """Mean fraction per frame; mean |change| of fractions between consecutive frames, model vs
+    truth, per pixel and over 4 x 4 blocks; and on pixels whose true fractions hardly change
+    (|change| < 0.02)."""
     if pred.shape[1] < 2:
         return {}
     dp = np.abs(np.diff(pred, axis=1))
     dt = np.abs(np.diff(truth, axis=1))
     steady = dt < 0.02
+    # at the model's own resolution (4 x 4 block means), pixel noise of the truth averages out
+    dp4 = np.abs(np.diff(_blocks(pred, 4), axis=1))
+    dt4 = np.abs(np.diff(_blocks(truth, 4), axis=1))
     return {
+        "mean_fraction_per_frame_model": [[_r(v, 3) for v in p.mean(axis=(1, 2))] for p in pred],
+        "mean_fraction_per_frame_truth": [[_r(v, 3) for v in t.mean(axis=(1, 2))] for t in truth],
         "mean_abs_change_model": [_r(d.mean()) for d in dp],
         "mean_abs_change_truth": [_r(d.mean()) for d in dt],
+        "mean_abs_change_4x4_model": [_r(d.mean()) for d in dp4],
+        "mean_abs_change_4x4_truth": [_r(d.mean()) for d in dt4],
         "steady_pixel_share": [_r(s.mean()) for s in steady],
         "flicker_on_steady_pixels": [_r(dp[j][steady[j]].mean()) for j in range(len(dp))],
         "pearson_of_changes": [_r(_pearson(dp[j], dt[j])) for j in range(len(dp))],
     }
+
+
+def _blocks(x: np.ndarray, b: int) -> np.ndarray:
+    """Means of ``b x b`` blocks over the last two axes (edges that do not fill a block dropped)."""
+    h, w = x.shape[-2] // b * b, x.shape[-1] // b * b
+    x = x[..., :h, :w]
+    return x.reshape(*x.shape[:-2], h // b, b, w // b, b).mean(axis=(-3, -1))
 
 
 def _confidence(pred: np.ndarray, truth: np.ndarray, conf: np.ndarray) -> dict[str, Any]:
@@ -161,10 +176,15 @@ def _confidence(pred: np.ndarray, truth: np.ndarray, conf: np.ndarray) -> dict[s
 
 
 def _label_check(
-    model: Any, data: np.ndarray, ds: dict[str, Any], signal: np.ndarray, window: Any
+    model: Any,
+    data: np.ndarray,
+    ds: dict[str, Any],
+    signal: np.ndarray,
+    window: Any,
+    truth: np.ndarray,
 ) -> dict[str, Any]:
     """Mean predicted fraction of each model class inside nuclei, inside cytoplasm (without
-    nuclei) and outside cells, from the file's label images."""
+    nuclei) and outside cells, from the file's label images; and the true channel fractions."""
     nuclei = data[ds["labels"]["nuclei"]] > 0
     cells = data[ds["labels"]["cyto"]] > 0
     regions = {"nuclei": nuclei, "cytoplasm": cells & ~nuclei, "outside": ~cells & ~nuclei}
@@ -174,7 +194,10 @@ def _label_check(
         for k, mask in regions.items():
             sums[k] += out[:, mask[t]].sum(axis=1)
     names = list(model.spec.channel_names)
-    return {
-        k: {n: _r(v / max(regions[k].sum(), 1)) for n, v in zip(names, sums[k], strict=True)}
-        for k in regions
-    }
+    out: dict[str, Any] = {}
+    for k, mask in regions.items():
+        out[k] = {n: _r(v / max(mask.sum(), 1)) for n, v in zip(names, sums[k], strict=True)}
+        out[k]["truth"] = {n: _r(t[mask].mean()) for n, t in zip(ds["channel_names"], truth,
+                                                                 strict=True)}
+        out[k]["pixel_share"] = _r(mask.mean())
+    return out
