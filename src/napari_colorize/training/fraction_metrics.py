@@ -109,6 +109,7 @@ def evaluate_fractions(
         "model": _scores(prediction, truth, gray),
         "baseline": _scores(np.broadcast_to(mix[:, None, None, None], truth.shape), truth, gray),
         "temporal": _temporal(prediction, truth, gray),
+        "shift_4px_mean_abs_change": _shift_check(model, signal[0], window),
         "confidence": _confidence(prediction, truth, confidence),
     }
     if ds.get("labels"):
@@ -155,6 +156,16 @@ def _temporal(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str
         "flicker_on_steady_pixels": [_r(dp[j][steady[j]].mean()) for j in range(len(dp))],
         "pearson_of_changes": [_r(_pearson(dp[j], dt[j])) for j in range(len(dp))],
     }
+
+
+def _shift_check(model: Any, plane: np.ndarray, window: Any, shift: int = 4) -> float | None:
+    """Mean |change| of the fractions when the input is shifted by ``shift`` pixels both ways
+    (away from the wrapped borders): how much predictions depend on the grid, not the image."""
+    a = predict_fractions(model, to_lightness(plane, window))[:-1]
+    b = predict_fractions(model, to_lightness(np.roll(plane, (shift, shift), (0, 1)), window))[:-1]
+    a = np.roll(a, (shift, shift), (1, 2))
+    m = 4 * shift
+    return _r(np.abs(a - b)[:, m:-m, m:-m].sum(axis=0).mean() / 2)
 
 
 def _blocks(x: np.ndarray, b: int) -> np.ndarray:
