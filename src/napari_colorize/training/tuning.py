@@ -345,7 +345,12 @@ def _card(name, base_model, config, rgb, masks, labels, metrics) -> dict[str, An
         },
         "metrics": metrics,
         "intended_use": base_card.get("intended_use", ""),
-        "limitations": base_card.get("limitations", []),
+        "limitations": [
+            f"Tuned on {len(rgb)} reference image(s): colours follow their stain and may not "
+            "hold for other labs, stains or scanners; the held-out metrics come from strips of "
+            "the same images.",
+            *(f"Base model: {text}" for text in base_card.get("limitations", [])),
+        ],
     }
 
 
