@@ -56,13 +56,14 @@ def lut_baseline(left: np.ndarray, right: np.ndarray) -> float:
     return round(float(de[tissue_mask(truth)].mean()), 3)
 
 
-def run(left, right, base, seconds, **settings):
-    from napari_colorize.training.tuning import tune
+def run(left, right, base, seconds, device="cpu", **settings):
+    from napari_colorize.core.events import drain
+    from napari_colorize.training.tuning import TuneConfig, iter_tune
 
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    result = tune([left], base=base, save=False, progress=False, device="cpu",
-                  seconds=seconds, **settings)
+    config = TuneConfig(seconds=seconds, **settings)
+    result = drain(iter_tune([left], config, base=base, device=device))
     wall = time.perf_counter() - start
     return {
         "right_tissue_ciede2000": right_half_error(result.model, right),
@@ -81,6 +82,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--device", default="cpu", help="cpu (the target), cuda, ...")
     parser.add_argument("--variants", default="all",
                         help=f"comma-separated, from {', '.join(VARIANTS)}")
     args = parser.parse_args()
@@ -96,11 +98,12 @@ def main() -> None:
         "base": base_error,
         "lut_left_half": lut_baseline(left, right),
     }
-    calib = run(left, right, base, args.seconds, steps=0)
+    out["device"] = args.device
+    calib = run(left, right, base, args.seconds, args.device, steps=0)
     calib["reduction"] = round(1 - calib["right_tissue_ciede2000"] / base_error, 3)
     out["calibration_only"] = calib
     for name in args.variants.split(","):
-        result = run(left, right, base, args.seconds, **VARIANTS[name])
+        result = run(left, right, base, args.seconds, args.device, **VARIANTS[name])
         result["reduction"] = round(1 - result["right_tissue_ciede2000"] / base_error, 3)
         out[f"calibration+gradient[{name}]" if name != "no-calibration" else "gradient_only"] = \
             result
