@@ -125,3 +125,40 @@ def test_console_script_runs():
     done = subprocess.run([sys.executable, "-m", "napari_colorize.cli", "--help"],
                           capture_output=True, text=True, check=True)
     assert "colorize" in done.stdout
+
+
+def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, capsys):
+    from napari_colorize.io import writers
+
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.stack([gray_image] * 3))
+    hints = tmp_path / "hints.csv"
+    hints.write_text("z,row,col,r,g,b\n1,30,40,60,60,200\n")
+    args = ["colorize", str(stack), str(tmp_path / "out.ome.zarr"), "--model", model_path,
+            "--tile", "64", "--overlap", "16", "--hints", str(hints), "--quiet"]
+    original, calls = writers.NgffImage.write, []
+
+    def interrupted(self, *a, **kw):  # Ctrl-C after the first plane is written
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(writers.NgffImage, "write", interrupted)
+    assert main([*args, "--blending", "constant"]) == 130
+    assert "continue with --resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main([*args, "--blending", "constant"]) == 2  # exists, incomplete: refused
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--blending", "constant", "--resume"]) == 0
+    from napari_colorize.io.readers import read_metadata
+
+    meta = read_metadata(tmp_path / "out.ome.zarr")
+    assert meta["complete"] is True
+    assert meta["hints"]["points"] == [[1.0, 30.0, 40.0]]
+    import zarr
+
+    def level0(name):
+        return np.asarray(zarr.open_group(tmp_path / name, mode="r")["0"])
+
+    assert not np.array_equal(level0("out.ome.zarr")[:, 0], level0("out.ome.zarr")[:, 1])
