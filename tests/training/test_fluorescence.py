@@ -15,6 +15,7 @@ from napari_colorize.training.fluorescence import (
     FractionConfig,
     FractionSampler,
     class_amounts,
+    fraction_loss,
     fractions_from_amounts,
     input_signal,
     iter_train_fractions,
@@ -152,3 +153,16 @@ def test_bundled_weights_give_fractions(cells):
     # blob centres read as more nuclear than the empty background
     nuclear = out[0, 0].numpy()
     assert nuclear[cells[0] > 2000].mean() > nuclear[cells[1] < 1000].mean()
+
+
+def test_loss_stays_finite_when_the_error_vanishes():
+    # a confident net on empty (all-diffuse) pixels: error ~0 and a tiny predicted scale
+    net = FractionNet((8, 8, 8, 8), channels=3)
+    with torch.no_grad():
+        net.head.bias.view(4, 16)[2] = 50.0  # diffuse logit
+        net.head.bias.view(4, 16)[3] = -500.0  # log scale
+    target = torch.zeros(1, 3, 64, 64)
+    target[:, 2] = 1.0
+    kl, nll = fraction_loss(net, torch.zeros(1, 1, 64, 64), target, torch.ones(1, 1, 64, 64))
+    assert torch.isfinite(kl)
+    assert torch.isfinite(nll)

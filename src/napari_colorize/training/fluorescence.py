@@ -37,6 +37,7 @@ from .loop import TrainProgress
 
 CHANNEL_PERCENTILES = (0.5, 99.8)
 WEIGHT_FLOOR = 0.05
+LOG_B_MIN, LOG_B_MAX = math.log(1e-3), math.log(4.0)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,9 @@ def fraction_loss(
     logp = torch.log_softmax(logits, dim=1)
     kl = (target * (torch.log(target.clamp_min(1e-6)) - logp)).sum(1, keepdim=True)
     err = (logp.exp() - target).abs().sum(1, keepdim=True).detach()
+    # Where the error is ~0 (e.g. empty padding) the likelihood keeps pushing b to 0, until
+    # exp(-log b) overflows and 0 * inf gives NaN: bound b to [1e-3, 4] (the error is <= 2).
+    log_b = log_b.clamp(LOG_B_MIN, LOG_B_MAX)
     nll = err * torch.exp(-log_b) + log_b
     total = weight.sum()
     return (weight * kl).sum() / total, (weight * nll).sum() / total
