@@ -131,7 +131,7 @@ def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, cap
     from napari_colorize.io import writers
 
     stack = tmp_path / "stack.tif"
-    tifffile.imwrite(stack, np.stack([gray_image] * 3))
+    tifffile.imwrite(stack, np.stack([gray_image] * 3), photometric="minisblack")
     hints = tmp_path / "hints.csv"
     hints.write_text("z,row,col,r,g,b\n1,30,40,60,60,200\n")
     args = ["colorize", str(stack), str(tmp_path / "out.ome.zarr"), "--model", model_path,

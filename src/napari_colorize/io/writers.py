@@ -133,7 +133,7 @@ class NgffImage:
         self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
         self.channels = channels
         self.block_size = block_size
-        chunk = _chunk_for(chunk, block_size)
+        chunk = _chunk_for(chunk, block_size, self.plane)
         n_levels = _levels(self.plane)
         self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
         if resume and self.path.exists():
@@ -214,9 +214,12 @@ class NgffImage:
         remove(self.path)
 
 
-def _chunk_for(chunk: int, block_size: int) -> int:
-    """A chunk size that divides the block size, so no chunk is shared by two blocks."""
-    return math.gcd(chunk, block_size) if block_size % chunk else chunk
+def _chunk_for(chunk: int, block_size: int, plane: tuple[int, int]) -> int:
+    """A chunk size such that no chunk is shared by two blocks (so a block is written whole)."""
+    if max(plane) <= block_size or block_size % chunk == 0:
+        return chunk  # one block per plane, or blocks made of whole chunks
+    divisors = [d for d in range(64, chunk + 1) if block_size % d == 0]
+    return max(divisors) if divisors else block_size
 
 
 def _block_levels(plane: tuple[int, int], block_size: int, chunk: int, n_levels: int) -> int:
