@@ -164,11 +164,13 @@ def lab_to_srgb_uint8(
     The arithmetic of :func:`lab_to_srgb`, in bands of rows with in-place passes and the transfer
     curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
     """
+    device = lightness.device
     if out is None:
-        out = torch.empty((*lightness.shape, 3), dtype=torch.uint8)
+        out = torch.empty((*lightness.shape, 3), dtype=torch.uint8, device=device)
     h, w = lightness.shape
-    rows = max(1, BAND_PIXELS // max(w, 1))
-    work = _Workspace(rows * w)
+    # bands keep the CPU's working set in cache; a GPU takes the block in one pass
+    rows = max(1, BAND_PIXELS // max(w, 1)) if device.type == "cpu" else h
+    work = _Workspace(rows * w, device)
     for r in range(0, h, rows):
         band = slice(r, min(r + rows, h))
         work.convert(lightness[band], a[band], b[band], out[band])
@@ -178,12 +180,12 @@ def lab_to_srgb_uint8(
 class _Workspace:
     """Reused float/int buffers for :func:`lab_to_srgb_uint8`."""
 
-    def __init__(self, n: int) -> None:
-        self.f = torch.empty((6, n), dtype=torch.float32)
-        self.i = torch.empty((2, n), dtype=torch.int32)
-        self.u8 = torch.empty(n, dtype=torch.uint8)
-        self.gamut = _gamut_table().flatten() * _GAMUT_MARGIN
-        self.encode = _encode_table()
+    def __init__(self, n: int, device: torch.device = torch.device("cpu")) -> None:
+        self.f = torch.empty((6, n), dtype=torch.float32, device=device)
+        self.i = torch.empty((2, n), dtype=torch.int32, device=device)
+        self.u8 = torch.empty(n, dtype=torch.uint8, device=device)
+        self.gamut = (_gamut_table().flatten() * _GAMUT_MARGIN).to(device)
+        self.encode = _encode_table().to(device)
         self.matrix = (_XYZ_TO_RGB * 65535).tolist()
 
     def convert(self, lightness, a, b, out) -> None:

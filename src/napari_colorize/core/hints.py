@@ -143,10 +143,11 @@ class HintField:
         """Correct chroma ``ab`` ``(2, h, w)`` in place; ``origin`` is the block's top-left
         pixel in the plane, ``lightness`` its ``(h, w)`` lightness."""
         h, w = lightness.shape
-        ys = torch.arange(origin[0], origin[0] + h, dtype=torch.float32)[:, None]
-        xs = torch.arange(origin[1], origin[1] + w, dtype=torch.float32)[None, :]
-        num = torch.zeros((2, h, w))
-        den = torch.full((h, w), PRIOR_WEIGHT)
+        dev = lightness.device
+        ys = torch.arange(origin[0], origin[0] + h, dtype=torch.float32, device=dev)[:, None]
+        xs = torch.arange(origin[1], origin[1] + w, dtype=torch.float32, device=dev)[None, :]
+        num = torch.zeros((2, h, w), device=dev)
+        den = torch.full((h, w), PRIOR_WEIGHT, device=dev)
         for i in range(len(self.delta)):
             lf, af, bf = (float(v) for v in self.features[i])
             d2 = ((lightness - lf) / SIGMA_L).square_()

@@ -27,12 +27,12 @@ class BlockBlender:
 
     def __init__(
         self, region: tuple[slice, slice], channels: int, overlap: int,
-        inverse_weight: torch.Tensor | None,
+        inverse_weight: torch.Tensor | None, device: torch.device | str = "cpu",
     ) -> None:
         self.region = region
         self.overlap = overlap
         shape = tuple(s.stop - s.start for s in region)
-        self.acc = torch.zeros((channels, *shape), dtype=torch.float32)
+        self.acc = torch.zeros((channels, *shape), dtype=torch.float32, device=device)
         # None: "constant" blending. The weight sum depends only on the tile plan, so the
         # engine computes it once per block geometry (see :func:`inverse_weight`).
         self.inverse_weight = inverse_weight
@@ -46,7 +46,7 @@ class BlockBlender:
         if self.inverse_weight is None:
             self.acc[dst] = pred[src]
             return
-        win = _window(tuple(pred.shape[-2:]), self.overlap)
+        win = _window(tuple(pred.shape[-2:]), self.overlap, pred.device)
         self.acc[dst].addcmul_(pred[src], win[src[1:]])
 
     def result(self) -> torch.Tensor:
@@ -69,9 +69,9 @@ def inverse_weight(
 
 
 @functools.lru_cache(maxsize=8)
-def _window(shape: tuple[int, int], overlap: int) -> torch.Tensor:
+def _window(shape: tuple[int, int], overlap: int, device: Any = None) -> torch.Tensor:
     # every tile of a plan has the same shape: build its window once, not once per tile
-    return torch.from_numpy(taper_window(shape, overlap))
+    return torch.from_numpy(taper_window(shape, overlap)).to(device or "cpu")
 
 
 Region = tuple[slice, slice]
