@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -99,11 +100,33 @@ def test_shapes_restrict_the_regions(qtbot, viewer_widget, stain, tiny_model_dir
     worker = section._on_run()
     _wait(qtbot, section, worker)
     card = json.loads((tiny_model_dir / "lab-roi.json").read_text())
-    assert card["tuning"]["mask_sha256"][0] is not None
-    r0, r1, c0, c1 = card["metrics"]["holdout_boxes"][0]
+    # only the regions' bounding box is read (rows 0-200, cols 100-250 of the layer)
+    crop = np.ascontiguousarray(stain[0:201, 100:251])
+    assert card["tuning"]["image_sha256"] == [hashlib.sha256(crop.tobytes()).hexdigest()]
+    r0, r1, _, _ = card["metrics"]["holdout_boxes"][0]
     assert (r0, r1) == (161, 201)  # 20 % of the region's longer side, its 201 rows
-    assert c0 >= 99
-    assert c1 <= 252  # held out inside the region
+    after = viewer.layers["lab-roi: held-out after"]
+    assert after.data.shape == (40, 151, 3)
+    np.testing.assert_allclose(after.translate, (161 * 2.0, 100 * 2.0))  # over the region
+
+
+def test_large_layers_need_regions(qtbot, viewer_widget, stain, tiny_model_dir, tune_notes,
+                                   monkeypatch):
+    viewer, widget = viewer_widget
+    monkeypatch.setattr(_tune, "MAX_PIXELS", 10_000)
+    ref = viewer.add_image(stain, name="slide", rgb=True)
+    section = _tune_section(widget, [ref], name="lab-big")
+    assert section._on_run() is None
+    assert tune_notes[-1].startswith("'slide' is 256 x 288 px (0.1 MP): draw Shapes regions")
+    viewer.add_shapes([np.array([[10, 10], [10, 90], [90, 90], [90, 10]])],
+                      shape_type="rectangle", name="small roi")
+    section.reset_choices()
+    section._regions.value = viewer.layers["small roi"]
+    worker = section._on_run()
+    assert worker is not None
+    assert section._job.images[0].shape == (81, 81, 3)
+    _wait(qtbot, section, worker)
+    assert (tiny_model_dir / "lab-big.json").exists()
 
 
 def test_cancel_saves_nothing(qtbot, viewer_widget, stain, tiny_model_dir, tune_notes):

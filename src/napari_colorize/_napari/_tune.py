@@ -32,6 +32,8 @@ from ._job import Failure, _unexpected
 from ._layers import level0, offset_transform
 
 WHOLE = "whole images"
+#: Largest area of one reference read from a layer (draw regions on bigger slides).
+MAX_PIXELS = 64_000_000
 
 
 @dataclass
@@ -44,24 +46,48 @@ class TuneJob:
     base: str
     name: str
     settings: dict[str, Any]
+    origins: list[tuple[int, int]] = field(default_factory=list)  # of each crop in its layer
     gen: Any = None
     cancelled: bool = False
     done: bool = False
     losses: list[float] = field(default_factory=list)
 
 
-def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask of ``shapes`` drawn over ``image_layer``'s pixels (through world space)."""
+def shapes_region(
+    shapes: Any, image_layer: Any, shape: tuple[int, int]
+) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """Bounding box (in ``image_layer``'s pixels) of ``shapes`` and their mask inside it.
+
+    Shapes map to the image through world coordinates; ``None`` when none lies on the image.
+    Only the box is read later, so regions on a large slide do not load the whole slide.
+    """
     from napari.layers import Shapes
 
-    if len(shapes.data) == 0:
-        return np.zeros(shape, bool)
     converted = []
     for vertices in shapes.data:
         world = [shapes.data_to_world(v) for v in np.asarray(vertices)]
         converted.append(np.array([image_layer.world_to_data(w)[-2:] for w in world]))
-    local = Shapes(converted, shape_type=list(shapes.shape_type))
-    return np.asarray(local.to_masks(mask_shape=shape)).any(axis=0)
+    if not converted:
+        return None
+    points = np.concatenate(converted)
+    lo = np.clip(np.floor(points.min(axis=0)).astype(int), 0, shape)
+    hi = np.clip(np.ceil(points.max(axis=0)).astype(int) + 1, 0, shape)
+    if np.any(hi <= lo):
+        return None
+    local = Shapes([v - lo for v in converted], shape_type=list(shapes.shape_type))
+    mask = np.asarray(local.to_masks(mask_shape=tuple(hi - lo))).any(axis=0)
+    if not mask.any():
+        return None
+    return (slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1]))), mask
+
+
+def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of ``shapes`` over the whole of ``image_layer``'s pixels."""
+    full = np.zeros(shape, bool)
+    region = shapes_region(shapes, image_layer, shape)
+    if region is not None:
+        full[region[0]] = region[1]
+    return full
 
 
 def run_tune(job: TuneJob):
@@ -131,21 +157,31 @@ class TuneSection(Container):
             raise ValueError(f"Model name {name!r}: use letters, digits, '.', '_' or '-'.")
         if name in list_models():
             raise ValueError(f"A model named {name!r} exists already: choose another name.")
-        images, masks = [], []
+        images, masks, origins = [], [], []
         shapes = self._regions.value
         for layer in layers:
-            data = np.asarray(level0(layer.data))
-            if data.ndim != 3:
+            data = level0(layer.data)
+            if len(data.shape) != 3:
                 raise ValueError(f"Layer {layer.name!r} is not a single 2-D RGB image.")
-            images.append(data[..., :3])
+            box = (slice(None), slice(None))
             if shapes is not None:
-                mask = shapes_mask(shapes, layer, data.shape[:2])
-                if not mask.any():
+                region = shapes_region(shapes, layer, tuple(data.shape[:2]))
+                if region is None:
                     raise ValueError(f"No shape of {shapes.name!r} lies on {layer.name!r}.")
+                box, mask = region
                 masks.append(mask)
+            size = _box_pixels(box, data.shape)
+            if size > MAX_PIXELS:
+                raise ValueError(
+                    f"{layer.name!r} is {data.shape[0]} x {data.shape[1]} px "
+                    f"({size / 1e6:.1f} MP): draw Shapes regions to tune on parts of it "
+                    f"(at most {MAX_PIXELS / 1e6:.0f} MP each)."
+                )
+            images.append(np.asarray(data[box])[..., :3])
+            origins.append((box[0].start or 0, box[1].start or 0))
         settings = {"seconds": float(self._seconds.value), **self._settings}
         return TuneJob(layers, images, masks if shapes is not None else None,
-                       self._base.value or DEFAULT_MODEL, name, settings)
+                       self._base.value or DEFAULT_MODEL, name, settings, origins)
 
     def _on_run(self, _value: Any = None) -> Any:
         """Start tuning; returns the worker (``None`` if nothing started)."""
@@ -222,7 +258,8 @@ class TuneSection(Container):
             return
         source = job.layers[preview["image"]]
         box = preview["box"]
-        transforms = offset_transform(source, (box[0].start, box[1].start))
+        oy, ox = job.origins[preview["image"]]
+        transforms = offset_transform(source, (oy + box[0].start, ox + box[1].start))
         for kind, visible in (("before", False), ("after", True)):
             name = f"{job.name}: held-out {kind}"
             if name in self._viewer.layers:
@@ -245,3 +282,9 @@ def _next_name(name: str) -> str:
     """``my-lab`` -> ``my-lab-2`` -> ``my-lab-3``: a fresh default after a save."""
     stem, _, number = name.rpartition("-")
     return f"{stem}-{int(number) + 1}" if stem and number.isdigit() else f"{name}-2"
+
+
+def _box_pixels(box: tuple[slice, slice], shape: tuple[int, ...]) -> int:
+    rows = range(*box[0].indices(shape[0]))
+    cols = range(*box[1].indices(shape[1]))
+    return len(rows) * len(cols)
