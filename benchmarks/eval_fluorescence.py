@@ -71,6 +71,7 @@ def engine_check(model) -> dict:
         diffs.append(np.abs(maps[:, t] - direct * window_gray(stack[t], window).numpy()))
     d = np.concatenate([x.ravel() for x in diffs])
     return {"sample": sample.name, "max_abs_diff": round(float(d.max()), 4),
+            "p99_9_abs_diff": round(float(np.percentile(d, 99.9)), 4),
             "mean_abs_diff": round(float(d.mean()), 5)}
 
 
