@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_engine import test_image  # noqa: E402
+from bench_engine import test_image
 
-from napari_colorize import colorize, load_model  # noqa: E402
-from napari_colorize.core.intensity import IntensityWindow, to_lightness  # noqa: E402
-from napari_colorize.core.tiling import plan_tiles  # noqa: E402
+from napari_colorize import colorize, load_model
+from napari_colorize.core.intensity import IntensityWindow, to_lightness
+from napari_colorize.core.tiling import plan_tiles
 
 
 def timed(fn, repeat: int) -> float:
@@ -46,12 +46,14 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--block", type=int, default=8192, help="block_size (8192: one block)")
+    parser.add_argument("--profile", action="store_true", help="also print a host-side profile")
     args = parser.parse_args()
     image = test_image(args.size)
     mp = image.size / 1e6
     out: dict = {"benchmark": "gpu", "device": torch.cuda.get_device_name(0),
                  "image": [args.size, args.size], "tile_size": args.tile, "overlap": args.overlap,
-                 "batch_size": args.batch, "torch": torch.__version__}
+                 "batch_size": args.batch, "block_size": args.block, "torch": torch.__version__}
     for precision in ("auto", "fp32"):
         model = load_model(None, device="cuda")
         model.precision = precision
@@ -68,7 +70,7 @@ def main() -> None:
 
         def engine(model=model, result=result) -> None:
             colorize(image, model, tile_size=args.tile, overlap=args.overlap,
-                     batch_size=args.batch, out=result)
+                     batch_size=args.batch, out=result, block_size=args.block)
 
         raw_s, engine_s = timed(raw, args.repeat), timed(engine, args.repeat)
         name = "bf16" if precision == "auto" else "fp32"
@@ -92,6 +94,18 @@ def main() -> None:
                                          "p99": round(float(np.percentile(de, 99)), 3)}
     out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     print(json.dumps(out))
+    if args.profile:  # where an end-to-end run spends its time (host side)
+        import cProfile
+        import pstats
+
+        model = load_model(None, device="cuda")
+        result = np.zeros((*image.shape, 3), np.uint8)
+        kw = {"tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch,
+              "block_size": args.block}
+        colorize(image, model, out=result, **kw)
+        profile = cProfile.Profile()
+        profile.runcall(colorize, image, model, out=result, **kw)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(12)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the input's lightness kept.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import deque
@@ -363,9 +364,10 @@ class BlockRunner:
             return None
         key = (block.rows.start, block.rows.stop, block.cols.start, block.cols.stop)
         if key not in self._inverse:
-            tiles = [self.plan.tiles[i] for i in block.tiles]
-            weight = inverse_weight(block.region, tiles, self.plan.config.overlap)
-            self._inverse[key] = weight.to(self.device)
+            reads = tuple((t.read[0].start, t.read[0].stop, t.read[1].start, t.read[1].stop)
+                          for t in (self.plan.tiles[i] for i in block.tiles))
+            weight = _cached_inverse(key, reads, self.plan.config.overlap, str(self.device))
+            self._inverse[key] = weight
         return self._inverse[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -422,10 +424,9 @@ class BlockRunner:
                 origin = (block.rows.start, block.cols.start)
                 self.plan.hints[plane_no].apply(lightness, pred[:2], origin)
             rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out)
-            if target is not None and out is None:
-                target[...] = rgb.cpu().numpy()
-                rgb = torch.from_numpy(target)
-            return BlockResult(plane_no, block, rgb.cpu().numpy(), conf)
+            if rgb.device.type != "cpu":
+                rgb = _to_host(rgb, target)
+            return BlockResult(plane_no, block, rgb.numpy(), conf)
         maps = pred[:k].mul_(intensity_from_lightness(lightness)).cpu()
         rgb = render_composite(maps, self.plan.palette)
         if target is not None:
@@ -458,6 +459,28 @@ def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple
 
     fields = hint_fields(by_plane, predict, tile)
     return replace(plan, hints=fields), ignored, parsed
+
+
+def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:
+    """Copy a GPU block to the host: straight into a contiguous ``target``, else through pinned
+    memory (a GPU copy into strided pageable memory is several times slower)."""
+    if target is not None and target.flags.c_contiguous:
+        return torch.from_numpy(target).copy_(rgb)
+    host = torch.empty(rgb.shape, dtype=torch.uint8, pin_memory=True).copy_(rgb)
+    if target is not None:
+        target[...] = host.numpy()
+        return torch.from_numpy(target)
+    return host
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_inverse(region: tuple, reads: tuple, overlap: int, device: str) -> torch.Tensor:
+    """:func:`inverse_weight` of a block geometry, kept across runs (a preview or a stack of
+    same-sized images reuses it)."""
+    tiles = [TileSpec((slice(a, b), slice(c, d)), (slice(a, b), slice(c, d)))
+             for a, b, c, d in reads]
+    block = (slice(region[0], region[1]), slice(region[2], region[3]))
+    return inverse_weight(block, tiles, overlap).to(device)
 
 
 def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:

@@ -155,11 +155,18 @@ class OutArrayMerger:
         self.array = array
         self.written: list[tuple[int, ...]] = []
         self.extras = _Extras(shape, confidence, n_maps)
+        if isinstance(array, np.ndarray) and array.flags.writeable:
+            self.buffer = self._buffer  # convert straight into a numpy output (saves a copy)
+
+    def _buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
+        self.written.append((*index, *region))
+        return self.array[(*index, *region)]
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        self.array[(*index, *region)] = rgb
-        self.written.append((*index, *region))
+        if not (isinstance(self.array, np.ndarray) and np.shares_memory(rgb, self.array)):
+            self.array[(*index, *region)] = rgb
+            self.written.append((*index, *region))
         self.extras.write((*index, *region), confidence, maps)
 
     def finalize(self) -> Any:
