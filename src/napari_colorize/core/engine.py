@@ -1,9 +1,11 @@
 """The tile engine: ``iter_colorize`` (a generator of progress events) and ``colorize``.
 
-Planes are the last two axes; leading axes (Z, T, ...) are iterated. Each plane is mapped to CIE
-lightness with one window for the whole stack, cut into overlapping tiles, run through the model
-in batches (tiles of consecutive planes share batches), blended, and converted back to sRGB with
-the input's lightness kept.
+Planes are the last two axes; leading axes (Z, T, ...) are iterated. Each plane is cut into
+blocks (at most ``block_size`` a side; resume and scale-out work block by block). A block's
+pixels are mapped to CIE lightness with one window for the whole stack, the overlapping tiles
+touching it run through the model in batches (shared across blocks and planes), and are blended
+and converted back to sRGB with the input's lightness kept (or, for channel models, rendered as
+an additive composite). Colour hints correct the chroma pointwise before the conversion.
 """
 
 from __future__ import annotations
@@ -546,7 +548,7 @@ def colorize(
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ...
     out : path or array, optional
         Write into an OME-Zarr at this path (returns the zarr array, channel-first per NGFF) or
-        into a zarr or numpy array shaped ``image.shape + (3,)``, uint8, plane by plane.
+        into a zarr or numpy array shaped ``image.shape + (3,)``, uint8, block by block.
     contrast_limits : (low, high), optional
         Intensity window; default identity for uint8, else a percentile window of the stack.
     confidence : bool

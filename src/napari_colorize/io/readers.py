@@ -1,7 +1,7 @@
 """Lazy image readers: TIFF/OME-TIFF/SVS (level 0), zarr/OME-Zarr, PNG/JPEG.
 
 Large files are opened lazily (a zarr view of the TIFF, or the zarr array itself) so the engine
-reads one plane at a time; small formats are decoded to numpy.
+reads only the blocks it needs; small formats are decoded to numpy.
 """
 
 from __future__ import annotations

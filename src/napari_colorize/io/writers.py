@@ -1,7 +1,8 @@
 """Write colorized results: OME-Zarr (NGFF 0.5, zarr v3, multiscale), TIFF and PNG.
 
-Every writer works on a temporary name beside the target and renames it at the end, so a failed or
-cancelled run never leaves a half-written result under the requested name.
+OME-Zarr results are written in place block by block and marked incomplete until finalized (so an
+interrupted run can be resumed); TIFF and PNG are written under a temporary name beside the
+target and renamed at the end, so a failed or cancelled run never leaves a half-written one.
 """
 
 from __future__ import annotations
