@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--masks", nargs="+", metavar="MASK",
                    help="with --base: one mask image per training image (non-zero = use); "
                         "tuning, patches and metrics stay inside")
-    t.add_argument("--recipe", help="regenerate a bundled model from scratch (e.g. he-histology)")
+    t.add_argument("--recipe", help="regenerate a bundled model from scratch: he-histology or "
+                                    "fluorescence-composite")
     t.add_argument("--base", help="model to tune (e.g. he-histology; default: train from scratch)")
     t.add_argument("--seconds", type=float,
                    help="time budget (with --base: the whole tuning run, default 120)")
