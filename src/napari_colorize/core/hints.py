@@ -116,7 +116,7 @@ def _is_number(text: str) -> bool:
 def split_by_plane(hints: Hints, shape: tuple[int, ...]) -> tuple[dict, int]:
     """Hints grouped by plane (flat index into the leading axes) with integer pixel positions,
     and the number ignored because they fall outside the image."""
-    leading, (h, w) = shape[:-2], shape[-2:]
+    leading = shape[:-2]
     by_plane: dict[int, list] = {}
     ignored = 0
     for point, colour in zip(hints.points, hints.colours, strict=True):
@@ -126,7 +126,6 @@ def split_by_plane(hints: Hints, shape: tuple[int, ...]) -> tuple[dict, int]:
             continue
         plane = int(np.ravel_multi_index(tuple(idx[:-2]), leading)) if leading else 0
         by_plane.setdefault(plane, []).append((int(idx[-2]), int(idx[-1]), colour))
-    _ = (h, w)
     return by_plane, ignored
 
 
