@@ -46,9 +46,10 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--block", type=int, default=8192, help="block_size (8192: one block)")
+    parser.add_argument("--block", default="auto", help="block_size (auto: 8192 on CUDA)")
     parser.add_argument("--profile", action="store_true", help="also print a host-side profile")
     args = parser.parse_args()
+    block = args.block if args.block == "auto" else int(args.block)
     image = test_image(args.size)
     mp = image.size / 1e6
     out: dict = {"benchmark": "gpu", "device": torch.cuda.get_device_name(0),
@@ -70,7 +71,7 @@ def main() -> None:
 
         def engine(model=model, result=result) -> None:
             colorize(image, model, tile_size=args.tile, overlap=args.overlap,
-                     batch_size=args.batch, out=result, block_size=args.block)
+                     batch_size=args.batch, out=result, block_size=block)
 
         raw_s, engine_s = timed(raw, args.repeat), timed(engine, args.repeat)
         name = "bf16" if precision == "auto" else "fp32"
@@ -101,7 +102,7 @@ def main() -> None:
         model = load_model(None, device="cuda")
         result = np.zeros((*image.shape, 3), np.uint8)
         kw = {"tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch,
-              "block_size": args.block}
+              "block_size": block}
         colorize(image, model, out=result, **kw)
         profile = cProfile.Profile()
         profile.runcall(colorize, image, model, out=result, **kw)

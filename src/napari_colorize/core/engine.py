@@ -34,8 +34,10 @@ from .render import intensity_from_lightness, parse_palette, render_composite
 from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
 from .validation import check_image, check_store, check_tiling, zarr_name
 
-#: Largest output region computed at once (pixels a side): bounds memory on huge planes.
+#: Largest output region computed at once (pixels a side): bounds memory on huge planes. A GPU
+#: gets larger blocks: fewer tiles computed twice on block edges, fewer host copies.
 BLOCK_SIZE = 4096
+GPU_BLOCK_SIZE = 8192
 
 
 def connect(scheduler: Any) -> Any:
@@ -218,7 +220,7 @@ def iter_colorize(
     overwrite: bool = False,
     resume: bool = False,
     scheduler: Any = None,
-    block_size: int = BLOCK_SIZE,
+    block_size: int | str = "auto",
     channels: bool = False,
     palette: Any = None,
     hints: Any = None,
@@ -240,6 +242,8 @@ def iter_colorize(
     net = resolve_model(model, device)
     spec = net.spec
     batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
+    if block_size == "auto":
+        block_size = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
     config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size,
                             channels)
     check_tiling(tile_size, overlap, batch_size, spec.min_tile, spec.divisor)
@@ -526,7 +530,7 @@ def colorize(
     overwrite: bool = False,
     resume: bool = False,
     scheduler: Any = None,
-    block_size: int = BLOCK_SIZE,
+    block_size: int | str = "auto",
     channels: bool = False,
     palette: Any = None,
     hints: Any = None,
@@ -564,9 +568,10 @@ def colorize(
     scheduler : dask.distributed.Client or str, optional
         Spread blocks over a dask cluster (a Client, or a scheduler address such as
         ``"tcp://host:8786"``). Each worker loads the model once; results are identical.
-    block_size : int
+    block_size : int or "auto"
         Largest output region computed at once (pixels a side); planes up to this size are one
-        block. Bounds memory on huge planes; resume and scale-out work block by block.
+        block. Bounds memory on huge planes; resume and scale-out work block by block. ``"auto"``:
+        4096 on the CPU, 8192 on CUDA.
     channels : bool
         With a model that predicts channels (``fluorescence-composite``): also return the
         per-channel maps, float32 ``(K, *image.shape)`` in [0, 1] (with ``out`` a path, written
