@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -29,12 +30,12 @@ SAMPLES = Path(__file__).parents[1] / "sample_data"
 def consecutive(rgb: np.ndarray) -> dict:
     """Mean and 99th percentile of CIEDE2000 between planes i and i + 1, over all pixels."""
     labs = [rgb_to_lab_np(plane) for plane in rgb]
-    des = [ciede2000(a, b) for a, b in zip(labs, labs[1:], strict=False)]
+    des = [ciede2000(a, b) for a, b in itertools.pairwise(labs)]
     return {
         "mean": round(float(np.mean([d.mean() for d in des])), 3),
         "p99": round(float(np.mean([np.percentile(d, 99) for d in des])), 3),
         "chroma_only_mean": round(float(np.mean([
-            np.hypot(a[1] - b[1], a[2] - b[2]).mean() for a, b in zip(labs, labs[1:], strict=False)
+            np.hypot(a[1] - b[1], a[2] - b[2]).mean() for a, b in itertools.pairwise(labs)
         ])), 3),
     }
 

@@ -180,7 +180,7 @@ def lab_to_srgb_uint8(
 class _Workspace:
     """Reused float/int buffers for :func:`lab_to_srgb_uint8`."""
 
-    def __init__(self, n: int, device: torch.device = torch.device("cpu")) -> None:
+    def __init__(self, n: int, device: torch.device | str = "cpu") -> None:
         self.f = torch.empty((6, n), dtype=torch.float32, device=device)
         self.i = torch.empty((2, n), dtype=torch.int32, device=device)
         self.u8 = torch.empty(n, dtype=torch.uint8, device=device)

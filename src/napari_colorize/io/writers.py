@@ -7,7 +7,6 @@ target and renamed at the end, so a failed or cancelled run never leaves a half-
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from pathlib import Path
