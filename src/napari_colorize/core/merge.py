@@ -155,10 +155,12 @@ class OutArrayMerger:
         self.array = array
         self.written: list[tuple[int, ...]] = []
         self.extras = _Extras(shape, confidence, n_maps)
-        if isinstance(array, np.ndarray) and array.flags.writeable:
-            self.buffer = self._buffer  # convert straight into a numpy output (saves a copy)
 
-    def _buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
+    def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray | None:
+        """The block's slot in a numpy output, for converting straight into it; ``None`` for
+        other arrays (zarr), which are written in :meth:`write`."""
+        if not isinstance(self.array, np.ndarray):
+            return None
         self.written.append((*index, *region))
         return self.array[(*index, *region)]
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.color import _finv, lab_to_srgb_uint8, linear_to_srgb, rgb_uint8_to_lab
+from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab
+from ..core.render import intensity_from_lightness
 from .patches import tissue_mask
 
 TILE = 64
@@ -28,8 +29,7 @@ def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
 def gray_with_lightness(rgb: np.ndarray) -> np.ndarray:
     """The uint8 gray image whose CIE lightness equals that of the colour image ``rgb``."""
     lightness = torch.from_numpy(rgb_to_lab_np(rgb)[0])
-    y = _finv((lightness + 16) / 116)
-    return (linear_to_srgb(y) * 255 + 0.5).to(torch.uint8).numpy()
+    return (intensity_from_lightness(lightness) * 255 + 0.5).to(torch.uint8).numpy()
 
 
 def render(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
