@@ -128,7 +128,7 @@ def test_console_script_runs():
 
 
 def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, capsys):
-    from napari_colorize.io import writers
+    from napari_colorize.io import ngff
 
     stack = tmp_path / "stack.tif"
     tifffile.imwrite(stack, np.stack([gray_image] * 3), photometric="minisblack")
@@ -136,7 +136,7 @@ def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, cap
     hints.write_text("z,row,col,r,g,b\n1,30,40,60,60,200\n")
     args = ["colorize", str(stack), str(tmp_path / "out.ome.zarr"), "--model", model_path,
             "--tile", "64", "--overlap", "16", "--hints", str(hints), "--quiet"]
-    original, calls = writers.NgffImage.write, []
+    original, calls = ngff.NgffImage.write, []
 
     def interrupted(self, *a, **kw):  # Ctrl-C after the first plane is written
         calls.append(1)
@@ -144,7 +144,7 @@ def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, cap
             raise KeyboardInterrupt
         return original(self, *a, **kw)
 
-    monkeypatch.setattr(writers.NgffImage, "write", interrupted)
+    monkeypatch.setattr(ngff.NgffImage, "write", interrupted)
     assert main([*args, "--blending", "constant"]) == 130
     assert "continue with --resume" in capsys.readouterr().err
     monkeypatch.undo()

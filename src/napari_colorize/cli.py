@@ -157,7 +157,8 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
     """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``."""
     import numpy as np
 
-    from .io.writers import confidence_path, output_kind, remove, write_gray
+    from .io.ngff import confidence_path
+    from .io.writers import output_kind, remove, write_gray
 
     if kind != "zarr":
         write_gray(target, np.asarray(conf), overwrite=overwrite)

@@ -95,9 +95,9 @@ def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch)
 
 
 def _interrupt_after(monkeypatch, n: int, exc: BaseException | None = None) -> None:
-    from napari_colorize.io import writers
+    from napari_colorize.io import ngff
 
-    original = writers.NgffImage.write
+    original = ngff.NgffImage.write
     calls = {"n": 0}
 
     def write(self, *args, **kw):
@@ -106,7 +106,7 @@ def _interrupt_after(monkeypatch, n: int, exc: BaseException | None = None) -> N
             raise exc or KeyboardInterrupt()
         return original(self, *args, **kw)
 
-    monkeypatch.setattr(writers.NgffImage, "write", write)
+    monkeypatch.setattr(ngff.NgffImage, "write", write)
 
 
 def test_full_disk_keeps_a_resumable_output(stack, tiny_model, tmp_path, monkeypatch):

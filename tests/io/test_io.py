@@ -5,8 +5,9 @@ import pytest
 import tifffile
 import zarr
 
+from napari_colorize.io.ngff import OmeZarrMerger
 from napari_colorize.io.readers import read_image, read_metadata, read_rgb
-from napari_colorize.io.writers import OmeZarrMerger, write_gray, write_rgb
+from napari_colorize.io.writers import write_gray, write_rgb
 
 
 def test_read_tiff_png_zarr(tmp_path):
@@ -82,7 +83,7 @@ def test_ome_zarr_layout_and_metadata(tmp_path, leading):
     assert level1.shape[-2:] == (550, 300)
     assert conf.shape == shape
     # coarse levels built at the end equal the downsampled whole planes
-    from napari_colorize.io.writers import _downsample
+    from napari_colorize.io.ngff import _downsample
 
     for index, plane in planes.items():
         want = np.moveaxis(plane, -1, 0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..io.ngff import confidence_path
 from ..io.readers import incomplete_message, read_metadata
-from ..io.writers import confidence_path
 
 
 def get_reader(path: str | list[str]) -> Any:

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..io.ngff import channel_position
 from ..io.readers import as_rgb_uint8
-from ..io.writers import channel_position, output_kind, write_rgb
+from ..io.writers import output_kind, write_rgb
 
 
 def _rgb_uint8(data: Any) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Spread a run's blocks over a dask.distributed cluster.
 
-Workers compute blocks with the same :class:`~napari_colorize.core.engine.BlockRunner` as a local
+Workers compute blocks with the same :class:`~napari_colorize.core.blocks.BlockRunner` as a local
 run and send the finished sRGB blocks back; this process writes them, so the output needs no
 shared file system and has one writer. Each worker loads the model and opens the image once.
 """
@@ -66,7 +66,7 @@ def compute_blocks(source: Any, model: Any, device: str, plan: Any, jobs: list) 
     """Run on a worker: the :class:`BlockResult` of each ``(plane, block)`` job."""
     import dask
 
-    from .engine import BlockResult, BlockRunner
+    from .blocks import BlockResult, BlockRunner
 
     net = _worker_model(model, device)
     image = _worker_image(source)
@@ -96,7 +96,7 @@ def run_distributed(
     """
     from distributed import as_completed
 
-    from .engine import TilesDone
+    from .blocks import TilesDone
 
     device = net.device.type
     shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(

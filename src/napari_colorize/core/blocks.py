@@ -1,0 +1,275 @@
+"""Blocks: the unit a run is computed, written, resumed and distributed in.
+
+:func:`make_plan` fixes a run's tiles and blocks; :class:`BlockRunner` computes blocks (read one
+block ahead in a thread, tiles batched across blocks and planes, blended, rendered) for a local
+run and for dask workers alike, so a block's bytes do not depend on who computes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..models.spec import ColorModel
+from .color import lab_to_srgb_uint8, uint8_lightness_table
+from .intensity import IntensityWindow, to_lightness
+from .merge import BlockBlender, inverse_weight
+from .render import intensity_from_lightness, render_composite
+from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
+
+if TYPE_CHECKING:
+    from .engine import ColorizeConfig
+
+
+def read_plane(image: Any, index: tuple[int, ...]) -> np.ndarray:
+    try:
+        return np.asarray(image[index])
+    except Exception as exc:  # truncated files and broken stores surface here
+        raise ValueError(f"cannot read plane {index}: {type(exc).__name__}: {exc}") from None
+
+
+def pad_to(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Pad a ``(H, W)`` plane at the bottom/right to at least ``shape`` (reflect where possible)."""
+    ph, pw = max(0, shape[0] - x.shape[0]), max(0, shape[1] - x.shape[1])
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < x.shape[0] and pw < x.shape[1] else "replicate"
+    return F.pad(x[None, None], (0, pw, 0, ph), mode=mode)[0, 0]
+
+
+def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int) -> tuple:
+    """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller."""
+    return tuple(
+        tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor) for n in plane
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a process needs to compute any block of a run (picklable for dask workers)."""
+
+    shape: tuple[int, ...]
+    tiles: tuple[TileSpec, ...]
+    blocks: tuple[Block, ...]
+    padded: tuple[int, int]
+    window: IntensityWindow
+    config: ColorizeConfig
+    kind: str = "chroma"
+    outputs: int = 2
+    palette: tuple = ()
+    hints: dict = field(default_factory=dict)  # plane number -> HintField
+
+    @property
+    def planes(self) -> list[tuple[int, ...]]:
+        return list(np.ndindex(*self.shape[:-2]))
+
+    @property
+    def channels(self) -> int:
+        """Model channels blended per block: the outputs, and the confidence if asked for."""
+        return self.outputs + int(self.config.confidence)
+
+    def key(self, plane_no: int, block: Block) -> str:
+        """Name of one block of one plane (resume markers)."""
+        return f"{plane_no}-{block.key}"
+
+
+def make_plan(
+    image: Any, spec: Any, window: IntensityWindow, config: ColorizeConfig, palette: Any = None
+) -> RunPlan:
+    shape = tuple(int(s) for s in image.shape)
+    plane = shape[-2:]
+    tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
+    padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
+    tiles = plan_tiles(padded, tile, config.overlap)
+    blocks = plan_blocks(plane, tiles, config.block_size, constant=config.blending == "constant")
+    return RunPlan(shape, tuple(tiles), tuple(blocks), padded, window, config, spec.kind,
+                   spec.channels, tuple(map(tuple, palette)) if palette is not None else ())
+
+
+@dataclass(frozen=True)
+class TilesDone:
+    """A batch of tiles went through the model."""
+
+    plane: int
+    tiles: int
+
+
+@dataclass
+class BlockResult:
+    """One finished block: sRGB and (optionally) confidence of ``block`` of plane ``plane``."""
+
+    plane: int
+    block: Block
+    rgb: np.ndarray
+    confidence: np.ndarray | None
+    channels: np.ndarray | None = None
+
+
+class BlockRunner:
+    """Computes blocks of a run: reads their input (one block ahead, in a thread), runs their
+    tiles through the model in batches that may span blocks and planes, blends and renders."""
+
+    def __init__(self, image: Any, net: ColorModel, plan: RunPlan) -> None:
+        self.image = image
+        self.net = net
+        self.plan = plan
+        self.batch_size = plan.config.batch_size
+        self.planes = plan.planes
+        # On CUDA, blocks stay on the device from lightness to uint8 sRGB; elsewhere the CPU.
+        self.device = net.device if net.device.type == "cuda" else torch.device("cpu")
+
+    def read(self, plane_no: int, block: Block) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Lightness of the window all of ``block``'s tiles read, and that window."""
+        tiles = self.plan.tiles
+        box = bounding_box([tiles[i].read for i in block.tiles])
+        h, w = self.plan.shape[-2:]
+        inside = (slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w)))
+        raw = read_plane(self.image, self.planes[plane_no] + inside)
+        size = (box[0].stop - box[0].start, box[1].stop - box[1].start)
+        if self.device.type == "cuda" and self.plan.window.is_uint8_identity(raw.dtype):
+            # copy the 1-byte pixels and look lightness up on the GPU: 4x less to transfer
+            raw = torch.from_numpy(np.ascontiguousarray(raw)).pin_memory()
+            raw = raw.to(self.device, non_blocking=True)
+            return pad_to(self._table()[raw.long()], size), box
+        lightness = pad_to(to_lightness(raw, self.plan.window), size)
+        if self.device.type == "cuda":  # blending and conversion run on the GPU too
+            lightness = lightness.pin_memory().to(self.device, non_blocking=True)
+        return lightness, box
+
+    def _table(self) -> torch.Tensor:
+        if not hasattr(self, "_lut"):
+            self._lut = torch.from_numpy(uint8_lightness_table()).to(self.device)
+        return self._lut
+
+    def inverse(self, block: Block) -> torch.Tensor | None:
+        if self.plan.config.blending != "taper":
+            return None
+        # Keyed by the tiles' windows relative to the block, so the blocks of a huge plane share
+        # a few geometries (interior, edges, corners) instead of one weight map per block.
+        r0, c0 = block.rows.start, block.cols.start
+        size = (block.rows.stop - r0, block.cols.stop - c0)
+        reads = tuple((t.read[0].start - r0, t.read[0].stop - r0, t.read[1].start - c0,
+                       t.read[1].stop - c0) for t in (self.plan.tiles[i] for i in block.tiles))
+        return _cached_inverse(size, reads, self.plan.config.overlap, str(self.device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on a batch; on a GPU out of memory, halve the batch and go on."""
+        try:
+            return self.net(x, confidence=self.plan.config.confidence)[:, : self.plan.channels]
+        except torch.OutOfMemoryError:
+            if len(x) == 1:
+                raise
+            torch.cuda.empty_cache()
+            self.batch_size = max(1, len(x) // 2)
+            return torch.cat([self.forward(part) for part in x.split(self.batch_size)])
+
+    def run(self, jobs: list[tuple[int, Block]], buffer: Any = None) -> Iterator[Any]:
+        """Yield :class:`TilesDone` after each batch and :class:`BlockResult` per block."""
+        channels, tiles = self.plan.channels, self.plan.tiles
+        with ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-read") as pool:
+            reads = _prefetch(pool, self.read, jobs, depth=2)
+            open_blocks: dict[int, list] = {}
+            queue = ((j, t) for j in range(len(jobs)) for t in jobs[j][1].tiles)
+            while True:
+                batch = [job for _, job in zip(range(self.batch_size), queue, strict=False)]
+                if not batch:
+                    return
+                for j, _ in batch:
+                    if j not in open_blocks:
+                        lightness, box = next(reads)
+                        block = jobs[j][1]
+                        blender = BlockBlender(block.region, channels, self.plan.config.overlap,
+                                               self.inverse(block), self.device)
+                        open_blocks[j] = [lightness, box, blender, 0]
+                x = torch.stack([
+                    open_blocks[j][0][relative(tiles[t].read, open_blocks[j][1])] for j, t in batch
+                ])[:, None]
+                pred = self.forward(x).to(self.device)
+                for (j, t), y in zip(batch, pred, strict=True):
+                    state = open_blocks[j]
+                    state[2].add(tiles[t], y)
+                    state[3] += 1
+                    if state[3] == len(jobs[j][1].tiles):
+                        del open_blocks[j]
+                        yield self.finish(*jobs[j], state[0], state[1], state[2], buffer)
+                yield TilesDone(jobs[batch[-1][0]][0], len(batch))
+
+    def finish(self, plane_no, block, lightness, box, blender, buffer) -> BlockResult:
+        pred = blender.result()
+        target = buffer(self.planes[plane_no], block.region) if buffer is not None else None
+        out = torch.from_numpy(target) if target is not None and self.device.type == "cpu" else None
+        lightness = lightness[relative(block.region, box)]
+        k = self.plan.outputs
+        conf = pred[k].clamp(0, 1).cpu().numpy() if self.plan.config.confidence else None
+        if self.plan.kind == "chroma":
+            if plane_no in self.plan.hints:
+                origin = (block.rows.start, block.cols.start)
+                self.plan.hints[plane_no].apply(lightness, pred[:2], origin)
+            rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out)
+            if rgb.device.type != "cpu":
+                rgb = _to_host(rgb, target)
+            return BlockResult(plane_no, block, rgb.numpy(), conf)
+        maps = pred[:k].mul_(intensity_from_lightness(lightness)).cpu()
+        rgb = render_composite(maps, self.plan.palette)
+        if target is not None:
+            target[...] = rgb
+        maps = maps.numpy() if self.plan.config.channels else None
+        return BlockResult(plane_no, block, rgb, conf, maps)
+
+
+def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:
+    """Copy a GPU block to the host: straight into a contiguous ``target``, else through pinned
+    memory (a GPU copy into strided pageable memory is several times slower)."""
+    if target is not None and target.flags.c_contiguous:
+        return torch.from_numpy(target).copy_(rgb)
+    host = torch.empty(rgb.shape, dtype=torch.uint8, pin_memory=True).copy_(rgb)
+    if target is not None:
+        target[...] = host.numpy()
+        return torch.from_numpy(target)
+    return host
+
+
+@functools.lru_cache(maxsize=9)  # the geometries of one plane: interior, 4 edges, 4 corners
+def _cached_inverse(size: tuple, reads: tuple, overlap: int, device: str) -> torch.Tensor:
+    """:func:`inverse_weight` of a block geometry (tile windows relative to the block), kept
+    across blocks and runs."""
+    tiles = [TileSpec((slice(a, b), slice(c, d)), (slice(a, b), slice(c, d)))
+             for a, b, c, d in reads]
+    block = (slice(0, size[0]), slice(0, size[1]))
+    return inverse_weight(block, tiles, overlap).to(device)
+
+
+def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:
+    """``read(*job)`` for each job in order, up to ``depth`` jobs ahead in ``pool``."""
+    pending: deque = deque()
+    todo = iter(jobs)
+    for job in itertools.islice(todo, depth):
+        pending.append(pool.submit(read, *job))
+    while pending:
+        result = pending.popleft().result()
+        for job in itertools.islice(todo, 1):
+            pending.append(pool.submit(read, *job))
+        yield result
+
+
+def auto_batch_size(net: ColorModel, tile_size: int) -> int:
+    """Tiles per model call: 4 on CPU; on CUDA, what fits half the free memory (1-64)."""
+    if net.device.type != "cuda":
+        return 4
+    torch.cuda.synchronize(net.device)
+    free, _ = torch.cuda.mem_get_info(net.device)
+    torch.cuda.reset_peak_memory_stats(net.device)
+    base = torch.cuda.memory_allocated(net.device)
+    net(torch.zeros(1, 1, tile_size, tile_size))
+    per_tile = max(1, torch.cuda.max_memory_allocated(net.device) - base)
+    return int(max(1, min(64, free // 2 // per_tile)))

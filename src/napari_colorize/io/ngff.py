@@ -1,0 +1,297 @@
+"""OME-Zarr results (NGFF 0.5, zarr v3, multiscale), written block by block and resumable.
+
+Results are written in place and marked incomplete until finalized; each finished block is
+recorded, so an interrupted run can be resumed. Pyramid levels whose chunks line up with the
+blocks are written with each block, the coarser ones at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .paths import check_output, remove
+from .readers import DONE_FOLDER
+
+NGFF_VERSION = "0.5"
+RGB_CHANNELS = [
+    {"label": "red", "color": "FF0000"},
+    {"label": "green", "color": "00FF00"},
+    {"label": "blue", "color": "0000FF"},
+]
+MIN_LEVEL_SIZE = 256
+
+def channel_position(n_leading: int) -> int:
+    """Index of the channel axis in NGFF order (t, c, z, y, x) for 0-2 leading axes."""
+    return 1 if n_leading == 2 else 0
+
+
+def _axes(n_leading: int) -> list[dict[str, str]]:
+    if n_leading > 2:
+        raise ValueError(f"OME-Zarr holds at most 2 axes before (y, x); the image has {n_leading}")
+    axes = [{"name": "t", "type": "time"}, {"name": "z", "type": "space"}][2 - n_leading :]
+    axes.insert(channel_position(n_leading), {"name": "c", "type": "channel"})
+    return [*axes, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+
+
+def _levels(plane_shape: tuple[int, int]) -> int:
+    n, (h, w) = 1, plane_shape
+    while max(h, w) > MIN_LEVEL_SIZE * 2 and n < 8:
+        h, w, n = (h + 1) // 2, (w + 1) // 2, n + 1
+    return n
+
+
+def _downsample(plane: np.ndarray) -> np.ndarray:
+    """2x mean of a ``(..., H, W)`` array, edge rows/cols replicated for odd sizes."""
+    h, w = plane.shape[-2:]
+    pad = [(0, 0)] * (plane.ndim - 2) + [(0, h % 2), (0, w % 2)]
+    p = np.pad(plane.astype(np.float32), pad, mode="edge")
+    out = (p[..., ::2, ::2] + p[..., 1::2, ::2] + p[..., ::2, 1::2] + p[..., 1::2, 1::2]) / 4
+    return out if plane.dtype.kind == "f" else np.round(out).astype(plane.dtype)
+
+
+def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
+    """Where a side output of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``
+    (or ``x.channels.ome.zarr``).
+
+    A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
+    """
+    path = Path(path)
+    for suffix in (".ome.zarr", ".zarr"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)] + f".{kind}" + suffix)
+    raise ValueError(f"{path} is not a .zarr path")
+
+
+class NgffImage:
+    """One multiscale OME-Zarr image written block by block, marked incomplete until finalized.
+
+    ``channels=3`` stores RGB channel-first (c before z, as NGFF orders axes); ``channels=0``
+    stores one value per pixel (e.g. confidence). Pyramid levels whose chunks line up with the
+    blocks are written with each block; the coarser ones are built from them at the end.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
+                 metadata: dict[str, Any], overwrite: bool, chunk: int, block_size: int,
+                 resume: bool = False, omero: list[dict] | None = None) -> None:
+        import zarr
+
+        self.path = Path(path)
+        self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
+        self.channels = channels
+        self.block_size = block_size
+        chunk = _chunk_for(chunk, block_size, self.plane)
+        n_levels = _levels(self.plane)
+        self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
+        if resume and self.path.exists():
+            self.root = _reopen(self.path, shape, channels, metadata)
+            self.levels = [self.root[str(i)] for i in range(n_levels)]
+            return
+        check_output(self.path, overwrite)
+        remove(self.path)
+        axes = _axes(len(self.leading))
+        if not channels:
+            axes = [a for a in axes if a["name"] != "c"]
+        root = zarr.open_group(self.path, mode="w", zarr_format=3)
+        self.levels = self._create(root, axes, n_levels, dtype, chunk)
+        ome = _ome(axes, n_levels, self.path.name)
+        if channels:
+            top = 255 if np.dtype(dtype) == np.uint8 else 1
+            ome["omero"] = {
+                "channels": [
+                    {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
+                     "window": {"min": 0, "max": top, "start": 0, "end": top}}
+                    for c in (omero or RGB_CHANNELS)
+                ],
+                "rdefs": {"model": "color"},
+            }
+        root.attrs["ome"] = ome
+        root.attrs["napari_colorize"] = {"complete": False, **metadata}
+        self.root = root
+
+    def _create(self, group: Any, axes: list, n_levels: int, dtype: Any, chunk: int) -> list:
+        arrays = []
+        h, w = self.plane
+        for level in range(n_levels):
+            shape = [*self.leading, h, w]
+            chunks = [1] * len(self.leading) + [min(chunk, h), min(chunk, w)]
+            if self.channels:
+                pos = channel_position(len(self.leading))
+                shape.insert(pos, self.channels)
+                chunks.insert(pos, self.channels)
+            arrays.append(group.create_array(
+                str(level), shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
+                dimension_names=[a["name"] for a in axes],
+            ))
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return arrays
+
+    def _index(self, index: tuple[int, ...], region: tuple[slice, slice]) -> tuple:
+        if not self.channels:
+            return (*index, *region)
+        pos = channel_position(len(index))
+        return (*index[:pos], slice(None), *index[pos:], *region)
+
+    def write(self, index: tuple[int, ...], region: tuple[slice, slice], data: np.ndarray,
+              channel_first: bool = False) -> None:
+        """Store one block (``(h, w, C)``, or ``(C, h, w)`` if ``channel_first``, or ``(h, w)``
+        without channels) and the pyramid levels that line up with it."""
+        if self.channels and not channel_first:
+            data = np.moveaxis(data, -1, 0)
+        region = tuple(slice(*r.indices(n)[:2]) for r, n in zip(region, self.plane, strict=True))
+        for level in range(self.n_block_levels):
+            self.levels[level][self._index(index, region)] = data
+            if level + 1 < self.n_block_levels:
+                data = _downsample(data)
+                region = tuple(slice(s.start // 2, (s.stop + 1) // 2) for s in region)
+
+    def finalize(self) -> Any:
+        """Build the remaining pyramid levels, mark complete, return the level-0 array."""
+        for level in range(max(1, self.n_block_levels), len(self.levels)):
+            for index in np.ndindex(*self.leading):
+                full = (slice(None), slice(None))
+                data = np.asarray(self.levels[level - 1][self._index(index, full)])
+                self.levels[level][self._index(index, full)] = _downsample(data)
+        remove(self.path / DONE_FOLDER)
+        self.root.attrs["napari_colorize"] = {**self.root.attrs["napari_colorize"], "complete": True}
+        return self.levels[0]
+
+    def discard(self) -> None:
+        """Remove everything written."""
+        remove(self.path)
+
+
+def _chunk_for(chunk: int, block_size: int, plane: tuple[int, int]) -> int:
+    """A chunk size such that no chunk is shared by two blocks (so a block is written whole)."""
+    if max(plane) <= block_size or block_size % chunk == 0:
+        return chunk  # one block per plane, or blocks made of whole chunks
+    divisors = [d for d in range(64, chunk + 1) if block_size % d == 0]
+    return max(divisors) if divisors else block_size
+
+
+def _block_levels(plane: tuple[int, int], block_size: int, chunk: int, n_levels: int) -> int:
+    """How many pyramid levels are written with each block (the rest are built at the end)."""
+    if max(plane) <= block_size:
+        return n_levels  # one block per plane: every level lines up
+    n = 1
+    while n < n_levels and block_size % (chunk * 2**n) == 0:
+        n += 1
+    return n
+
+
+def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -> Any:
+    """The group of an unfinished run to resume; refuses one made with other settings."""
+    import json
+
+    import zarr
+
+    try:
+        root = zarr.open_group(path, mode="r+")
+    except Exception as exc:
+        raise ValueError(f"cannot resume {path}: not a readable OME-Zarr ({exc})") from None
+    stored = dict(root.attrs.get("napari_colorize", {}))
+    stored.pop("complete", None)
+    wanted = json.loads(json.dumps(metadata))
+    if stored != wanted:
+        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+        raise ValueError(
+            f"cannot resume {path}: it was written with other {', '.join(diff)}; "
+            "use the same image and settings, or overwrite it"
+        )
+    level0 = root["0"]
+    expected = list(shape)
+    if channels:
+        expected.insert(channel_position(len(shape) - 2), channels)
+    if list(level0.shape) != expected:
+        raise ValueError(f"cannot resume {path}: it holds shape {level0.shape}, not {expected}")
+    return root
+
+
+class OmeZarrMerger:
+    """Finished blocks into a multiscale OME-Zarr RGB image, and optionally its confidence
+    (a float32 image beside it, see :func:`confidence_path`).
+
+    Each finished block is recorded (after its data is flushed to disk), so an interrupted run
+    can be resumed; the images are marked complete only at the end.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        shape: tuple[int, ...],
+        *,
+        confidence: bool,
+        metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        chunk: int = 512,
+        confidence_to: str | Path | None = None,
+        resume: bool = False,
+        block_size: int = 4096,
+        channels: dict | None = None,
+    ) -> None:
+        meta = dict(metadata or {})
+        kw = {"overwrite": overwrite, "chunk": chunk, "block_size": block_size, "resume": resume}
+        target = Path(confidence_to) if confidence_to else confidence_path(path)
+        maps_path = confidence_path(path, "channels")
+        if not resume:  # refuse taken paths before anything is written
+            for side, wanted in ((target, confidence), (maps_path, channels)):
+                if wanted:
+                    check_output(side, overwrite)
+        self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
+        self.conf = self.maps = None
+        if confidence:
+            self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
+                                  metadata={**meta, "kind": "confidence"}, **kw)
+        if channels:
+            omero = [{"label": n, "color": "".join(f"{round(v * 255):02X}" for v in c)}
+                     for n, c in zip(channels["names"], channels["palette"], strict=True)]
+            self.maps = NgffImage(maps_path, shape, channels=len(omero), dtype=np.float32,
+                                  metadata={**meta, "kind": "channels"}, omero=omero, **kw)
+        self.done_dir = self.rgb.path / DONE_FOLDER
+
+    def completed(self) -> set[str]:
+        """Keys of the blocks already written (by an interrupted run of the same job)."""
+        if not self.done_dir.is_dir():
+            return set()
+        return {p.name for p in self.done_dir.iterdir()}
+
+    def write(self, index: tuple[int, ...], region: tuple[slice, slice], rgb: np.ndarray,
+              confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
+        if self.conf is not None and confidence is not None:
+            self.conf.write(index, region, confidence)
+        if self.maps is not None and maps is not None:
+            self.maps.write(index, region, maps, channel_first=True)
+        self.rgb.write(index, region, rgb)
+
+    def mark_done(self, key: str) -> None:
+        """Record a written block; its data is flushed first, so the record never runs ahead
+        of the data, even across a power loss."""
+        os.sync()
+        self.done_dir.mkdir(exist_ok=True)
+        (self.done_dir / key).touch()
+
+    def finalize(self) -> Any:
+        extra = [side.finalize() for side in (self.maps, self.conf) if side is not None]
+        rgb = self.rgb.finalize()
+        return (rgb, *extra) if extra else rgb
+
+    def discard(self) -> None:
+        for image in (self.rgb, self.conf, self.maps):
+            if image is not None:
+                image.discard()
+
+
+def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:
+    datasets = []
+    for level in range(n_levels):
+        scale = [float(2**level) if a["name"] in "yx" else 1.0 for a in axes]
+        datasets.append(
+            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        )
+    return {
+        "version": NGFF_VERSION,
+        "multiscales": [{"name": name, "axes": axes, "datasets": datasets}],
+    }
