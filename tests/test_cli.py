@@ -47,7 +47,8 @@ def test_existing_output_needs_overwrite(tmp_path, gray_png, model_path, capsys)
     out.write_bytes(b"keep")
     assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "already exists" in err and err.count("\n") == 1
+    assert "already exists" in err
+    assert err.count("\n") == 1
     assert out.read_bytes() == b"keep"
     assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet",
                  "--tile", "128", "--overlap", "32", "--overwrite"]) == 0
@@ -68,7 +69,8 @@ def test_bad_options_exit_2_with_one_line(tmp_path, gray_png, model_path, capsys
         argv += ["--model", model_path]
     assert main(argv + args) == 2
     err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err
+    assert message in err
+    assert "\n" not in err
     assert not list(tmp_path.glob("o.tif*"))
 
 

@@ -1,8 +1,8 @@
 """napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
 
 Public API: :func:`colorize`, :func:`iter_colorize`, :func:`train`, :func:`evaluate`,
-:func:`list_models`, :func:`load_model`, :func:`render_composite`. Heavy modules are imported on first use, so
-``import napari_colorize`` stays fast and never touches napari or Qt.
+:func:`list_models`, :func:`load_model`, :func:`render_composite`. Heavy modules are imported
+on first use, so ``import napari_colorize`` stays fast and never touches napari or Qt.
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ def _colorize(args: argparse.Namespace) -> None:
 
     kind = output_kind(args.output)
     if args.resume and kind != "zarr":
-        raise ValueError(f"--resume needs an .ome.zarr OUT (it records finished blocks); got {args.output}")
+        raise ValueError(
+            f"--resume needs an .ome.zarr OUT (it records finished blocks); got {args.output}"
+        )
     resuming = args.resume and Path(args.output).exists()
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
     if args.confidence and not resuming:

@@ -34,7 +34,8 @@ def test_in_gamut_colours_round_trip():
 def test_fused_uint8_matches_reference_path():
     rng = np.random.default_rng(2)
     lab = torch.from_numpy(
-        np.stack([rng.uniform(0, 100, (50, 50)), rng.normal(0, 40, (50, 50)), rng.normal(0, 40, (50, 50))])
+        np.stack([rng.uniform(0, 100, (50, 50)), rng.normal(0, 40, (50, 50)),
+                  rng.normal(0, 40, (50, 50))])
     ).float()
     fused = lab_to_srgb_uint8(lab[0], lab[1], lab[2]).numpy().astype(int)
     ref = np.round(np.moveaxis(lab_to_srgb(lab.double()).numpy(), 0, -1) * 255)

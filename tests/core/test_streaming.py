@@ -20,7 +20,8 @@ SETTINGS = {"tile_size": 64, "overlap": 16, "block_size": 96}
 
 def files(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` by relative path, with its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 @pytest.fixture

@@ -56,4 +56,6 @@ def test_model_beats_gray_and_colours_tissue(model):
     de = ciede2000(rgb_to_lab_np(rgb), rgb_to_lab_np(truth))
     gray_de = ciede2000(rgb_to_lab_np(np.repeat(gray[..., None], 3, -1)), rgb_to_lab_np(truth))
     assert de.mean() < 0.3 * gray_de.mean()
-    assert conf.dtype == np.float32 and 0 <= conf.min() and conf.max() <= 1
+    assert conf.dtype == np.float32
+    assert 0 <= conf.min()
+    assert conf.max() <= 1

@@ -69,7 +69,7 @@ def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
     assert np.all(corner > 0)
     # the crop covers the view centre (pixel 300, 300 of the source)
     assert np.all(corner <= 300)
-    assert np.all(corner + (h, w) >= 300)
+    assert np.all(corner + np.array([h, w]) >= 300)
 
 
 def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):

@@ -58,6 +58,25 @@ def test_fraction_net_outputs_fractions_and_confidence():
     torch.testing.assert_close(fractions, out[:, :3])
 
 
+def test_prior_blend_follows_the_confidence():
+    torch.manual_seed(0)
+    raw = FractionNet((8, 8, 8, 8), channels=3)
+    torch.nn.init.normal_(raw.head.weight, std=0.5)
+    blended = FractionNet((8, 8, 8, 8), channels=3, prior=(0.2, 0.1, 0.7))
+    blended.load_state_dict(raw.state_dict())
+    x = torch.rand(2, 1, 64, 64) * 100
+    with torch.no_grad():
+        f, out, fractions = raw(x), blended(x), blended(x, confidence=False)
+    conf = f[:, 3:]
+    prior = torch.tensor([0.2, 0.1, 0.7]).view(1, 3, 1, 1)
+    torch.testing.assert_close(out[:, :3], conf * f[:, :3] + (1 - conf) * prior)
+    torch.testing.assert_close(out[:, 3], f[:, 3])
+    torch.testing.assert_close(fractions, out[:, :3])
+    torch.testing.assert_close(out[:, :3].sum(1), torch.ones(2, 64, 64))
+    with pytest.raises(ValueError, match=r"prior \[0.5, 0.6, 0.1\] is not 3 fractions summing to 1"):
+        FractionNet((8, 8, 8, 8), channels=3, prior=(0.5, 0.6, 0.1))
+
+
 def test_fraction_net_needs_two_channels():
     with pytest.raises(ValueError, match="needs >= 2 channels, got 1"):
         FractionNet((8, 8, 8, 8), channels=1)
@@ -118,7 +137,12 @@ def test_training_learns_and_card_round_trips(tmp_path, cells):
     card_path = save_model(model.net, model.card, tmp_path / "tiny.safetensors")
     card = json.loads(card_path.read_text())
     assert card["kind"] == "fractions"
+    prior = card["architecture"].pop("prior")
     assert card["architecture"] == {"class": "FractionNet", "widths": [8, 8, 8, 8], "channels": 3}
+    # the training targets' mean mix (round trip: the loaded model blends with it too)
+    assert len(prior) == 3
+    assert abs(sum(prior) - 1) < 1e-5
+    assert min(prior) > 0
     assert card["channel_names"] == ["nuclear", "cytoplasmic", "diffuse"]
     assert len(card["palette"]) == 3
     loaded = load_model(tmp_path / "tiny.safetensors")

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from napari_colorize import load_model, train
+from napari_colorize.training.ciede2000 import ciede2000
 from napari_colorize.training.loop import TrainConfig, iter_train
 from napari_colorize.training.patches import Augment, PatchSampler, fit_lut, stain_jitter
 
@@ -13,7 +14,8 @@ def test_train_few_steps_learns_and_saves(tmp_path, colour_image):
     model = train([colour_image], steps=30, patch=128, batch_size=4, warmup=5, progress=False,
                   out=tmp_path / "m.safetensors", name="synthetic", device="cpu")
     card = json.loads((tmp_path / "m.json").read_text())
-    assert card["name"] == "synthetic" and card["training"]["steps"] == 30
+    assert card["name"] == "synthetic"
+    assert card["training"]["steps"] == 30
     assert card["training"]["image_sha256"]
     loaded = load_model(tmp_path / "m.safetensors")
     x = torch.rand(1, 1, 64, 64) * 100
@@ -104,13 +106,48 @@ def test_budget_is_required():
         TrainConfig()
 
 
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="loss 'l2' is not one of l1, ciede2000"):
+        TrainConfig(steps=1, loss="l2")
+
+
+def test_torch_ciede2000_matches_scikit_image_and_has_finite_gradients():
+    from skimage.color import deltaE_ciede2000
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    lab1 = np.stack([rng.uniform(0, 100, n), rng.uniform(-80, 80, n), rng.uniform(-80, 80, n)], -1)
+    lab2 = lab1 + rng.normal(0, 10, lab1.shape)
+    lab2[:50, 1:] = 0  # gray against colour, where hue is undefined
+    lab1[50:100, 1:] = 0
+    lab2[100:150] = lab1[100:150]  # identical colours
+    expected = deltaE_ciede2000(lab1, lab2)
+    t1 = torch.tensor(lab1, dtype=torch.float32)
+    t2 = torch.tensor(lab2, dtype=torch.float32, requires_grad=True)
+    got = ciede2000(t1, t2, dim=-1)
+    np.testing.assert_allclose(got.detach().numpy()[100:], expected[100:], atol=2e-3)
+    np.testing.assert_allclose(got.detach().numpy()[:100], expected[:100], atol=0.05)
+    got.sum().backward()
+    assert torch.isfinite(t2.grad).all()
+
+
+def test_training_on_ciede2000_learns(colour_image):
+    model = train([colour_image], steps=30, patch=128, batch_size=4, warmup=5, progress=False,
+                  device="cpu", loss="ciede2000")
+    assert model.card["training"]["config"]["loss"] == "ciede2000"
+    assert float(model.net.head.weight.abs().sum()) > 0
+
+
 def test_patches_and_prior(colour_image):
     sampler = PatchSampler([colour_image], 64, Augment(), seed=0)
     lightness, ab = sampler.sample(3)
-    assert lightness.shape == (3, 1, 64, 64) and ab.shape == (3, 2, 64, 64)
-    assert 0 <= float(lightness.min()) and float(lightness.max()) <= 100
+    assert lightness.shape == (3, 1, 64, 64)
+    assert ab.shape == (3, 2, 64, 64)
+    assert 0 <= float(lightness.min())
+    assert float(lightness.max()) <= 100
     lut = fit_lut([colour_image])
-    assert lut.shape == (2, 101) and torch.isfinite(lut).all()
+    assert lut.shape == (2, 101)
+    assert torch.isfinite(lut).all()
     rgb = torch.rand(2, 3, 8, 8)
     gen = torch.Generator().manual_seed(0)
     torch.testing.assert_close(stain_jitter(rgb, gen, 0.0, 0.0), rgb)

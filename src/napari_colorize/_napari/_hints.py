@@ -152,7 +152,8 @@ class HintsSection(Container):
 
     def show_count(self, ignored: str = "") -> None:
         n = 0 if self._watched is None else len(self._watched.data)
-        self._status.value = f"{n} hint{'s' if n != 1 else ''}" + (f"; {ignored}" if ignored else "")
+        suffix = f"; {ignored}" if ignored else ""
+        self._status.value = f"{n} hint{'s' if n != 1 else ''}{suffix}"
 
     def _schedule(self) -> None:
         if not self._live.value:

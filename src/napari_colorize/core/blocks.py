@@ -50,7 +50,8 @@ def pad_to(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int) -> tuple:
     """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller."""
     return tuple(
-        tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor) for n in plane
+        tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor)
+        for n in plane
     )
 
 
@@ -133,7 +134,9 @@ class BlockRunner:
         tiles = self.plan.tiles
         box = bounding_box([tiles[i].read for i in block.tiles])
         h, w = self.plan.shape[-2:]
-        inside = (slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w)))
+        inside = (
+            slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w))
+        )
         raw = read_plane(self.image, self.planes[plane_no] + inside)
         size = (box[0].stop - box[0].start, box[1].stop - box[1].start)
         if self.device.type == "cuda" and self.plan.window.is_uint8_identity(raw.dtype):

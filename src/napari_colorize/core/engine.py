@@ -132,7 +132,9 @@ def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: b
         from ..io.paths import output_kind
 
         if output_kind(out) != "zarr":
-            raise ValueError(f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI")
+            raise ValueError(
+                f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI"
+            )
         return OmeZarrMerger(out, shape, confidence=plan.config.confidence, metadata=meta,
                              overwrite=overwrite, resume=resume,
                              block_size=plan.config.block_size,

@@ -47,7 +47,9 @@ def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:
     return [tuple(int(v) for v in np.unravel_index(p, leading)) if leading else () for p in picks]
 
 
-def compute_window(image: Any, contrast_limits: tuple[float, float] | None = None) -> IntensityWindow:
+def compute_window(
+    image: Any, contrast_limits: tuple[float, float] | None = None
+) -> IntensityWindow:
     """The stack's intensity window (see module docstring)."""
     if contrast_limits is not None:
         low, high = contrast_limits
@@ -60,7 +62,7 @@ def compute_window(image: Any, contrast_limits: tuple[float, float] | None = Non
     for idx in planes:
         h, w = image.shape[-2:]
         step = max(1, int(math.sqrt(h * w / per_plane)))
-        plane = np.asarray(image[idx + (slice(None, None, step), slice(None, None, step))])
+        plane = np.asarray(image[(*idx, slice(None, None, step), slice(None, None, step))])
         check_finite(plane)
         values.append(plane.ravel())
     sample = np.concatenate(values).astype(np.float64)

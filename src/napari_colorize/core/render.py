@@ -60,7 +60,9 @@ def intensity_from_lightness(lightness: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_finv((lightness + 16) / 116))
 
 
-def render_composite(channels: Any, palette: Any, names: tuple[str, ...] | None = None) -> np.ndarray:
+def render_composite(
+    channels: Any, palette: Any, names: tuple[str, ...] | None = None
+) -> np.ndarray:
     """Additive composite of channel maps ``(K, ...)`` in [0, 1]: sRGB uint8 ``(..., 3)``.
 
     Examples

@@ -26,7 +26,8 @@ class TileSpec:
     def crop_in_tile(self) -> tuple[slice, slice]:
         """``crop`` relative to the tile's own origin."""
         return tuple(
-            slice(c.start - r.start, c.stop - r.start) for c, r in zip(self.crop, self.read, strict=True)
+            slice(c.start - r.start, c.stop - r.start)
+            for c, r in zip(self.crop, self.read, strict=True)
         )  # type: ignore[return-value]
 
 

@@ -8,11 +8,13 @@ import numpy as np
 
 
 def check_image(image: Any) -> None:
-    """Raise ``ValueError`` unless ``image`` is a non-empty, real-valued grayscale array (>= 2-D)."""
+    """Raise ``ValueError`` unless ``image`` is a non-empty real-valued grayscale array (>= 2-D)."""
     shape = tuple(int(s) for s in image.shape)
     dtype = np.dtype(image.dtype)
     if len(shape) < 2:
-        raise ValueError(f"image must have at least 2 dimensions (rows, columns); got shape {shape}")
+        raise ValueError(
+            f"image must have at least 2 dimensions (rows, columns); got shape {shape}"
+        )
     if 0 in shape:
         raise ValueError(f"image is empty (shape {shape})")
     if dtype == np.bool_:
@@ -47,7 +49,9 @@ def check_finite(plane: np.ndarray, where: str = "image") -> None:
         )
 
 
-def check_tiling(tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int) -> None:
+def check_tiling(
+    tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int
+) -> None:
     """Raise ``ValueError`` for tile settings the model cannot use."""
     for name, value in (("tile_size", tile_size), ("overlap", overlap), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

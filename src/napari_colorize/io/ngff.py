@@ -156,7 +156,8 @@ class NgffImage:
                 data = np.asarray(self.levels[level - 1][self._index(index, full)])
                 self.levels[level][self._index(index, full)] = _downsample(data)
         remove(self.path / DONE_FOLDER)
-        self.root.attrs["napari_colorize"] = {**self.root.attrs["napari_colorize"], "complete": True}
+        attrs = self.root.attrs["napari_colorize"]
+        self.root.attrs["napari_colorize"] = {**attrs, "complete": True}
         return self.levels[0]
 
     def discard(self) -> None:

@@ -21,7 +21,7 @@ def output_kind(path: str | Path) -> str:
 
 
 def check_output(path: str | Path, overwrite: bool = False) -> Path:
-    """Validate an output path before any work: known suffix, free (or ``overwrite``), parent exists."""
+    """Check an output path first: known suffix, free (or ``overwrite``), parent exists."""
     path = Path(path)
     output_kind(path)
     if path.exists() and not overwrite:
@@ -32,7 +32,9 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
                 f"output {path} exists and is incomplete (an interrupted run); pass resume=True "
                 "(--resume) to continue it, or overwrite=True (--overwrite) to start again"
             )
-        raise ValueError(f"output {path} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise ValueError(
+            f"output {path} already exists; pass overwrite=True (--overwrite) to replace it"
+        )
     if not path.parent.exists():
         raise ValueError(f"output folder {path.parent} does not exist")
     return path

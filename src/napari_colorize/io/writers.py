@@ -17,7 +17,9 @@ from .paths import _replace, _temp, check_output, output_kind, remove
 __all__ = ["check_output", "output_kind", "remove", "write_gray", "write_rgb"]
 
 
-def write_rgb(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **zarr_kw: Any) -> Path:
+def write_rgb(
+    path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **zarr_kw: Any
+) -> Path:
     """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG)."""
     path = check_output(path, overwrite)
     kind = output_kind(path)

@@ -5,6 +5,11 @@ The same 1/4-resolution U-Net as :class:`ChromaNet` (folded full-resolution inpu
 fraction error. Fractions are a softmax over the classes (they sum to 1 at every pixel); the
 confidence is ``exp(-b / FRACTION_SCALE)`` of the predicted Laplace scale ``b`` of the summed
 absolute fraction error.
+
+Out of its training domain a network's fractions are too sure of themselves. With a ``prior``
+(the mean class mix of the training targets), the returned fractions are the confidence-weighted
+blend ``c * f + (1 - c) * prior``: where the model expects to be wrong, it falls back on the
+average mix. Training fits the raw fractions (:meth:`FractionNet.forward_raw`).
 """
 
 from __future__ import annotations
@@ -34,13 +39,24 @@ class FractionNet(ChromaNet):
     """
 
     def __init__(
-        self, widths: tuple[int, int, int, int] = (32, 64, 96, 128), channels: int = 3
+        self,
+        widths: tuple[int, int, int, int] = (32, 64, 96, 128),
+        channels: int = 3,
+        prior: tuple[float, ...] | None = None,
     ) -> None:
         if channels < 2:
             raise ValueError(f"FractionNet needs >= 2 channels, got {channels}")
         super().__init__(widths)
         self.channels = int(channels)
         del self.lut
+        p = None if prior is None else torch.tensor(prior, dtype=torch.float32)
+        if p is not None and (
+            p.shape != (self.channels,) or bool((p < 0).any()) or abs(float(p.sum()) - 1) > 1e-3
+        ):
+            raise ValueError(f"prior {list(prior)} is not {self.channels} fractions summing to 1")
+        # not a weight: it lives in the model card's architecture, the weights stay as trained
+        prior_buffer = None if p is None else p.view(1, -1, 1, 1)
+        self.register_buffer("class_prior", prior_buffer, persistent=False)
         self.head = nn.Conv2d(self.widths[0], (self.channels + 1) * 16, 1)
         # Start from uniform fractions and a middling error scale.
         nn.init.zeros_(self.head.weight)
@@ -53,12 +69,17 @@ class FractionNet(ChromaNet):
         return out[:, : self.channels], log_b
 
     def forward(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
-        """K fractions and (if ``confidence``) the confidence; without it the scale is skipped."""
+        """K fractions and (if ``confidence``) the confidence.
+
+        Without a prior and without ``confidence`` the error scale is not computed at all.
+        """
         head = self.head(self._features(lightness))
-        if not confidence:
+        if not confidence and self.class_prior is None:
             return torch.softmax(_unfold4(head, self.channels), dim=1)
         out = _unfold4(head, self.channels + 1)
         fractions = torch.softmax(out[:, : self.channels], dim=1)
         log_b = out[:, self.channels :] + math.log(FRACTION_SCALE)
         conf = torch.exp(-torch.exp(log_b.clamp(-10, 10)) / FRACTION_SCALE)
-        return torch.cat([fractions, conf], dim=1)
+        if self.class_prior is not None:
+            fractions = torch.lerp(self.class_prior.to(fractions.dtype), fractions, conf)
+        return torch.cat([fractions, conf], dim=1) if confidence else fractions

@@ -81,7 +81,9 @@ def build_network(card: dict[str, Any]) -> torch.nn.Module:
         from .fraction_net import FractionNet
 
         channels = int(arch.get("channels", len(card.get("channel_names", ()))))
-        return FractionNet(tuple(arch.get("widths", ChromaNet().widths)), channels=channels)
+        prior = arch.get("prior")
+        return FractionNet(tuple(arch.get("widths", ChromaNet().widths)), channels=channels,
+                           prior=None if prior is None else tuple(prior))
     if cls != "ChromaNet":
         raise ValueError(f"unknown architecture {arch.get('class')!r} in model card")
     return ChromaNet(tuple(arch.get("widths", ChromaNet().widths)))
@@ -173,5 +175,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device(available_devices()[0])
     dev = torch.device(device)
     if dev.type not in available_devices():
-        raise ValueError(f"device {device!r} is not available here; available: {available_devices()}")
+        raise ValueError(
+            f"device {device!r} is not available here; available: {available_devices()}"
+        )
     return dev

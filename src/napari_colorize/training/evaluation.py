@@ -111,7 +111,8 @@ def evaluate_image(
               "tissue_fraction": round(float(mask.mean()), 3)}
     result["ciede2000"] = {k: _scores(v, mask) for k, v in errors.items()}
     base = result["ciede2000"]["lut"]["tissue"]
-    result["model_vs_lut"] = round(result["ciede2000"]["model"]["tissue"] / base, 3) if base else None
+    model_error = result["ciede2000"]["model"]["tissue"]
+    result["model_vs_lut"] = round(model_error / base, 3) if base else None
     result["colourfulness"] = {
         "truth": round(colourfulness(rgb, mask), 2),
         "model": round(colourfulness(pred_rgb, mask), 2),
@@ -124,7 +125,7 @@ def evaluate_image(
         with_hints = _scores(ciede2000(rgb_to_lab_np(hinted), truth), mask)
         without = result["ciede2000"]["model"]["tissue"]
         result["hints"] = {
-            "n": int(len(points)), "seed": 0, "tissue_without": without,
+            "n": len(points), "seed": 0, "tissue_without": without,
             "tissue_with": with_hints["tissue"],
             "ratio": round(with_hints["tissue"] / without, 3) if without else None,
         }

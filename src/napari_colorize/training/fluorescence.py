@@ -197,6 +197,11 @@ class FractionSampler:
             self.amounts.append(torch.from_numpy(amounts))
         w = np.array([s.weight for s in sources], dtype=np.float64)
         self.weights = w / w.sum()
+        # the mean class mix of the targets, each image weighted as it is drawn
+        mixes = [a.double().sum(dim=(1, 2)) / a.double().sum().clamp_min(1e-12)
+                 for a in self.amounts]
+        mix = sum(wi * m for wi, m in zip(self.weights, mixes, strict=True))
+        self.mix = tuple(round(float(m), 6) for m in mix)
         self.rng = np.random.default_rng(config.seed)
         self.gen = torch.Generator().manual_seed(config.seed)
 
@@ -270,7 +275,7 @@ def iter_train_fractions(
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     sampler = sources if isinstance(sources, FractionSampler) else FractionSampler(sources, config)
-    net = FractionNet(config.widths, channels=len(config.channel_names))
+    net = FractionNet(config.widths, channels=len(config.channel_names), prior=sampler.mix)
     net.to(dev).to(memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start, smooth = time.perf_counter(), None
@@ -299,6 +304,8 @@ def fraction_card(
     net: FractionNet, config: FractionConfig, name: str, seconds: float = 0.0
 ) -> dict[str, Any]:
     """The model-card fields that describe the network and its training run."""
+    prior = net.class_prior
+    prior = None if prior is None else [round(float(v), 6) for v in prior.flatten()]
     return {
         "name": name,
         "version": "1",
@@ -306,7 +313,7 @@ def fraction_card(
         "channel_names": list(config.channel_names),
         "palette": [list(c) for c in config.palette],
         "architecture": {"class": "FractionNet", "widths": list(net.widths),
-                         "channels": net.channels},
+                         "channels": net.channels, "prior": prior},
         "divisor": FractionNet.divisor,
         "min_tile": 64,
         "training": {"steps": config.steps, "seconds": round(seconds, 1),

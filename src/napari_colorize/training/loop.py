@@ -25,9 +25,13 @@ from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.network import ChromaNet
 from ..models.registry import load_model, resolve_device, save_model
 from ..models.spec import ColorModel, ModelSpec
+from .ciede2000 import ciede2000
 from .patches import Augment, PatchSampler, fit_lut, mean_chroma, tissue_mask
 
 BACKGROUND_WEIGHT = 0.25
+#: Per-pixel chroma error the training fits: summed |a|, |b| differences, or CIEDE2000 (the
+#: metric the evaluation reports; it forgives saturated and near-gray pixels as the eye does).
+LOSSES = ("l1", "ciede2000")
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,11 @@ class TrainConfig:
     balance: bool = False
     min_tissue: float = 0.0
     uncertainty_weight: float = 0.1
+    loss: str = "l1"
 
     def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss {self.loss!r} is not one of {', '.join(LOSSES)}")
         if self.steps is None and self.seconds is None:
             raise ValueError("give steps or seconds (or both) to bound training")
         if self.steps is not None and self.steps < 1:
@@ -127,17 +134,31 @@ def _lr_factor(fraction: float, step: int, warmup: int) -> float:
     return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
 
+def chroma_error(
+    lightness: torch.Tensor, pred: torch.Tensor, ab: torch.Tensor, loss: str = "l1"
+) -> torch.Tensor:
+    """Per-pixel error ``(B, 1, H, W)`` of predicted vs true chroma ``(B, 2, H, W)``."""
+    if loss == "ciede2000":
+        return ciede2000(torch.cat([lightness, pred], 1), torch.cat([lightness, ab], 1))[:, None]
+    return (pred - ab).abs().sum(1, keepdim=True)
+
+
 def loss_terms(
-    net: ChromaNet, lightness: torch.Tensor, ab: torch.Tensor, mask: torch.Tensor | None = None
+    net: ChromaNet,
+    lightness: torch.Tensor,
+    ab: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    loss: str = "l1",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(chroma L1 loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
+    """(chroma loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
 
     ``mask`` ``(B, 1, H, W)`` in [0, 1], optional, multiplies the weights (pixels outside a
-    region of interest count less or not at all).
+    region of interest count less or not at all). ``loss`` is one of :data:`LOSSES`; the
+    Laplace scale (the confidence) is fitted to the same error.
     """
     pred, logvar = net.forward_raw(lightness)
     pred, logvar = pred.float(), logvar.float()
-    err = (pred - ab).abs().sum(1, keepdim=True)
+    err = chroma_error(lightness.float(), pred, ab, loss)
     lab = torch.cat([lightness, ab], dim=1).movedim(1, 0)
     weight = torch.where(tissue_mask(lab).unsqueeze(1), 1.0, BACKGROUND_WEIGHT)
     if mask is not None:
@@ -191,7 +212,7 @@ def iter_train(
             group["lr"] = config.lr * _lr_factor(fraction, step, config.warmup)
         lightness, ab = sampler.sample(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
-        chroma_loss, nll = loss_terms(net, lightness, ab.to(dev))
+        chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), loss=config.loss)
         opt.zero_grad(set_to_none=True)
         (chroma_loss + config.uncertainty_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

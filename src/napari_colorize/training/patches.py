@@ -45,7 +45,9 @@ class Augment:
         return cls(scale=(1.0, 1.0), flips=False, stain_scale=0.0, stain_shift=0.0)
 
 
-def stain_jitter(rgb: torch.Tensor, gen: torch.Generator, scale: float, shift: float) -> torch.Tensor:
+def stain_jitter(
+    rgb: torch.Tensor, gen: torch.Generator, scale: float, shift: float
+) -> torch.Tensor:
     """Perturb each stain's optical density: ``c' = c * (1 + s) + t``; rgb ``(B, 3, H, W)``."""
     if scale == 0 and shift == 0:
         return rgb
@@ -102,7 +104,7 @@ class PatchSampler:
     def _crop(self, image: np.ndarray) -> torch.Tensor:
         lo, hi = self.augment.scale
         s = float(self.rng.uniform(lo, hi))
-        size = min(int(round(self.patch / s)), image.shape[0], image.shape[1])
+        size = min(round(self.patch / s), image.shape[0], image.shape[1])
         crop = torch.from_numpy(np.ascontiguousarray(self._window(image, size)))
         crop = crop.permute(2, 0, 1)[None].float() / 255
         if size != self.patch:

@@ -67,6 +67,7 @@ HE_HISTOLOGY = Recipe(
         "seed": 0,
         "widths": (32, 64, 96, 128),
         "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.08, stain_shift=0.04),
+        "loss": "ciede2000",
     },
     description=(
         "Grayscale brightfield H&E histology -> H&E-like colour. Chroma predicted at 1/4 "
@@ -83,7 +84,8 @@ HE_HISTOLOGY = Recipe(
         "(IHC/DAB, special stains, fluorescence) are out of scope and come out H&E-coloured.",
         "Colour follows texture and lightness: structures whose stain differs but whose gray "
         "level and texture match (e.g. eosinophilic cytoplasm vs. collagen) may swap hues.",
-        "Colour is predicted at 1/4 resolution: chroma edges are soft at the pixel level by design.",
+        "Colour is predicted at 1/4 resolution: chroma edges are soft at the pixel level by "
+        "design.",
     ),
 )
 
@@ -202,7 +204,9 @@ def run_recipe(
         data=data_card(recipe),
         recipe={
             "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
-            "settings": {k: (vars(v) if isinstance(v, Augment) else v) for k, v in settings.items()},
+            "settings": {
+                k: (vars(v) if isinstance(v, Augment) else v) for k, v in settings.items()
+            },
             "torch": torch.__version__,
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
         },
