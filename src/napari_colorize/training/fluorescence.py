@@ -374,6 +374,7 @@ def run_fraction_recipe(
         })
     card = dict(model.card)
     card.update(
+        version=recipe.version,
         description=recipe.description,
         intended_use=recipe.intended_use,
         limitations=list(recipe.limitations),

@@ -45,6 +45,8 @@ class Recipe:
     holdout: tuple[Region, ...]
     validation: tuple[Region, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Bumped whenever the recipe changes what it produces.
+    version: str = "1"
     description: str = ""
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
@@ -57,6 +59,7 @@ HE_HISTOLOGY = Recipe(
     train=(Region("cmu-small-region", rows=(0.0, 0.8)), Region("tia-target", cols=(0.0, 0.8))),
     holdout=(Region("cmu-small-region", rows=(0.8, 1.0)), Region("tia-target", cols=(0.8, 1.0))),
     validation=(Region("stardist-histo"),),
+    version="2",
     settings={
         "steps": 5000,
         "batch_size": 16,
@@ -94,6 +97,7 @@ FLUORESCENCE_COMPOSITE = Recipe(
     train=(Region("ndev-neocortex"), Region("ndev-neuron")),
     holdout=(),
     validation=(Region("ndev-scratch-assay"),),
+    version="2",
     settings={
         "kind": "fractions",
         # Channel -> class (0 nuclear, 1 cytoplasmic, 2 diffuse floor), floor opening size in
@@ -198,6 +202,7 @@ def run_recipe(
         model = drain(gen, step)
     card = dict(model.card)
     card.update(
+        version=recipe.version,
         description=recipe.description,
         intended_use=recipe.intended_use,
         limitations=list(recipe.limitations),

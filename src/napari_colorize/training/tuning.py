@@ -32,7 +32,15 @@ from ..models.registry import (
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
-from .loop import _as_rgb, _lr_factor, check_training_images, image_hashes, image_label, loss_terms
+from .loop import (
+    LOSSES,
+    _as_rgb,
+    _lr_factor,
+    check_training_images,
+    image_hashes,
+    image_label,
+    loss_terms,
+)
 from .patches import Augment, PatchSampler, mean_chroma
 
 #: Parameter groups that gradient steps may update.
@@ -63,6 +71,8 @@ class TuneConfig:
     seed: int = 0
     bf16: bool = False
     augment: Augment = field(default_factory=lambda: Augment(scale=(0.75, 1.33)))
+    #: Error the gradient steps fit (``loop.LOSSES``); ``None``: the one the base was trained on.
+    loss: str | None = None
 
     def __post_init__(self) -> None:
         if self.seconds is None and self.steps is None:
@@ -79,6 +89,8 @@ class TuneConfig:
             raise ValueError(f"holdout {self.holdout} must be in [0, 0.5)")
         if self.batch_size < 1:
             raise ValueError(f"batch_size {self.batch_size} must be >= 1")
+        if self.loss is not None and self.loss not in LOSSES:
+            raise ValueError(f"loss {self.loss!r} is not one of {', '.join(LOSSES)}")
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,8 @@ def iter_tune(
     base_model = base if isinstance(base, ColorModel) else load_model(base)
     if base_model.spec.kind != "chroma" or not isinstance(base_model.net, ChromaNet):
         raise ValueError(f"model {base_model.name!r} is not a chroma ChromaNet: cannot tune it")
+    if config.loss is None:
+        config = replace(config, loss=base_loss(base_model.card))
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     boxes = holdout_boxes(masks, config.holdout)
@@ -300,7 +314,8 @@ def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
         lightness, ab, weight = sampler.sample_masked(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-            chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), weight.to(dev))
+            chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), weight.to(dev),
+                                         loss=config.loss)
         opt.zero_grad(set_to_none=True)
         (chroma_loss + 0.1 * nll).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -309,6 +324,12 @@ def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
         value = float(chroma_loss.detach())
         smooth = value if smooth is None else 0.9 * smooth + 0.1 * value
         yield event("train", step, smooth, fraction)
+
+
+def base_loss(card: dict[str, Any]) -> str:
+    """The error a model was trained (or last tuned) on; ``"l1"`` for cards that do not say."""
+    tuned = card.get("tuning", {}).get("settings", {}).get("loss")
+    return tuned or card.get("training", {}).get("config", {}).get("loss", "l1")
 
 
 def _wrap(net: ChromaNet, base_model: ColorModel, dev: torch.device) -> ColorModel:
