@@ -52,6 +52,9 @@ class TrainConfig:
     min_tissue: float = 0.0
     uncertainty_weight: float = 0.1
     loss: str = "l1"
+    #: Stain jitter (scale, shift) of the colours the confidence is fitted against: a model that
+    #: will meet other labs should expect their stains to differ, most where staining is strong.
+    lab_shift: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -149,16 +152,19 @@ def loss_terms(
     ab: torch.Tensor,
     mask: torch.Tensor | None = None,
     loss: str = "l1",
+    ab_other: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(chroma loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
 
     ``mask`` ``(B, 1, H, W)`` in [0, 1], optional, multiplies the weights (pixels outside a
     region of interest count less or not at all). ``loss`` is one of :data:`LOSSES`; the
-    Laplace scale (the confidence) is fitted to the same error.
+    Laplace scale (the confidence) is fitted to the same error, measured against ``ab_other``
+    (e.g. the patch as another lab stained it) when given.
     """
     pred, logvar = net.forward_raw(lightness)
     pred, logvar = pred.float(), logvar.float()
     err = chroma_error(lightness.float(), pred, ab, loss)
+    spread = err if ab_other is None else chroma_error(lightness.float(), pred, ab_other, loss)
     lab = torch.cat([lightness, ab], dim=1).movedim(1, 0)
     weight = torch.where(tissue_mask(lab).unsqueeze(1), 1.0, BACKGROUND_WEIGHT)
     if mask is not None:
@@ -166,7 +172,7 @@ def loss_terms(
     total = weight.sum().clamp_min(1e-6)
     chroma_loss = (weight * err).sum() / total
     log_b = 0.5 * logvar
-    nll = err.detach() * torch.exp(-log_b) + 2 * log_b
+    nll = spread.detach() * torch.exp(-log_b) + 2 * log_b
     return chroma_loss, (weight * nll).sum() / total
 
 
@@ -210,9 +216,12 @@ def iter_train(
             break
         for group in opt.param_groups:
             group["lr"] = config.lr * _lr_factor(fraction, step, config.warmup)
-        lightness, ab = sampler.sample(config.batch_size)
+        lightness, ab, ab_other = sampler.sample_with_other_lab(
+            config.batch_size, *config.lab_shift
+        )
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
-        chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), loss=config.loss)
+        chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), loss=config.loss,
+                                      ab_other=None if ab_other is ab else ab_other.to(dev))
         opt.zero_grad(set_to_none=True)
         (chroma_loss + config.uncertainty_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -122,11 +122,23 @@ class PatchSampler:
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(L (B,1,P,P), ab (B,2,P,P))`` in CIE units."""
+        return self.sample_with_other_lab(batch)[:2]
+
+    def sample_with_other_lab(
+        self, batch: int, scale: float = 0.0, shift: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(L, ab, ab_other)``: ``ab_other`` is the chroma of the same patch after a further
+        stain jitter (``scale``, ``shift``), as another lab might have stained the same tissue;
+        without jitter it is ``ab``."""
         idx = self.rng.choice(len(self.images), size=batch, p=self.weights)
         rgb = torch.stack([self._crop(self.images[i]) for i in idx]).clamp(0, 1)
         rgb = stain_jitter(rgb, self.gen, self.augment.stain_scale, self.augment.stain_shift)
         lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
-        return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+        lightness, ab = lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+        if scale == 0 and shift == 0:
+            return lightness, ab, ab
+        other = stain_jitter(rgb, self.gen, scale, shift)
+        return lightness, ab, rgb_to_lab(other.movedim(1, 0)).movedim(0, 1)[:, 1:].contiguous()
 
 
 def fit_lut(images: list[np.ndarray]) -> torch.Tensor:
