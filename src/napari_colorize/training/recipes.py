@@ -59,7 +59,7 @@ HE_HISTOLOGY = Recipe(
     train=(Region("cmu-small-region", rows=(0.0, 0.8)), Region("tia-target", cols=(0.0, 0.8))),
     holdout=(Region("cmu-small-region", rows=(0.8, 1.0)), Region("tia-target", cols=(0.8, 1.0))),
     validation=(Region("stardist-histo"),),
-    version="3",
+    version="2",
     settings={
         "steps": 5000,
         "batch_size": 16,
@@ -71,7 +71,6 @@ HE_HISTOLOGY = Recipe(
         "widths": (32, 64, 96, 128),
         "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.08, stain_shift=0.04),
         "loss": "ciede2000",
-        "lab_shift": (0.25, 0.08),
     },
     description=(
         "Grayscale brightfield H&E histology -> H&E-like colour. Chroma predicted at 1/4 "
