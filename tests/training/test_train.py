@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from napari_colorize import load_model, train
+from napari_colorize.models.network import ChromaNet
 from napari_colorize.training.ciede2000 import ciede2000
-from napari_colorize.training.loop import TrainConfig, iter_train
+from napari_colorize.training.loop import TrainConfig, iter_train, loss_terms
 from napari_colorize.training.patches import Augment, PatchSampler, fit_lut, stain_jitter
 
 
@@ -129,6 +130,21 @@ def test_torch_ciede2000_matches_scikit_image_and_has_finite_gradients():
     np.testing.assert_allclose(got.detach().numpy()[:100], expected[:100], atol=0.05)
     got.sum().backward()
     assert torch.isfinite(t2.grad).all()
+
+
+def test_other_lab_colours_fit_only_the_confidence(colour_image):
+    sampler = PatchSampler([colour_image], 64, Augment(), seed=0)
+    lightness, ab, same = sampler.sample_with_other_lab(2)
+    assert same is ab
+    lightness, ab, other = sampler.sample_with_other_lab(2, 0.25, 0.08)
+    assert other.shape == ab.shape
+    assert float((other - ab).abs().mean()) > 0.5
+    net = ChromaNet((8, 8, 8, 8))
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    chroma, nll = loss_terms(net, lightness, ab, loss="ciede2000")
+    chroma_other, nll_other = loss_terms(net, lightness, ab, loss="ciede2000", ab_other=other)
+    torch.testing.assert_close(chroma_other, chroma)
+    assert not torch.allclose(nll_other, nll)
 
 
 def test_training_on_ciede2000_learns(colour_image):
