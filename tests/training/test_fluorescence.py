@@ -73,7 +73,8 @@ def test_prior_blend_follows_the_confidence():
     torch.testing.assert_close(out[:, 3], f[:, 3])
     torch.testing.assert_close(fractions, out[:, :3])
     torch.testing.assert_close(out[:, :3].sum(1), torch.ones(2, 64, 64))
-    with pytest.raises(ValueError, match=r"prior \[0.5, 0.6, 0.1\] is not 3 fractions summing to 1"):
+    bad = r"prior \[0.5, 0.6, 0.1\] is not 3 fractions summing to 1"
+    with pytest.raises(ValueError, match=bad):
         FractionNet((8, 8, 8, 8), channels=3, prior=(0.5, 0.6, 0.1))
 
 
