@@ -30,7 +30,7 @@ from .patches import Augment, PatchSampler, fit_lut, mean_chroma, tissue_mask
 
 BACKGROUND_WEIGHT = 0.25
 #: Per-pixel chroma error the training fits: summed |a|, |b| differences, or CIEDE2000 (the
-#: metric the evaluation reports; it forgives saturated and near-gray pixels as the eye does).
+#: metric the evaluation reports; like the eye, it forgives a given a, b error in saturated colour).
 LOSSES = ("l1", "ciede2000")
 
 
