@@ -55,10 +55,14 @@ class TrainConfig:
     #: Stain jitter (scale, shift) of the colours the confidence is fitted against: a model that
     #: will meet other labs should expect their stains to differ, most where staining is strong.
     lab_shift: tuple[float, float] = (0.0, 0.0)
+    #: Error the confidence is fitted to (one of :data:`LOSSES`); ``None``: the same as ``loss``.
+    confidence_loss: str | None = None
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss {self.loss!r} is not one of {', '.join(LOSSES)}")
+        for name in ("loss", "confidence_loss"):
+            value = getattr(self, name)
+            if value not in LOSSES and not (name == "confidence_loss" and value is None):
+                raise ValueError(f"{name} {value!r} is not one of {', '.join(LOSSES)}")
         if self.steps is None and self.seconds is None:
             raise ValueError("give steps or seconds (or both) to bound training")
         if self.steps is not None and self.steps < 1:
@@ -153,18 +157,23 @@ def loss_terms(
     mask: torch.Tensor | None = None,
     loss: str = "l1",
     ab_other: torch.Tensor | None = None,
+    confidence_loss: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(chroma loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
 
     ``mask`` ``(B, 1, H, W)`` in [0, 1], optional, multiplies the weights (pixels outside a
     region of interest count less or not at all). ``loss`` is one of :data:`LOSSES`; the
-    Laplace scale (the confidence) is fitted to the same error, measured against ``ab_other``
-    (e.g. the patch as another lab stained it) when given.
+    Laplace scale (the confidence) is fitted to the same error (or to ``confidence_loss``),
+    measured against ``ab_other`` (e.g. the patch as another lab stained it) when given.
     """
     pred, logvar = net.forward_raw(lightness)
     pred, logvar = pred.float(), logvar.float()
     err = chroma_error(lightness.float(), pred, ab, loss)
-    spread = err if ab_other is None else chroma_error(lightness.float(), pred, ab_other, loss)
+    kind = confidence_loss or loss
+    spread = err
+    if ab_other is not None or kind != loss:
+        target = ab if ab_other is None else ab_other
+        spread = chroma_error(lightness.float(), pred.detach(), target, kind)
     lab = torch.cat([lightness, ab], dim=1).movedim(1, 0)
     weight = torch.where(tissue_mask(lab).unsqueeze(1), 1.0, BACKGROUND_WEIGHT)
     if mask is not None:
@@ -221,7 +230,8 @@ def iter_train(
         )
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), loss=config.loss,
-                                      ab_other=None if ab_other is ab else ab_other.to(dev))
+                                      ab_other=None if ab_other is ab else ab_other.to(dev),
+                                      confidence_loss=config.confidence_loss)
         opt.zero_grad(set_to_none=True)
         (chroma_loss + config.uncertainty_weight * nll).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
