@@ -110,6 +110,8 @@ def test_budget_is_required():
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="loss 'l2' is not one of l1, ciede2000"):
         TrainConfig(steps=1, loss="l2")
+    with pytest.raises(ValueError, match="confidence_loss 'l2' is not one of l1, ciede2000"):
+        TrainConfig(steps=1, confidence_loss="l2")
 
 
 def test_torch_ciede2000_matches_scikit_image_and_has_finite_gradients():
@@ -145,6 +147,10 @@ def test_other_lab_colours_fit_only_the_confidence(colour_image):
     chroma_other, nll_other = loss_terms(net, lightness, ab, loss="ciede2000", ab_other=other)
     torch.testing.assert_close(chroma_other, chroma)
     assert not torch.allclose(nll_other, nll)
+    # the confidence may also fit another error than the chroma does
+    chroma_l1, nll_l1 = loss_terms(net, lightness, ab, loss="ciede2000", confidence_loss="l1")
+    torch.testing.assert_close(chroma_l1, chroma)
+    assert not torch.allclose(nll_l1, nll)
 
 
 def test_training_on_ciede2000_learns(colour_image):
