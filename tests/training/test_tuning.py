@@ -12,8 +12,9 @@ from napari_colorize.core.events import drain
 from napari_colorize.models.registry import save_model
 from napari_colorize.training.calibration import blend_lut, calibrate, lut_statistics
 from napari_colorize.training.holdout import holdout_boxes
+from napari_colorize.training.loop import loss_terms
 from napari_colorize.training.patches import Augment, fit_lut, tissue_mask
-from napari_colorize.training.tuning import MaskedPatchSampler, TuneConfig, iter_tune
+from napari_colorize.training.tuning import MaskedPatchSampler, TuneConfig, base_loss, iter_tune
 
 FAST = {"patch": 64, "batch_size": 2}
 
@@ -134,6 +135,27 @@ def test_holdout_strip_is_never_trained_on(colour_image, tiny_model, monkeypatch
     assert not seen[0][256:].any()
     assert seen[0][:256].all()
     assert result.preview["before"].shape == result.preview["after"].shape == (64, 320, 3)
+
+
+def test_gradient_steps_fit_the_base_models_loss(colour_image, tiny_model, monkeypatch):
+    import napari_colorize.training.tuning as tuning
+
+    used = []
+
+    def spy(*args, **kwargs):
+        used.append(kwargs.get("loss"))
+        return loss_terms(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "loss_terms", spy)
+    tiny_model.card = {"training": {"config": {"loss": "ciede2000"}}}
+    result = drain(iter_tune([colour_image], TuneConfig(steps=1, **FAST), base=tiny_model))
+    assert used == ["ciede2000"]
+    assert result.model.card["tuning"]["settings"]["loss"] == "ciede2000"
+    # a tuned model is tuned further on the loss it was tuned on; an explicit loss wins
+    assert base_loss(result.model.card) == "ciede2000"
+    used.clear()
+    drain(iter_tune([colour_image], TuneConfig(steps=1, loss="l1", **FAST), base=tiny_model))
+    assert used == ["l1"]
 
 
 def test_masks_restrict_patches_and_calibration(two_stains):
