@@ -93,6 +93,19 @@ def test_head_refit_lowers_the_fit_error(two_stains, tiny_model):
     assert refit < lut_only
 
 
+def test_confidence_offset_follows_the_models_loss(two_stains, tiny_model):
+    import copy
+
+    masks = [np.ones(two_stains.shape[:2], bool)]
+    stats = {}
+    for loss in ("l1", "ciede2000"):
+        net = copy.deepcopy(tiny_model.net)
+        stats[loss] = calibrate(net, [two_stains], masks, loss=loss)
+    # same chroma fit; CIEDE2000 of a chroma error is smaller than |da| + |db|, so is its scale
+    assert stats["l1"]["fit_l1"] == stats["ciede2000"]["fit_l1"]
+    assert stats["ciede2000"]["log_scale_shift"] < stats["l1"]["log_scale_shift"]
+
+
 def test_tune_two_steps_saves_a_listed_model_with_its_card(colour_image, tiny_model, models_dir):
     before = _weights(tiny_model)
     model = train([colour_image], base=tiny_model, steps=2, name="lab-a", progress=False,

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from ..core.color import rgb_uint8_to_lab
 from ..models.network import LUT_BINS, SIGMA_SCALE, ChromaNet
+from .ciede2000 import ciede2000
 from .patches import tissue_mask
 
 #: Pixels per image used for the prior's statistics (subsampled above this).
@@ -95,19 +96,38 @@ def feature_windows(
 
 
 def _design(net: ChromaNet, rgb: np.ndarray, mask: np.ndarray):
-    """Features ``X`` (N, C+1), chroma residual targets ``Y`` (N, 32), weights ``W`` (N,)."""
+    """Features ``X`` (N, C+1), chroma residual targets ``Y`` (N, 32), weights ``W`` (N,), and
+    the lightness and prior chroma of each sub-pixel ``(N, 48)`` (for the error in Lab)."""
     lab = rgb_uint8_to_lab(rgb).float()
     lightness = lab[None, :1].contiguous()
     with torch.no_grad():
         feats = net._features(lightness)[0]
-        residual = (lab[None, 1:] - net.prior(lightness)) / 16.0
+        prior = net.prior(lightness)
+        residual = (lab[None, 1:] - prior) / 16.0
     target = F.pixel_unshuffle(residual, 4)[0]  # channel = chroma * 16 + sub-pixel
+    context = F.pixel_unshuffle(torch.cat([lightness, prior], 1), 4)[0]
     m = torch.from_numpy(np.ascontiguousarray(mask))
     weight = torch.where(tissue_mask(lab), 1.0, BACKGROUND_WEIGHT) * m
     weight = F.avg_pool2d(weight[None, None].float(), 4)[0, 0]
     x = feats.reshape(feats.shape[0], -1).T.double()
     x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-    return x, target.reshape(target.shape[0], -1).T.double(), weight.reshape(-1).double()
+    return (x, target.reshape(target.shape[0], -1).T.double(), weight.reshape(-1).double(),
+            context.reshape(context.shape[0], -1).T.double())
+
+
+def _ciede2000_rows(
+    context: torch.Tensor, fitted: torch.Tensor, target: torch.Tensor, rows: int = 1 << 15
+) -> torch.Tensor:
+    """CIEDE2000 ``(N, 16)`` of fitted vs target residuals, per sub-pixel, in chunks of rows."""
+    out = []
+    for start in range(0, len(context), rows):
+        part = slice(start, start + rows)
+        lightness, prior = context[part, :16], context[part, 16:].view(-1, 2, 16)
+        pred = prior + 16 * fitted[part].view(-1, 2, 16)
+        true = prior + 16 * target[part].view(-1, 2, 16)
+        out.append(ciede2000(torch.cat([lightness[:, None], pred], 1).float(),
+                             torch.cat([lightness[:, None], true], 1).float()).double())
+    return torch.cat(out)
 
 
 def fit_head(
@@ -117,12 +137,14 @@ def fit_head(
     *,
     ridge: float = 0.1,
     seed: int = 0,
+    loss: str = "l1",
 ) -> dict[str, float]:
     """Refit the head's chroma and confidence offset in closed form (in place); returns stats.
 
     Chroma: weighted ridge regression of the residual ``(ab - prior) / 16`` on the frozen
     features, shrunk towards the base head (``ridge`` times the mean feature energy).
-    Confidence: the log-scale offset that maximises the Laplace likelihood of the new error.
+    Confidence: the log-scale offset that maximises the Laplace likelihood of the new error,
+    measured as the model was trained (``loss``: ``"l1"`` on a, b or ``"ciede2000"``).
     """
     net.eval()
     parts = []
@@ -130,7 +152,7 @@ def fit_head(
         parts.append(_design(net, images[i][y : y + h, x : x + w], masks[i][y : y + h, x : x + w]))
     if not parts:
         return {"windows": 0}
-    xs, ys, ws = (torch.cat(p) for p in zip(*parts, strict=True))
+    xs, ys, ws, context = (torch.cat(p) for p in zip(*parts, strict=True))
     total = float(ws.sum())
     if total <= 0:
         return {"windows": len(parts)}
@@ -145,7 +167,11 @@ def fit_head(
         gram + lam * eye, xs.T @ (ws[:, None] * ys) / total + lam * w_base
     )
     # confidence: shift log b by c so that the Laplace likelihood of the new error is maximal
-    err = ((ys - xs @ solution).abs() * 16).view(len(xs), 2, 16).sum(1)
+    fitted = xs @ solution
+    err = ((ys - fitted).abs() * 16).view(len(xs), 2, 16).sum(1)
+    mean_err = float((ws[:, None] * err).sum() / (16 * total))
+    if loss == "ciede2000":
+        err = _ciede2000_rows(context, fitted, ys)
     lv_weight = torch.cat([weight[32:, :, 0, 0], bias[32:, None]], 1).T.double()
     log_b = 0.5 * (xs @ lv_weight + 2.0 * math.log(SIGMA_SCALE / 2))
     shift = math.log(float((ws[:, None] * err * torch.exp(-log_b)).sum()) / (2 * 16 * total))
@@ -153,7 +179,6 @@ def fit_head(
         head.weight[chroma, :, 0, 0] = solution[:-1].T.to(head.weight.dtype)
         head.bias[chroma] = solution[-1].to(head.bias.dtype)
         head.bias[32:] += 2 * shift
-    mean_err = float((ws[:, None] * err).sum() / (16 * total))
     return {"windows": len(parts), "fit_l1": round(mean_err, 3), "log_scale_shift": round(shift, 3)}
 
 
@@ -166,6 +191,7 @@ def calibrate(
     ridge: float = 0.1,
     head: bool = True,
     seed: int = 0,
+    loss: str = "l1",
 ) -> dict[str, float]:
     """Refit ``net``'s prior on the references, then its head (in place); returns stats."""
     sums, counts = lut_statistics(images, masks)
@@ -173,5 +199,5 @@ def calibrate(
         net.lut.copy_(blend_lut(sums, counts, net.lut, prior_count).to(net.lut.device))
     stats = {"tissue_pixels": int(counts.sum()), "lut_bins_filled": int((counts > 0).sum())}
     if head:
-        stats.update(fit_head(net, images, masks, ridge=ridge, seed=seed))
+        stats.update(fit_head(net, images, masks, ridge=ridge, seed=seed, loss=loss))
     return stats

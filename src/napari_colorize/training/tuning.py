@@ -261,7 +261,7 @@ def iter_tune(
     if config.calibrate:
         yield event("calibrate")
         stats = calibrate(net, rgb, train_masks, prior_count=config.prior_count,
-                          ridge=config.ridge, seed=config.seed)
+                          ridge=config.ridge, seed=config.seed, loss=config.loss)
         calibrated = holdout_errors(_wrap(net, base_model, dev), rgb, masks, boxes)
         scores.update(lut=calibrated["lut"], calibrated=calibrated["model"])
     steps, smooth = 0, None
