@@ -28,6 +28,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from ..models.registry import DEFAULT_MODEL, list_models
+from ._controls import RunControls
 from ._job import Failure, _unexpected
 from ._layers import level0, offset_transform
 
@@ -107,7 +108,7 @@ def run_tune(job: TuneJob):
         return _unexpected(exc)
 
 
-class TuneSection(Container):
+class TuneSection(RunControls, Container):
     """Pick RGB reference layers (and Shapes regions), a time budget; Run/Cancel tuning."""
 
     def __init__(self, viewer: Any, on_saved: Callable[[str], None] | None = None) -> None:
@@ -193,21 +194,7 @@ class TuneSection(Container):
             show_error(str(exc))
             return None
         worker = create_worker(run_tune, job, _start_thread=False)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_done)
-        worker.finished.connect(self._on_finished)
-        self._job, self._worker = job, worker
-        self._run_button.enabled, self._cancel_button.enabled = False, True
-        self._progress.visible, self._progress.value = True, 0
-        self._status.value = "evaluating the base model..."
-        worker.start()
-        return worker
-
-    def _on_cancel(self, _value: Any = None) -> None:
-        if self._worker is not None and self._job is not None:
-            self._job.cancelled = True
-            self._status.value = "cancelling..."
-            self._worker.quit()
+        return self._start(worker, job, "evaluating the base model...")
 
     def _on_progress(self, event: Any) -> None:
         self._progress.value = round(100 * min(event.fraction, 1.0))
@@ -244,9 +231,7 @@ class TuneSection(Container):
         job = self._job
         if job is not None and not job.done and job.gen is not None:
             job.gen.close()  # superqt does not close the generator; nothing was saved
-        self._worker, self._job = None, None
-        self._run_button.enabled, self._cancel_button.enabled = True, False
-        self._progress.visible = False
+        self._stopped()
         self._status.value = getattr(self, "_summary", "") if job is not None and job.done else ""
 
     def _show_preview(self, job: TuneJob, result: Any) -> None:

@@ -12,6 +12,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
+from ._controls import RunControls
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Failure, Job, plan_job, run_job
 from ._layers import format_progress, insert_index, result_name
@@ -25,7 +26,7 @@ TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
 AUTO_TILE = 512
 
 
-class ColorizeWidget(Container):
+class ColorizeWidget(RunControls, Container):
     """Colorize a grayscale image layer; results appear as ``"<name> colorized"`` above it."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
@@ -152,23 +153,9 @@ class ColorizeWidget(Container):
                 _image_layer(job.out, f"{result_name(job.name)} (running)", job.transforms),
             )
         worker = create_worker(run_job, job, model, _start_thread=False)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_done)
         worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._job, self._worker = job, worker
         self._key = (choice, job.engine_kwargs["device"])
-        self._run_button.enabled, self._cancel_button.enabled = False, True
-        self._progress.visible, self._progress.value = True, 0
-        self._status.value = "starting..."
-        worker.start()
-        return worker
-
-    def _on_cancel(self, _value: Any = None) -> None:
-        if self._worker is not None and self._job is not None:
-            self._job.cancelled = True
-            self._status.value = "cancelling..."
-            self._worker.quit()
+        return self._start(worker, job, "starting...")
 
     def _on_progress(self, event: Any) -> None:
         job = self._job
@@ -214,10 +201,8 @@ class ColorizeWidget(Container):
         # `returned`: clean up here whenever no result was shown.
         if self._job is not None and not self._job.shown:
             self._discard()
-        self._worker, self._job = None, None
+        self._stopped()
         self._last_plane = None
-        self._run_button.enabled, self._cancel_button.enabled = True, False
-        self._progress.visible = False
         self._status.value = ""
         if self._rerun_pending:
             self._rerun_pending = False
