@@ -13,8 +13,8 @@ from napari_colorize.models.registry import save_model
 from napari_colorize.training.calibration import blend_lut, calibrate, lut_statistics
 from napari_colorize.training.holdout import holdout_boxes
 from napari_colorize.training.loop import loss_terms
-from napari_colorize.training.patches import Augment, fit_lut, tissue_mask
-from napari_colorize.training.tuning import MaskedPatchSampler, TuneConfig, base_loss, iter_tune
+from napari_colorize.training.patches import Augment, MaskedPatchSampler, fit_lut, tissue_mask
+from napari_colorize.training.tuning import TuneConfig, base_loss, iter_tune
 
 FAST = {"patch": 64, "batch_size": 2}
 

@@ -141,6 +141,40 @@ class PatchSampler:
         return lightness, ab, rgb_to_lab(other.movedim(1, 0)).movedim(0, 1)[:, 1:].contiguous()
 
 
+class MaskedPatchSampler(PatchSampler):
+    """Patches centred on mask pixels; the mask travels with the patch as a loss weight."""
+
+    def __init__(self, images, masks, patch, augment, seed=0) -> None:
+        stacked = [np.concatenate([im, (m[..., None] * np.uint8(255))], axis=-1)
+                   for im, m in zip(images, masks, strict=True)]
+        super().__init__(stacked, patch, augment, seed=seed)
+        self._coords = [np.flatnonzero(m[::4, ::4]).astype(np.int64) for m in masks]
+        self._widths = [(m.shape[1] + 3) // 4 for m in masks]
+        counts = np.array([len(c) for c in self._coords], dtype=np.float64)
+        self.weights = counts / counts.sum()
+        self._current = 0
+
+    def _window(self, image: np.ndarray, size: int) -> np.ndarray:
+        coords = self._coords[self._current]
+        k = int(coords[int(self.rng.integers(0, len(coords)))])
+        cy, cx = 4 * (k // self._widths[self._current]), 4 * (k % self._widths[self._current])
+        y = int(np.clip(cy - size // 2, 0, image.shape[0] - size))
+        x = int(np.clip(cx - size // 2, 0, image.shape[1] - size))
+        return image[y : y + size, x : x + size]
+
+    def sample_masked(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(L, ab, mask)``; mask ``(B, 1, P, P)`` in [0, 1]."""
+        crops = []
+        for i in self.rng.choice(len(self.images), size=batch, p=self.weights):
+            self._current = int(i)
+            crops.append(self._crop(self.images[i]))
+        both = torch.stack(crops).clamp(0, 1)
+        rgb = stain_jitter(both[:, :3], self.gen, self.augment.stain_scale,
+                           self.augment.stain_shift)
+        lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
+        return lab[:, :1].contiguous(), lab[:, 1:].contiguous(), both[:, 3:].contiguous()
+
+
 def fit_lut(images: list[np.ndarray]) -> torch.Tensor:
     """Mean (a, b) of tissue pixels for each integer lightness, ``(2, LUT_BINS)``.
 
