@@ -90,6 +90,31 @@ def test_zarr_result_with_confidence_elsewhere(tmp_path, gray_png, model_path):
     assert tifffile.imread(conf).shape == (511, 237)
 
 
+def test_failed_confidence_copy_keeps_the_finished_zarr(tmp_path, gray_png, model_path,
+                                                        monkeypatch, capsys):
+    from napari_colorize.io import writers
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    out, conf = tmp_path / "r.ome.zarr", tmp_path / "conf.tif"
+    args = ["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",
+            "--overlap", "32", "--confidence", str(conf), "--quiet"]
+    monkeypatch.setattr(writers, "write_gray", full_disk)
+    assert main(args) == 1
+    assert "No space left" in capsys.readouterr().err
+    from napari_colorize.io.readers import read_metadata
+
+    assert read_metadata(out)["complete"] is True  # the result survives; its confidence too
+    assert (tmp_path / "r.confidence.ome.zarr").exists()
+    assert not conf.exists()
+    monkeypatch.undo()
+    conf.write_bytes(b"mine")  # a resume never replaces a file it did not write
+    assert main([*args, "--resume"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert conf.read_bytes() == b"mine"
+
+
 def test_png_refuses_stacks(tmp_path, model_path, capsys):
     tifffile.imwrite(tmp_path / "s.tif", np.zeros((2, 64, 64), np.uint8),
                      photometric="minisblack")
@@ -117,10 +142,24 @@ def test_train_cli_and_evaluate(tmp_path, colour_image, capsys):
     assert json.loads(out.with_suffix(".json").read_text())["name"] == "lab"
     assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+    perceptual = tmp_path / "perceptual.safetensors"
+    assert main(["train", str(tmp_path / "c.png"), "--steps", "2", "--out", str(perceptual),
+                 "--quiet", "--loss", "ciede2000"]) == 0
+    card = json.loads(perceptual.with_suffix(".json").read_text())
+    assert card["training"]["config"]["loss"] == "ciede2000"
+    assert main(["train", "--recipe", "he-histology", "--out", str(tmp_path), "--loss", "l1"]) == 2
+    assert "--loss" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(out), str(tmp_path / "c.png")]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[0])
     assert set(result["ciede2000"]) == {"model", "gray", "mean_chroma", "lut"}
     assert result["ciede2000"]["gray"]["tissue"] > result["ciede2000"]["lut"]["tissue"]
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--hints", "-3", str(tmp_path / "c.png")])
+    assert "'-3' is not a whole number >= 0" in capsys.readouterr().err
+    assert main(["evaluate", "--model", "fluorescence-composite", str(tmp_path / "c.png")]) == 2
+    assert "fluorescence-composite predicts fractions" in capsys.readouterr().err
 
 
 def test_console_script_runs():

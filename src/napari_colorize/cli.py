@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="intensity window for non-uint8 input (default: 0.5-99.5 percentiles "
                         "of the whole stack)")
     c.add_argument("--confidence", metavar="PATH",
-                   help="also write the per-pixel confidence (float32, 0-1) to PATH (.tif/.zarr)")
+                   help="also write the per-pixel confidence to PATH: .tif/.zarr (float32, 0-1) "
+                        "or .png (2-D, 0-255)")
     c.add_argument("--blending", choices=("taper", "constant"), default="taper",
                    help="taper: weighted blend of overlaps (default); constant: no blending")
     c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="step budget (with --base: gradient steps; 0 = calibration only)")
     t.add_argument("--layers", choices=("all", "decoder", "head"),
                    help="with --base: what gradient steps update (default all)")
+    t.add_argument("--loss", choices=("l1", "ciede2000"),
+                   help="error the chroma is fitted to (default: l1 from scratch; with --base, "
+                        "the one the base model was trained on)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--name", default=None,
                    help="name of the new model (default custom, or BASE-tuned with --base)")
@@ -90,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "per-lightness baselines, on tissue and all pixels.")
     e.add_argument("images", nargs="+", metavar="IMAGE", help="colour RGB images with true colour")
     e.add_argument("--model", default=None, help="model name or path (default he-histology)")
-    e.add_argument("--hints", type=int, default=0, metavar="N",
+    e.add_argument("--hints", type=_count, default=0, metavar="N",
                    help="also score with N hints at random tissue pixels (seed 0) given their "
                         "true colours")
     return parser
@@ -110,8 +114,8 @@ def _colorize(args: argparse.Namespace) -> None:
         )
     resuming = args.resume and Path(args.output).exists()
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
-    if args.confidence and not resuming:
-        check_output(args.confidence, args.overwrite)
+    if args.confidence and not (resuming and _is_beside(args.confidence, out)):
+        check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
     image = open_image(args.input)
     check_input(image)
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
@@ -140,23 +144,32 @@ def _colorize(args: argparse.Namespace) -> None:
                 raise KeyboardInterrupt(message) from None
             raise
     rgb, conf = result if args.confidence else (result, None)
-    written = []
-    try:
-        if conf is not None:
-            _write_confidence(args.confidence, conf, kind, out, args.overwrite)
-            written.append(Path(args.confidence))
-        if kind != "zarr":
+    if conf is not None:
+        _write_confidence(args.confidence, conf, kind, out, args.overwrite)
+    if kind != "zarr":
+        try:
             write_rgb(out, rgb, overwrite=args.overwrite)
-    except BaseException:
-        # the two outputs land together or not at all
-        for path in [*written, *([out] if kind == "zarr" else [])]:
-            remove(path)
-        raise
+        except BaseException:
+            if conf is not None:  # a TIFF/PNG pair lands together or not at all
+                remove(args.confidence)
+            raise
     print(f"wrote {out}" + (f" and {args.confidence}" if args.confidence else ""), file=sys.stderr)
 
 
+def _is_beside(target: str, out: Path) -> bool:
+    """Whether ``target`` is where a zarr run writes its confidence (beside ``out``)."""
+    from .io.ngff import confidence_path
+    from .io.paths import output_kind
+
+    return output_kind(out) == "zarr" and (
+        Path(target).resolve() == confidence_path(out).resolve())
+
+
 def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: bool) -> None:
-    """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``."""
+    """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``.
+
+    Writes are atomic: on failure a zarr run keeps both its result and the confidence beside it.
+    """
     import numpy as np
 
     from .io.ngff import confidence_path
@@ -166,7 +179,7 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
         write_gray(target, np.asarray(conf), overwrite=overwrite)
         return
     beside = confidence_path(out)
-    if Path(target).resolve() == beside.resolve():
+    if _is_beside(target, out):
         return
     if output_kind(target) == "zarr":
         remove(target)
@@ -177,13 +190,25 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
 
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
 def _train(args: argparse.Namespace) -> None:
     images = [*args.images, *args.image_list]
     if args.recipe:
         from .training.recipes import run_recipe
 
-        if images or args.base:
-            raise ValueError("--recipe regenerates a bundled model: give no images or --base")
+        if images or args.base or args.loss:
+            raise ValueError("--recipe regenerates a bundled model: give no images, --base "
+                             "or --loss")
         if not args.out:
             raise ValueError("--recipe needs --out DIR")
         target = Path(args.out) / f"{args.recipe}.safetensors"
@@ -205,20 +230,19 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError("training from scratch needs --out PATH.safetensors")
     from .training.loop import train
 
-    out = _check_out(args.out, args.overwrite)
+    out = _check_out(args.name or "custom", args.out, args.overwrite)
+    settings = {"loss": args.loss} if args.loss else {}
     train(images, seconds=args.seconds, steps=args.steps, seed=args.seed, out=out,
-          progress=not args.quiet, device=args.device, name=args.name)
+          progress=not args.quiet, device=args.device, name=args.name, **settings)
     print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
 
 
-def _check_out(out: str, overwrite: bool) -> Path:
-    path = Path(out)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"--out {path} must end in .safetensors")
+def _check_out(name: str, out: str, overwrite: bool) -> Path:
+    from .training.tuning import model_out_path
+
+    path = model_out_path(name, out, overwrite)
     if not path.parent.is_dir():
         raise ValueError(f"output folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise ValueError(f"output {path} already exists; pass --overwrite to replace it")
     return path
 
 
@@ -238,9 +262,10 @@ def _tune(args: argparse.Namespace, images: list[str]) -> None:
         for path in args.masks:
             mask = np.asarray(read_image(path)[...])
             masks.append((mask.max(axis=-1) if mask.ndim == 3 else mask) > 0)
-    out = _check_out(args.out, args.overwrite) if args.out else None
     name = args.name or f"{Path(args.base).stem}-tuned"
-    settings = {"layers": args.layers} if args.layers else {}
+    out = _check_out(name, args.out, args.overwrite) if args.out else None
+    settings = {key: value for key in ("layers", "loss")
+                if (value := getattr(args, key)) is not None}
     seconds = 120.0 if args.seconds is None and args.steps is None else args.seconds
     result = tune(images, base=args.base, masks=masks, name=name, out=out,
                   overwrite=args.overwrite, progress=not args.quiet, device=args.device,
@@ -282,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"napari-colorize: error: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        print(f"napari-colorize: interrupted; {exc or 'nothing written'}", file=sys.stderr)
+        print(f"napari-colorize: interrupted; {str(exc) or 'nothing written'}", file=sys.stderr)
         return 130
     return 0
 

@@ -86,6 +86,11 @@ def test_hints_from_csv(pointwise_model, flat, tmp_path):
 def test_bad_hints(pointwise_model, flat, tmp_path):
     with pytest.raises(ValueError, match="one RGB colour per point"):
         colorize(flat, pointwise_model, hints=([[1, 2], [3, 4]], [BLUE]))
+    stack = np.stack([flat] * 2)
+    with pytest.raises(ValueError, match=r"3 coordinates each .* shaped \(3, 2\)"):
+        colorize(stack, pointwise_model, hints=([[1, 2], [3, 4], [5, 6]], [BLUE] * 3))
+    with pytest.raises(ValueError, match="must be numbers"):
+        colorize(flat, pointwise_model, hints=([["a", "b"]], [BLUE]))
     path = tmp_path / "bad.csv"
     path.write_text("1,2,3\n")
     with pytest.raises(ValueError, match="has 3 columns; expected 5"):

@@ -95,6 +95,30 @@ def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch)
         colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "overlap": 8})
 
 
+def test_resume_refuses_outputs_the_first_run_did_not_write(stack, tiny_model, tmp_path,
+                                                           monkeypatch):
+    out = tmp_path / "out.ome.zarr"
+    _interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        colorize(stack, tiny_model, out=out, **SETTINGS)
+    monkeypatch.undo()
+    # the finished blocks have no confidence: adding it now would leave them empty
+    with pytest.raises(ValueError, match="other settings"):
+        colorize(stack, tiny_model, out=out, resume=True, confidence=True, **SETTINGS)
+    assert not Path(str(out).replace("out.ome", "out.confidence.ome")).exists()
+
+
+def test_resume_of_a_finished_run_computes_nothing(stack, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out.ome.zarr"
+    first = colorize(stack, tiny_model, out=out, confidence=True, **SETTINGS)
+    before = files(out)
+    _interrupt_after(monkeypatch, 0)  # any block written would raise
+    again = colorize(stack, tiny_model, out=out, confidence=True, resume=True, **SETTINGS)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert files(out) == before
+
+
 def _interrupt_after(monkeypatch, n: int, exc: BaseException | None = None) -> None:
     from napari_colorize.io import ngff
 

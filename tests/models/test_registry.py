@@ -63,6 +63,8 @@ def test_device_checks():
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
     with pytest.raises(ValueError, match="not available"):
         resolve_device("cuda:7" if torch.cuda.is_available() else "cuda")
+    with pytest.raises(ValueError, match="'gpu' is not a device name; available"):
+        resolve_device("gpu")
 
 
 def test_network_output_contract(tiny_model):

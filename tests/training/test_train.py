@@ -102,6 +102,20 @@ def test_small_images_are_skipped_with_a_count(colour_image):
         train([small], steps=1, progress=False)
 
 
+def test_taken_or_misnamed_output_is_refused_before_training(tmp_path, colour_image,
+                                                            monkeypatch):
+    from napari_colorize.training import loop
+
+    monkeypatch.setattr(loop, "iter_train", lambda *a, **k: pytest.fail("trained anyway"))
+    taken = tmp_path / "m.safetensors"
+    taken.write_bytes(b"x")
+    with pytest.raises(ValueError, match="already exists"):
+        train([colour_image], steps=1, progress=False, out=taken)
+    with pytest.raises(ValueError, match=r"must end in \.safetensors"):
+        train([colour_image], steps=1, progress=False, out=tmp_path / "m.pt")
+    assert taken.read_bytes() == b"x"
+
+
 def test_budget_is_required():
     with pytest.raises(ValueError, match="give steps or seconds"):
         TrainConfig()

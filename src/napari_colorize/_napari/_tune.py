@@ -8,7 +8,6 @@ held-out strip and hands the new name to the model picker. Cancel saves nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,8 +153,9 @@ class TuneSection(RunControls, Container):
         if not layers:
             raise ValueError("Pick one or more RGB reference layers to tune on.")
         name = self._name.value.strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-            raise ValueError(f"Model name {name!r}: use letters, digits, '.', '_' or '-'.")
+        from ..training.tuning import check_model_name
+
+        check_model_name(name)
         if name in list_models():
             raise ValueError(f"A model named {name!r} exists already: choose another name.")
         images, masks, origins = [], [], []

@@ -23,7 +23,11 @@ _images: dict[str, Any] = {}
 
 def connect(scheduler: Any) -> Any:
     """A ``distributed.Client`` from a Client or a scheduler address; fails within 10 s."""
-    from distributed import Client
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError('a scheduler needs dask.distributed: pip install '
+                         '"napari-colorize[distributed]"') from None
 
     if isinstance(scheduler, Client):
         return scheduler
@@ -42,10 +46,12 @@ def connect(scheduler: Any) -> Any:
 
 
 def _worker_model(model: Any, device: str) -> Any:
+    """The model on this worker's ``device`` ("auto": its best one), loaded once per worker."""
+    from ..models.registry import resolve_device
     from .engine import resolve_model
 
     if not isinstance(model, (str, Path, type(None))):
-        return model  # a ColorModel shipped by the client
+        return model.to(resolve_device(device))  # a ColorModel shipped by the client
     key = (str(model), device)
     if key not in _models:
         _models[key] = resolve_model(model, device)
@@ -88,17 +94,18 @@ def _tasks(jobs: list, tiles_per_task: int) -> Iterator[list]:
 
 
 def run_distributed(
-    client: Any, source: Any, model: Any, net: Any, plan: Any, jobs: list
+    client: Any, source: Any, model: Any, net: Any, plan: Any, jobs: list, device: str = "auto"
 ) -> Iterator[Any]:
     """Yield the engine's events (:class:`TilesDone`, :class:`BlockResult`) as tasks finish.
 
+    Each worker runs on ``device`` as it resolves there ("auto": its own GPU, else its CPU).
     At most two tasks per worker thread are in flight, so finished blocks never pile up here.
     """
     from distributed import as_completed
 
     from .blocks import TilesDone
 
-    device = net.device.type
+    device = str(device)
     shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(
         net, broadcast=True)
     shipped_image = source if isinstance(source, (str, Path)) else client.scatter(

@@ -178,7 +178,8 @@ def iter_colorize(
     source = image
     image = open_image(image)
     check_input(image)
-    net = resolve_model(model, device)
+    # With a cluster the workers pick their own device; here the model only plans the run.
+    net = resolve_model(model, device if scheduler is None else "cpu")
     spec = net.spec
     batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
     if block_size == "auto":
@@ -192,7 +193,7 @@ def iter_colorize(
     meta = {
         "model": spec.name, "model_version": spec.version,
         "settings": {"tile_size": tile_size, "overlap": overlap, "blending": blending,
-                     "block_size": block_size},
+                     "block_size": block_size, "confidence": confidence},
         "window": [window.low, window.high],
     }
     if colours is not None:
@@ -210,6 +211,10 @@ def iter_colorize(
         if client is not None and isinstance(scheduler, str):
             client.close()
         raise
+    if getattr(merger, "complete", False):  # resuming a finished run: nothing left to do
+        if client is not None and isinstance(scheduler, str):
+            client.close()
+        return merger.result()
     planes = plan.planes
     finished = merger.completed() if hasattr(merger, "completed") else set()
     jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
@@ -221,7 +226,7 @@ def iter_colorize(
             from .distributed import run_distributed
 
             shipped = source if isinstance(source, (str, Path)) else image
-            events = run_distributed(client, shipped, model, net, plan, jobs)
+            events = run_distributed(client, shipped, model, net, plan, jobs, device)
         else:
             events = BlockRunner(image, net, plan).run(jobs, getattr(merger, "buffer", None))
         for event in events:

@@ -65,9 +65,18 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
             points, colours = hints
         except (TypeError, ValueError):
             raise ValueError("hints must be (points, colours), a dict or a CSV path") from None
-    points = np.asarray(points, dtype=np.float64).reshape(-1, ndim) if len(points) else np.zeros(
-        (0, ndim))
-    colours = np.asarray(colours, dtype=np.float64)
+    try:
+        points = np.asarray(points, dtype=np.float64)
+        colours = np.asarray(colours, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("hint points and colours must be numbers") from None
+    if points.size == 0:
+        points = np.zeros((0, ndim))
+    elif points.ndim == 1 and points.size == ndim:
+        points = points[None]  # a single point
+    if points.ndim != 2 or points.shape[1] != ndim:
+        raise ValueError(f"hint points need {ndim} coordinates each (one per image axis); got "
+                         f"points shaped {points.shape}")
     colours = colours.reshape(-1, colours.shape[-1]) if colours.size else np.zeros((0, 3))
     if colours.shape[-1] == 4:  # RGBA face colours from napari: alpha is not a colour
         colours = colours[:, :3]

@@ -160,6 +160,11 @@ class NgffImage:
         self.root.attrs["napari_colorize"] = {**attrs, "complete": True}
         return self.levels[0]
 
+    @property
+    def complete(self) -> bool:
+        """Whether the image was finalized (by this or an earlier run)."""
+        return bool(self.root.attrs["napari_colorize"].get("complete"))
+
     def discard(self) -> None:
         """Remove everything written."""
         remove(self.path)
@@ -274,15 +279,29 @@ class OmeZarrMerger:
         self.done_dir.mkdir(exist_ok=True)
         (self.done_dir / key).touch()
 
+    @property
+    def complete(self) -> bool:
+        """Whether every image was already finalized (a resumed run that had finished)."""
+        return all(image.complete for image in self._images())
+
     def finalize(self) -> Any:
-        extra = [side.finalize() for side in (self.maps, self.conf) if side is not None]
-        rgb = self.rgb.finalize()
-        return (rgb, *extra) if extra else rgb
+        for side in (self.maps, self.conf):
+            if side is not None:
+                side.finalize()
+        self.rgb.finalize()
+        return self.result()
+
+    def result(self) -> Any:
+        """Level 0 of the RGB image, then of the channel maps and confidence when written."""
+        extra = [side.levels[0] for side in (self.maps, self.conf) if side is not None]
+        return (self.rgb.levels[0], *extra) if extra else self.rgb.levels[0]
+
+    def _images(self) -> list[NgffImage]:
+        return [image for image in (self.rgb, self.conf, self.maps) if image is not None]
 
     def discard(self) -> None:
-        for image in (self.rgb, self.conf, self.maps):
-            if image is not None:
-                image.discard()
+        for image in self._images():
+            image.discard()
 
 
 def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:

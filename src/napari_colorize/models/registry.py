@@ -173,7 +173,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"auto"``/``None`` -> the best available device; otherwise check ``device`` exists."""
     if device is None or str(device) == "auto":
         return torch.device(available_devices()[0])
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device {device!r} is not a device name; available: {available_devices()}"
+        ) from None
     if dev.type not in available_devices():
         raise ValueError(
             f"device {device!r} is not available here; available: {available_devices()}"

@@ -152,6 +152,11 @@ def evaluate(
     from ..io.readers import as_rgb_uint8, read_rgb
 
     net = resolve_model(model, "auto")
+    if net.spec.kind != "chroma":
+        raise ValueError(f"evaluate scores colour (chroma) models against true colour; "
+                         f"{net.spec.name} predicts {net.spec.kind}")
+    if hints < 0:
+        raise ValueError(f"hints {hints} must be >= 0")
     if isinstance(images, (str, Path, np.ndarray)):
         images = [images]
     results = []

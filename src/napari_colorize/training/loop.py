@@ -336,6 +336,10 @@ def train(
 
     name = name or "custom"
     config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
+    if out is not None:
+        from .tuning import model_out_path
+
+        out = model_out_path(name, out, overwrite)
     gen = iter_train(images, config, base=None, device=device, name=name)
     with tqdm(total=steps, disable=not progress, desc=name, unit="step") as bar:
         model = drain(gen, lambda event: show_step(bar, event))

@@ -61,6 +61,12 @@ def stain_jitter(
     return torch.exp(-od).clamp(0, 1)
 
 
+def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(L (B,1,H,W), ab (B,2,H,W))`` of rgb ``(B, 3, H, W)`` in [0, 1]."""
+    lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
+    return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+
+
 class PatchSampler:
     """Draw random augmented ``(L, ab)`` patches from a list of uint8 RGB images.
 
@@ -87,6 +93,7 @@ class PatchSampler:
         areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
         weights = np.ones_like(areas) if balance else areas
         self.weights = weights / weights.sum()
+        self._current = 0  # index of the image being cropped (masked sampling centres on it)
 
     def _window(self, image: np.ndarray, size: int) -> np.ndarray:
         """A random ``size`` window; up to 8 draws to find one with ``min_tissue`` tissue."""
@@ -120,6 +127,14 @@ class PatchSampler:
                 crop = crop.flip(2)
         return crop
 
+    def _draw(self, batch: int) -> torch.Tensor:
+        """``batch`` augmented crops ``(B, C, P, P)`` in [0, 1], images drawn by weight."""
+        crops = []
+        for i in self.rng.choice(len(self.images), size=batch, p=self.weights):
+            self._current = int(i)
+            crops.append(self._crop(self.images[i]))
+        return torch.stack(crops).clamp(0, 1)
+
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(L (B,1,P,P), ab (B,2,P,P))`` in CIE units."""
         return self.sample_with_other_lab(batch)[:2]
@@ -130,15 +145,14 @@ class PatchSampler:
         """``(L, ab, ab_other)``: ``ab_other`` is the chroma of the same patch after a further
         stain jitter (``scale``, ``shift``), as another lab might have stained the same tissue;
         without jitter it is ``ab``."""
-        idx = self.rng.choice(len(self.images), size=batch, p=self.weights)
-        rgb = torch.stack([self._crop(self.images[i]) for i in idx]).clamp(0, 1)
-        rgb = stain_jitter(rgb, self.gen, self.augment.stain_scale, self.augment.stain_shift)
-        lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
-        lightness, ab = lab[:, :1].contiguous(), lab[:, 1:].contiguous()
+        rgb = self._jitter(self._draw(batch))
+        lightness, ab = split_lab(rgb)
         if scale == 0 and shift == 0:
             return lightness, ab, ab
-        other = stain_jitter(rgb, self.gen, scale, shift)
-        return lightness, ab, rgb_to_lab(other.movedim(1, 0)).movedim(0, 1)[:, 1:].contiguous()
+        return lightness, ab, split_lab(stain_jitter(rgb, self.gen, scale, shift))[1]
+
+    def _jitter(self, rgb: torch.Tensor) -> torch.Tensor:
+        return stain_jitter(rgb, self.gen, self.augment.stain_scale, self.augment.stain_shift)
 
 
 class MaskedPatchSampler(PatchSampler):
@@ -152,7 +166,6 @@ class MaskedPatchSampler(PatchSampler):
         self._widths = [(m.shape[1] + 3) // 4 for m in masks]
         counts = np.array([len(c) for c in self._coords], dtype=np.float64)
         self.weights = counts / counts.sum()
-        self._current = 0
 
     def _window(self, image: np.ndarray, size: int) -> np.ndarray:
         coords = self._coords[self._current]
@@ -164,15 +177,9 @@ class MaskedPatchSampler(PatchSampler):
 
     def sample_masked(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(L, ab, mask)``; mask ``(B, 1, P, P)`` in [0, 1]."""
-        crops = []
-        for i in self.rng.choice(len(self.images), size=batch, p=self.weights):
-            self._current = int(i)
-            crops.append(self._crop(self.images[i]))
-        both = torch.stack(crops).clamp(0, 1)
-        rgb = stain_jitter(both[:, :3], self.gen, self.augment.stain_scale,
-                           self.augment.stain_shift)
-        lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
-        return lab[:, :1].contiguous(), lab[:, 1:].contiguous(), both[:, 3:].contiguous()
+        both = self._draw(batch)
+        lightness, ab = split_lab(self._jitter(both[:, :3]))
+        return lightness, ab, both[:, 3:].contiguous()
 
 
 def fit_lut(images: list[np.ndarray]) -> torch.Tensor:

@@ -155,8 +155,9 @@ def check_model_name(name: str) -> None:
         raise ValueError(f"model name {name!r} is a bundled model: choose another name")
 
 
-def tuned_path(name: str, out: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Where :func:`save_tuned` writes (``out``, or the user's models folder); checked first."""
+def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Where a new model is saved (``out``, or the user's models folder); checked before any
+    training so a bad path fails at once."""
     check_model_name(name)
     path = Path(out) if out is not None else user_models_dir() / f"{name}.safetensors"
     if path.suffix != ".safetensors":
@@ -341,7 +342,7 @@ def _card(name, base_model, config, rgb, masks, labels, metrics) -> dict[str, An
 def save_tuned(result: TuneResult, out: str | Path | None = None, *,
                overwrite: bool = False) -> Path:
     """Write the tuned model (``out`` or the user's models folder) with its card; returns it."""
-    path = tuned_path(result.model.card["name"], out, overwrite)
+    path = model_out_path(result.model.card["name"], out, overwrite)
     save_model(result.model.net, result.model.card, path)
     return path
 
@@ -375,7 +376,7 @@ def tune(
 
     config = TuneConfig(**settings)
     if save:
-        tuned_path(name, out, overwrite)  # refuse before spending the time budget
+        model_out_path(name, out, overwrite)  # refuse before spending the time budget
     gen = iter_tune(images, config, base=base, masks=masks, device=device, name=name)
     with tqdm(total=config.steps or None, disable=not progress, unit="step") as bar:
         result = drain(gen, lambda event: show_event(bar, event))

@@ -1,0 +1,94 @@
+"""How well can a confidence rank the tiles of each image? Prints one JSON line per image.
+
+    python benchmarks/confidence_study.py [--model he-histology] [--lab-ensemble SECONDS]
+
+For the recipe's validation and held-out images: the per-64-px-tile Spearman of the model's
+(1 - confidence) against its CIEDE2000 (as `evaluate` reports it), the same with the tile grid
+moved by 16-48 px, and two reference points:
+
+- ``lightness_ceiling``: a per-lightness error table fitted on the image's *own* errors. It
+  bounds every confidence that depends on gray level alone (such as a lookup table's spread).
+- ``lab_ensemble`` (with ``--lab-ensemble``): the disagreement of two copies of the model, each
+  tuned for SECONDS on one training lab's slide only: where the two labs would colour a pixel
+  differently, a third lab might too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from napari_colorize import colorize, load_model
+from napari_colorize.training.evaluation import (
+    ciede2000,
+    gray_with_lightness,
+    rgb_to_lab_np,
+    tile_spearman,
+)
+from napari_colorize.training.patches import tissue_mask
+from napari_colorize.training.recipes import HE_HISTOLOGY, region_images
+from napari_colorize.training.tuning import tune
+
+OFFSETS = (0, 16, 32, 48)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def grid_range(uncertainty: np.ndarray, error: np.ndarray, mask: np.ndarray) -> list:
+    """[min, max] Spearman over tile grids moved by OFFSETS in y and x."""
+    values = [tile_spearman(uncertainty[y:, x:], error[y:, x:], mask[y:, x:])
+              for y in OFFSETS for x in OFFSETS]
+    values = [v for v in values if v is not None]
+    return [_round(min(values)), _round(max(values))] if values else [None, None]
+
+
+def lightness_table(lightness: np.ndarray, error: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean error of each integer lightness over the tissue, looked up per pixel."""
+    index = np.clip(np.round(lightness), 0, 100).astype(int)
+    sums = np.bincount(index[mask], error[mask], minlength=101)
+    counts = np.bincount(index[mask], minlength=101)
+    return (sums / np.maximum(counts, 1))[index]
+
+
+def lab_models(base, seconds: float) -> list:
+    """The base model tuned on each training slide alone (seeded, not saved)."""
+    return [tune([image], base=base, save=False, progress=False, seconds=seconds).model
+            for image in region_images(HE_HISTOLOGY.train)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--lab-ensemble", type=float, default=0.0, metavar="SECONDS")
+    args = parser.parse_args()
+    model = load_model(args.model, device="cpu")
+    labs = lab_models(model, args.lab_ensemble) if args.lab_ensemble > 0 else []
+    regions = HE_HISTOLOGY.validation + HE_HISTOLOGY.holdout
+    for region, rgb in zip(regions, region_images(regions), strict=True):
+        truth = rgb_to_lab_np(rgb)
+        mask = tissue_mask(truth)
+        gray = gray_with_lightness(rgb)
+        predicted, confidence = colorize(gray, model, confidence=True)
+        lab = rgb_to_lab_np(predicted)
+        error = ciede2000(lab, truth)
+        result = {
+            "image": region.image, "role": "validation" if region in HE_HISTOLOGY.validation
+            else "holdout", "tissue_ciede2000": round(float(error[mask].mean()), 3),
+            "confidence_spearman": _round(tile_spearman(1 - confidence, error, mask)),
+            "confidence_spearman_grids": grid_range(1 - confidence, error, mask),
+            "lightness_ceiling": _round(
+                tile_spearman(lightness_table(lab[0], error, mask), error, mask)),
+        }
+        if labs:
+            a, b = (rgb_to_lab_np(colorize(gray, m)) for m in labs)
+            result["lab_ensemble"] = _round(tile_spearman(ciede2000(a, b), error, mask))
+            result["lab_ensemble_seconds"] = args.lab_ensemble
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
