@@ -25,3 +25,19 @@ def test_package_import_is_light():
     code = "import sys, napari_colorize; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_every_sample_ships_in_the_wheel():
+    """File > Open Sample reads files the wheel's data-files globs must install."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = config["data-files"]["share/napari-colorize/sample_data"]
+    shipped = {p.name for g in globs for p in root.glob(g)}
+    source = (root / "src/napari_colorize/_napari/_sample_data.py").read_text()
+    used = set(re.findall(r'"([\w.-]+\.(?:png|jpg|tif))"', source))
+    assert used
+    assert used <= shipped

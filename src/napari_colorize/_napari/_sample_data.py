@@ -1,25 +1,42 @@
 """File > Open Sample: grayscale inputs and their true-colour originals, as separate entries.
 
-The images live in the repository's ``sample_data/`` folder (an editable install finds them).
+The images live in the repository's ``sample_data/`` folder; a wheel installs them as
+``<prefix>/share/napari-colorize/sample_data``.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from ..io.readers import read_image
 
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "sample_data"
+SOURCE_DIR = Path(__file__).resolve().parents[3] / "sample_data"
+
+
+@cache
+def sample_dir() -> Path:
+    """The source tree's ``sample_data/`` (editable install), else the installed copy."""
+    if SOURCE_DIR.is_dir():
+        return SOURCE_DIR
+    from importlib.metadata import PackageNotFoundError, files
+
+    try:
+        for entry in files("napari-colorize") or ():
+            if entry.parent.name == "sample_data" and entry.name == "README.md":
+                return Path(str(entry.locate())).parent
+    except PackageNotFoundError:
+        pass
+    return SOURCE_DIR
 
 
 def _read(name: str) -> np.ndarray:
-    path = SAMPLE_DIR / name
+    path = sample_dir() / name
     if not path.exists():
         raise FileNotFoundError(
-            f"sample file {path} not found; the samples ship with the source tree "
-            "(install with pip install -e .)"
+            f"sample file {path} not found; reinstall napari-colorize (the samples ship with it)"
         )
     return np.asarray(read_image(path)[...])
 
