@@ -152,7 +152,8 @@ def _encode_table() -> torch.Tensor:
 
 #: Pixels converted per pass: small enough that the working buffers stay in cache, large enough
 #: for torch's two-thread kernels. Fresh full-plane temporaries cost more in page faults than
-#: the arithmetic itself on this CPU, so every pass writes into these reused buffers.
+#: the arithmetic itself (measured on a 2-core x86 CPU), so every pass writes into these
+#: reused buffers.
 BAND_PIXELS = 1 << 17
 
 

@@ -1,7 +1,8 @@
-"""Blend tiles into a plane, and the outputs finished planes go to (memory or a zarr array).
+"""Blend tiles into blocks, and the outputs finished blocks go to (memory or an array).
 
-Every output follows one protocol: ``write(index, rgb, confidence)`` per finished plane,
-``finalize()`` returning the result, ``discard()`` undoing everything written (cancel or error).
+Every output follows one protocol (:class:`Merger`): ``write(index, region, rgb, confidence,
+maps)`` per finished block of plane ``index``, ``finalize()`` returning the result, ``discard()``
+undoing everything written (cancel or error).
 """
 
 from __future__ import annotations

@@ -22,14 +22,6 @@ class TileSpec:
     read: tuple[slice, slice]
     crop: tuple[slice, slice]
 
-    @property
-    def crop_in_tile(self) -> tuple[slice, slice]:
-        """``crop`` relative to the tile's own origin."""
-        return tuple(
-            slice(c.start - r.start, c.stop - r.start)
-            for c, r in zip(self.crop, self.read, strict=True)
-        )  # type: ignore[return-value]
-
 
 def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile.

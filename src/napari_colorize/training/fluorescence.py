@@ -33,7 +33,7 @@ from ..core.intensity import compute_window
 from ..models.fraction_net import FractionNet
 from ..models.network import ChromaNet
 from ..models.spec import ColorModel, ModelSpec
-from .loop import TrainProgress
+from .loop import TrainProgress, lr_factor
 
 CHANNEL_PERCENTILES = (0.5, 99.8)
 WEIGHT_FLOOR = 0.05
@@ -257,11 +257,6 @@ def fraction_loss(
     return (weight * kl).sum() / total, (weight * nll).sum() / total
 
 
-def _lr_factor(fraction: float, step: int, warmup: int) -> float:
-    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
-    return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
-
-
 def iter_train_fractions(
     sources: list[ChannelSource] | FractionSampler,
     config: FractionConfig,
@@ -281,7 +276,7 @@ def iter_train_fractions(
     start, smooth = time.perf_counter(), None
     for step in range(config.steps):
         for group in opt.param_groups:
-            group["lr"] = config.lr * _lr_factor(step / config.steps, step, config.warmup)
+            group["lr"] = config.lr * lr_factor(step / config.steps, step, config.warmup)
         lightness, target, weight = sampler.sample(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         kl, nll = fraction_loss(net, lightness, target.to(dev), weight.to(dev))
@@ -325,6 +320,14 @@ INPUT_DEFINITION = (
     "S = mean over used channels c of clip((x_c - p0.5_c) / (p99.8_c - p0.5_c), 0, 1), "
     "percentiles per channel over the whole file; the engine maps S (or any raw image) to gray "
     "with one (0.5, 99.5) percentile window per stack, then to CIE lightness via the sRGB curve."
+)
+TARGET_DEFINITION = (
+    "for training: each channel is split into a smooth *floor* (``f_c = min(n_c, "
+    "G_{size/4}(opening_size(G_1(n_c))) + 2 sigma_c)``: the locally darkest level at the scale "
+    "``size`` of the file's objects, plus twice the channel's pixel noise ``sigma_c``) and the "
+    "*structured* rest ``n_c - f_c``. Structured signal goes to the channel's class; every "
+    "channel's floor goes to the ``diffuse`` class. The amounts sum to ``C * S``, so the "
+    "fractions ``amount_k / sum_k amount_k`` split the input exactly."
 )
 
 
@@ -379,7 +382,7 @@ def run_fraction_recipe(
         intended_use=recipe.intended_use,
         limitations=list(recipe.limitations),
         input=INPUT_DEFINITION,
-        targets=__doc__.split("* **Class amounts**")[1].strip().replace("\n ", ""),
+        targets=TARGET_DEFINITION,
         channel_mapping=mapping,
         data=data_card(recipe),
         recipe={

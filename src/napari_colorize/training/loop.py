@@ -136,7 +136,8 @@ def image_hashes(images: list[np.ndarray]) -> list[str]:
     return [hashlib.sha256(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images]
 
 
-def _lr_factor(fraction: float, step: int, warmup: int) -> float:
+def lr_factor(fraction: float, step: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine to 0."""
     warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
     return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
@@ -224,7 +225,7 @@ def iter_train(
         if fraction >= 1.0:
             break
         for group in opt.param_groups:
-            group["lr"] = config.lr * _lr_factor(fraction, step, config.warmup)
+            group["lr"] = config.lr * lr_factor(fraction, step, config.warmup)
         lightness, ab, ab_other = sampler.sample_with_other_lab(
             config.batch_size, *config.lab_shift
         )

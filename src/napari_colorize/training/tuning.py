@@ -35,11 +35,11 @@ from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
 from .loop import (
     LOSSES,
     _as_rgb,
-    _lr_factor,
     check_training_images,
     image_hashes,
     image_label,
     loss_terms,
+    lr_factor,
 )
 from .patches import Augment, MaskedPatchSampler, mean_chroma
 
@@ -274,7 +274,7 @@ def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
         if fraction >= 1.0 or (deadline is not None and now >= deadline):
             return step, smooth
         for group in opt.param_groups:
-            group["lr"] = config.lr * _lr_factor(fraction, step, config.warmup)
+            group["lr"] = config.lr * lr_factor(fraction, step, config.warmup)
         lightness, ab, weight = sampler.sample_masked(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
