@@ -129,3 +129,25 @@ def test_ome_zarr_py_reads_our_pyramid(tmp_path):
     assert [a["name"] for a in node.metadata["axes"]] == ["c", "z", "y", "x"]
     assert node.metadata["channel_names"] == ["red", "green", "blue"]
     np.testing.assert_array_equal(np.moveaxis(np.asarray(node.data[0]), 0, -1), rgb)
+
+
+def test_zarr_written_block_by_block_from_a_lazy_array(tmp_path, monkeypatch):
+    import dask.array as da
+
+    from napari_colorize.io import writers
+
+    rgb = np.random.default_rng(0).integers(0, 256, (2, 600, 520, 3), dtype=np.uint8)
+    write_rgb(tmp_path / "whole.ome.zarr", rgb)  # one block per plane
+    monkeypatch.setattr(writers, "WRITE_BLOCK", 256)
+    loads = []
+
+    def load(block):
+        loads.append(block.shape)
+        return block
+
+    lazy = da.from_array(rgb, chunks=(1, 100, 100, 3)).map_blocks(load, dtype=np.uint8)
+    write_rgb(tmp_path / "blocks.ome.zarr", lazy)
+    assert max(s[1] * s[2] for s in loads) <= 100 * 100  # never more than a chunk at once
+    whole, blocks = (zarr.open_group(tmp_path / f"{n}.ome.zarr") for n in ("whole", "blocks"))
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(blocks["0"]), 0, -1), rgb)  # c first
+    np.testing.assert_array_equal(np.asarray(blocks["1"]), np.asarray(whole["1"]))

@@ -115,7 +115,7 @@ def run_job(job: Job, model: Any):
         return Failure(str(exc).split("\n")[0])
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-            return Failure("Out of memory: try a smaller batch or tile size, or the CPU device.")
+            return Failure("Out of memory: try a smaller tile size, or the CPU device.")
         return _unexpected(exc)
     except Exception as exc:
         return _unexpected(exc)

@@ -11,8 +11,12 @@ from ..io.readers import as_rgb_uint8
 from ..io.writers import output_kind, write_rgb
 
 
-def _rgb_uint8(data: Any) -> np.ndarray:
-    return as_rgb_uint8(data[0] if isinstance(data, (list, tuple)) else data, "layer")
+def _rgb_uint8(data: Any, multiscale: bool) -> Any:
+    """Level 0 as uint8 RGB; uint8 data (e.g. a lazy OME-Zarr result) stays lazy."""
+    level = data[0] if multiscale or isinstance(data, (list, tuple)) else data
+    if getattr(level, "dtype", None) == np.uint8 and level.ndim >= 3 and level.shape[-1] in (3, 4):
+        return level[..., :3]
+    return as_rgb_uint8(level, "layer")
 
 
 def _set_transform(path: str, scale: list[float], translate: list[float]) -> None:
@@ -45,7 +49,7 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} "
             "is grayscale"
         )
-    rgb = _rgb_uint8(data)
+    rgb = _rgb_uint8(data, bool(meta.get("multiscale")))
     written = str(write_rgb(path, rgb, overwrite=True))
     if output_kind(path) == "zarr":
         ndim = rgb.ndim - 1

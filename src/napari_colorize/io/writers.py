@@ -16,20 +16,30 @@ from .paths import _replace, _temp, check_output, output_kind, remove
 
 __all__ = ["check_output", "output_kind", "remove", "write_gray", "write_rgb"]
 
+#: Block edge (pixels) in which OME-Zarr results are written from an array.
+WRITE_BLOCK = 4096
+
 
 def write_rgb(
     path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **zarr_kw: Any
 ) -> Path:
-    """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG)."""
+    """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG).
+
+    OME-Zarr is written block by block, so a lazy (dask or zarr) ``rgb`` is never loaded whole.
+    """
     path = check_output(path, overwrite)
     kind = output_kind(path)
     if kind == "zarr":
+        h, w = rgb.shape[-3:-1]
+        block = min(WRITE_BLOCK, max(h, w))
         merger = OmeZarrMerger(path, rgb.shape[:-1], confidence=False, overwrite=overwrite,
-                               block_size=max(rgb.shape[-3:-1]), **zarr_kw)
+                               block_size=block, **zarr_kw)
         try:
-            full = (slice(None), slice(None))
             for index in np.ndindex(*rgb.shape[:-3]):
-                merger.write(index, full, np.asarray(rgb[index]), None)
+                for y in range(0, h, block):
+                    for x in range(0, w, block):
+                        region = (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
+                        merger.write(index, region, np.asarray(rgb[(*index, *region)]), None)
             merger.finalize()
         except BaseException:
             merger.discard()
