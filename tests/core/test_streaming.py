@@ -85,26 +85,17 @@ def test_resume_after_kill_is_byte_identical(stack, saved_tiny, tmp_path):
     assert files(conf) == files(Path(str(reference).replace("out.ome", "out.confidence.ome")))
 
 
-def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("changed", [{"overlap": 8}, {"confidence": True}],
+                         ids=["overlap", "confidence added"])
+def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch, changed):
     out = tmp_path / "out.ome.zarr"
     _interrupt_after(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         colorize(stack, tiny_model, out=out, **SETTINGS)
     monkeypatch.undo()
+    # e.g. the finished blocks have no confidence: adding it now would leave them empty
     with pytest.raises(ValueError, match="other settings"):
-        colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "overlap": 8})
-
-
-def test_resume_refuses_outputs_the_first_run_did_not_write(stack, tiny_model, tmp_path,
-                                                           monkeypatch):
-    out = tmp_path / "out.ome.zarr"
-    _interrupt_after(monkeypatch, 3)
-    with pytest.raises(KeyboardInterrupt):
-        colorize(stack, tiny_model, out=out, **SETTINGS)
-    monkeypatch.undo()
-    # the finished blocks have no confidence: adding it now would leave them empty
-    with pytest.raises(ValueError, match="other settings"):
-        colorize(stack, tiny_model, out=out, resume=True, confidence=True, **SETTINGS)
+        colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, **changed})
     assert not Path(str(out).replace("out.ome", "out.confidence.ome")).exists()
 
 
