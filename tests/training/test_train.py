@@ -189,3 +189,21 @@ def test_patches_and_prior(colour_image):
     torch.testing.assert_close(stain_jitter(rgb, gen, 0.0, 0.0), rgb)
     jittered = stain_jitter(rgb.clamp(0.2, 0.9), gen, 0.1, 0.05)
     assert 0 < float((jittered - rgb.clamp(0.2, 0.9)).abs().mean()) < 0.2
+
+
+def test_recipe_card_records_settings_and_metrics(tmp_path, colour_image):
+    from napari_colorize.training.recipes import Recipe, train_and_save
+
+    settings = {"steps": 2, "patch": 128, "batch_size": 2, "augment": Augment.none()}
+    recipe = Recipe(name="tiny-recipe", train=(), holdout=(), validation=(), settings=settings,
+                    version="3", description="d", intended_use="u", limitations=("l",))
+    gen = iter_train([colour_image], TrainConfig(**settings), device="cpu", name=recipe.name)
+    path = train_and_save(recipe, gen, 2, tmp_path, progress=False, on_step=None,
+                          metrics=lambda model: {"validation": {"score": 1.0}},
+                          extra={"input": "I"})
+    card = json.loads(path.read_text())
+    assert (card["version"], card["input"], card["limitations"]) == ("3", "I", ["l"])
+    assert card["recipe"]["settings"]["augment"]["flips"] is False
+    assert card["recipe"]["command"] == "napari-colorize train --recipe tiny-recipe --out DIR"
+    assert card["metrics"] == {"validation": {"score": 1.0}}
+    assert load_model(tmp_path / "tiny-recipe.safetensors").card["sha256"] == card["sha256"]

@@ -341,31 +341,14 @@ def run_fraction_recipe(
     on_step: Any = None,
 ) -> Any:
     """Train the fractions model of ``recipe`` from scratch, evaluate it, save weights + card."""
-    import platform
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    from ..core.events import drain
-    from ..models.registry import save_model
     from .datasets import load_channels
     from .fraction_metrics import evaluate_fractions
-    from .loop import show_step
-    from .recipes import data_card
+    from .recipes import train_and_save
 
     settings = dict(recipe.settings)
     sources = [ChannelSource(**s) for s in settings.pop("sources")]
     settings.pop("kind")
     config = FractionConfig(**settings)
-    gen = iter_train_fractions(sources, config, device=device, name=recipe.name)
-
-    def step(event: Any) -> None:
-        show_step(bar, event)
-        if on_step is not None:
-            on_step(event)
-
-    with tqdm(total=config.steps, disable=not progress, desc=recipe.name, unit="step") as bar:
-        model = drain(gen, step)
     mapping = []
     for src in sources:
         names = load_channels(src.image)[1]
@@ -375,26 +358,10 @@ def run_fraction_recipe(
                          for n, k in zip(names, src.classes, strict=False)},
             "floor_size": src.floor_size, "scale": list(src.scale),
         })
-    card = dict(model.card)
-    card.update(
-        version=recipe.version,
-        description=recipe.description,
-        intended_use=recipe.intended_use,
-        limitations=list(recipe.limitations),
-        input=INPUT_DEFINITION,
-        targets=TARGET_DEFINITION,
-        channel_mapping=mapping,
-        data=data_card(recipe),
-        recipe={
-            "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
-            "settings": recipe.settings,
-            "torch": torch.__version__,
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-        },
+    gen = iter_train_fractions(sources, config, device=device, name=recipe.name)
+    metrics = (lambda model: {"validation": evaluate_fractions(model)}) if evaluate_model else None
+    return train_and_save(
+        recipe, gen, config.steps, out, progress=progress, on_step=on_step, metrics=metrics,
+        extra={"input": INPUT_DEFINITION, "targets": TARGET_DEFINITION,
+               "channel_mapping": mapping},
     )
-    target = Path(out) / f"{recipe.name}.safetensors"
-    card_path = save_model(model.net, card, target)
-    if evaluate_model:
-        card.update(metrics={"validation": evaluate_fractions(model)})
-        card_path = save_model(model.net, card, target)
-    return card_path

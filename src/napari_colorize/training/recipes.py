@@ -174,9 +174,7 @@ def run_recipe(
     on_step: Callable[[Any], None] | None = None,
 ) -> Path:
     """Train the bundled model ``name`` from scratch, evaluate it and save weights + card."""
-    from ..core.events import drain
-    from ..models.registry import save_model
-    from .loop import TrainConfig, iter_train, show_step
+    from .loop import TrainConfig, iter_train
 
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
@@ -186,19 +184,42 @@ def run_recipe(
 
         return run_fraction_recipe(recipe, out, progress=progress, device=device,
                                    evaluate_model=evaluate_model, on_step=on_step)
-    settings = dict(recipe.settings)
-    config = TrainConfig(**settings)
-    images = region_images(recipe.train)
+    config = TrainConfig(**recipe.settings)
+    gen = iter_train(region_images(recipe.train), config, device=device, name=recipe.name)
+    metrics = (lambda model: recipe_metrics(model, recipe)) if evaluate_model else None
+    return train_and_save(recipe, gen, config.steps, out, progress=progress, on_step=on_step,
+                          metrics=metrics)
+
+
+def train_and_save(
+    recipe: Recipe,
+    gen: Any,
+    steps: int | None,
+    out: str | Path,
+    *,
+    progress: bool,
+    on_step: Callable[[Any], None] | None,
+    metrics: Callable[[Any], dict] | None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Drain a recipe's training generator under a progress bar and save weights + card.
+
+    The card gets the recipe's description, data and exact settings (and ``extra``). It is saved
+    once right after training, so a failing evaluation loses nothing, and again with
+    ``metrics(model)``. Returns the card's path.
+    """
     from tqdm.auto import tqdm
 
-    gen = iter_train(images, config, device=device, name=recipe.name)
+    from ..core.events import drain
+    from ..models.registry import save_model
+    from .loop import show_step
 
     def step(event: Any) -> None:
         show_step(bar, event)
         if on_step is not None:
             on_step(event)
 
-    with tqdm(total=config.steps, disable=not progress, desc=recipe.name, unit="step") as bar:
+    with tqdm(total=steps, disable=not progress, desc=recipe.name, unit="step") as bar:
         model = drain(gen, step)
     card = dict(model.card)
     card.update(
@@ -206,21 +227,21 @@ def run_recipe(
         description=recipe.description,
         intended_use=recipe.intended_use,
         limitations=list(recipe.limitations),
+        **(extra or {}),
         data=data_card(recipe),
         recipe={
             "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
-            "settings": {
-                k: (vars(v) if isinstance(v, Augment) else v) for k, v in settings.items()
-            },
+            "settings": {k: (vars(v) if isinstance(v, Augment) else v)
+                         for k, v in recipe.settings.items()},
             "torch": torch.__version__,
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
         },
     )
-    out = Path(out)
-    card_path = save_model(model.net, card, out / f"{recipe.name}.safetensors")
-    if evaluate_model:
-        card.update(metrics=recipe_metrics(model, recipe))
-        card_path = save_model(model.net, card, out / f"{recipe.name}.safetensors")
+    target = Path(out) / f"{recipe.name}.safetensors"
+    card_path = save_model(model.net, card, target)
+    if metrics is not None:
+        card.update(metrics=metrics(model))
+        card_path = save_model(model.net, card, target)
     return card_path
 
 
