@@ -41,3 +41,27 @@ def test_every_sample_ships_in_the_wheel():
     used = set(re.findall(r'"([\w.-]+\.(?:png|jpg|tif))"', source))
     assert used
     assert used <= shipped
+
+
+def test_installed_samples_are_found_through_the_package_record(tmp_path, monkeypatch):
+    import importlib.metadata
+    from pathlib import Path, PurePosixPath
+
+    from napari_colorize._napari import _sample_data
+
+    shared = tmp_path / "share" / "napari-colorize" / "sample_data"
+    shared.mkdir(parents=True)
+
+    class Entry(PurePosixPath):
+        def locate(self):
+            return tmp_path / "lib" / ".." / self
+
+    record = [Entry("napari_colorize/__init__.py"),
+              Entry("share/napari-colorize/sample_data/README.md")]
+    monkeypatch.setattr(_sample_data, "SOURCE_DIR", tmp_path / "no-source-tree")
+    monkeypatch.setattr(importlib.metadata, "files", lambda name: record)
+    _sample_data.sample_dir.cache_clear()
+    try:
+        assert Path(_sample_data.sample_dir()).resolve() == shared.resolve()
+    finally:
+        _sample_data.sample_dir.cache_clear()

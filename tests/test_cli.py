@@ -142,6 +142,8 @@ def test_train_cli_and_evaluate(tmp_path, colour_image, capsys):
     assert json.loads(out.with_suffix(".json").read_text())["name"] == "lab"
     assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "c.png"), "--steps", "1", "--out", str(out), "--quiet",
+                 "--overwrite"]) == 0
     perceptual = tmp_path / "perceptual.safetensors"
     assert main(["train", str(tmp_path / "c.png"), "--steps", "2", "--out", str(perceptual),
                  "--quiet", "--loss", "ciede2000"]) == 0

@@ -114,7 +114,7 @@ def _colorize(args: argparse.Namespace) -> None:
         )
     resuming = args.resume and Path(args.output).exists()
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
-    if args.confidence and not (resuming and _is_beside(args.confidence, out)):
+    if args.confidence and not (args.resume and _is_beside(args.confidence, out)):
         check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
     image = open_image(args.input)
     check_input(image)
@@ -233,7 +233,8 @@ def _train(args: argparse.Namespace) -> None:
     out = _check_out(args.name or "custom", args.out, args.overwrite)
     settings = {"loss": args.loss} if args.loss else {}
     train(images, seconds=args.seconds, steps=args.steps, seed=args.seed, out=out,
-          progress=not args.quiet, device=args.device, name=args.name, **settings)
+          overwrite=args.overwrite, progress=not args.quiet, device=args.device, name=args.name,
+          **settings)
     print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
 
 

@@ -94,9 +94,20 @@ def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch,
         colorize(stack, tiny_model, out=out, **SETTINGS)
     monkeypatch.undo()
     # e.g. the finished blocks have no confidence: adding it now would leave them empty
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=f"other settings.{next(iter(changed))};"):
         colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, **changed})
     assert not Path(str(out).replace("out.ome", "out.confidence.ome")).exists()
+
+
+def test_refused_side_store_leaves_nothing_new(stack, tiny_model, tmp_path):
+    other = tmp_path / "other.ome.zarr"
+    colorize(stack, tiny_model, out=other, confidence=True, **SETTINGS)
+    out = tmp_path / "out.ome.zarr"  # a confidence store of another run where ours would go
+    Path(str(other).replace("other.ome", "other.confidence.ome")).rename(
+        Path(str(out).replace("out.ome", "out.confidence.ome")))
+    with pytest.raises(ValueError, match="cannot resume"):
+        colorize(stack[:, :100], tiny_model, out=out, confidence=True, resume=True, **SETTINGS)
+    assert not out.exists()
 
 
 def test_resume_of_a_finished_run_computes_nothing(stack, tiny_model, tmp_path, monkeypatch):

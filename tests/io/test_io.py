@@ -151,3 +151,17 @@ def test_zarr_written_block_by_block_from_a_lazy_array(tmp_path, monkeypatch):
     whole, blocks = (zarr.open_group(tmp_path / f"{n}.ome.zarr") for n in ("whole", "blocks"))
     np.testing.assert_array_equal(np.moveaxis(np.asarray(blocks["0"]), 0, -1), rgb)  # c first
     np.testing.assert_array_equal(np.asarray(blocks["1"]), np.asarray(whole["1"]))
+
+
+def test_zarr_saved_onto_its_own_lazy_source(tmp_path):
+    import dask.array as da
+
+    rgb = np.random.default_rng(1).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    path = tmp_path / "r.ome.zarr"
+    write_rgb(path, rgb)
+    lazy = da.moveaxis(da.from_zarr(zarr.open_group(path)["0"]), 0, -1)  # reads the target
+    write_rgb(path, lazy, overwrite=True)
+    group = zarr.open_group(path)
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(group["0"]), 0, -1), rgb)
+    assert group.attrs["ome"]["multiscales"][0]["name"] == "r.ome.zarr"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.ome.zarr"]

@@ -25,7 +25,9 @@ def connect(scheduler: Any) -> Any:
     """A ``distributed.Client`` from a Client or a scheduler address; fails within 10 s."""
     try:
         from distributed import Client
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "distributed":
+            raise
         raise ValueError('a scheduler needs dask.distributed: pip install '
                          '"napari-colorize[distributed]"') from None
 

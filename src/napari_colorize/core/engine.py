@@ -178,8 +178,9 @@ def iter_colorize(
     source = image
     image = open_image(image)
     check_input(image)
-    # With a cluster the workers pick their own device; here the model only plans the run.
-    net = resolve_model(model, device if scheduler is None else "cpu")
+    # With a cluster the workers pick their own device; here the model only plans the run
+    # (a model object is left where it is).
+    net = resolve_model(model, device if scheduler is None else None)
     spec = net.spec
     batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
     if block_size == "auto":

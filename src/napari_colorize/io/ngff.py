@@ -86,7 +86,8 @@ class NgffImage:
         chunk = _chunk_for(chunk, block_size, self.plane)
         n_levels = _levels(self.plane)
         self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
-        if resume and self.path.exists():
+        self.reopened = resume and self.path.exists()
+        if self.reopened:
             self.root = _reopen(self.path, shape, channels, metadata)
             self.levels = [self.root[str(i)] for i in range(n_levels)]
             return
@@ -170,6 +171,18 @@ class NgffImage:
         remove(self.path)
 
 
+def rename_image(src: Path, dst: Path) -> None:
+    """Move a finished OME-Zarr image to ``dst`` (replacing it), renaming its multiscale."""
+    import zarr
+
+    root = zarr.open_group(src, mode="r+")
+    ome = dict(root.attrs["ome"])
+    ome["multiscales"][0]["name"] = dst.name
+    root.attrs["ome"] = ome
+    remove(dst)
+    src.replace(dst)
+
+
 def _chunk_for(chunk: int, block_size: int, plane: tuple[int, int]) -> int:
     """A chunk size such that no chunk is shared by two blocks (so a block is written whole)."""
     if max(plane) <= block_size or block_size % chunk == 0:
@@ -188,6 +201,18 @@ def _block_levels(plane: tuple[int, int], block_size: int, chunk: int, n_levels:
     return n
 
 
+def _differ(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the entries that differ between two nested dicts."""
+    names = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            names += _differ(x, y, f"{prefix}{key}.")
+        elif x != y:
+            names.append(prefix + key)
+    return names
+
+
 def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -> Any:
     """The group of an unfinished run to resume; refuses one made with other settings."""
     import json
@@ -202,10 +227,9 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     stored.pop("complete", None)
     wanted = json.loads(json.dumps(metadata))
     if stored != wanted:
-        diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
         raise ValueError(
-            f"cannot resume {path}: it was written with other {', '.join(diff)}; "
-            "use the same image and settings, or overwrite it"
+            f"cannot resume {path}: it was written with other {', '.join(_differ(stored, wanted))}"
+            "; use the same image and settings, or overwrite it"
         )
     level0 = root["0"]
     expected = list(shape)
@@ -248,6 +272,17 @@ class OmeZarrMerger:
                     check_output(side, overwrite)
         self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
         self.conf = self.maps = None
+        try:
+            self._open_sides(target, maps_path, shape, meta, confidence, channels, kw)
+        except BaseException:
+            for image in self._images():
+                if not image.reopened:  # a store refused: leave nothing new behind
+                    image.discard()
+            raise
+        self.done_dir = self.rgb.path / DONE_FOLDER
+
+    def _open_sides(self, target: Path, maps_path: Path, shape: tuple[int, ...], meta: dict,
+                    confidence: bool, channels: dict | None, kw: dict) -> None:
         if confidence:
             self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
                                   metadata={**meta, "kind": "confidence"}, **kw)
@@ -256,7 +291,6 @@ class OmeZarrMerger:
                      for n, c in zip(channels["names"], channels["palette"], strict=True)]
             self.maps = NgffImage(maps_path, shape, channels=len(omero), dtype=np.float32,
                                   metadata={**meta, "kind": "channels"}, omero=omero, **kw)
-        self.done_dir = self.rgb.path / DONE_FOLDER
 
     def completed(self) -> set[str]:
         """Keys of the blocks already written (by an interrupted run of the same job)."""

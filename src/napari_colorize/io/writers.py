@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .ngff import OmeZarrMerger
+from .ngff import OmeZarrMerger, rename_image
 from .paths import _replace, _temp, check_output, output_kind, remove
 
 __all__ = ["check_output", "output_kind", "remove", "write_gray", "write_rgb"]
@@ -30,9 +30,12 @@ def write_rgb(
     path = check_output(path, overwrite)
     kind = output_kind(path)
     if kind == "zarr":
+        # A taken path may be the lazy input itself (napari saving a layer onto its own file):
+        # write beside it and swap at the end.
+        target = path.with_name(path.name + ".part.zarr") if path.exists() else path
         h, w = rgb.shape[-3:-1]
         block = min(WRITE_BLOCK, max(h, w))
-        merger = OmeZarrMerger(path, rgb.shape[:-1], confidence=False, overwrite=overwrite,
+        merger = OmeZarrMerger(target, rgb.shape[:-1], confidence=False, overwrite=True,
                                block_size=block, **zarr_kw)
         try:
             for index in np.ndindex(*rgb.shape[:-3]):
@@ -41,6 +44,8 @@ def write_rgb(
                         region = (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
                         merger.write(index, region, np.asarray(rgb[(*index, *region)]), None)
             merger.finalize()
+            if target != path:
+                rename_image(target, path)
         except BaseException:
             merger.discard()
             raise

@@ -302,15 +302,16 @@ def train(
     progress : bool
         Show a tqdm progress bar with the current loss.
     name : str, optional
-        Name of the new model (default ``"custom"``, or ``"<base>-tuned"`` when tuning).
+        Name of the new model (default ``"custom"``, or ``"<base>-tuned"`` when tuning):
+        letters, digits, ``.``, ``_`` or ``-``, and not the name of a bundled model.
     masks : iterable of bool arrays, optional
         Tuning only: one mask (or ``None``) per image, same height and width; only those
         regions are used, for calibration, patches and the held-out metrics.
     save, overwrite : bool
-        Tuning only: without ``out``, the tuned model is saved as ``name`` in the user's models
-        folder (``napari_colorize.models.registry.user_models_dir()``), where
-        :func:`list_models` finds it at once; an existing one is only replaced with
-        ``overwrite``. ``save=False`` saves nothing.
+        An existing model file is only replaced with ``overwrite`` (checked before training).
+        Tuning without ``out`` saves the model as ``name`` in the user's models folder
+        (``napari_colorize.models.registry.user_models_dir()``), where :func:`list_models` finds
+        it at once; ``save=False`` saves nothing.
     **settings
         Other :class:`TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...), or when tuning
         :class:`~napari_colorize.training.tuning.TuneConfig` fields (``layers``, ``holdout``...).
