@@ -82,6 +82,25 @@ def test_multichannel_file_suggests_one_channel_or_the_sum(fractions_model, tmp_
     tifffile.imwrite(path, np.zeros((2, 64, 64), np.uint16), metadata={"axes": "CYX"})
     with pytest.raises(ValueError, match=r"has 2 channels \(axis 0\).*sum"):
         colorize(path, fractions_model)
+    planar = tmp_path / "planar_rgb.tif"  # RGB stored as three planes, not three gray images
+    tifffile.imwrite(planar, np.zeros((3, 64, 64), np.uint8), photometric="rgb",
+                     planarconfig="separate")
+    with pytest.raises(ValueError, match=r"has 3 channels \(axis 0\)"):
+        colorize(planar, fractions_model)
+
+
+def test_multichannel_ome_zarr_0_4_is_refused(fractions_model, tmp_path):
+    import zarr
+
+    group = zarr.open_group(tmp_path / "v04.ome.zarr", mode="w", zarr_format=2)
+    group.create_array("0", shape=(2, 64, 64), dtype="uint8")
+    group.attrs["multiscales"] = [{
+        "version": "0.4", "datasets": [{"path": "0"}],
+        "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
+                 {"name": "x", "type": "space"}],
+    }]
+    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0\)"):
+        colorize(tmp_path / "v04.ome.zarr", fractions_model)
 
 
 def test_parse_palette_scales_0_255():

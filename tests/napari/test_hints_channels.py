@@ -43,7 +43,7 @@ def test_live_hint_recolorizes_the_visible_region(qtbot, viewer_widget, gray):
     points.add([[30, 40]])
     qtbot.waitUntil(lambda: widget._worker is not None, timeout=5_000)  # debounced re-run
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
-    assert "img colorized" in viewer.layers
+    assert "img colorized (region)" in viewer.layers  # a preview, beside any full result
     assert "1 hint" in widget._hints._status.value
 
 

@@ -60,8 +60,9 @@ def test_crop_box_rounds_out_and_clips(corners, expected):
 
 
 def test_crop_box_scales_and_detects_nothing_visible():
+    # pixel 10 of a 4x coarser level covers full-resolution pixels 40-43
     assert crop_box(np.array([[5, 5], [10, 10]]), (100, 100), (4, 4)) == (
-        slice(20, 41), slice(20, 41))
+        slice(20, 44), slice(20, 44))
     assert crop_box(np.array([[200, 200], [300, 300]]), (100, 100)) is None
 
 

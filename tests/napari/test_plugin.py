@@ -114,3 +114,23 @@ def test_default_model_colours_the_canvas(qtbot, make_napari_viewer):
     colour_sat = rgb2hsv(viewer.screenshot(canvas_only=True)[..., :3])[..., 1].mean()
     assert gray_sat < 0.02, gray_sat
     assert colour_sat > gray_sat + 0.05, (gray_sat, colour_sat)
+
+
+def test_channel_maps_open_as_one_additive_layer_each(make_napari_viewer, tmp_path):
+    from napari_colorize.io.ngff import OmeZarrMerger, confidence_path
+
+    path = tmp_path / "r.ome.zarr"
+    channels = {"names": ["nuclear", "cytoplasmic", "diffuse"],
+                "palette": [[0, 0.5, 1], [1, 0, 1], [0.5, 0.5, 0.5]]}
+    merger = OmeZarrMerger(path, (64, 80), confidence=False, channels=channels,
+                           metadata={"model": "m"})
+    maps = np.random.default_rng(0).random((3, 64, 80)).astype(np.float32)
+    full = (slice(None), slice(None))
+    merger.write((), full, np.zeros((64, 80, 3), np.uint8), None, maps)
+    merger.finalize()
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(confidence_path(path, "channels")), plugin="napari-colorize")
+    assert [lay.name for lay in layers] == ["r nuclear", "r cytoplasmic", "r diffuse"]
+    assert all(lay.blending == "additive" and not lay.rgb for lay in layers)
+    np.testing.assert_array_equal(np.asarray(layers[1].data), maps[1])
+    np.testing.assert_allclose(layers[1].colormap.colors[-1], [1, 0, 1, 1])

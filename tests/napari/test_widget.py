@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import run_and_wait
 from qtpy.QtCore import QTimer
 
@@ -46,9 +47,31 @@ def test_whole_stack_and_current_plane(qtbot, viewer_widget, gray):
     viewer.dims.set_current_step(0, 2)
     widget._scope_combo.value = PLANE
     run_and_wait(qtbot, widget)
-    out = viewer.layers["stack colorized"]
+    out = viewer.layers["stack colorized (plane)"]
     assert out.data.shape == (1, 128, 128, 3)
     np.testing.assert_allclose(out.translate, (4.0, 0, 0))  # plane 2 at z scale 2
+    assert viewer.layers["stack colorized"].data.shape == (*stack.shape, 3)  # kept
+
+    viewer.dims.order = (1, 0, 2)  # y on the slider: a plane would not be the image's plane
+    errors = []
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr("napari_colorize._napari._widget.show_error", errors.append)
+    assert widget._on_run() is None
+    monkey.undo()
+    assert "last two axes" in errors[0]
+
+
+def test_multiscale_source_and_a_user_layer_of_the_result_name(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    pyramid = [gray, gray[::2, ::2]]
+    src = viewer.add_image(pyramid, name="pyr", multiscale=True)
+    mine = viewer.add_image(np.zeros((4, 4)), name="pyr colorized")  # the user's own layer
+    widget._layer_combo.value = src
+    run_and_wait(qtbot, widget)
+    assert mine in viewer.layers  # never replaced
+    ours = [lay for lay in viewer.layers if lay.name.startswith("pyr colorized") and lay.rgb]
+    assert len(ours) == 1
+    assert ours[0].data.shape == (*gray.shape, 3)
 
 
 def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
@@ -61,7 +84,7 @@ def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
     widget._layer_combo.value = src
     widget._scope_combo.value = VISIBLE
     run_and_wait(qtbot, widget)
-    out = viewer.layers["big colorized"]
+    out = viewer.layers["big colorized (region)"]
     h, w = out.data.shape[:2]
     assert 16 < h < 600
     assert 16 < w < 600

@@ -128,14 +128,22 @@ class HintsSection(Container):
         return points
 
     def _watch(self, points: Any) -> None:
+        """Follow one hints layer at a time: the previous one stops triggering runs."""
         if self._watched is points:
             return
+        if self._watched is not None:
+            self._watched.events.data.disconnect(self._on_data)
+            self._watched.events.current_face_color.disconnect(self._on_face_colour)
         self._watched = points
         points.events.data.connect(self._on_data)
-        points.events.current_face_color.connect(lambda _e: self._schedule())
+        points.events.current_face_color.connect(self._on_face_colour)
+
+    def _on_face_colour(self, event: Any) -> None:
+        if len(event.source.data):  # recolours the selected hints; nothing to redo without any
+            self._schedule()
 
     def _on_data(self, event: Any) -> None:
-        points = self._watched
+        points = event.source
         action = str(getattr(event, "action", "")).lower()  # "added", "changed", ...
         reference = self._reference.value
         if reference is not None and action == "added":

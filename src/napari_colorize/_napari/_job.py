@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from ._layers import all_nan, crop_box, level0, offset_transform, source_problem, transform_kwargs
+from ._layers import (
+    all_nan,
+    crop_box,
+    level0,
+    offset_transform,
+    result_name,
+    source_problem,
+    transform_kwargs,
+)
 
 PLANE, STACK, VISIBLE = "current plane", "whole stack", "visible region"
 SCOPES = (PLANE, STACK, VISIBLE)
@@ -26,10 +34,16 @@ class Job:
     engine_kwargs: dict[str, Any]
     out: np.ndarray | None = None
     offset: tuple[float, ...] = ()
+    #: What part of the source the result covers: "" (all of it), "plane" or "region"; results
+    #: of different parts are separate layers, so a preview never replaces a whole-stack run.
+    part: str = ""
     gen: Any = None
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
     shown: bool = False
+
+    def result_name(self, kind: str = "colorized") -> str:
+        return result_name(self.name, kind, self.part)
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,15 @@ def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
     )
 
 
-def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple[slice, slice]:
+def _check_plane_view(viewer: Any, scope: str) -> None:
+    """A plane or region is cut from the image's last two axes: they must be the ones shown."""
     ndim = viewer.dims.ndim
     if viewer.dims.ndisplay != 2 or list(viewer.dims.displayed) != [ndim - 2, ndim - 1]:
-        raise ValueError("Visible region works in the 2-D view of the image's last two axes.")
+        raise ValueError(f"{scope.capitalize()} works in the 2-D view of the image's last two "
+                         "axes; use Whole stack, or reset the view's axis order.")
+
+
+def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple[slice, slice]:
     factor = (1.0, 1.0)
     if layer.multiscale:
         factor = tuple(layer.downsample_factors[layer.data_level][-2:])
@@ -78,6 +97,7 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any])
     if scope == STACK or (scope == PLANE and n_leading == 0):
         view, transforms = data, transform_kwargs(layer)
     else:
+        _check_plane_view(viewer, scope)
         index = _current_index(viewer, layer, n_leading)
         box = (slice(None), slice(None))
         if scope == VISIBLE:
@@ -90,7 +110,9 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any])
     if sample is not None and all_nan(sample):
         raise ValueError(f"Layer {layer.name!r} has no finite values to colorize.")
     out = np.zeros((*view.shape, 3), np.uint8) if scope == STACK and n_leading else None
-    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out, offset=offset)
+    part = "" if view is data else ("region" if scope == VISIBLE else "plane")
+    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out, offset=offset,
+               part=part)
 
 
 def run_job(job: Job, model: Any):
@@ -109,6 +131,8 @@ def run_job(job: Job, model: Any):
         kwargs = dict(job.engine_kwargs)
         if model.spec.kind != "fractions":
             kwargs.pop("channels", None)  # the option only means something for channel models
+        if model.spec.kind != "chroma":
+            kwargs.pop("hints", None)  # colour hints steer colour models only
         job.gen = iter_colorize(job.data, model, out=job.out, **kwargs)
         result = yield from job.gen
     except ValueError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -9,14 +10,16 @@ import numpy as np
 TRANSFORM_KEYS = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
 
 
-def result_name(source: str, kind: str = "colorized") -> str:
-    """Name of a result layer: ``"<source> colorized"`` or ``"<source> confidence"``."""
-    return f"{source} {kind}"
+def result_name(source: str, kind: str = "colorized", part: str = "") -> str:
+    """Name of a result layer, e.g. ``"<source> colorized"``, ``"<source> confidence"`` or, for
+    a part of the source, ``"<source> colorized (region)"``."""
+    return f"{source} {kind}" + (f" ({part})" if part else "")
 
 
 def level0(data: Any) -> Any:
-    """Full-resolution array of a layer's data (first level of a multiscale list)."""
-    return data[0] if isinstance(data, (list, tuple)) else data
+    """Full-resolution array of a layer's data (the first level of a multiscale pyramid: a
+    list, tuple or napari's ``MultiScaleData``; arrays are not sequences)."""
+    return data[0] if isinstance(data, Sequence) else data
 
 
 def source_problem(layer: Any) -> str | None:
@@ -81,12 +84,14 @@ def crop_box(
 ) -> tuple[slice, slice] | None:
     """Slices of a plane ``shape`` covering displayed ``corners`` ((2, 2): min and max rows/cols).
 
-    ``factor`` maps the corners' resolution level to full resolution. Rounded outwards and
-    clipped; ``None`` when nothing of the plane is visible.
+    ``factor`` maps the corners' resolution level to full resolution: a pixel of that level
+    covers ``factor`` full-resolution pixels. Rounded outwards and clipped; ``None`` when
+    nothing of the plane is visible.
     """
-    corners = np.asarray(corners, dtype=float) * np.asarray(factor, dtype=float)
-    lo = np.clip(np.floor(corners[0]).astype(int), 0, shape)
-    hi = np.clip(np.ceil(corners[1]).astype(int) + 1, 0, shape)
+    corners = np.asarray(corners, dtype=float)
+    factor = np.asarray(factor, dtype=float)
+    lo = np.clip((np.floor(corners[0]) * factor).astype(int), 0, shape)
+    hi = np.clip(((np.ceil(corners[1]) + 1) * factor).astype(int), 0, shape)
     if np.any(hi <= lo):
         return None
     return slice(int(lo[0]), int(hi[0])), slice(int(lo[1]), int(hi[1]))

@@ -54,6 +54,29 @@ def _confidence_layer(path: Path, name: str) -> tuple:
     )
 
 
+def _channel_layers(path: Path, name: str) -> tuple:
+    """The channel maps of a channel model (``NAME.channels.ome.zarr``): one additive layer per
+    channel, coloured as stored in its omero metadata."""
+    import zarr
+    from napari.utils.colormaps import Colormap
+
+    group = zarr.open_group(path, mode="r")
+    levels, names, scale, translate = _multiscale(group)
+    c = names.index("c")
+    channels = dict(group.attrs)["ome"]["omero"]["channels"]
+    colours = [[int(ch["color"][i:i + 2], 16) / 255 for i in (0, 2, 4)] for ch in channels]
+    return (
+        levels if len(levels) > 1 else levels[0],
+        {"name": [f"{name} {ch['label']}" for ch in channels], "channel_axis": c,
+         "colormap": [Colormap([[0, 0, 0, 1], [*rgb, 1]], name=f"napari-colorize {ch['label']}")
+                      for ch, rgb in zip(channels, colours, strict=True)],
+         "contrast_limits": [(0.0, 1.0)] * len(channels), "blending": "additive",
+         "scale": _drop(scale, c), "translate": _drop(translate, c),
+         "metadata": {"napari_colorize": read_metadata(path)}},
+        "image",
+    )
+
+
 def read_colorized(path: str | list[str]) -> list[tuple]:
     """Layer data for an OME-Zarr result: RGB channel-last with scale and translate from NGFF,
     plus its confidence image when one was written beside it."""
@@ -64,8 +87,11 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
         path = path[0]
     path = Path(str(path).rstrip("/"))
     name = path.name.split(".")[0]
-    if read_metadata(path).get("kind") == "confidence":
+    kind = read_metadata(path).get("kind")
+    if kind == "confidence":
         return [_confidence_layer(path, f"{name} confidence")]
+    if kind == "channels":
+        return [_channel_layers(path, name)]
     message = incomplete_message(path)
     if message:
         from napari.utils.notifications import show_warning

@@ -15,7 +15,7 @@ from ..models.registry import DEFAULT_MODEL, available_devices, list_models, loa
 from ._controls import RunControls
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Failure, Job, plan_job, run_job
-from ._layers import format_progress, insert_index, result_name
+from ._layers import format_progress, insert_index
 from ._tune import TuneSection
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 LOAD_FILE = "Load model file..."
 TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
 AUTO_TILE = 512
+#: Metadata key marking layers this widget made (only those are replaced by a new run).
+RESULT_TAG = "napari_colorize_result"
 
 
 class ColorizeWidget(RunControls, Container):
@@ -150,7 +152,7 @@ class ColorizeWidget(RunControls, Container):
         if job.out is not None:  # whole stack: planes show up here as they finish
             self._viewer.layers.insert(
                 insert_index(self._viewer.layers, job.source),
-                _image_layer(job.out, f"{result_name(job.name)} (running)", job.transforms),
+                _image_layer(job.out, f"{job.result_name()} (running)", job.transforms),
             )
         worker = create_worker(run_job, job, model, _start_thread=False)
         worker.aborted.connect(self._on_aborted)
@@ -201,9 +203,12 @@ class ColorizeWidget(RunControls, Container):
         # `returned`: clean up here whenever no result was shown.
         if self._job is not None and not self._job.shown:
             self._discard()
+        cancelled = self._job is not None and self._job.cancelled
         self._stopped()
         self._last_plane = None
         self._status.value = ""
+        if cancelled:
+            self._rerun_pending = False  # Cancel also drops a queued live-hint re-run
         if self._rerun_pending:
             self._rerun_pending = False
             self.rerun_visible()
@@ -217,7 +222,7 @@ class ColorizeWidget(RunControls, Container):
     # -- layers ------------------------------------------------------------------------------
     def _running_layer(self) -> Any:
         job = self._job
-        name = f"{result_name(job.name)} (running)" if job is not None else None
+        name = f"{job.result_name()} (running)" if job is not None else None
         return next((lay for lay in self._viewer.layers if lay.name == name), None)
 
     def _remove_running(self) -> None:
@@ -229,14 +234,12 @@ class ColorizeWidget(RunControls, Container):
         layers = self._viewer.layers
         self._remove_running()
         for kind in ("colorized", "confidence"):
-            old = result_name(job.name, kind)
-            if old in layers:
-                layers.remove(old)
+            _remove_own(layers, job.result_name(kind))
         index = insert_index(layers, job.source)
-        layers.insert(index, _image_layer(rgb, result_name(job.name), job.transforms))
+        layers.insert(index, _image_layer(rgb, job.result_name(), job.transforms))
         if conf is not None:
             layers.insert(index + 1, _image_layer(
-                conf, result_name(job.name, "confidence"), job.transforms,
+                conf, job.result_name("confidence"), job.transforms,
                 rgb=False, colormap="viridis", contrast_limits=(0.0, 1.0), opacity=0.7,
                 visible=True,
             ))
@@ -249,9 +252,8 @@ class ColorizeWidget(RunControls, Container):
         layers = self._viewer.layers
         index = insert_index(layers, job.source)
         for k, (name, colour) in enumerate(zip(spec.channel_names, spec.palette, strict=True)):
-            title = result_name(job.name, name)
-            if title in layers:
-                layers.remove(title)
+            title = job.result_name(name)
+            _remove_own(layers, title)
             cmap = Colormap([[0, 0, 0, 1], [*colour, 1]], name=f"napari-colorize {name}")
             layers.insert(index + 1 + k, _image_layer(
                 maps[k], title, job.transforms, rgb=False, colormap=cmap,
@@ -263,4 +265,10 @@ def _image_layer(data: Any, name: str, transforms: dict[str, Any], rgb: bool = T
                  **kwargs: Any) -> Any:
     from napari.layers import Image
 
-    return Image(data, name=name, rgb=rgb, **transforms, **kwargs)
+    return Image(data, name=name, rgb=rgb, **transforms, metadata={RESULT_TAG: True}, **kwargs)
+
+
+def _remove_own(layers: Any, name: str) -> None:
+    """Remove the result layer ``name`` made by this widget; a user's own layer stays."""
+    if name in layers and layers[name].metadata.get(RESULT_TAG):
+        layers.remove(name)

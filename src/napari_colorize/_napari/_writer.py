@@ -9,11 +9,12 @@ import numpy as np
 from ..io.ngff import channel_position
 from ..io.readers import as_rgb_uint8
 from ..io.writers import output_kind, write_rgb
+from ._layers import level0
 
 
 def _rgb_uint8(data: Any, multiscale: bool) -> Any:
     """Level 0 as uint8 RGB; uint8 data (e.g. a lazy OME-Zarr result) stays lazy."""
-    level = data[0] if multiscale or isinstance(data, (list, tuple)) else data
+    level = data[0] if multiscale else level0(data)
     if getattr(level, "dtype", None) == np.uint8 and level.ndim >= 3 and level.shape[-1] in (3, 4):
         return level[..., :3]
     return as_rgb_uint8(level, "layer")

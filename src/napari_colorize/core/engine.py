@@ -182,12 +182,13 @@ def iter_colorize(
     # (a model object is left where it is).
     net = resolve_model(model, device if scheduler is None else None)
     spec = net.spec
-    batch_size = auto_batch_size(net, tile_size) if batch_size == "auto" else batch_size
+    auto = batch_size == "auto"
+    check_tiling(tile_size, overlap, 1 if auto else batch_size, spec.min_tile, spec.divisor)
+    batch_size = auto_batch_size(net, tile_size) if auto else batch_size  # runs the model
     if block_size == "auto":
         block_size = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
     config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size,
                             channels)
-    check_tiling(tile_size, overlap, batch_size, spec.min_tile, spec.divisor)
     colours = check_outputs(spec, channels, palette)
     window = compute_window(image, contrast_limits)
     plan = make_plan(image, spec, window, config, colours)

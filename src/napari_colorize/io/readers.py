@@ -147,11 +147,14 @@ def read_metadata(path: str | Path) -> dict:
 
 def channel_axis(path: str | Path) -> tuple[int, int] | None:
     """``(axis, size)`` of a channel axis with more than one channel in a TIFF's or OME-Zarr's
-    metadata (RGB samples do not count), else None."""
+    (NGFF 0.4 or 0.5) metadata, else None. Interleaved RGB samples (the last axis) do not count:
+    they are refused as RGB later; planar RGB samples do count."""
     path = Path(path)
     try:
         if is_zarr_path(path):
-            attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+            import zarr
+
+            attrs = dict(zarr.open(path, mode="r").attrs)
             axes = attrs.get("ome", attrs).get("multiscales", [{}])[0].get("axes", [])
             names = [a.get("type") == "channel" or a.get("name") == "c" for a in axes]
             shape = _read_zarr(path).shape
@@ -160,11 +163,12 @@ def channel_axis(path: str | Path) -> tuple[int, int] | None:
 
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
-                names = [a == "C" for a in series.axes]
+                last = len(series.axes) - 1
+                names = [a == "C" or (a == "S" and i < last) for i, a in enumerate(series.axes)]
                 shape = series.shape
         else:
             return None
-    except (OSError, ValueError, KeyError, IndexError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, json.JSONDecodeError):
         return None
     for i, is_channel in enumerate(names):
         if is_channel and i < len(shape) and shape[i] > 1:
