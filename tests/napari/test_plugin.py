@@ -85,6 +85,8 @@ def test_viewer_opens_our_output_and_saves_layers(make_napari_viewer, tmp_path):
         (_sample_data.histo_gray, (300, 500), False),
         (_sample_data.histo_truth, (300, 500, 3), True),
         (_sample_data.focus_stack, (9, 512, 512), False),
+        (_sample_data.scratch_assay, (5, 210, 576), False),
+        (_sample_data.neuron, (623, 502), False),
     ],
 )
 def test_sample_data(func, shape, rgb):

@@ -72,3 +72,15 @@ def histo_truth() -> list[tuple]:
 def focus_stack() -> list[tuple]:
     """A 9-plane grayscale focus stack of an H&E region, for the whole-stack path."""
     return _gray("cmu1_focus_stack_gray.tif", "CMU-1 focus stack (gray)")
+
+
+def scratch_assay() -> list[tuple]:
+    """Five time points of a wound-healing assay in gray (Hoechst + oblique light, uint16;
+    ndev-sampledata, BSD-3-Clause): the validation series of the fluorescence model."""
+    return _gray("ndev_scratch_assay_gray.tif", "scratch assay (gray)")
+
+
+def neuron() -> list[tuple]:
+    """A cultured neuron, four fluorescence channels summed to gray (uint16; ndev-sampledata,
+    BSD-3-Clause)."""
+    return _gray("ndev_neuron_gray.tif", "neuron (gray)")
