@@ -33,7 +33,7 @@ from ..core.intensity import compute_window
 from ..models.fraction_net import FractionNet
 from ..models.network import ChromaNet
 from ..models.spec import ColorModel, ModelSpec
-from .loop import TrainProgress, lr_factor
+from .loop import TrainProgress, optimise
 
 CHANNEL_PERCENTILES = (0.5, 99.8)
 WEIGHT_FLOOR = 0.05
@@ -272,22 +272,19 @@ def iter_train_fractions(
     sampler = sources if isinstance(sources, FractionSampler) else FractionSampler(sources, config)
     net = FractionNet(config.widths, channels=len(config.channel_names), prior=sampler.mix)
     net.to(dev).to(memory_format=torch.channels_last).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    start, smooth = time.perf_counter(), None
-    for step in range(config.steps):
-        for group in opt.param_groups:
-            group["lr"] = config.lr * lr_factor(step / config.steps, step, config.warmup)
+
+    def loss_step() -> tuple[torch.Tensor, torch.Tensor]:
         lightness, target, weight = sampler.sample(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         kl, nll = fraction_loss(net, lightness, target.to(dev), weight.to(dev))
-        opt.zero_grad(set_to_none=True)
-        (kl + config.uncertainty_weight * nll).backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        value = float(kl.detach())
-        smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
-        yield TrainProgress(step + 1, config.steps, smooth, time.perf_counter() - start,
-                            (step + 1) / config.steps)
+        return kl, kl + config.uncertainty_weight * nll
+
+    start = time.perf_counter()
+    for step, smooth, _, seconds in optimise(
+        list(net.parameters()), loss_step, lr=config.lr, weight_decay=config.weight_decay,
+        warmup=config.warmup, steps=config.steps,
+    ):
+        yield TrainProgress(step, config.steps, smooth, seconds, step / config.steps)
     net.eval().to("cpu").to(memory_format=torch.contiguous_format)
     card = fraction_card(net, config, name, seconds=time.perf_counter() - start)
     spec = ModelSpec(name=name, version="1", kind="fractions",

@@ -11,7 +11,7 @@ import hashlib
 import math
 import time
 import warnings
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,50 @@ def lr_factor(fraction: float, step: int, warmup: int) -> float:
     return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
 
+def optimise(
+    params: list[torch.nn.Parameter],
+    loss_step: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    *,
+    lr: float,
+    weight_decay: float,
+    warmup: int,
+    steps: int | None = None,
+    seconds: float | None = None,
+    deadline: float | None = None,
+    smoothing: float = 0.02,
+) -> Generator[tuple[int, float, float, float], None, tuple[int, float | None]]:
+    """AdamW (warm-up, then cosine decay, gradients clipped to norm 1) until ``steps`` are done
+    or the time budget (``seconds`` from now, or a ``deadline``) is spent.
+
+    ``loss_step()`` draws a batch and returns (the loss to report, the loss to minimise). Yields
+    ``(step, smoothed loss, fraction of the budget used, seconds)`` after each step; returns
+    ``(steps done, smoothed loss)``. Every training loop of the package runs through here.
+    """
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    start = time.perf_counter()
+    end = deadline if deadline is not None else (start + seconds if seconds else None)
+    step, smooth = 0, None
+    while True:
+        now = time.perf_counter()
+        fraction = max(
+            step / steps if steps else 0.0,
+            (now - start) / (end - start) if end is not None and end > start else 0.0,
+        )
+        if fraction >= 1.0 or (end is not None and now >= end):
+            return step, smooth
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_factor(fraction, step, warmup)
+        reported, total = loss_step()
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        value = float(reported.detach())
+        smooth = value if smooth is None else (1 - smoothing) * smooth + smoothing * value
+        yield step, smooth, fraction, time.perf_counter() - start
+
+
 def chroma_error(
     lightness: torch.Tensor, pred: torch.Tensor, ab: torch.Tensor, loss: str = "l1"
 ) -> torch.Tensor:
@@ -212,20 +256,7 @@ def iter_train(
     net.to(dev).to(memory_format=torch.channels_last).train()
     sampler = PatchSampler(rgb, config.patch, config.augment, seed=config.seed,
                            balance=config.balance, min_tissue=config.min_tissue)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    start = time.perf_counter()
-    step, smooth = 0, None
-    while True:
-        elapsed = time.perf_counter() - start
-        fraction = max(
-            step / config.steps if config.steps else 0.0,
-            elapsed / config.seconds if config.seconds else 0.0,
-        )
-        if fraction >= 1.0:
-            break
-        for group in opt.param_groups:
-            group["lr"] = config.lr * lr_factor(fraction, step, config.warmup)
+    def loss_step() -> tuple[torch.Tensor, torch.Tensor]:
         lightness, ab, ab_other = sampler.sample_with_other_lab(
             config.batch_size, *config.lab_shift
         )
@@ -233,14 +264,15 @@ def iter_train(
         chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), loss=config.loss,
                                       ab_other=None if ab_other is ab else ab_other.to(dev),
                                       confidence_loss=config.confidence_loss)
-        opt.zero_grad(set_to_none=True)
-        (chroma_loss + config.uncertainty_weight * nll).backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        value = float(chroma_loss.detach())
-        smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
-        yield TrainProgress(step, config.steps, smooth, time.perf_counter() - start, fraction)
+        return chroma_loss, chroma_loss + config.uncertainty_weight * nll
+
+    start = time.perf_counter()
+    steps = optimise([p for p in net.parameters() if p.requires_grad], loss_step, lr=config.lr,
+                     weight_decay=config.weight_decay, warmup=config.warmup,
+                     steps=config.steps, seconds=config.seconds)
+    step = 0
+    for step, smooth, fraction, seconds in steps:
+        yield TrainProgress(step, config.steps, smooth, seconds, fraction)
     net.eval().to("cpu").to(memory_format=torch.contiguous_format)
     card = {
         "name": name,

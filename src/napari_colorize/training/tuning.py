@@ -39,7 +39,7 @@ from .loop import (
     image_hashes,
     image_label,
     loss_terms,
-    lr_factor,
+    optimise,
 )
 from .patches import Augment, MaskedPatchSampler, mean_chroma
 
@@ -260,34 +260,24 @@ def iter_tune(
 
 def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
     net.to(dev).to(memory_format=torch.channels_last).train()
-    params = _trainable(net, config.layers)
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     sampler = MaskedPatchSampler(rgb, masks, config.patch, config.augment, seed=config.seed)
-    t0 = time.perf_counter()
-    step, smooth = 0, None
-    while True:
-        now = time.perf_counter()
-        fraction = max(
-            step / config.steps if config.steps else 0.0,
-            (now - t0) / (deadline - t0) if deadline is not None and deadline > t0 else 0.0,
-        )
-        if fraction >= 1.0 or (deadline is not None and now >= deadline):
-            return step, smooth
-        for group in opt.param_groups:
-            group["lr"] = config.lr * lr_factor(fraction, step, config.warmup)
+
+    def loss_step() -> tuple[torch.Tensor, torch.Tensor]:
         lightness, ab, weight = sampler.sample_masked(config.batch_size)
         lightness = lightness.to(dev).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
             chroma_loss, nll = loss_terms(net, lightness, ab.to(dev), weight.to(dev),
                                          loss=config.loss)
-        opt.zero_grad(set_to_none=True)
-        (chroma_loss + 0.1 * nll).backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        value = float(chroma_loss.detach())
-        smooth = value if smooth is None else 0.9 * smooth + 0.1 * value
+        return chroma_loss, chroma_loss + 0.1 * nll
+
+    step, smooth = 0, None
+    for step, smooth, fraction, _ in optimise(
+        _trainable(net, config.layers), loss_step, lr=config.lr,
+        weight_decay=config.weight_decay, warmup=config.warmup, steps=config.steps,
+        deadline=deadline, smoothing=0.1,
+    ):
         yield event("train", step, smooth, fraction)
+    return step, smooth
 
 
 def base_loss(card: dict[str, Any]) -> str:
