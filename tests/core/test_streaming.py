@@ -183,6 +183,15 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(gray_image, tiny_mo
     assert not out.exists()
 
 
+def test_scheduler_without_distributed_says_what_to_install(gray_image, tiny_model, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    out = tmp_path / "x.ome.zarr"
+    with pytest.raises(ValueError, match=r'pip install "napari-colorize\[distributed\]"'):
+        colorize(gray_image, tiny_model, out=out, scheduler="tcp://127.0.0.1:9")
+    assert not out.exists()
+
+
 def test_zarr_missing_chunks_names_the_array(tiny_model, tmp_path):
     z = zarr.create_array(tmp_path / "in.zarr", shape=(128, 128), chunks=(64, 64), dtype=np.uint8)
     z[:64] = 100  # half the chunks never written

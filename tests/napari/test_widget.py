@@ -108,8 +108,11 @@ def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
     with qtbot.waitSignal(worker.yielded, timeout=30_000):
         pass
     assert "stack colorized (running)" in viewer.layers  # planes were showing up
+    assert widget.rerun_visible() is None  # e.g. a hint edited during the run: queued
     widget._on_cancel()
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30_000)
+    qtbot.wait(200)
+    assert widget._worker is None  # Cancel also dropped the queued re-run
     assert [lay.name for lay in viewer.layers] == names
     assert widget._run_button.enabled
 
