@@ -104,3 +104,21 @@ def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray):
         np.testing.assert_allclose(channel.colormap.colors[-1], colour)
         assert channel.data.shape == gray.shape
     assert viewer.layers["img colorized"].rgb
+
+
+def test_a_replaced_hints_layer_no_longer_triggers_runs(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    first = viewer.add_image(gray, name="a")
+    second = viewer.add_image(gray, name="b")
+    widget._hints._live.value = False
+    widget._layer_combo.value = first
+    old = widget._hints.add_hints_layer()
+    widget._layer_combo.value = second
+    new = widget._hints.add_hints_layer()
+    scheduled = []
+    widget._hints._schedule = lambda: scheduled.append(1)
+    old.add([[10, 10]])  # the image no longer picked: no run
+    assert scheduled == []
+    new.add([[20, 20]])
+    assert scheduled  # the picked image's hints still do
+    assert widget._hints._status.value.startswith("1 hint")
