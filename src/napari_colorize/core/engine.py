@@ -213,17 +213,15 @@ def iter_colorize(
         if client is not None and isinstance(scheduler, str):
             client.close()
         raise
-    if getattr(merger, "complete", False):  # resuming a finished run: nothing left to do
-        if client is not None and isinstance(scheduler, str):
-            client.close()
-        return merger.result()
-    planes = plan.planes
-    finished = merger.completed() if hasattr(merger, "completed") else set()
-    jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
-            if plan.key(p, b) not in finished]
-    total = sum(len(b.tiles) for b in plan.blocks) * len(planes)
-    done = total - sum(len(b.tiles) for _, b in jobs)
     try:
+        if getattr(merger, "complete", False):  # resuming a finished run: nothing left to do
+            return merger.result()
+        planes = plan.planes
+        finished = merger.completed() if hasattr(merger, "completed") else set()
+        jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
+                if plan.key(p, b) not in finished]
+        total = sum(len(b.tiles) for b in plan.blocks) * len(planes)
+        done = total - sum(len(b.tiles) for _, b in jobs)
         if client is not None:
             from .distributed import run_distributed
 
