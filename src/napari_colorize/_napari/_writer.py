@@ -12,9 +12,9 @@ from ..io.writers import output_kind, write_rgb
 from ._layers import level0
 
 
-def _rgb_uint8(data: Any, multiscale: bool) -> Any:
+def _rgb_uint8(data: Any) -> Any:
     """Level 0 as uint8 RGB; uint8 data (e.g. a lazy OME-Zarr result) stays lazy."""
-    level = data[0] if multiscale else level0(data)
+    level = level0(data)
     if getattr(level, "dtype", None) == np.uint8 and level.ndim >= 3 and level.shape[-1] in (3, 4):
         return level[..., :3]
     return as_rgb_uint8(level, "layer")
@@ -50,7 +50,7 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
             f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} "
             "is grayscale"
         )
-    rgb = _rgb_uint8(data, bool(meta.get("multiscale")))
+    rgb = _rgb_uint8(data)
     written = str(write_rgb(path, rgb, overwrite=True))
     if output_kind(path) == "zarr":
         ndim = rgb.ndim - 1
