@@ -282,6 +282,12 @@ def _tune(args: argparse.Namespace, images: list[str]) -> None:
     print(f"wrote {path} and {path.with_suffix('.json')}", file=sys.stderr)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first non-empty line of an error's message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-colorize`` command."""
     args = _parser().parse_args(argv)
@@ -300,12 +306,11 @@ def main(argv: list[str] | None = None) -> int:
 
             for result in evaluate(args.model, args.images, hints=args.hints):
                 print(json.dumps(result))
-    except ValueError as exc:
-        print(f"napari-colorize: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError) as exc:  # bad input: one line, nothing written
+        print(f"napari-colorize: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, MemoryError) as exc:
-        first = (str(exc).splitlines() or [""])[0]
-        print(f"napari-colorize: error: {type(exc).__name__}: {first}", file=sys.stderr)
+        print(f"napari-colorize: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         print(f"napari-colorize: interrupted; {str(exc) or 'nothing written'}", file=sys.stderr)
