@@ -112,7 +112,12 @@ def _colorize(args: argparse.Namespace) -> None:
         raise ValueError(
             f"--resume needs an .ome.zarr OUT (it records finished blocks); got {args.output}"
         )
+    _check_distinct(args, kind)  # before anything is read, replaced or deleted
     resuming = args.resume and Path(args.output).exists()
+    if resuming:
+        from .io.locks import check_free
+
+        check_free(args.output)
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
     if args.confidence and not (args.resume and _is_beside(args.confidence, out)):
         check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
@@ -138,10 +143,10 @@ def _colorize(args: argparse.Namespace) -> None:
     with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
         try:
             result = drain(gen, show)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if kind == "zarr":
                 message = f"partial result kept in {out}; continue with --resume"
-                raise KeyboardInterrupt(message) from None
+                raise type(exc)(message) from None
             raise
     rgb, conf = result if args.confidence else (result, None)
     if conf is not None:
@@ -154,6 +159,22 @@ def _colorize(args: argparse.Namespace) -> None:
                 remove(args.confidence)
             raise
     print(f"wrote {out}" + (f" and {args.confidence}" if args.confidence else ""), file=sys.stderr)
+
+
+def _check_distinct(args: argparse.Namespace, kind: str) -> None:
+    """IN, OUT and --confidence (and a zarr result's confidence store beside OUT, written
+    first) must be distinct paths, none inside another."""
+    from .io.ngff import confidence_path
+    from .io.paths import check_distinct, output_kind
+
+    outputs = [("output", args.output)]
+    if args.confidence:
+        output_kind(args.confidence)
+        if kind == "zarr":
+            outputs.append(("confidence output", confidence_path(args.output)))
+        if not (kind == "zarr" and _is_beside(args.confidence, Path(args.output))):
+            outputs.append(("--confidence", args.confidence))
+    check_distinct([("input", args.input)], outputs)
 
 
 def _is_beside(target: str, out: Path) -> bool:
@@ -291,6 +312,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-colorize`` command."""
     args = _parser().parse_args(argv)
+    previous = _on_sigterm()
     try:
         if args.command == "colorize":
             _colorize(args)
@@ -314,8 +336,36 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as exc:
         print(f"napari-colorize: interrupted; {str(exc) or 'nothing written'}", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        _restore_sigterm(previous)
     return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``kill``'s stop) during a command: handled like Ctrl-C, so an
+    OME-Zarr output is left resumable and marked incomplete, and its lock released."""
+
+
+def _on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated("terminated")
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        import signal
+
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

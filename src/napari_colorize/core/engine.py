@@ -32,6 +32,7 @@ from .blocks import (
 from .events import Progress, drain
 from .intensity import compute_window, to_lightness
 from .merge import ArrayMerger, Merger, OutArrayMerger
+from .outputs import check_targets, input_fingerprint
 from .render import parse_palette
 from .validation import check_image, check_store, check_tiling, zarr_name
 
@@ -129,12 +130,7 @@ def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: b
         return ArrayMerger(shape, plan.config.confidence, n_maps)
     if isinstance(out, (str, Path)):
         from ..io.ngff import OmeZarrMerger
-        from ..io.paths import output_kind
 
-        if output_kind(out) != "zarr":
-            raise ValueError(
-                f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI"
-            )
         return OmeZarrMerger(out, shape, confidence=plan.config.confidence, metadata=meta,
                              overwrite=overwrite, resume=resume,
                              block_size=plan.config.block_size,
@@ -182,6 +178,9 @@ def iter_colorize(
     # (a model object is left where it is).
     net = resolve_model(model, device if scheduler is None else None)
     spec = net.spec
+    # outputs distinct from the input, writable, fitting in memory: before the model runs
+    check_targets(source, image, out, confidence=bool(confidence),
+                  n_maps=spec.channels if channels and spec.kind != "chroma" else 0)
     auto = batch_size == "auto"
     check_tiling(tile_size, overlap, 1 if auto else batch_size, spec.min_tile, spec.divisor)
     batch_size = auto_batch_size(net, tile_size) if auto else batch_size  # runs the model
@@ -198,6 +197,8 @@ def iter_colorize(
                      "block_size": block_size, "confidence": confidence},
         "window": [window.low, window.high],
     }
+    if isinstance(out, (str, Path)):  # a resume must read the same image
+        meta["input"] = {"sha256": input_fingerprint(image)}
     if colours is not None:
         meta["channels"] = {"names": list(spec.channel_names),
                             "palette": [[round(float(v), 4) for v in c] for c in colours]}
@@ -249,6 +250,8 @@ def iter_colorize(
             merger.discard()
         raise
     finally:
+        if hasattr(merger, "close"):
+            merger.close()  # a kept output no longer held: another run may resume it
         if client is not None and isinstance(scheduler, str):
             client.close()  # a client this run opened from an address
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .blending import taper_window
+from .outputs import check_memory, check_out_array
 from .tiling import TileSpec, intersect, relative
 
 
@@ -116,6 +117,7 @@ class ArrayMerger:
     """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and side outputs)."""
 
     def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int = 0) -> None:
+        check_memory(shape, confidence=confidence, n_maps=n_maps)
         self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
         self.extras = _Extras(shape, confidence, n_maps)
 
@@ -147,12 +149,8 @@ class OutArrayMerger:
 
     def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool,
                  n_maps: int = 0) -> None:
-        expected = (*shape, 3)
-        if tuple(array.shape) != expected or np.dtype(array.dtype) != np.uint8:
-            raise ValueError(
-                f"output array must be uint8 shaped {expected}; got {array.dtype} "
-                f"{tuple(array.shape)}"
-            )
+        check_out_array(array, shape)  # writable, uint8, image.shape + (3,)
+        check_memory(shape, rgb=False, confidence=confidence, n_maps=n_maps)
         self.array = array
         self.written: list[tuple[int, ...]] = []
         self.extras = _Extras(shape, confidence, n_maps)

@@ -7,12 +7,14 @@ blocks are written with each block, the coarser ones at the end.
 
 from __future__ import annotations
 
-import os
+import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .durability import fsync_all, fsync_dir, fsync_tree, write_durably
+from .locks import OutputLock, check_free
 from .paths import check_output, remove
 from .readers import DONE_FOLDER
 
@@ -86,6 +88,8 @@ class NgffImage:
         chunk = _chunk_for(chunk, block_size, self.plane)
         n_levels = _levels(self.plane)
         self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
+        self.unsynced: set[str] = set()  # chunk files written since the last sync()
+        self.synced_metadata = False
         self.reopened = resume and self.path.exists()
         if self.reopened:
             self.root = _reopen(self.path, shape, channels, metadata)
@@ -145,9 +149,36 @@ class NgffImage:
         region = tuple(slice(*r.indices(n)[:2]) for r, n in zip(region, self.plane, strict=True))
         for level in range(self.n_block_levels):
             self.levels[level][self._index(index, region)] = data
+            self.unsynced.update(self._chunk_files(level, self._index(index, region)))
             if level + 1 < self.n_block_levels:
                 data = _downsample(data)
                 region = tuple(slice(s.start // 2, (s.stop + 1) // 2) for s in region)
+
+    def _chunk_files(self, level: int, selection: tuple) -> list[str]:
+        """Paths of the chunk files of ``level`` that ``selection`` (ints and slices) touches."""
+        array = self.levels[level]
+        ranges = []
+        for s, c, n in zip(selection, array.chunks, array.shape, strict=True):
+            if isinstance(s, slice):
+                start, stop = s.indices(n)[:2]
+                ranges.append(range(start // c, (max(stop, start + 1) - 1) // c + 1))
+            else:
+                ranges.append((int(s) // c,))
+        folder = self.path / array.path
+        encode = array.metadata.encode_chunk_key
+        return [str(folder / encode(coords)) for coords in itertools.product(*ranges)]
+
+    def sync(self) -> None:
+        """Flush the chunk files written since the last call (and, the first time, the
+        image's metadata) to disk: a block is durable before it is recorded as done."""
+        if not self.synced_metadata:
+            files = [self.path / "zarr.json"]
+            files += [self.path / level.path / "zarr.json" for level in self.levels]
+            fsync_all(files)
+            fsync_dir(self.path.parent)
+            self.synced_metadata = True
+        fsync_all(sorted(self.unsynced))
+        self.unsynced.clear()
 
     def finalize(self) -> Any:
         """Build the remaining pyramid levels, mark complete, return the level-0 array."""
@@ -156,9 +187,12 @@ class NgffImage:
                 full = (slice(None), slice(None))
                 data = np.asarray(self.levels[level - 1][self._index(index, full)])
                 self.levels[level][self._index(index, full)] = _downsample(data)
+            fsync_tree(self.path / self.levels[level].path)
+        self.sync()
         remove(self.path / DONE_FOLDER)
         attrs = self.root.attrs["napari_colorize"]
         self.root.attrs["napari_colorize"] = {**attrs, "complete": True}
+        fsync_all([self.path / "zarr.json"])
         return self.levels[0]
 
     @property
@@ -224,8 +258,20 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     except Exception as exc:
         raise ValueError(f"cannot resume {path}: not a readable OME-Zarr ({exc})") from None
     stored = dict(root.attrs.get("napari_colorize", {}))
+    if not stored:
+        raise ValueError(
+            f"cannot resume {path}: it was not written by napari-colorize; choose another output "
+            "or overwrite it"
+        )
     stored.pop("complete", None)
     wanted = json.loads(json.dumps(metadata))
+    if "input" in stored and stored.get("input") != wanted.get("input"):
+        raise ValueError(
+            f"cannot resume {path}: it was written from a different input; colorize the same "
+            "image, or overwrite it"
+        )
+    if "input" not in stored:  # written before inputs were recorded: compare the rest
+        wanted.pop("input", None)
     if stored != wanted:
         raise ValueError(
             f"cannot resume {path}: it was written with other {', '.join(_differ(stored, wanted))}"
@@ -266,15 +312,20 @@ class OmeZarrMerger:
         kw = {"overwrite": overwrite, "chunk": chunk, "block_size": block_size, "resume": resume}
         target = Path(confidence_to) if confidence_to else confidence_path(path)
         maps_path = confidence_path(path, "channels")
+        check_free(path)  # another run writing it: refused before anything is touched
         if not resume:  # refuse taken paths before anything is written
             for side, wanted in ((target, confidence), (maps_path, channels)):
                 if wanted:
                     check_output(side, overwrite)
         self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
         self.conf = self.maps = None
+        self.lock = OutputLock(path)
         try:
+            if not self.rgb.complete:
+                self.lock.acquire()
             self._open_sides(target, maps_path, shape, meta, confidence, channels, kw)
         except BaseException:
+            self.lock.release()
             for image in self._images():
                 if not image.reopened:  # a store refused: leave nothing new behind
                     image.discard()
@@ -307,11 +358,14 @@ class OmeZarrMerger:
         self.rgb.write(index, region, rgb)
 
     def mark_done(self, key: str) -> None:
-        """Record a written block; its data is flushed first, so the record never runs ahead
-        of the data, even across a power loss."""
-        os.sync()
-        self.done_dir.mkdir(exist_ok=True)
-        (self.done_dir / key).touch()
+        """Record a written block; the chunk files it wrote are flushed first, so the record
+        never runs ahead of the data, even across a power loss."""
+        for image in self._images():
+            image.sync()
+        if not self.done_dir.is_dir():
+            self.done_dir.mkdir()
+            fsync_dir(self.rgb.path)
+        write_durably(self.done_dir / key)
 
     @property
     def complete(self) -> bool:
@@ -323,7 +377,12 @@ class OmeZarrMerger:
             if side is not None:
                 side.finalize()
         self.rgb.finalize()
+        self.close()
         return self.result()
+
+    def close(self) -> None:
+        """Let other runs write the output (an unfinished one stays resumable)."""
+        self.lock.release()
 
     def result(self) -> Any:
         """Level 0 of the RGB image, then of the channel maps and confidence when written."""
@@ -334,6 +393,7 @@ class OmeZarrMerger:
         return [image for image in (self.rgb, self.conf, self.maps) if image is not None]
 
     def discard(self) -> None:
+        self.close()
         for image in self._images():
             image.discard()
 

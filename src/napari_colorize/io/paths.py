@@ -1,16 +1,27 @@
-"""Output paths: the format a suffix picks, refusing taken paths, removing partial outputs."""
+"""Output paths: the format a suffix picks, refusing taken or clashing paths, removing partial
+outputs.
+
+Every output of a run (the result and its side stores) must resolve to a path distinct from the
+input and from each other, none inside another, before anything is deleted: see
+:func:`check_distinct` and :func:`source_path`.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff", ".png")
+#: Files that make a folder a zarr store (v3, v2 array, v2 group).
+ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
 def output_kind(path: str | Path) -> str:
     """``"zarr"``, ``"tiff"`` or ``"png"`` from the output path's suffix."""
-    name = str(path).lower().rstrip("/")
+    name = str(path).lower().rstrip("/\\")
     if name.endswith(".zarr"):
         return "zarr"
     if name.endswith((".tif", ".tiff")):
@@ -20,10 +31,22 @@ def output_kind(path: str | Path) -> str:
     raise ValueError(f"output {path} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
 
 
-def check_output(path: str | Path, overwrite: bool = False) -> Path:
-    """Check an output path first: known suffix, free (or ``overwrite``), parent exists."""
+def is_zarr_store(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding zarr metadata (a zarr array, group or OME-Zarr)."""
     path = Path(path)
-    output_kind(path)
+    return path.is_dir() and any((path / name).is_file() for name in ZARR_MARKERS)
+
+
+def check_output(path: str | Path, overwrite: bool = False) -> Path:
+    """Check an output path first: known suffix, free (or ``overwrite``), parent a writable
+    folder. ``overwrite`` replaces a file with a file and a zarr store with a zarr store only:
+    never a folder tree with a file, nor an arbitrary folder or a file with a zarr store."""
+    path = Path(path)
+    kind = output_kind(path)
+    if kind == "zarr" and path.is_dir():
+        from .locks import check_free
+
+        check_free(path)  # a run writing it now: say so, whatever else is asked
     if path.exists() and not overwrite:
         from .readers import read_metadata
 
@@ -35,9 +58,35 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
         raise ValueError(
             f"output {path} already exists; pass overwrite=True (--overwrite) to replace it"
         )
-    if not path.parent.exists():
-        raise ValueError(f"output folder {path.parent} does not exist")
+    if path.exists():
+        _check_replaceable(path, kind)
+    parent = path.parent
+    if not parent.exists():
+        raise ValueError(f"output folder {parent} does not exist")
+    if not parent.is_dir():
+        raise ValueError(f"output folder {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"output folder {parent} is not writable")
     return path
+
+
+def _check_replaceable(path: Path, kind: str) -> None:
+    """Refuse to overwrite what an output of ``kind`` must never replace."""
+    if kind != "zarr" and path.is_dir():
+        raise ValueError(
+            f"output {path} is a folder; a {kind.upper()} result never replaces a folder: "
+            "choose another name"
+        )
+    if kind == "zarr" and not path.is_dir():
+        raise ValueError(
+            f"output {path} is a file, not a zarr store; refusing to replace it: choose another "
+            "name"
+        )
+    if kind == "zarr" and not is_zarr_store(path) and any(path.iterdir()):
+        raise ValueError(
+            f"output {path} is a folder but not a zarr store; refusing to delete it: choose "
+            "another name"
+        )
 
 
 def _temp(path: Path) -> Path:
@@ -47,12 +96,119 @@ def _temp(path: Path) -> Path:
 def remove(path: str | Path) -> None:
     """Delete a file or a folder (a zarr store); nothing if it is not there."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
 
 
 def _replace(tmp: Path, path: Path) -> None:
-    remove(path)
-    tmp.replace(path)
+    if path.is_dir() and not path.is_symlink():
+        remove(path)  # a zarr store replaced by a zarr store (checked by check_output)
+    os.replace(tmp, path)  # atomic for files, on every platform
+
+
+# --- where an input lives, and outputs that clash with it ----------------------------------
+
+
+def source_path(image: Any) -> Path | None:
+    """The file or store an array reads from, when it can be told: a path, a zarr array on a
+    local store (its store root and array path), a tifffile-backed zarr array, a numpy memmap
+    (or a view of one), a dask array over one of these. ``None`` for in-memory data."""
+    if isinstance(image, (str, Path)):
+        return Path(image)
+    found = _zarr_source(image)
+    if found is not None:
+        return found
+    base = image
+    for _ in range(32):  # a memmap, or a view of one (np.asarray keeps it as .base)
+        name = getattr(base, "filename", None)
+        if isinstance(name, (str, Path)) and hasattr(base, "shape"):
+            return Path(name)
+        base = getattr(base, "base", None)
+        if base is None:
+            break
+    return _dask_source(image)
+
+
+def _zarr_source(image: Any) -> Path | None:
+    store = getattr(image, "store", None)
+    if store is None or not hasattr(image, "nchunks"):
+        return None
+    root = getattr(store, "root", None)
+    if isinstance(root, (str, Path)):
+        path = getattr(image, "path", "") or ""
+        return Path(root) / path if path else Path(root)
+    for data in getattr(store, "_data", None) or []:  # tifffile's ZarrTiffStore
+        parent = getattr(data, "parent", None)
+        handle = getattr(parent, "filehandle", None)
+        path = getattr(handle, "path", None)
+        if isinstance(path, (str, Path)) and path:
+            return Path(path)
+    return None
+
+
+def _dask_source(image: Any) -> Path | None:
+    graph = getattr(image, "dask", None)
+    layers = getattr(graph, "layers", None)
+    if not isinstance(layers, dict):
+        return None
+    for layer in layers.values():
+        # the array a dask graph wraps sits in a one-entry layer; never walk every chunk
+        if not hasattr(layer, "__len__") or len(layer) > 4:
+            continue
+        try:
+            values = list(layer.values())
+        except Exception:  # noqa: BLE001 - a layer that cannot list itself names no file
+            continue
+        for value in values:
+            if value is not image and hasattr(value, "shape") and not hasattr(value, "dask"):
+                found = source_path(value)
+                if found is not None:
+                    return found
+    return None
+
+
+def _resolved(path: str | Path) -> str:
+    """An absolute, symlink-free, case-normalised spelling of ``path``."""
+    text = os.path.normcase(str(Path(os.path.expanduser(str(path))).resolve()))
+    return text.rstrip("/\\") or text
+
+
+def _same(a: str | Path, b: str | Path) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return _resolved(a) == _resolved(b)
+
+
+def _inside(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` lies inside the folder ``b``."""
+    ra, rb = _resolved(a), _resolved(b)
+    return ra != rb and os.path.commonpath([ra, rb]) == rb
+
+
+def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[str, Any]]) -> None:
+    """Refuse outputs that are an input, another output, or inside one of them (or contain one).
+
+    ``inputs`` and ``outputs`` are ``(label, path)`` pairs; ``None`` paths are skipped. Runs
+    before anything is deleted, so ``overwrite`` can never replace what a run reads.
+    """
+    ins = [(label, p) for label, p in inputs if p is not None]
+    outs = [(label, p) for label, p in outputs if p is not None]
+    pairs = [(o, i) for o in outs for i in ins]
+    pairs += [(outs[j], outs[k]) for j in range(len(outs)) for k in range(j + 1, len(outs))]
+    for (la, a), (lb, b) in pairs:
+        if _same(a, b):
+            relation = "is"
+        elif _inside(a, b):
+            relation = "is inside"
+        elif _inside(b, a):
+            relation = "contains"
+        else:
+            continue
+        raise ValueError(
+            f"{la} {a} {relation} the {lb} {b}; choose a separate {la.split()[-1]} path"
+        )

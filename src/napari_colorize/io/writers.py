@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .ngff import OmeZarrMerger, rename_image
+from .ngff import OmeZarrMerger, _downsample, _levels, rename_image
 from .paths import _replace, _temp, check_output, output_kind, remove
 
-__all__ = ["check_output", "output_kind", "remove", "write_gray", "write_rgb"]
+__all__ = ["check_output", "output_kind", "remove", "write_gray", "write_ome_tiff", "write_rgb"]
 
 #: Block edge (pixels) in which OME-Zarr results are written from an array.
 WRITE_BLOCK = 4096
@@ -52,12 +52,13 @@ def write_rgb(
         return path
     tmp = _temp(path)
     try:
-        if kind == "tiff":
+        if kind == "tiff" and path.name.lower().endswith((".ome.tif", ".ome.tiff")):
+            write_ome_tiff(tmp, np.asarray(rgb))
+        elif kind == "tiff":
             import tifffile
 
             tifffile.imwrite(tmp, np.asarray(rgb), photometric="rgb", compression="zlib",
-                             tile=(256, 256) if rgb.shape[-2] >= 256 else None,
-                             ome=path.name.lower().endswith((".ome.tif", ".ome.tiff")))
+                             tile=(256, 256) if rgb.shape[-2] >= 256 else None)
         else:
             if rgb.ndim != 3:
                 raise ValueError(f"PNG holds one 2-D image; the result has shape {rgb.shape}")
@@ -69,6 +70,27 @@ def write_rgb(
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
+    """A pyramidal OME-TIFF of ``rgb`` ``(..., H, W, 3)``: tiled 256 px, zlib, each 2x smaller
+    level in SubIFDs down to about 256 px, as tifffile (``series[0].levels``), Fiji/Bio-Formats
+    and QuPath read pyramids."""
+    import tifffile
+
+    axes = "TZ"[2 - min(2, rgb.ndim - 3):] + "YXS" if rgb.ndim <= 5 else None
+    if axes is None:
+        raise ValueError(f"OME-TIFF holds at most 2 axes before (y, x); the result has "
+                         f"shape {rgb.shape}")
+    n_levels = _levels(rgb.shape[-3:-1])
+    options = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
+    # BigTIFF past 2 GB: classic TIFF offsets stop at 4 GB and the levels add a third
+    with tifffile.TiffWriter(path, bigtiff=rgb.nbytes > 2**31, ome=True) as tif:
+        tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes}, **options)
+        level = rgb
+        for _ in range(n_levels - 1):
+            level = np.moveaxis(_downsample(np.moveaxis(level, -1, -3)), -3, -1)
+            tif.write(np.ascontiguousarray(level), subfiletype=1, **options)
 
 
 def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) -> Path:

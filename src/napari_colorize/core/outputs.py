@@ -1,0 +1,142 @@
+"""Checks on a run's outputs before any work: where they go, whether they fit, what they came
+from.
+
+* :func:`check_targets`: output paths distinct from the input and each other, ``out=`` arrays
+  writable and of the right shape and dtype, in-memory results that fit in memory.
+* :func:`input_fingerprint`: a bounded-cost digest of the input recorded in a resumable result,
+  so a resume with another image of the same shape is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Fingerprint windows: a 4 x 4 grid of this many pixels a side, on up to FINGERPRINT_PLANES
+#: planes spread over the stack.
+FINGERPRINT_WINDOW = 64
+FINGERPRINT_GRID = 4
+FINGERPRINT_PLANES = 8
+
+
+def check_out_array(out: Any, shape: tuple[int, ...]) -> None:
+    """Raise unless ``out`` is a writable uint8 array shaped ``shape + (3,)``."""
+    expected = (*shape, 3)
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        raise TypeError(
+            f"out must be an OME-Zarr path or an array (numpy, zarr); got {type(out).__name__}"
+        )
+    if tuple(out.shape) != expected:
+        raise ValueError(f"out has shape {tuple(out.shape)}; it must be image.shape + (3,) = "
+                         f"{expected}")
+    if np.dtype(out.dtype) != np.uint8:
+        raise ValueError(f"out has dtype {np.dtype(out.dtype)}; it must be uint8")
+    if not _writable(out):
+        raise ValueError(
+            f"out ({type(out).__name__}) is read-only; pass a writable array (e.g. "
+            "np.zeros(image.shape + (3,), np.uint8)) or an OME-Zarr path"
+        )
+
+
+def _writable(out: Any) -> bool:
+    if isinstance(out, np.ndarray):  # a memmap opened with mode="r" too: writing would crash
+        return bool(out.flags.writeable)
+    if getattr(out, "read_only", False):  # zarr arrays opened with mode="r"
+        return False
+    store = getattr(out, "store", None)
+    if getattr(store, "read_only", False):
+        return False
+    return hasattr(type(out), "__setitem__") and not hasattr(out, "dask")
+
+
+def result_bytes(shape: tuple[int, ...], *, rgb: bool, confidence: bool, n_maps: int) -> int:
+    """Bytes of an in-memory result: uint8 RGB, float32 confidence, float32 channel maps."""
+    per_pixel = 3 * int(rgb) + 4 * int(confidence) + 4 * n_maps
+    return math.prod(int(s) for s in shape) * per_pixel
+
+
+def check_memory(shape: tuple[int, ...], *, rgb: bool = True, confidence: bool = False,
+                 n_maps: int = 0) -> None:
+    """Raise ``ValueError`` if an in-memory result would not fit in the available memory."""
+    need = result_bytes(shape, rgb=rgb, confidence=confidence, n_maps=n_maps)
+    if not need:
+        return
+    import psutil
+
+    free = psutil.virtual_memory().available
+    if need > free:
+        parts = ["RGB" if rgb else "", "confidence" if confidence else "",
+                 f"{n_maps} channel maps" if n_maps else ""]
+        what = " + ".join(p for p in parts if p)
+        raise ValueError(
+            f"the result ({what} of shape {tuple(int(s) for s in shape)}) needs "
+            f"{_size(need)} of memory but {_size(free)} is available; write it to OME-Zarr "
+            'instead (out="result.ome.zarr", or an .ome.zarr OUT on the command line)'
+        )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps: int) -> None:
+    """Check where a run's results go, before the model runs or anything is written.
+
+    ``source`` is what the caller passed (a path or an array), ``image`` the opened array.
+    """
+    shape = tuple(int(s) for s in image.shape)
+    if out is None:
+        check_memory(shape, confidence=confidence, n_maps=n_maps)
+        return
+    if isinstance(out, (str, Path)):
+        from ..io.ngff import confidence_path
+        from ..io.paths import check_distinct, output_kind, source_path
+
+        if output_kind(out) != "zarr":
+            raise ValueError(
+                f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI"
+            )
+        outputs = [("output", out)]
+        if confidence:
+            outputs.append(("confidence output", confidence_path(out)))
+        if n_maps:
+            outputs.append(("channel maps output", confidence_path(out, "channels")))
+        check_distinct([("input", source_path(source)), ("input", source_path(image))], outputs)
+        return
+    check_out_array(out, shape)
+    check_memory(shape, rgb=False, confidence=confidence, n_maps=n_maps)
+
+
+def input_fingerprint(image: Any) -> str:
+    """sha256 of the input's shape, dtype and a fixed set of small windows (a 4 x 4 grid of
+    64 px windows on up to 8 planes spread over the stack): cheap on any size, and the same
+    for the same pixels whichever reader (numpy, memmap, zarr, dask) serves them."""
+    from .intensity import sample_planes
+
+    shape = tuple(int(s) for s in image.shape)
+    dtype = np.dtype(image.dtype).newbyteorder("<")
+    digest = hashlib.sha256(json.dumps({"shape": shape, "dtype": dtype.str}).encode())
+    h, w = shape[-2:]
+    size = FINGERPRINT_WINDOW
+
+    def starts(n: int) -> list[int]:
+        # aligned to the window size, so windows fall inside as few chunks as possible
+        last = max(0, n - size)
+        picks = {round(i * last / (FINGERPRINT_GRID - 1)) for i in range(FINGERPRINT_GRID)}
+        return sorted({min(p // size * size, last) for p in picks})
+
+    for plane in sample_planes(image, FINGERPRINT_PLANES):
+        for r in starts(h):
+            for c in starts(w):
+                window = np.asarray(image[(*plane, slice(r, r + size), slice(c, c + size))])
+                digest.update(np.ascontiguousarray(window, dtype=dtype).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,99 @@
+"""One writer per OME-Zarr output: a lock file inside the store, recognised as stale when the
+process that wrote it is gone.
+
+The lock records the writer's pid, host name and process start time. On the same host a lock is
+live while that process runs (the start time tells a reused pid apart); a lock from another host
+cannot be checked from here and is taken as live, with the file named so the user can remove it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+#: The lock file inside an output store while a run writes it.
+LOCK_NAME = ".napari_colorize.lock"
+
+
+def _me() -> dict:
+    import psutil
+
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "started": psutil.Process().create_time()}
+
+
+def _read(lock: Path) -> dict | None:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None  # unreadable or half-written: its writer died before finishing it
+    return info if isinstance(info, dict) else None
+
+
+def _alive(info: dict) -> bool:
+    """Whether the process that wrote a lock still runs (other hosts: assumed so)."""
+    import psutil
+
+    if info.get("host") != socket.gethostname():
+        return True
+    pid = info.get("pid")
+    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started = info.get("started")
+        return not isinstance(started, (int, float)) or abs(proc.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's process with that pid: cannot tell
+        return True
+
+
+def check_free(store: str | Path) -> None:
+    """Raise ``ValueError`` if a live run holds ``store``'s lock (stale locks are ignored)."""
+    lock = Path(store) / LOCK_NAME
+    if not lock.is_file():
+        return
+    info = _read(lock)
+    if info is None or not _alive(info):
+        return
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.get("started") or 0))
+    raise ValueError(
+        f"output {store} is being written by another run (process {info.get('pid')} on "
+        f"{info.get('host')}, started {when}); wait for it to finish or stop it (if that run "
+        f"is gone, delete {lock})"
+    )
+
+
+class OutputLock:
+    """The lock of one output store, taken by :meth:`acquire` (a stale lock is taken over)."""
+
+    def __init__(self, store: str | Path) -> None:
+        self.path = Path(store) / LOCK_NAME
+        self.held = False
+
+    def acquire(self) -> None:
+        check_free(self.path.parent)
+        self.path.unlink(missing_ok=True)  # a stale lock: its writer is gone
+        data = json.dumps(_me()).encode()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+        except FileExistsError:  # another run took it between the check and now
+            check_free(self.path.parent)
+            raise ValueError(f"output {self.path.parent} is being written by another run") from None
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
