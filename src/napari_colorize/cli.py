@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("colorize", help="colorize a grayscale image or stack",
                        description="Colorize IN and write the RGB result to OUT.")
-    c.add_argument("input", metavar="IN", help="TIFF/OME-TIFF/SVS (level 0), .zarr, PNG or JPEG")
+    c.add_argument("input", metavar="IN",
+                   help="TIFF/OME-TIFF/SVS (series 0, level 0), .zarr, PNG, JPEG, DICOM file or "
+                        "folder of DICOM slices")
     c.add_argument("output", metavar="OUT",
                    help="result; the suffix picks the format: .ome.zarr/.zarr (OME-NGFF, zarr v3, "
                         "multiscale), .tif/.ome.tif, or .png (2-D only)")
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(0-255); a header row is allowed")
     c.add_argument("--scheduler", metavar="ADDRESS",
                    help="spread the work over a dask.distributed cluster, e.g. tcp://host:8786")
+    c.add_argument("--from-rgb", action="store_true",
+                   help="IN is a colour (RGB) image: colorize its CIE lightness (re-stain it)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("models", help="list available models",
@@ -121,7 +125,7 @@ def _colorize(args: argparse.Namespace) -> None:
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
     if args.confidence and not (args.resume and _is_beside(args.confidence, out)):
         check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
-    image = open_image(args.input)
+    image = open_image(args.input, from_rgb=args.from_rgb)
     check_input(image)
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
     if pngs and len(image.shape) != 2:
@@ -131,7 +135,7 @@ def _colorize(args: argparse.Namespace) -> None:
         device=args.device, out=out if kind == "zarr" else None,
         contrast_limits=tuple(args.contrast_limits) if args.contrast_limits else None,
         confidence=bool(args.confidence), blending=args.blending, overwrite=args.overwrite,
-        resume=args.resume, scheduler=args.scheduler, hints=args.hints,
+        resume=args.resume, scheduler=args.scheduler, hints=args.hints, from_rgb=args.from_rgb,
     )
 
     def show(event: Any) -> None:

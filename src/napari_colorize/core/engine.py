@@ -93,23 +93,12 @@ class ColorizeConfig:
             raise ValueError(f"blending {self.blending!r} must be one of {BLENDING_MODES}")
 
 
-def open_image(image: Any) -> Any:
-    """Accept a path (read lazily) or any array-like with ``shape``/``dtype`` and slicing."""
-    if isinstance(image, (str, Path)):
-        from ..io.readers import channel_axis, read_image
+def open_image(image: Any, *, from_rgb: bool = False) -> Any:
+    """Accept a path (read lazily) or any array-like with ``shape``/``dtype`` and slicing; with
+    ``from_rgb`` an RGB(A) image's lightness (see :func:`napari_colorize.io.readers.open_image`)."""
+    from ..io.readers import open_image as _open_image
 
-        found = channel_axis(image)
-        if found:
-            axis, n = found
-            raise ValueError(
-                f"{image} has {n} channels (axis {axis}); colorize expects one grayscale "
-                f"channel: pick one (e.g. image.take(0, axis={axis})) or sum them "
-                f"(image.sum(axis={axis}))"
-            )
-        return read_image(image)
-    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
-        image = np.asarray(image)
-    return image
+    return _open_image(image, from_rgb=from_rgb)
 
 
 def resolve_model(model: Any, device: str | torch.device | None) -> ColorModel:
@@ -159,6 +148,7 @@ def iter_colorize(
     channels: bool = False,
     palette: Any = None,
     hints: Any = None,
+    from_rgb: bool = False,
 ) -> Generator[Progress, None, Any]:
     """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
 
@@ -172,7 +162,7 @@ def iter_colorize(
     ...     print(event.done, event.total)
     """
     source = image
-    image = open_image(image)
+    image = open_image(image, from_rgb=from_rgb)
     check_input(image)
     # With a cluster the workers pick their own device; here the model only plans the run
     # (a model object is left where it is).
@@ -226,7 +216,7 @@ def iter_colorize(
         if client is not None:
             from .distributed import run_distributed
 
-            shipped = source if isinstance(source, (str, Path)) else image
+            shipped = source if isinstance(source, (str, Path)) and not from_rgb else image
             events = run_distributed(client, shipped, model, net, plan, jobs, device)
         else:
             events = BlockRunner(image, net, plan).run(jobs, getattr(merger, "buffer", None))
@@ -301,6 +291,7 @@ def colorize(
     channels: bool = False,
     palette: Any = None,
     hints: Any = None,
+    from_rgb: bool = False,
 ) -> Any:
     """Colorize a grayscale image or stack; returns RGB uint8 shaped ``image.shape + (3,)``.
 
@@ -351,6 +342,11 @@ def colorize(
         structure it sits on nearby and, more weakly, wherever that structure appears in its
         plane. Points outside the image are ignored (counted in the progress message). The
         hints are stored in an OME-Zarr result's metadata.
+    from_rgb : bool
+        Colorize an RGB(A) image (last axis 3 or 4; uint8, uint16 or float) by its CIE
+        lightness L*: re-stains a colour slide in the model's colours, or compares the model
+        with the true colour. Converted region by region (lazy); the result keeps the input's
+        lightness. Without it, RGB input is refused.
 
     Returns
     -------
@@ -365,5 +361,5 @@ def colorize(
         image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
         out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
         overwrite=overwrite, resume=resume, scheduler=scheduler, block_size=block_size,
-        channels=channels, palette=palette, hints=hints,
+        channels=channels, palette=palette, hints=hints, from_rgb=from_rgb,
     ))

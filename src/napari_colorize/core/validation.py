@@ -35,7 +35,8 @@ def check_image(image: Any) -> None:
         kind = "RGB" if shape[-1] == 3 else "RGBA"
         raise ValueError(
             f"image looks {kind} (shape {shape}, last axis {shape[-1]}); napari-colorize expects "
-            "grayscale: convert it first, e.g. skimage.color.rgb2gray(image), or pick one channel"
+            "grayscale: pass from_rgb=True (CLI --from-rgb) to colorize its lightness, or pick "
+            "one channel"
         )
 
 
@@ -81,6 +82,7 @@ def check_store(image: Any) -> None:
     """
     from ..io.stores import missing_chunks
 
+    image = base_array(image)
     try:
         found = missing_chunks(image)
     except Exception as exc:  # a corrupt chunk met while sampling
@@ -104,9 +106,19 @@ def check_store(image: Any) -> None:
 
 def zarr_name(image: Any) -> str:
     """``"zarr array <store>/<path>"`` for a zarr array, else ``""``."""
+    image = base_array(image)
     store = getattr(image, "store", None)
     if store is None or not hasattr(image, "nchunks"):
         return ""
     where = str(store).removeprefix("file://")
     path = getattr(image, "path", "")
     return f"zarr array {where}/{path}".rstrip("/")
+
+
+def base_array(image: Any) -> Any:
+    """The array a lazy reader wraps (``.source`` of the package's readers), else ``image``."""
+    from ..io.arrays import FileArray, LightnessArray
+
+    while isinstance(image, (FileArray, LightnessArray)):
+        image = image.source
+    return image

@@ -1,7 +1,8 @@
-"""Lazy image readers: TIFF/OME-TIFF/SVS (level 0), zarr/OME-Zarr, PNG/JPEG.
+"""Lazy image readers: TIFF/OME-TIFF/SVS (series 0, level 0), zarr/OME-Zarr, PNG/JPEG, DICOM.
 
-Large files are opened lazily (a zarr view of the TIFF, or the zarr array itself) so the engine
-reads only the blocks it needs; small formats are decoded to numpy.
+Large files are opened lazily (a memory map or a zarr view of the TIFF, the zarr array itself, a
+DICOM stack read frame by frame) so the engine reads only the blocks it needs; small formats are
+decoded to numpy. A file that cannot be read gives one ``ValueError`` line naming it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import FileArray, LightnessArray, one_line
+
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
 PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+DICOM_SUFFIXES = (".dcm",)
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
 DONE_FOLDER = ".napari_colorize_done"
+_MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
+          ".jpeg": (b"\xff\xd8\xff",), ".bmp": (b"BM",)}
 
 
 def is_zarr_path(path: Path) -> bool:
@@ -24,19 +30,6 @@ def is_zarr_path(path: Path) -> bool:
     if path.suffix == ".zarr" or path.name.endswith(".ome.zarr"):
         return True
     return path.is_dir() and any((path / f).exists() for f in ("zarr.json", ".zarray", ".zgroup"))
-
-
-def _read_tiff(path: Path) -> Any:
-    import tifffile
-    import zarr
-
-    with tifffile.TiffFile(path) as tif:
-        if not tif.series:
-            raise ValueError("no image series")
-        series = tif.series[0]
-        if series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None:
-            return zarr.open(series.aszarr(level=0), mode="r")
-    return tifffile.memmap(path, mode="r")
 
 
 def incomplete_message(path: str | Path) -> str | None:
@@ -52,35 +45,116 @@ def incomplete_message(path: str | Path) -> str | None:
     )
 
 
+def _ome(attrs: Any) -> dict:
+    ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else attrs
+    if not isinstance(ome, dict):
+        raise ValueError(
+            f"malformed OME-Zarr metadata: 'ome' is a {type(ome).__name__}, not an object"
+        )
+    return ome
+
+
+def multiscale(attrs: Any) -> dict | None:
+    """The first NGFF ``multiscales`` entry of a group's attributes (0.4 or 0.5), else None;
+    ``ValueError`` naming the problem when it is malformed."""
+    found = _ome(attrs).get("multiscales")
+    if found is None:
+        return None
+    if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+        raise ValueError(
+            "malformed OME-Zarr metadata: 'multiscales' must be a non-empty list of objects"
+        )
+    datasets = found[0].get("datasets")
+    if not (isinstance(datasets, list) and datasets and isinstance(datasets[0], dict)
+            and isinstance(datasets[0].get("path"), str)):
+        raise ValueError(
+            "malformed OME-Zarr metadata: multiscales[0] has no 'datasets' entry with a 'path'"
+        )
+    axes = found[0].get("axes", [])
+    if not isinstance(axes, list) or not all(isinstance(a, (str, dict)) for a in axes):
+        raise ValueError("malformed OME-Zarr metadata: 'axes' must be a list of axes")
+    return found[0]
+
+
+def axis_names(ms: dict) -> list[tuple[str, str]]:
+    """``(name, type)`` of each NGFF axis; NGFF 0.3 lists bare names (``"c"`` is channels)."""
+    names = []
+    for axis in ms.get("axes", []):
+        if isinstance(axis, str):
+            names.append((axis, "channel" if axis == "c" else ""))
+        else:
+            names.append((str(axis.get("name", "")), str(axis.get("type", ""))))
+    return names
+
+
 def _read_zarr(path: Path) -> Any:
     import zarr
 
     message = incomplete_message(path)
     if message:
         warnings.warn(message, stacklevel=3)
-    node = zarr.open(path, mode="r")
+    try:
+        node = zarr.open(path, mode="r")
+    except Exception as exc:
+        raise ValueError(f"not a readable zarr store ({one_line(exc)})") from None
     if isinstance(node, zarr.Array):
         return node
-    attrs = dict(node.attrs)
-    ome = attrs.get("ome", attrs)
-    multiscales = ome.get("multiscales")
-    if multiscales:
-        return node[multiscales[0]["datasets"][0]["path"]]
+    ms = multiscale(dict(node.attrs))
+    if ms:
+        name = ms["datasets"][0]["path"]
+        try:
+            arr = node[name]
+        except KeyError:
+            raise ValueError(
+                f"OME-Zarr multiscales names dataset {name!r}, which the group does not hold"
+            ) from None
+        if not isinstance(arr, zarr.Array):
+            raise ValueError(f"OME-Zarr dataset {name!r} is a group, not an array")
+        axes = axis_names(ms)
+        if axes and len(axes) != arr.ndim:
+            raise ValueError(
+                f"OME-Zarr metadata lists {len(axes)} axes but dataset {name!r} has "
+                f"{arr.ndim} dimensions"
+            )
+        return arr
     arrays = list(node.array_keys())
     if len(arrays) == 1:
         return node[arrays[0]]
     raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
 
 
-def read_image(path: str | Path) -> Any:
-    """Open an image file lazily; returns a numpy, numpy-memmap or zarr array.
+def _read_plain(path: Path, suffix: str) -> np.ndarray:
+    import imageio.v3 as iio
 
-    Raises ``ValueError`` naming the file when it is missing, unreadable or truncated.
+    kind = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(suffix, suffix[1:].upper())
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise ValueError(f"not a {kind} image (empty file)")
+    if not any(head.startswith(m) for magics in _MAGIC.values() for m in magics):
+        raise ValueError(f"not a {kind} image (it starts with {head[:4]!r})")
+    arr = np.asarray(iio.imread(path, plugin="pillow"))
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
+        arr = arr[..., 0]
+    return arr
+
+
+def read_image(path: str | Path) -> Any:
+    """Open an image file lazily: a numpy array or memmap, a zarr array, or (DICOM) an
+    array-like reading frames on demand.
+
+    TIFF-like files give series 0 at full resolution (level 0); an OME-Zarr group gives its
+    first multiscale dataset; a folder of DICOM slices gives one stack ordered by position.
+    Raises ``ValueError`` with one line naming the file when it is missing, unreadable,
+    truncated or of an unknown type.
 
     Examples
     --------
     >>> arr = read_image("slide.svs")  # doctest: +SKIP
     """
+    from .dicom import has_preamble, is_dicom_folder, read_dicom
+    from .tiff import read_tiff
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"cannot read {path}: no such file")
@@ -88,22 +162,80 @@ def read_image(path: str | Path) -> Any:
     try:
         if is_zarr_path(path):
             arr = _read_zarr(path)
+        elif path.is_dir():
+            if not is_dicom_folder(path):
+                raise ValueError(
+                    "it is a folder, but neither a zarr store (no zarr.json, .zarray or .zgroup) "
+                    "nor a folder of DICOM slices"
+                )
+            arr = read_dicom(path)
         elif suffix in TIFF_SUFFIXES:
-            arr = _read_tiff(path)
+            arr = read_tiff(path)
         elif suffix in PLAIN_SUFFIXES:
-            import imageio.v3 as iio
-
-            arr = np.asarray(iio.imread(path))
-            if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
-                arr = arr[..., 0]
+            arr = _read_plain(path, suffix)
+        elif suffix in DICOM_SUFFIXES or has_preamble(path):
+            arr = read_dicom(path)
         else:
             raise ValueError(
                 f"unknown file type {suffix!r} (expected one of "
-                f"{', '.join(TIFF_SUFFIXES + PLAIN_SUFFIXES)}, .zarr)"
+                f"{', '.join(TIFF_SUFFIXES + PLAIN_SUFFIXES + DICOM_SUFFIXES)}, .zarr, or a "
+                "folder of DICOM slices)"
             )
-    except Exception as exc:  # decoders raise many types for truncated files
-        raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    except ValueError as exc:
+        text = " ".join(str(exc).split())
+        raise ValueError(text if str(path) in text else f"cannot read {path}: {text}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # decoders raise many types for damaged files
+        raise ValueError(f"cannot read {path}: {one_line(exc)}") from None
     return arr
+
+
+def open_image(image: Any, *, from_rgb: bool = False) -> Any:
+    """What the engine colorizes: a path opened lazily (see :func:`read_image`; a file with
+    several channels is refused), or any array-like with ``shape``/``dtype`` and slicing.
+
+    With ``from_rgb=True`` an RGB(A) image (last axis 3 or 4) is seen as the uint8 gray of the
+    same CIE lightness, converted region by region (:class:`~.arrays.LightnessArray`).
+
+    Examples
+    --------
+    >>> image = open_image("slide.svs", from_rgb=True)  # doctest: +SKIP
+    """
+    if not isinstance(from_rgb, (bool, np.bool_)):
+        raise TypeError(f"from_rgb must be True or False; got {from_rgb!r}")
+    if isinstance(image, LightnessArray):
+        return image
+    label = "image"
+    if isinstance(image, (str, Path)):
+        label = str(image)
+        arr = read_image(image)
+        found = channel_axis(image)
+        if found:
+            axis, n, axes = found
+            pick = "[" + ", ".join([":"] * axis + ["0"]) + "]"
+            raise ValueError(
+                f"{image} has {n} channels (axis {axis} of {axes}); colorize needs one grayscale "
+                f"channel: pick one, in Python e.g. colorize(read_image(path){pick}), or from a "
+                "shell save one channel to its own file first (Fiji: Image > Color > Split "
+                "Channels)"
+            )
+        shape = tuple(int(n) for n in arr.shape)
+        if not from_rgb and len(shape) >= 3 and shape[-1] in (3, 4):
+            raise ValueError(
+                f"{image} looks {'RGB' if shape[-1] == 3 else 'RGBA'} (shape {shape}); "
+                "napari-colorize expects grayscale: pass from_rgb=True (CLI --from-rgb) to "
+                "colorize its lightness, or pick one channel"
+            )
+        from .dicom import DicomArray
+
+        # zarr views (of zarr stores and of compressed TIFFs) name the file in read errors
+        image = arr if isinstance(arr, (np.ndarray, DicomArray)) else FileArray(arr, label)
+    elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
+        image = np.asarray(image)
+    if from_rgb:
+        return LightnessArray(image, label, path=None if label == "image" else label)
+    return image
 
 
 def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
@@ -136,41 +268,41 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The ``napari_colorize`` block of an OME-Zarr written by this package (or ``{}``)."""
+    """The ``napari_colorize`` block of an OME-Zarr written by this package (or ``{}``, also
+    when its metadata cannot be parsed)."""
     path = Path(path)
     meta = path / "zarr.json"
-    if not meta.exists():
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {}) if meta.is_file() else {}
+        block = attrs.get("napari_colorize", {})
+    except (OSError, ValueError, AttributeError):
         return {}
-    attrs = json.loads(meta.read_text()).get("attributes", {})
-    return attrs.get("napari_colorize", {})
+    return block if isinstance(block, dict) else {}
 
 
-def channel_axis(path: str | Path) -> tuple[int, int] | None:
-    """``(axis, size)`` of a channel axis with more than one channel in a TIFF's or OME-Zarr's
-    (NGFF 0.4 or 0.5) metadata, else None. Interleaved RGB samples (the last axis) do not count:
-    they are refused as RGB later; planar RGB samples do count."""
+def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
+    """``(axis, size, axes)`` of a channel axis with more than one channel in a TIFF's or
+    OME-Zarr's (NGFF 0.3-0.5) metadata, else None. Interleaved RGB samples (the last axis) do
+    not count: they are refused as RGB later; planar RGB samples do count."""
     path = Path(path)
     try:
         if is_zarr_path(path):
             import zarr
 
-            attrs = dict(zarr.open(path, mode="r").attrs)
-            axes = attrs.get("ome", attrs).get("multiscales", [{}])[0].get("axes", [])
-            names = [a.get("type") == "channel" or a.get("name") == "c" for a in axes]
+            ms = multiscale(dict(zarr.open(path, mode="r").attrs)) or {}
+            axes = axis_names(ms)
+            names = [kind == "channel" or name == "c" for name, kind in axes]
             shape = _read_zarr(path).shape
+            letters = "".join(name[:1].upper() or "?" for name, _ in axes)
         elif path.suffix.lower() in TIFF_SUFFIXES:
-            import tifffile
+            from .tiff import tiff_channels
 
-            with tifffile.TiffFile(path) as tif:
-                series = tif.series[0]
-                last = len(series.axes) - 1
-                names = [a == "C" or (a == "S" and i < last) for i, a in enumerate(series.axes)]
-                shape = series.shape
+            return tiff_channels(path)
         else:
             return None
-    except (OSError, ValueError, KeyError, IndexError, TypeError, json.JSONDecodeError):
+    except Exception:  # unreadable metadata: read_image reports the file itself
         return None
     for i, is_channel in enumerate(names):
         if is_channel and i < len(shape) and shape[i] > 1:
-            return i, int(shape[i])
+            return i, int(shape[i]), letters
     return None

@@ -1,0 +1,159 @@
+"""Small lazy array-likes the engine reads like any array (``shape``, ``dtype``, slicing).
+
+:class:`FileArray` names its file in one-line errors when a chunk cannot be decoded.
+:class:`LightnessArray` presents an RGB(A) image as the uint8 gray of the same CIE lightness,
+converting only the region asked for, so tiling, blocks and resume stay lazy and exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def one_line(exc: BaseException) -> str:
+    """``"Type: message"`` on one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _full_index(index: Any, ndim: int) -> tuple:
+    """``index`` as a tuple of ``ndim`` entries (``...`` expanded, missing axes filled)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    if any(i is Ellipsis for i in index):
+        at = next(n for n, i in enumerate(index) if i is Ellipsis)
+        fill = (slice(None),) * (ndim - len(index) + 1)
+        index = index[:at] + fill + index[at + 1:]
+    return index + (slice(None),) * (ndim - len(index))
+
+
+class FileArray:
+    """A lazily read array from ``filename``; read errors become one-line ``ValueError``."""
+
+    def __init__(self, source: Any, filename: str) -> None:
+        self.source = source
+        self.filename = filename
+        self.shape = tuple(int(s) for s in source.shape)
+        self.dtype = np.dtype(source.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.source[index])
+        except MemoryError:
+            raise
+        except Exception as exc:  # decoders raise many types for damaged data
+            raise ValueError(f"cannot read {self.filename}: {one_line(exc)}") from None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"FileArray({self.filename!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def __reduce__(self) -> tuple:
+        return _reopen, (self.filename, False)  # dask workers re-open the file
+
+
+def _reopen(path: str, from_rgb: bool) -> Any:
+    from .readers import open_image
+
+    return open_image(path, from_rgb=from_rgb)
+
+
+def _lightness_levels() -> np.ndarray:
+    """Boundaries between the CIE lightness of consecutive uint8 grays (255 values)."""
+    from ..core.color import uint8_lightness_table
+
+    table = uint8_lightness_table().astype(np.float64)
+    return (table[1:] + table[:-1]) / 2
+
+
+class LightnessArray:
+    """An RGB(A) image (last axis 3 or 4) seen as uint8 gray with the same CIE lightness L*.
+
+    Each value is the uint8 sRGB gray whose lightness is nearest the colour's (within 0.25 L*),
+    so the engine's identity window for uint8 keeps the colour's lightness. uint8 and uint16
+    colours are scaled by their range; float colours are taken as 0-1 (or 0-255 when a sample
+    of the image exceeds 1). Alpha is ignored.
+    """
+
+    def __init__(self, rgb: Any, label: str = "image", path: str | None = None) -> None:
+        shape = tuple(int(s) for s in rgb.shape)
+        dtype = np.dtype(rgb.dtype)
+        if len(shape) < 3 or shape[-1] not in (3, 4):
+            raise ValueError(
+                f"from_rgb needs an RGB(A) {label} (last axis 3 or 4); got shape {shape}"
+            )
+        if dtype.kind == "u":
+            scale = float(np.iinfo(dtype).max)
+        elif dtype.kind == "f":
+            scale = 255.0 if _sample_max(rgb) > 1.0 else 1.0
+        else:
+            raise ValueError(
+                f"from_rgb needs unsigned integer or float colours; {label} is {dtype}"
+            )
+        self.source = rgb
+        self.label = label
+        self.scale = scale
+        self.shape = shape[:-1]
+        self.dtype = np.dtype(np.uint8)
+        self.path = path
+        filename = path or getattr(rgb, "filename", None)
+        if isinstance(filename, str):
+            self.filename = filename  # where the pixels come from, for output checks
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        import torch
+
+        from ..core.color import rgb_to_lab
+        from ..core.validation import check_finite
+
+        index = _full_index(index, self.ndim)
+        rgb = np.asarray(self.source[(*index, slice(0, 3))])
+        if rgb.dtype.kind == "f":
+            check_finite(rgb, self.label)
+        v = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32) / self.scale)
+        lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
+        gray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
+        return gray
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"LightnessArray({self.label}, shape={self.shape})"
+
+    def __reduce__(self) -> tuple:
+        if self.path is not None:
+            return _reopen, (self.path, True)  # dask workers re-open the file
+        return LightnessArray, (self.source, self.label)
+
+
+def _sample_max(rgb: Any, pixels: int = 1_000_000) -> float:
+    """Largest finite value in a strided sample of a float colour image."""
+    shape = rgb.shape
+    plane = max(1, shape[-2] * shape[-3])
+    step = max(1, int(math.sqrt(plane / pixels)))
+    lead = (0,) * (len(shape) - 3)
+    sample = np.asarray(rgb[(*lead, slice(None, None, step), slice(None, None, step))])
+    finite = sample[np.isfinite(sample)]
+    return float(finite.max()) if finite.size else 0.0

@@ -1,0 +1,256 @@
+"""DICOM: a single-frame file, a multi-frame file, or a folder of slices read as one stack.
+
+Needs the optional extra ``pip install napari-colorize[dicom]`` (pydicom, imported lazily).
+Pixels are read on demand, one frame at a time (a folder of slices is never loaded at once).
+Each frame gets its modality rescale (``RescaleSlope``/``RescaleIntercept``, also from enhanced
+multi-frame functional groups), giving float32 values (e.g. Hounsfield units) unless the rescale
+is the identity. MONOCHROME1 frames (bright = low values, common in radiographs) are inverted
+within their stored range, so what a viewer shows bright stays bright. The intensity window is
+then chosen like for any other input (a percentile window, or ``contrast_limits``); the file's
+own VOI window is not used. A folder is ordered by position along the slice normal
+(``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``), else by
+``InstanceNumber``, else by file name; it must hold one series of equally sized slices.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .arrays import _full_index, one_line
+
+INSTALL = "reading DICOM needs pydicom: pip install 'napari-colorize[dicom]'"
+
+
+def _pydicom() -> Any:
+    try:
+        import pydicom
+    except ImportError:
+        raise ValueError(INSTALL) from None
+    return pydicom
+
+
+def has_preamble(path: Path) -> bool:
+    """Whether ``path`` is a file with the DICOM preamble (``DICM`` at byte 128)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def is_dicom_folder(path: Path) -> bool:
+    """Whether the folder ``path`` holds ``.dcm`` files or files with the DICOM preamble."""
+    return path.is_dir() and any(_candidates(path, limit=1))
+
+
+def _candidates(folder: Path, limit: int | None = None) -> list[Path]:
+    found = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        if p.suffix.lower() == ".dcm" or (p.suffix.lower() in ("", ".ima") and has_preamble(p)):
+            found.append(p)
+            if limit and len(found) >= limit:
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class _Frame:
+    path: Path
+    index: int | None  # frame of a multi-frame file, None for a single-frame file
+    slope: float
+    intercept: float
+    invert: tuple[float, float] | None  # stored range to invert within (MONOCHROME1)
+
+
+def _rescale(ds: Any, frame: int | None) -> tuple[float, float]:
+    """Modality rescale of a frame: top-level tags, else per-frame, else shared groups."""
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    groups = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and frame is not None and frame < len(per_frame):
+        groups.append(per_frame[frame])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    for group in groups:
+        seq = group.get("PixelValueTransformationSequence")
+        if seq:
+            item = seq[0]
+            return float(item.get("RescaleSlope", 1) or 1), float(item.get("RescaleIntercept", 0))
+    return 1.0, 0.0
+
+
+def _invert_range(ds: Any) -> tuple[float, float] | None:
+    if str(ds.get("PhotometricInterpretation", "")).upper() != "MONOCHROME1":
+        return None
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)))
+    if int(ds.get("PixelRepresentation", 0)):
+        return float(-(2 ** (bits - 1))), float(2 ** (bits - 1) - 1)
+    return 0.0, float(2**bits - 1)
+
+
+def _frames(ds: Any, path: Path) -> list[_Frame]:
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    invert = _invert_range(ds)
+    if n == 1 and "NumberOfFrames" not in ds:
+        return [_Frame(path, None, *_rescale(ds, None), invert)]
+    return [_Frame(path, i, *_rescale(ds, i), invert) for i in range(n)]
+
+
+def _position(ds: Any) -> float | None:
+    ipp, iop = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
+    if ipp is None or iop is None or len(ipp) != 3 or len(iop) != 6:
+        return None
+    normal = np.cross(np.asarray(iop[:3], float), np.asarray(iop[3:], float))
+    return float(np.dot(normal, np.asarray(ipp, float)))
+
+
+def _order(headers: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
+    positions = [_position(ds) for _, ds in headers]
+    if all(p is not None for p in positions):
+        numbers = [int(ds.get("InstanceNumber", 0) or 0) for _, ds in headers]
+        keys = list(zip(positions, numbers, range(len(headers)), strict=True))
+    elif all(ds.get("InstanceNumber") is not None for _, ds in headers):
+        keys = [(int(ds.InstanceNumber), i) for i, (_, ds) in enumerate(headers)]
+    else:
+        keys = [(i,) for i in range(len(headers))]  # file name order
+    return [h for _, h in sorted(zip(keys, headers, strict=True), key=lambda kv: kv[0])]
+
+
+def _read_header(pydicom: Any, path: Path) -> Any:
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read DICOM file {path}: {one_line(exc)}") from None
+
+
+def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
+    headers = []
+    for path in _candidates(folder):
+        ds = _read_header(pydicom, path)
+        if "Rows" in ds and "Columns" in ds:  # skip DICOMDIR, reports, structure sets
+            headers.append((path, ds))
+    if not headers:
+        raise ValueError(f"{folder} holds no DICOM images")
+    series = {str(ds.get("SeriesInstanceUID", "")) for _, ds in headers}
+    if len(series) > 1:
+        raise ValueError(
+            f"{folder} holds {len(series)} DICOM series; put each series in its own folder"
+        )
+    if len(headers) > 1 and any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for _, ds in headers):
+        raise ValueError(f"{folder} holds multi-frame DICOM files; open each file on its own")
+    sizes = {(int(ds.Rows), int(ds.Columns), int(ds.get("SamplesPerPixel", 1)))
+             for _, ds in headers}
+    if len(sizes) > 1:
+        raise ValueError(
+            f"{folder}: DICOM slices differ in size ({', '.join(map(str, sorted(sizes)))}); "
+            "a stack needs equally sized slices"
+        )
+    frames = []
+    for path, ds in _order(headers):
+        frame = _frames(ds, path)[0]
+        frames.append(_Frame(path, None, frame.slope, frame.intercept, frame.invert))
+    return frames
+
+
+class DicomArray:
+    """A lazily read DICOM image or stack: ``(rows, cols)`` for a single-frame file, else
+    ``(frames, rows, cols)``; a trailing samples axis for colour (RGB) data."""
+
+    def __init__(self, frames: list[_Frame], stack: bool, label: str) -> None:
+        self.frames = frames
+        self.label = label
+        self.filename = label
+        self._lock = threading.Lock()
+        self._cached: tuple[int, np.ndarray] | None = None
+        first = self._decode(0)
+        identity = all(f.slope == 1 and f.intercept == 0 for f in frames)
+        self.dtype = first.dtype if identity else np.dtype(np.float32)
+        self.shape = ((len(frames),) if stack else ()) + tuple(first.shape)
+        self._stack = stack
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _decode(self, n: int) -> np.ndarray:
+        with self._lock:
+            if self._cached is not None and self._cached[0] == n:
+                return self._cached[1]
+        frame = self.frames[n]
+        try:
+            data = _pixels(frame)
+        except Exception as exc:
+            raise ValueError(f"cannot read DICOM pixels of {frame.path}: {one_line(exc)}") from None
+        if frame.invert is not None:
+            low, high = frame.invert
+            data = (low + high - data.astype(np.float64)).astype(data.dtype)
+        if frame.slope != 1 or frame.intercept != 0:
+            data = (data.astype(np.float32) * np.float32(frame.slope)
+                    + np.float32(frame.intercept))
+        with self._lock:
+            self._cached = (n, data)
+        return data
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        index = _full_index(index, self.ndim)
+        if not self._stack:
+            return np.asarray(self._decode(0)[index]).astype(self.dtype, copy=False)
+        picks = np.arange(len(self.frames))[index[0]]
+        rest = index[1:]
+        if picks.ndim == 0:
+            return np.asarray(self._decode(int(picks))[rest]).astype(self.dtype, copy=False)
+        planes = [np.asarray(self._decode(int(n))[rest]) for n in picks]
+        if not planes:
+            probe = np.empty(self.shape[1:], self.dtype)[rest]
+            return np.empty((0, *probe.shape), self.dtype)
+        return np.stack(planes).astype(self.dtype, copy=False)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"DicomArray({self.label!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _pixels(frame: _Frame) -> np.ndarray:
+    pydicom = _pydicom()
+    try:
+        from pydicom.pixels import pixel_array  # pydicom >= 3: decodes one frame only
+    except ImportError:  # pragma: no cover - pydicom 2.x
+        data = pydicom.dcmread(frame.path).pixel_array
+        return data if frame.index is None else data[frame.index]
+    return pixel_array(frame.path, index=frame.index)
+
+
+def read_dicom(path: str | Path) -> DicomArray:
+    """A DICOM file (single- or multi-frame) or a folder of slices, read lazily.
+
+    Examples
+    --------
+    >>> ct = read_dicom("series/")  # doctest: +SKIP
+    >>> ct.shape  # doctest: +SKIP
+    (120, 512, 512)
+    """
+    pydicom = _pydicom()
+    path = Path(path)
+    if path.is_dir():
+        return DicomArray(_folder_frames(pydicom, path), True, str(path))
+    ds = _read_header(pydicom, path)
+    if "Rows" not in ds or "Columns" not in ds:
+        raise ValueError(f"{path} is a DICOM file without an image ({ds.get('Modality', '?')})")
+    frames = _frames(ds, path)
+    return DicomArray(frames, frames[0].index is not None, str(path))

@@ -1,0 +1,131 @@
+"""TIFF, OME-TIFF, SVS and other tifffile formats: series 0, level 0, opened lazily.
+
+Uncompressed contiguous data is memory-mapped; compressed, tiled or pyramidal data is read
+through tifffile's zarr store, one chunk at a time. Damaged files are refused at open with one
+line: tifffile's logged warnings about a broken page chain or mismatched metadata (which would
+silently drop planes) become the error, and data past the end of the file is reported as
+truncation before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+#: tifffile warnings that mean pixels would be lost or misplaced (others are metadata quirks).
+DAMAGE = re.compile(
+    r"corrupt|invalid page offset|invalid offset to first page|suspicious|failed to reshape|"
+    r"is missing|incompletely written|expected \d+ frames|failed to read \d+ bytes|"
+    r"cannot handle discontiguous|does not match",
+    re.IGNORECASE,
+)
+MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+@contextlib.contextmanager
+def quiet_tifffile() -> Iterator[list[str]]:
+    """Collect tifffile's logged warnings instead of printing them."""
+    logger = logging.getLogger("tifffile")
+    handler = _Records()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _damage(messages: list[str]) -> str | None:
+    for message in messages:
+        if DAMAGE.search(message):
+            return message.replace("<tifffile.", "<")
+    return None
+
+
+def _check_header(path: Path) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise ValueError("not a TIFF file (empty file)")
+    if head not in MAGIC:
+        raise ValueError(f"not a TIFF file (it starts with {head!r})")
+
+
+def _check_extent(series: Any, size: int) -> None:
+    """Refuse data that lies past the end of the file (a truncated copy)."""
+    if series.dataoffset is not None:
+        end = int(series.dataoffset) + int(series.nbytes)
+    else:
+        pages = [p for p in (series.pages[0], series.pages[-1]) if p is not None]
+        ends = [
+            int(o) + int(c)
+            for p in pages
+            for o, c in zip(p.dataoffsets, p.databytecounts, strict=False)
+            if c
+        ]
+        end = max(ends, default=0)
+    if end > size:
+        raise ValueError(
+            f"truncated TIFF: its data runs to byte {end} but the file has {size} bytes "
+            "(an incomplete copy?)"
+        )
+
+
+def read_tiff(path: Path) -> Any:
+    """Series 0, level 0 of a TIFF: a numpy memmap or a zarr array over tifffile's store."""
+    import tifffile
+    import zarr
+
+    _check_header(path)
+    with quiet_tifffile() as messages:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                if not tif.series:
+                    raise ValueError("no image series")
+                series = tif.series[0]
+                damage = _damage(messages)
+                if damage:
+                    raise ValueError(f"corrupt TIFF: {damage}")
+                _check_extent(series, tif.filehandle.size)
+                if series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None:
+                    return zarr.open(series.aszarr(level=0), mode="r")
+            return tifffile.memmap(path, mode="r", series=0, level=0)
+        except ValueError:
+            raise
+        except Exception:
+            damage = _damage(messages) or (
+                messages[0].replace("<tifffile.", "<") if messages else "")
+            if damage:
+                raise ValueError(f"corrupt TIFF: {damage}") from None
+            raise
+
+
+def tiff_channels(path: Path) -> tuple[int, int, str] | None:
+    """``(axis, size, axes)`` of a channel axis with more than one channel in series 0, else
+    None. Interleaved RGB samples (the last axis) do not count: they are refused as RGB later;
+    planar samples do count."""
+    import tifffile
+
+    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes, shape = series.axes, series.shape
+    last = len(axes) - 1
+    for i, a in enumerate(axes):
+        if (a == "C" or (a == "S" and i < last)) and shape[i] > 1:
+            return i, int(shape[i]), axes
+    return None
