@@ -1,6 +1,9 @@
-"""Fixtures for the napari tests: a tiny saved model (fast), a viewer with the widget."""
+"""Fixtures for the napari tests: a tiny saved model (fast), a viewer with the widget, a model
+that waits for the test (runs surely in flight), the notifications sent."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -59,3 +62,50 @@ def run_and_wait(qtbot, widget, timeout=60_000):
         pass
     qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
     return worker
+
+
+@pytest.fixture
+def notices():
+    """Every napari notification (show_info/show_warning/show_error) sent during the test."""
+    from napari.utils.notifications import notification_manager
+
+    messages: list[str] = []
+
+    def record(event):
+        messages.append(str(event.message))
+
+    notification_manager.notification_ready.connect(record)
+    yield messages
+    notification_manager.notification_ready.disconnect(record)
+
+
+class GatedNet(torch.nn.Module):
+    """A pointwise colour net that waits at every batch until the test opens its gate."""
+
+    widths = (0, 0, 0, 0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()  # a batch reached the model: the run is in flight
+        self.gate = threading.Event()
+
+    def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+        self.entered.set()
+        self.gate.wait(30)
+        a = 0.4 * (lightness - 50)
+        b = 30 * torch.sin(lightness / 9)
+        return torch.cat([a, b, lightness / 100], dim=1)
+
+
+@pytest.fixture
+def gated(viewer_widget):
+    """The widget's model 'tiny' on the CPU replaced by a :class:`GatedNet` (gate closed)."""
+    from napari_colorize.models.spec import ColorModel, ModelSpec
+
+    _, widget = viewer_widget
+    net = GatedNet()
+    widget._device_combo.value = "cpu"
+    widget._models[("tiny", "cpu")] = ColorModel(net, ModelSpec("gated", divisor=32,
+                                                                 min_tile=64))
+    yield net
+    net.gate.set()  # never leave a worker waiting

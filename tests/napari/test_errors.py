@@ -10,12 +10,15 @@ from napari.layers import Image
 from napari_colorize._napari._job import plan_job
 
 
-def test_rgb_layers_are_not_offered(viewer_widget):
+def test_rgb_layers_need_from_rgb_and_results_are_not_offered(qtbot, viewer_widget, gray):
     viewer, widget = viewer_widget
     viewer.add_image(np.zeros((40, 40, 3), np.uint8), rgb=True, name="colour")
-    viewer.add_image(np.zeros((40, 40), np.uint8), name="gray")
-    assert [name for name, _ in widget._gray_layers()] == ["gray"]
-    with pytest.raises(ValueError, match="already RGB"):
+    viewer.add_image(gray, name="gray")
+    widget._layer_combo.value = viewer.layers["gray"]
+    run_and_wait(qtbot, widget)
+    assert viewer.layers["gray colorized"].rgb  # an RGB layer the widget made: not a source
+    assert [name for name, _ in widget._source_layers()] == ["colour", "gray"]
+    with pytest.raises(ValueError, match="tick 'From RGB' to colorize its lightness"):
         plan_job(viewer, viewer.layers["colour"], "current plane", {})
 
 

@@ -10,10 +10,13 @@ from napari_colorize._napari._layers import (
     crop_box,
     format_progress,
     insert_index,
+    made_by_widget,
+    made_here,
     offset_transform,
     result_name,
     source_problem,
     transform_kwargs,
+    widget_tag,
 )
 
 
@@ -74,7 +77,10 @@ def test_insert_index():
 def test_source_problem_sentences():
     assert source_problem(Image(np.zeros((8, 8)), name="ok")) is None
     rgb = Image(np.zeros((40, 40, 3), np.uint8), rgb=True, name="he")
-    assert "already RGB" in source_problem(rgb)
+    assert "tick 'From RGB'" in source_problem(rgb)
+    assert source_problem(rgb, from_rgb=True) is None
+    flat = Image(np.zeros((1, 40, 3), np.uint8), rgb=True, name="flat")  # 2-D with colour
+    assert source_problem(flat, from_rgb=True) is None
 
     class Fake:
         name, rgb = "line", False
@@ -83,6 +89,18 @@ def test_source_problem_sentences():
     assert "1-D" in source_problem(Fake())
     Fake.data = np.zeros((0, 4))
     assert "empty" in source_problem(Fake())
+    Fake.rgb, Fake.data = True, np.zeros((5, 3))  # one spatial axis and colour
+    assert "1-D" in source_problem(Fake(), from_rgb=True)
+
+
+def test_layers_the_plugin_made_are_tagged():
+    ours = Image(np.zeros((8, 8, 3), np.uint8), rgb=True, metadata=widget_tag("colorized", "a"))
+    assert made_here(ours)
+    assert made_by_widget(ours)
+    read = Image(np.zeros((8, 8, 3), np.uint8), metadata={"napari_colorize": {"kind": "x"}})
+    assert made_here(read)  # a result read from disk: ours, but not this widget's to replace
+    assert not made_by_widget(read)
+    assert not made_here(Image(np.zeros((8, 8, 3), np.uint8), name="a colorized"))
 
 
 def test_format_progress_counts_and_eta():

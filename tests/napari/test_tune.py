@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import numpy as np
 import pytest
+from conftest import run_and_wait
 
 from napari_colorize import list_models
 from napari_colorize._napari import _tune
+from napari_colorize._napari._layers import level0
 from napari_colorize._napari._tune import WHOLE, shapes_mask
 
 FAST = {"steps": 2, "patch": 64, "batch_size": 2}
@@ -124,7 +127,8 @@ def test_large_layers_need_regions(qtbot, viewer_widget, stain, tiny_model_dir, 
     section._regions.value = viewer.layers["small roi"]
     worker = section._on_run()
     assert worker is not None
-    assert section._job.images[0].shape == (81, 81, 3)
+    data, box = section._job.sources[0]
+    assert data[box].shape == (81, 81, 3)
     _wait(qtbot, section, worker)
     assert (tiny_model_dir / "lab-big.json").exists()
 
@@ -170,3 +174,50 @@ def test_bad_input_is_one_notification(qtbot, viewer_widget, stain, tiny_model_d
     assert section._regions.value is None
     assert section._regions.choices[0] is None  # "whole images" first
     assert WHOLE == "whole images"
+
+
+def test_references_are_colour_images_the_user_brought(qtbot, viewer_widget, stain, gray,
+                                                       tiny_model_dir):
+    viewer, widget = viewer_widget
+    mine = viewer.add_image(stain, name="slide", rgb=True)
+    # a user's own layer whose name looks like a result is still a reference
+    named = viewer.add_image(stain[::-1], name="slide colorized (region)", rgb=True)
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    widget._confidence_check.value = True
+    run_and_wait(qtbot, widget)
+    assert viewer.layers["g colorized"].metadata["napari_colorize"]["made_by"] == "widget"
+    section = _tune_section(widget, [mine], name="lab-refs")
+    worker = section._on_run()
+    _wait(qtbot, section, worker)
+    assert "lab-refs: held-out after" in viewer.layers
+    viewer.add_image(stain, name="from disk", rgb=True,  # as the reader opens a saved result
+                     metadata={"napari_colorize": {"kind": "colorized"}})
+    section.reset_choices()
+    assert section._refs.choices == (mine, named)  # no result, preview or saved result
+
+
+class _Recording(np.ndarray):
+    """An array that records which thread reads it through indexing."""
+
+    threads: list
+
+    def __getitem__(self, key):
+        self.threads.append(threading.current_thread())
+        return np.asarray(super().__getitem__(key))
+
+
+def test_references_are_read_in_the_worker(qtbot, viewer_widget, stain, tiny_model_dir,
+                                           tune_notes):
+    viewer, widget = viewer_widget
+    data = stain.view(_Recording)
+    data.threads = []
+    ref = viewer.add_image(data, name="ref", rgb=True)
+    assert level0(ref.data) is data
+    section = _tune_section(widget, [ref], name="lab-thread")
+    data.threads.clear()  # napari read it to draw it
+    worker = section._on_run()
+    assert worker is not None
+    assert threading.main_thread() not in data.threads  # Run returned without reading it
+    _wait(qtbot, section, worker)
+    assert (tiny_model_dir / "lab-thread.json").exists()
+    assert any(t is not threading.main_thread() for t in data.threads)  # the worker read it

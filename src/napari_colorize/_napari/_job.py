@@ -41,6 +41,10 @@ class Job:
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
     shown: bool = False
+    #: The "(running)" layer a whole-stack run fills plane by plane (removed unless finished).
+    running: Any = None
+    #: Whether the user was told once that changing the picks does not change this run.
+    noted: bool = False
 
     def result_name(self, kind: str = "colorized") -> str:
         return result_name(self.name, kind, self.part)
@@ -80,20 +84,28 @@ def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple
     return box
 
 
-def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any]) -> Job:
-    """Cut the data for ``scope`` from ``layer``; ``ValueError`` with one sentence if unusable."""
+def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any],
+             from_rgb: bool = False) -> Job:
+    """Cut the data for ``scope`` from ``layer``; ``ValueError`` with one sentence if unusable.
+
+    An RGB layer needs ``from_rgb`` (the engine then colorizes its lightness); its colour axis
+    stays last in every cut.
+    """
     if layer is None:
         raise ValueError("Pick a grayscale image layer to colorize.")
-    problem = source_problem(layer)
+    problem = source_problem(layer, from_rgb)
     if problem:
         raise ValueError(problem)
+    rgb = bool(layer.rgb)
     data = level0(layer.data)
-    n_leading = data.ndim - 2
+    n_leading = data.ndim - 2 - rgb
     kwargs = dict(engine_kwargs)
-    if data.dtype != np.uint8:
+    if rgb:
+        kwargs["from_rgb"] = True  # only then: gray runs do not depend on the option
+    elif data.dtype != np.uint8:
         # What the user sees as gray is what gets colorized.
         kwargs["contrast_limits"] = tuple(float(c) for c in layer.contrast_limits)
-    offset: tuple[float, ...] = (0,) * data.ndim
+    offset: tuple[float, ...] = (0,) * (data.ndim - rgb)
     if scope == STACK or (scope == PLANE and n_leading == 0):
         view, transforms = data, transform_kwargs(layer)
     else:
@@ -101,15 +113,16 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any])
         index = _current_index(viewer, layer, n_leading)
         box = (slice(None), slice(None))
         if scope == VISIBLE:
-            box = _visible_box(viewer, layer, data.shape[-2:])
+            box = _visible_box(viewer, layer, data.shape[n_leading:n_leading + 2])
         # Keep the leading axes (length 1), so the result shows at this plane only.
-        view = data[tuple(slice(i, i + 1) for i in index) + box]
+        view = data[tuple(slice(i, i + 1) for i in index) + box + (slice(None),) * rgb]
         offset = (*index, box[0].start or 0, box[1].start or 0)
         transforms = offset_transform(layer, offset)
     sample = np.asarray(view[(0,) * n_leading]) if isinstance(view, np.ndarray) else None
     if sample is not None and all_nan(sample):
         raise ValueError(f"Layer {layer.name!r} has no finite values to colorize.")
-    out = np.zeros((*view.shape, 3), np.uint8) if scope == STACK and n_leading else None
+    spatial = view.shape[:-1] if rgb else view.shape
+    out = np.zeros((*spatial, 3), np.uint8) if scope == STACK and n_leading else None
     part = "" if view is data else ("region" if scope == VISIBLE else "plane")
     return Job(layer, layer.name, view, transforms, scope, kwargs, out=out, offset=offset,
                part=part)

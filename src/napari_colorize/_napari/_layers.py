@@ -8,6 +8,26 @@ from typing import Any
 import numpy as np
 
 TRANSFORM_KEYS = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
+#: Metadata key of every layer this plugin makes (results, previews, OME-Zarr results it reads).
+TAG = "napari_colorize"
+#: ``metadata[TAG]["made_by"]`` of layers the dock widget made in this session.
+WIDGET = "widget"
+FROM_RGB = "From RGB"
+
+
+def widget_tag(kind: str, source: str) -> dict[str, Any]:
+    """Layer metadata marking a layer the widget made: ``{TAG: {...}}``."""
+    return {TAG: {"made_by": WIDGET, "kind": kind, "source": source}}
+
+
+def made_here(layer: Any) -> bool:
+    """Whether the plugin made ``layer`` (a result, a preview, a result read from disk)."""
+    return isinstance(getattr(layer, "metadata", {}).get(TAG), dict)
+
+
+def made_by_widget(layer: Any) -> bool:
+    """Whether the dock widget made ``layer`` in this session (so a new run may replace it)."""
+    return made_here(layer) and layer.metadata[TAG].get("made_by") == WIDGET
 
 
 def result_name(source: str, kind: str = "colorized", part: str = "") -> str:
@@ -22,12 +42,17 @@ def level0(data: Any) -> Any:
     return data[0] if isinstance(data, Sequence) else data
 
 
-def source_problem(layer: Any) -> str | None:
-    """One sentence on why ``layer`` cannot be colorized, or ``None`` when it can."""
-    if getattr(layer, "rgb", False):
-        return f"Layer {layer.name!r} is already RGB; pick a grayscale image layer."
+def source_problem(layer: Any, from_rgb: bool = False) -> str | None:
+    """One sentence on why ``layer`` cannot be colorized, or ``None`` when it can.
+
+    An RGB layer is colorized only ``from_rgb`` (its lightness), which the message names.
+    """
+    rgb = bool(getattr(layer, "rgb", False))
+    if rgb and not from_rgb:
+        return (f"Layer {layer.name!r} is RGB: tick {FROM_RGB!r} to colorize its lightness, "
+                "or pick a grayscale image layer.")
     data = level0(layer.data)
-    shape = tuple(int(s) for s in data.shape)
+    shape = tuple(int(s) for s in data.shape)[:-1] if rgb else tuple(int(s) for s in data.shape)
     if len(shape) < 2:
         return f"Layer {layer.name!r} is {len(shape)}-D; colorizing needs at least 2-D images."
     if 0 in shape:

@@ -1,7 +1,7 @@
 """The Tune section of the dock widget: tune a model to the stain of colour RGB layers.
 
-A thin client of :func:`napari_colorize.training.tuning.iter_tune`: it cuts the reference data
-(and optional Shapes regions) from the layers in the GUI thread, runs the generator in a worker,
+A thin client of :func:`napari_colorize.training.tuning.iter_tune`: it plans the reference boxes
+(and optional Shapes regions) in the GUI thread, reads them and runs the generator in a worker,
 and on success saves the model to the user's models folder, shows a before/after preview of the
 held-out strip and hands the new name to the model picker. Cancel saves nothing.
 """
@@ -29,7 +29,8 @@ from napari.utils.notifications import show_error, show_info
 from ..models.registry import DEFAULT_MODEL, list_models
 from ._controls import RunControls
 from ._job import Failure, _unexpected
-from ._layers import level0, offset_transform
+from ._layers import level0, made_here, offset_transform, widget_tag
+from ._results import remove_own
 
 WHOLE = "whole images"
 #: Largest area of one reference read from a layer (draw regions on bigger slides).
@@ -38,15 +39,20 @@ MAX_PIXELS = 64_000_000
 
 @dataclass
 class TuneJob:
-    """What one tuning run uses, fixed when Run is pressed."""
+    """What one tuning run uses, fixed when Run is pressed.
+
+    ``sources`` hold each reference's array and box; the worker reads them (up to
+    :data:`MAX_PIXELS` each, possibly lazy arrays), never the GUI thread.
+    """
 
     layers: list[Any]
-    images: list[np.ndarray]
+    sources: list[tuple[Any, tuple[slice, slice]]]
     masks: list[np.ndarray] | None
     base: str
     name: str
     settings: dict[str, Any]
     origins: list[tuple[int, int]] = field(default_factory=list)  # of each crop in its layer
+    labels: list[str] = field(default_factory=list)  # layer names, for the model card
     gen: Any = None
     cancelled: bool = False
     done: bool = False
@@ -90,14 +96,21 @@ def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.nda
     return full
 
 
+def read_reference(data: Any, box: tuple[slice, slice]) -> np.ndarray:
+    """The RGB pixels of ``box`` of a reference layer's array, in memory."""
+    return np.asarray(data[box])[..., :3]
+
+
 def run_tune(job: TuneJob):
-    """Worker body: drive ``iter_tune``; returns a ``TuneResult`` or a :class:`Failure`."""
+    """Worker body: read the references, drive ``iter_tune``; returns a ``TuneResult`` or a
+    :class:`Failure`."""
     from ..training.tuning import TuneConfig, iter_tune
 
     try:
         config = TuneConfig(**job.settings)
-        job.gen = iter_tune(job.images, config, base=job.base, masks=job.masks,
-                            labels=[layer.name for layer in job.layers], name=job.name)
+        images = [read_reference(data, box) for data, box in job.sources]
+        job.gen = iter_tune(images, config, base=job.base, masks=job.masks, labels=job.labels,
+                            name=job.name)
         return (yield from job.gen)
     except ValueError as exc:
         return Failure(str(exc).split("\n")[0])
@@ -136,10 +149,12 @@ class TuneSection(RunControls, Container):
 
     # -- choices -----------------------------------------------------------------------------
     def _rgb_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        """Colour images the user brought; never a layer this plugin made (a model must not
+        be tuned on its own output)."""
         from napari.layers import Image
 
         return [(lay.name, lay) for lay in self._viewer.layers
-                if isinstance(lay, Image) and lay.rgb]
+                if isinstance(lay, Image) and lay.rgb and not made_here(lay)]
 
     def _shapes_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
         from napari.layers import Shapes
@@ -158,7 +173,7 @@ class TuneSection(RunControls, Container):
         check_model_name(name)
         if name in list_models():
             raise ValueError(f"A model named {name!r} exists already: choose another name.")
-        images, masks, origins = [], [], []
+        sources, masks, origins = [], [], []
         shapes = self._regions.value
         for layer in layers:
             data = level0(layer.data)
@@ -178,15 +193,16 @@ class TuneSection(RunControls, Container):
                     f"({size / 1e6:.1f} MP): draw Shapes regions to tune on parts of it "
                     f"(at most {MAX_PIXELS / 1e6:.0f} MP each)."
                 )
-            images.append(np.asarray(data[box])[..., :3])
+            sources.append((data, box))
             origins.append((box[0].start or 0, box[1].start or 0))
         settings = {"seconds": float(self._seconds.value), **self._settings}
-        return TuneJob(layers, images, masks if shapes is not None else None,
-                       self._base.value or DEFAULT_MODEL, name, settings, origins)
+        return TuneJob(layers, sources, masks if shapes is not None else None,
+                       self._base.value or DEFAULT_MODEL, name, settings, origins,
+                       [layer.name for layer in layers])
 
     def _on_run(self, _value: Any = None) -> Any:
         """Start tuning; returns the worker (``None`` if nothing started)."""
-        if self._worker is not None:
+        if self._worker is not None or self._closing:
             return None
         try:
             job = self._plan()
@@ -195,6 +211,9 @@ class TuneSection(RunControls, Container):
             return None
         worker = create_worker(run_tune, job, _start_thread=False)
         return self._start(worker, job, "evaluating the base model...")
+
+    def _describe(self, job: TuneJob) -> str:
+        return f"Tuning {job.name!r}"
 
     def _on_progress(self, event: Any) -> None:
         self._progress.value = round(100 * min(event.fraction, 1.0))
@@ -247,11 +266,11 @@ class TuneSection(RunControls, Container):
         transforms = offset_transform(source, (oy + box[0].start, ox + box[1].start))
         for kind, visible in (("before", False), ("after", True)):
             name = f"{job.name}: held-out {kind}"
-            if name in self._viewer.layers:
-                self._viewer.layers.remove(name)
-            self._viewer.layers.append(
-                Image(preview[kind], name=name, rgb=True, visible=visible, **transforms)
-            )
+            remove_own(self._viewer.layers, name)  # a user's layer of that name stays
+            self._viewer.layers.append(Image(
+                preview[kind], name=name, rgb=True, visible=visible, **transforms,
+                metadata=widget_tag(f"held-out {kind}", source.name),
+            ))
 
 
 def _summary(name: str, scores: dict[str, Any]) -> str:

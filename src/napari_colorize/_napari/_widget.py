@@ -15,7 +15,8 @@ from ..models.registry import DEFAULT_MODEL, available_devices, list_models, loa
 from ._controls import RunControls
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Failure, Job, plan_job, run_job
-from ._layers import format_progress, insert_index
+from ._layers import FROM_RGB, format_progress, made_here
+from ._results import remove_running, show_channels, show_result, show_running
 from ._tune import TuneSection
 
 if TYPE_CHECKING:
@@ -24,12 +25,11 @@ if TYPE_CHECKING:
 LOAD_FILE = "Load model file..."
 TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
 AUTO_TILE = 512
-#: Metadata key marking layers this widget made (only those are replaced by a new run).
-RESULT_TAG = "napari_colorize_result"
 
 
 class ColorizeWidget(RunControls, Container):
-    """Colorize a grayscale image layer; results appear as ``"<name> colorized"`` above it."""
+    """Colorize a grayscale image layer (or an RGB layer's lightness, with "From RGB");
+    results appear as ``"<name> colorized"`` above it."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
@@ -38,7 +38,9 @@ class ColorizeWidget(RunControls, Container):
         self._models: dict[tuple[str, str], Any] = {}  # loaded models by (choice, device)
         self._job: Job | None = None
         self._worker: Any = None
-        self._layer_combo = ComboBox(label="Image", choices=self._gray_layers)
+        self._layer_combo = ComboBox(label="Image", choices=self._source_layers)
+        self._from_rgb_check = CheckBox(text=f"{FROM_RGB}: colorize the image's lightness",
+                                        value=False, visible=False)
         self._model_combo = ComboBox(label="Model", choices=self._model_choices)
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
         self._scope_combo = ComboBox(label="Scope", choices=SCOPES, value=SCOPES[0])
@@ -53,8 +55,8 @@ class ColorizeWidget(RunControls, Container):
         self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
         self._status = Label(value="")
         self.extend([
-            self._layer_combo, self._model_combo, self._scope_combo, self._tile_combo,
-            self._overlap_spin, self._device_combo, self._confidence_check,
+            self._layer_combo, self._from_rgb_check, self._model_combo, self._scope_combo,
+            self._tile_combo, self._overlap_spin, self._device_combo, self._confidence_check,
             self._channels_check, self._run_button, self._cancel_button, self._progress,
             self._status,
         ])
@@ -65,23 +67,53 @@ class ColorizeWidget(RunControls, Container):
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
         self._model_combo.changed.connect(self._on_model_choice)
+        self._layer_combo.changed.connect(self._on_layer_choice)
         self._run_button.changed.connect(self._on_run)
         self._cancel_button.changed.connect(self._on_cancel)
         events = viewer.layers.events
-        for event in (events.inserted, events.removed, events.reordered):
+        for event in (events.inserted, events.reordered):
             event.connect(self.reset_choices)
+        events.removed.connect(self._on_layer_removed)
+        self._on_layer_choice(self._layer_combo.value)
 
     # -- choices -----------------------------------------------------------------------------
-    def _gray_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+    def _source_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        """Image layers: grayscale ones, and RGB ones the user brought (not our results)."""
         from napari.layers import Image
 
         return [(lay.name, lay) for lay in self._viewer.layers
-                if isinstance(lay, Image) and not lay.rgb]
+                if isinstance(lay, Image) and not (lay.rgb and made_here(lay))]
+
+    def _on_layer_choice(self, layer: Any) -> None:
+        self._from_rgb_check.visible = bool(getattr(layer, "rgb", False))
+        job = self._job
+        if job is not None and layer is not None and layer is not job.source:
+            self._note_unchanged(job, f"{layer.name!r} is colorized at the next Run")
+
+    def _on_layer_removed(self, event: Any) -> None:
+        # Before the choices change, so a stopped run is not also told about a new pick.
+        job = self._job
+        if job is not None and event.value is job.source:
+            self._stop("the layer was removed")
+        self.reset_choices()
+
+    def _note_unchanged(self, job: Job, what: str) -> None:
+        """Tell once per run that a changed pick does not change the run going on."""
+        if job.cancelled or job.noted or self._closing:
+            return
+        job.noted = True
+        show_info(f"{self._describe(job)} continues unchanged; {what}.")
+
+    def _describe(self, job: Job) -> str:
+        return f"Colorizing {job.name!r}"
 
     def _model_choices(self, _widget: Any = None) -> list[str]:
         return [*list_models(), *self._model_files, LOAD_FILE]
 
     def _on_model_choice(self, value: str) -> None:
+        job = self._job
+        if job is not None and value not in (LOAD_FILE, None, self._key[0]):
+            self._note_unchanged(job, f"model {value!r} is used at the next Run")
         if value != LOAD_FILE:
             return
         from qtpy.QtWidgets import QFileDialog
@@ -133,12 +165,12 @@ class ColorizeWidget(RunControls, Container):
 
     def _on_run(self, _value: Any = None, scope: str | None = None) -> Any:
         """Start a run for the selected layer; returns the worker (``None`` if nothing started)."""
-        if self._worker is not None:
+        if self._worker is not None or self._closing:
             return None
         layer = self._layer_combo.value
         try:
             job = plan_job(self._viewer, layer, scope or self._scope_combo.value,
-                           self._engine_kwargs())
+                           self._engine_kwargs(), from_rgb=bool(self._from_rgb_check.value))
         except ValueError as exc:
             show_error(str(exc))
             return None
@@ -150,12 +182,8 @@ class ColorizeWidget(RunControls, Container):
         model = self._models.get((choice, job.engine_kwargs["device"]))
         model = model or self._model_files.get(choice, choice)
         if job.out is not None:  # whole stack: planes show up here as they finish
-            self._viewer.layers.insert(
-                insert_index(self._viewer.layers, job.source),
-                _image_layer(job.out, f"{job.result_name()} (running)", job.transforms),
-            )
+            show_running(self._viewer, job)
         worker = create_worker(run_job, job, model, _start_thread=False)
-        worker.aborted.connect(self._on_aborted)
         self._key = (choice, job.engine_kwargs["device"])
         return self._start(worker, job, "starting...")
 
@@ -169,7 +197,7 @@ class ColorizeWidget(RunControls, Container):
         elapsed = time.perf_counter() - job.started
         self._status.value = format_progress(event.done, event.total, event.plane,
                                              event.n_planes, elapsed)
-        running = self._running_layer()
+        running = job.running
         if running is not None and event.plane != getattr(self, "_last_plane", None):
             self._last_plane = event.plane
             running.refresh()
@@ -179,7 +207,7 @@ class ColorizeWidget(RunControls, Container):
         if job is None or job.cancelled:
             return
         if isinstance(result, Failure):
-            self._remove_running()
+            remove_running(self._viewer, job)
             show_error(result.message)
             return
         model, result = result
@@ -189,9 +217,9 @@ class ColorizeWidget(RunControls, Container):
         rgb = parts.pop(0)
         conf = parts.pop() if job.engine_kwargs["confidence"] else None
         maps = parts.pop() if parts else None
-        self._show_result(job, rgb, conf)
+        show_result(self._viewer, job, rgb, conf)
         if maps is not None:
-            self._show_channels(job, maps, model.spec)
+            show_channels(self._viewer, job, maps, model.spec)
         seconds = time.perf_counter() - job.started
         show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
 
@@ -217,58 +245,7 @@ class ColorizeWidget(RunControls, Container):
         job = self._job
         if job is not None and job.gen is not None:
             job.gen.close()  # superqt does not close the generator: discard partial output here
-        self._remove_running()
+        remove_running(self._viewer, job)
 
-    # -- layers ------------------------------------------------------------------------------
-    def _running_layer(self) -> Any:
-        job = self._job
-        name = f"{job.result_name()} (running)" if job is not None else None
-        return next((lay for lay in self._viewer.layers if lay.name == name), None)
-
-    def _remove_running(self) -> None:
-        layer = self._running_layer()
-        if layer is not None:
-            self._viewer.layers.remove(layer)
-
-    def _show_result(self, job: Job, rgb: Any, conf: Any) -> None:
-        layers = self._viewer.layers
-        self._remove_running()
-        for kind in ("colorized", "confidence"):
-            _remove_own(layers, job.result_name(kind))
-        index = insert_index(layers, job.source)
-        layers.insert(index, _image_layer(rgb, job.result_name(), job.transforms))
-        if conf is not None:
-            layers.insert(index + 1, _image_layer(
-                conf, job.result_name("confidence"), job.transforms,
-                rgb=False, colormap="viridis", contrast_limits=(0.0, 1.0), opacity=0.7,
-                visible=True,
-            ))
-
-
-    def _show_channels(self, job: Job, maps: Any, spec: Any) -> None:
-        """One layer per predicted channel, coloured by the palette, blended additively."""
-        from napari.utils.colormaps import Colormap
-
-        layers = self._viewer.layers
-        index = insert_index(layers, job.source)
-        for k, (name, colour) in enumerate(zip(spec.channel_names, spec.palette, strict=True)):
-            title = job.result_name(name)
-            _remove_own(layers, title)
-            cmap = Colormap([[0, 0, 0, 1], [*colour, 1]], name=f"napari-colorize {name}")
-            layers.insert(index + 1 + k, _image_layer(
-                maps[k], title, job.transforms, rgb=False, colormap=cmap,
-                contrast_limits=(0.0, 1.0), blending="additive", visible=False,
-            ))
-
-
-def _image_layer(data: Any, name: str, transforms: dict[str, Any], rgb: bool = True,
-                 **kwargs: Any) -> Any:
-    from napari.layers import Image
-
-    return Image(data, name=name, rgb=rgb, **transforms, metadata={RESULT_TAG: True}, **kwargs)
-
-
-def _remove_own(layers: Any, name: str) -> None:
-    """Remove the result layer ``name`` made by this widget; a user's own layer stays."""
-    if name in layers and layers[name].metadata.get(RESULT_TAG):
-        layers.remove(name)
+    def _on_closing(self) -> None:
+        remove_running(self._viewer, self._job)

@@ -1,0 +1,73 @@
+"""Result layers of a widget run: the "(running)" stack layer, the result, confidence, channels.
+
+Every layer made here carries ``metadata["napari_colorize"]`` (see :func:`._layers.widget_tag`):
+a new run replaces only such layers, and the Tune section never offers them as references.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._job import Job
+from ._layers import insert_index, made_by_widget, widget_tag
+
+
+def image_layer(data: Any, name: str, transforms: dict[str, Any], kind: str, source: str,
+                rgb: bool = True, **kwargs: Any) -> Any:
+    """An Image layer the widget made (tagged), placed like its source."""
+    from napari.layers import Image
+
+    return Image(data, name=name, rgb=rgb, **transforms, metadata=widget_tag(kind, source),
+                 **kwargs)
+
+
+def remove_own(layers: Any, name: str) -> None:
+    """Remove the result layer ``name`` made by this widget; a user's own layer stays."""
+    if name in layers and made_by_widget(layers[name]):
+        layers.remove(name)
+
+
+def show_running(viewer: Any, job: Job) -> None:
+    """The layer a whole-stack run fills plane by plane, above its source."""
+    job.running = image_layer(job.out, f"{job.result_name()} (running)", job.transforms,
+                              "running", job.name)
+    viewer.layers.insert(insert_index(viewer.layers, job.source), job.running)
+
+
+def remove_running(viewer: Any, job: Job | None) -> None:
+    """Drop the job's "(running)" layer, if the viewer still holds it."""
+    layer = job.running if job is not None else None
+    if layer is not None and layer in viewer.layers:
+        viewer.layers.remove(layer)
+
+
+def show_result(viewer: Any, job: Job, rgb: Any, conf: Any) -> None:
+    """The RGB result (and confidence) above the source, replacing the previous ones."""
+    layers = viewer.layers
+    remove_running(viewer, job)
+    for kind in ("colorized", "confidence"):
+        remove_own(layers, job.result_name(kind))
+    index = insert_index(layers, job.source)
+    layers.insert(index, image_layer(rgb, job.result_name(), job.transforms, "colorized",
+                                     job.name))
+    if conf is not None:
+        layers.insert(index + 1, image_layer(
+            conf, job.result_name("confidence"), job.transforms, "confidence", job.name,
+            rgb=False, colormap="viridis", contrast_limits=(0.0, 1.0), opacity=0.7,
+        ))
+
+
+def show_channels(viewer: Any, job: Job, maps: Any, spec: Any) -> None:
+    """One layer per predicted channel, coloured by the palette, blended additively."""
+    from napari.utils.colormaps import Colormap
+
+    layers = viewer.layers
+    index = insert_index(layers, job.source)
+    for k, (name, colour) in enumerate(zip(spec.channel_names, spec.palette, strict=True)):
+        title = job.result_name(name)
+        remove_own(layers, title)
+        cmap = Colormap([[0, 0, 0, 1], [*colour, 1]], name=f"napari-colorize {name}")
+        layers.insert(index + 1 + k, image_layer(
+            maps[k], title, job.transforms, "channel", job.name, rgb=False, colormap=cmap,
+            contrast_limits=(0.0, 1.0), blending="additive", visible=False,
+        ))
