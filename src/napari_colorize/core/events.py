@@ -40,13 +40,15 @@ def drain(gen: Generator[Any, None, T], on_event: Callable[[Any], None] | None =
         while True:
             event = next(gen)
             if on_event is not None:
-                try:
-                    on_event(event)
-                except BaseException as exc:
-                    try:
-                        gen.throw(exc)
-                    except BaseException:
-                        pass
-                    raise
+                on_event(event)
     except StopIteration as stop:
         return stop.value
+    except BaseException as exc:
+        # Raised by on_event, or between two events (a signal's KeyboardInterrupt): raise it in
+        # the suspended generator, never leave it to be closed later (which would discard).
+        if getattr(gen, "gi_frame", None) is not None and not gen.gi_running:
+            try:
+                gen.throw(exc)
+            except BaseException:
+                pass
+        raise

@@ -36,6 +36,9 @@ def check_out_array(out: Any, shape: tuple[int, ...]) -> None:
                          f"{expected}")
     if np.dtype(out.dtype) != np.uint8:
         raise ValueError(f"out has dtype {np.dtype(out.dtype)}; it must be uint8")
+    if hasattr(out, "dask"):
+        raise ValueError("out is a dask array, which cannot be written into; pass a numpy or "
+                         "zarr array, or an OME-Zarr path")
     if not _writable(out):
         raise ValueError(
             f"out ({type(out).__name__}) is read-only; pass a writable array (e.g. "
@@ -51,7 +54,7 @@ def _writable(out: Any) -> bool:
     store = getattr(out, "store", None)
     if getattr(store, "read_only", False):
         return False
-    return hasattr(type(out), "__setitem__") and not hasattr(out, "dask")
+    return hasattr(type(out), "__setitem__")
 
 
 def result_bytes(shape: tuple[int, ...], *, rgb: bool, confidence: bool, n_maps: int) -> int:
@@ -120,8 +123,6 @@ def input_fingerprint(image: Any) -> str:
     """sha256 of the input's shape, dtype and a fixed set of small windows (a 4 x 4 grid of
     64 px windows on up to 8 planes spread over the stack): cheap on any size, and the same
     for the same pixels whichever reader (numpy, memmap, zarr, dask) serves them."""
-    from .intensity import sample_planes
-
     shape = tuple(int(s) for s in image.shape)
     dtype = np.dtype(image.dtype).newbyteorder("<")
     digest = hashlib.sha256(json.dumps({"shape": shape, "dtype": dtype.str}).encode())
@@ -134,9 +135,17 @@ def input_fingerprint(image: Any) -> str:
         picks = {round(i * last / (FINGERPRINT_GRID - 1)) for i in range(FINGERPRINT_GRID)}
         return sorted({min(p // size * size, last) for p in picks})
 
-    for plane in sample_planes(image, FINGERPRINT_PLANES):
+    for plane in _planes(shape[:-2], FINGERPRINT_PLANES):
         for r in starts(h):
             for c in starts(w):
                 window = np.asarray(image[(*plane, slice(r, r + size), slice(c, c + size))])
                 digest.update(np.ascontiguousarray(window, dtype=dtype).tobytes())
     return digest.hexdigest()
+
+
+def _planes(leading: tuple[int, ...], n: int) -> list[tuple[int, ...]]:
+    """Up to ``n`` plane indices spread evenly over the stack, first and last included."""
+    total = math.prod(leading)
+    picks = sorted({round(i * (total - 1) / max(min(n, total) - 1, 1))
+                    for i in range(min(n, total))})
+    return [tuple(int(v) for v in np.unravel_index(p, leading)) if leading else () for p in picks]

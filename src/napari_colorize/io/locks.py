@@ -82,7 +82,8 @@ class OutputLock:
         self.path.unlink(missing_ok=True)  # a stale lock: its writer is gone
         data = json.dumps(_me()).encode()
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = os.open(self.path, flags)
         except FileExistsError:  # another run took it between the check and now
             check_free(self.path.parent)
             raise ValueError(f"output {self.path.parent} is being written by another run") from None

@@ -256,8 +256,11 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     try:
         root = zarr.open_group(path, mode="r+")
     except Exception as exc:
-        raise ValueError(f"cannot resume {path}: not a readable OME-Zarr ({exc})") from None
-    stored = dict(root.attrs.get("napari_colorize", {}))
+        text = " ".join(str(exc).split())
+        raise ValueError(f"cannot resume {path}: it is not an OME-Zarr written by "
+                         f"napari-colorize ({type(exc).__name__}: {text})") from None
+    stored = root.attrs.get("napari_colorize")
+    stored = dict(stored) if isinstance(stored, dict) else {}
     if not stored:
         raise ValueError(
             f"cannot resume {path}: it was not written by napari-colorize; choose another output "

@@ -139,6 +139,12 @@ def _zarr_source(image: Any) -> Path | None:
     if isinstance(root, (str, Path)):
         path = getattr(image, "path", "") or ""
         return Path(root) / path if path else Path(root)
+    protocol = getattr(getattr(store, "fs", None), "protocol", ())
+    protocol = (protocol,) if isinstance(protocol, str) else tuple(protocol or ())
+    if {"file", "local"} & set(protocol):  # an fsspec store on the local disk (dask's choice)
+        where = Path(str(getattr(store, "path", "")))
+        path = getattr(image, "path", "") or ""
+        return where / path if path else where
     for data in getattr(store, "_data", None) or []:  # tifffile's ZarrTiffStore
         parent = getattr(data, "parent", None)
         handle = getattr(parent, "filehandle", None)
@@ -159,7 +165,7 @@ def _dask_source(image: Any) -> Path | None:
             continue
         try:
             values = list(layer.values())
-        except Exception:  # noqa: BLE001 - a layer that cannot list itself names no file
+        except Exception:  # a layer that cannot list itself names no file
             continue
         for value in values:
             if value is not image and hasattr(value, "shape") and not hasattr(value, "dask"):
@@ -199,7 +205,8 @@ def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[st
     ins = [(label, p) for label, p in inputs if p is not None]
     outs = [(label, p) for label, p in outputs if p is not None]
     pairs = [(o, i) for o in outs for i in ins]
-    pairs += [(outs[j], outs[k]) for j in range(len(outs)) for k in range(j + 1, len(outs))]
+    # the later output is the one named first: "--confidence X is the output Y"
+    pairs += [(outs[k], outs[j]) for j in range(len(outs)) for k in range(j + 1, len(outs))]
     for (la, a), (lb, b) in pairs:
         if _same(a, b):
             relation = "is"
