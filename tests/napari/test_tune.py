@@ -221,3 +221,29 @@ def test_references_are_read_in_the_worker(qtbot, viewer_widget, stain, tiny_mod
     _wait(qtbot, section, worker)
     assert (tiny_model_dir / "lab-thread.json").exists()
     assert any(t is not threading.main_thread() for t in data.threads)  # the worker read it
+
+
+def test_closing_the_viewer_while_tuning_saves_nothing(qtbot, viewer_widget, stain,
+                                                       tiny_model_dir, notices, capfd):
+    viewer, widget = viewer_widget
+    ref = viewer.add_image(stain, name="ref", rgb=True)
+    section = _tune_section(widget, [ref], name="lab-closed", steps=None)
+    section._seconds.value = 60
+    worker = section._on_run()
+    started = []
+
+    def on_event(event):
+        if event.phase == "train" and not started:
+            started.append(event)
+            viewer.close()
+
+    worker.yielded.connect(on_event)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.wait(100)
+    assert started
+    assert not (tiny_model_dir / "lab-closed.json").exists()
+    assert section._worker is None
+    assert section._job is None
+    assert notices == ["Tuning 'lab-closed' stopped: the viewer was closed."]
+    assert "Traceback" not in capfd.readouterr().err
