@@ -11,7 +11,7 @@ import functools
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,11 +21,11 @@ import torch
 from torch.nn import functional as F
 
 from ..models.spec import ColorModel
-from .color import lab_to_srgb_uint8, uint8_lightness_table
+from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
 from .intensity import IntensityWindow, to_lightness
 from .merge import BlockBlender, inverse_weight
 from .render import intensity_from_lightness, render_composite
-from .tiling import Block, TileSpec, bounding_box, plan_blocks, plan_tiles, relative
+from .tiling import AxisPlan, Block, BlockGrid, TileSpec, make_tile, plan_blocks, relative
 
 if TYPE_CHECKING:
     from .engine import ColorizeConfig
@@ -36,6 +36,11 @@ def read_plane(image: Any, index: tuple[int, ...]) -> np.ndarray:
         return np.asarray(image[index])
     except Exception as exc:  # truncated files and broken stores surface here
         raise ValueError(f"cannot read plane {index}: {type(exc).__name__}: {exc}") from None
+
+
+def plane_name(index: tuple[int, ...]) -> str:
+    """How errors name plane ``index`` of the image (``"image"`` for a 2-D image)."""
+    return f"image plane {index}" if index else "image"
 
 
 def pad_to(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -57,11 +62,14 @@ def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """Everything a process needs to compute any block of a run (picklable for dask workers)."""
+    """Everything a process needs to compute any block of a run (picklable for dask workers).
+
+    Tiles and blocks are made on demand from the per-axis plans (``blocks.rows``,
+    ``blocks.cols``), so a plan is a few integers whatever the image's size.
+    """
 
     shape: tuple[int, ...]
-    tiles: tuple[TileSpec, ...]
-    blocks: tuple[Block, ...]
+    blocks: BlockGrid
     padded: tuple[int, int]
     window: IntensityWindow
     config: ColorizeConfig
@@ -75,13 +83,47 @@ class RunPlan:
         return list(np.ndindex(*self.shape[:-2]))
 
     @property
+    def n_planes(self) -> int:
+        return math.prod(self.shape[:-2])
+
+    @property
     def channels(self) -> int:
         """Model channels blended per block: the outputs, and the confidence if asked for."""
         return self.outputs + int(self.config.confidence)
 
+    @property
+    def tile_shape(self) -> tuple[int, int]:
+        """Rows and columns every tile reads."""
+        return (self.blocks.rows.size, self.blocks.cols.size)
+
+    def tile(self, row: int, col: int) -> TileSpec:
+        """The tile in row ``row``, column ``col`` of the tile grid."""
+        return make_tile(self.blocks.rows[row], self.blocks.cols[col])
+
+    def block_tiles(self, block: Block) -> list[TileSpec]:
+        """The tiles touching ``block``, in plan order."""
+        rows = [self.blocks.rows[r] for r in block.tile_rows]
+        cols = [self.blocks.cols[c] for c in block.tile_cols]
+        return [make_tile(r, c) for r, c in itertools.product(rows, cols)]
+
+    def window_of(self, block: Block) -> tuple[slice, slice]:
+        """The window all of ``block``'s tiles read (their bounding box)."""
+        rows, cols = self.blocks.rows, self.blocks.cols
+        return (slice(rows[block.tile_rows[0]][0], rows[block.tile_rows[-1]][1]),
+                slice(cols[block.tile_cols[0]][0], cols[block.tile_cols[-1]][1]))
+
     def key(self, plane_no: int, block: Block) -> str:
         """Name of one block of one plane (resume markers)."""
         return f"{plane_no}-{block.key}"
+
+    def tiles_of_key(self, key: str) -> int:
+        """Tiles of the block a :meth:`key` names (0 for a name this plan does not make)."""
+        try:
+            plane_no, row, col = (int(v) for v in key.split("-"))
+        except ValueError:
+            return 0
+        block = self.blocks.at(row, col) if 0 <= plane_no < self.n_planes else None
+        return block.n_tiles if block is not None else 0
 
 
 def make_plan(
@@ -91,10 +133,12 @@ def make_plan(
     plane = shape[-2:]
     tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
     padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
-    tiles = plan_tiles(padded, tile, config.overlap)
-    blocks = plan_blocks(plane, tiles, config.block_size, constant=config.blending == "constant")
-    return RunPlan(shape, tuple(tiles), tuple(blocks), padded, window, config, spec.kind,
-                   spec.channels, tuple(map(tuple, palette)) if palette is not None else ())
+    rows = AxisPlan(padded[0], tile[0], config.overlap)
+    cols = AxisPlan(padded[1], tile[1], config.overlap)
+    blocks = plan_blocks(plane, rows, cols, config.block_size,
+                         constant=config.blending == "constant")
+    return RunPlan(shape, blocks, padded, window, config, spec.kind, spec.channels,
+                   tuple(map(tuple, palette)) if palette is not None else ())
 
 
 @dataclass(frozen=True)
@@ -131,8 +175,7 @@ class BlockRunner:
 
     def read(self, plane_no: int, block: Block) -> tuple[torch.Tensor, tuple[slice, slice]]:
         """Lightness of the window all of ``block``'s tiles read, and that window."""
-        tiles = self.plan.tiles
-        box = bounding_box([tiles[i].read for i in block.tiles])
+        box = self.plan.window_of(block)
         h, w = self.plan.shape[-2:]
         inside = (
             slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w))
@@ -141,10 +184,11 @@ class BlockRunner:
         size = (box[0].stop - box[0].start, box[1].stop - box[1].start)
         if self.device.type == "cuda" and self.plan.window.is_uint8_identity(raw.dtype):
             # copy the 1-byte pixels and look lightness up on the GPU: 4x less to transfer
-            raw = torch.from_numpy(np.ascontiguousarray(raw)).pin_memory()
+            raw = torch.from_numpy(writable(raw)).pin_memory()
             raw = raw.to(self.device, non_blocking=True)
             return pad_to(self._table()[raw.long()], size), box
-        lightness = pad_to(to_lightness(raw, self.plan.window), size)
+        lightness = pad_to(to_lightness(raw, self.plan.window, plane_name(self.planes[plane_no])),
+                           size)
         if self.device.type == "cuda":  # blending and conversion run on the GPU too
             lightness = lightness.pin_memory().to(self.device, non_blocking=True)
         return lightness, box
@@ -161,8 +205,10 @@ class BlockRunner:
         # a few geometries (interior, edges, corners) instead of one weight map per block.
         r0, c0 = block.rows.start, block.cols.start
         size = (block.rows.stop - r0, block.cols.stop - c0)
-        reads = tuple((t.read[0].start - r0, t.read[0].stop - r0, t.read[1].start - c0,
-                       t.read[1].stop - c0) for t in (self.plan.tiles[i] for i in block.tiles))
+        rows = [self.plan.blocks.rows[i][:2] for i in block.tile_rows]
+        cols = [self.plan.blocks.cols[i][:2] for i in block.tile_cols]
+        reads = tuple((a - r0, b - r0, c - c0, d - c0)
+                      for (a, b), (c, d) in itertools.product(rows, cols))
         return _cached_inverse(size, reads, self.plan.config.overlap, str(self.device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -176,36 +222,41 @@ class BlockRunner:
             self.batch_size = max(1, len(x) // 2)
             return torch.cat([self.forward(part) for part in x.split(self.batch_size)])
 
-    def run(self, jobs: list[tuple[int, Block]], buffer: Any = None) -> Iterator[Any]:
-        """Yield :class:`TilesDone` after each batch and :class:`BlockResult` per block."""
-        channels, tiles = self.plan.channels, self.plan.tiles
+    def run(self, jobs: Iterable[tuple[int, Block]], buffer: Any = None) -> Iterator[Any]:
+        """Yield :class:`TilesDone` after each batch and :class:`BlockResult` per block.
+
+        ``jobs`` (``(plane, block)`` pairs) may be a generator: it is consumed as blocks start.
+        """
+        channels = self.plan.channels
         with ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-read") as pool:
-            reads = _prefetch(pool, self.read, jobs, depth=2)
+            read_jobs, tile_jobs = itertools.tee(jobs)
+            reads = _prefetch(pool, self.read, read_jobs, depth=2)
             open_blocks: dict[int, list] = {}
-            queue = ((j, t) for j in range(len(jobs)) for t in jobs[j][1].tiles)
+            queue = ((j, job, tile) for j, job in enumerate(tile_jobs)
+                     for tile in self.plan.block_tiles(job[1]))
             while True:
-                batch = [job for _, job in zip(range(self.batch_size), queue, strict=False)]
+                batch = [item for _, item in zip(range(self.batch_size), queue, strict=False)]
                 if not batch:
                     return
-                for j, _ in batch:
+                for j, (_, block), _ in batch:
                     if j not in open_blocks:
                         lightness, box = next(reads)
-                        block = jobs[j][1]
                         blender = BlockBlender(block.region, channels, self.plan.config.overlap,
                                                self.inverse(block), self.device)
                         open_blocks[j] = [lightness, box, blender, 0]
                 x = torch.stack([
-                    open_blocks[j][0][relative(tiles[t].read, open_blocks[j][1])] for j, t in batch
+                    open_blocks[j][0][relative(tile.read, open_blocks[j][1])]
+                    for j, _, tile in batch
                 ])[:, None]
                 pred = self.forward(x).to(self.device)
-                for (j, t), y in zip(batch, pred, strict=True):
+                for (j, job, tile), y in zip(batch, pred, strict=True):
                     state = open_blocks[j]
-                    state[2].add(tiles[t], y)
+                    state[2].add(tile, y)
                     state[3] += 1
-                    if state[3] == len(jobs[j][1].tiles):
+                    if state[3] == job[1].n_tiles:
                         del open_blocks[j]
-                        yield self.finish(*jobs[j], state[0], state[1], state[2], buffer)
-                yield TilesDone(jobs[batch[-1][0]][0], len(batch))
+                        yield self.finish(*job, state[0], state[1], state[2], buffer)
+                yield TilesDone(batch[-1][1][0], len(batch))
 
     def finish(self, plane_no, block, lightness, box, blender, buffer) -> BlockResult:
         pred = blender.result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,9 +77,16 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
 
 
+def writable(array: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """``array`` as a contiguous, writable array (copied only if needed), for
+    ``torch.from_numpy``, which warns on read-only memory such as a file's memmap."""
+    array = np.ascontiguousarray(array, dtype=dtype)
+    return array if array.flags.writeable else array.copy()
+
+
 def rgb_uint8_to_lab(rgb: np.ndarray) -> torch.Tensor:
     """uint8 RGB ``(H, W, 3)`` -> Lab float64 ``(3, H, W)``."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).double() / 255
+    t = torch.from_numpy(writable(rgb)).permute(2, 0, 1).double() / 255
     return rgb_to_lab(t)
 
 

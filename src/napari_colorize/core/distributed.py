@@ -87,7 +87,7 @@ def _tasks(jobs: list, tiles_per_task: int) -> Iterator[list]:
     task, count = [], 0
     for job in jobs:
         task.append(job)
-        count += len(job[1].tiles)
+        count += job[1].n_tiles
         if count >= tiles_per_task:
             yield task
             task, count = [], 0
@@ -128,6 +128,6 @@ def run_distributed(
                                           plan, task, pure=False))
             for result in results:
                 yield result
-                yield TilesDone(result.plane, len(result.block.tiles))
+                yield TilesDone(result.plane, result.block.n_tiles)
     finally:
         client.cancel([f for f in pending.futures if not f.done()])

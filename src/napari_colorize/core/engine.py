@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..models.spec import ColorModel
+from ..models.spec import ColorModel, ModelSpec
 from .blending import BLENDING_MODES
 from .blocks import (
     BlockResult,
@@ -27,6 +27,7 @@ from .blocks import (
     auto_batch_size,
     make_plan,
     pad_to,
+    plane_name,
     read_plane,
 )
 from .events import Progress, drain
@@ -40,6 +41,8 @@ from .validation import check_image, check_store, check_tiling, zarr_name
 #: gets larger blocks: fewer tiles computed twice on block edges, fewer host copies.
 BLOCK_SIZE = 4096
 GPU_BLOCK_SIZE = 8192
+#: Largest block side accepted: a block's accumulators are held in memory at once.
+MAX_BLOCK_SIZE = 16384
 
 
 def connect(scheduler: Any) -> Any:
@@ -85,11 +88,15 @@ class ColorizeConfig:
     channels: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.block_size, bool) or not isinstance(self.block_size, int) or (
-            self.block_size < 16
+        if isinstance(self.block_size, bool) or not isinstance(self.block_size, int) or not (
+            16 <= self.block_size <= MAX_BLOCK_SIZE
         ):
-            raise ValueError(f"block_size must be an integer >= 16 pixels; got {self.block_size!r}")
-        if self.blending not in BLENDING_MODES:
+            raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels or "
+                             f"'auto'; got {self.block_size!r}")
+        for name in ("confidence", "channels"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:
             raise ValueError(f"blending {self.blending!r} must be one of {BLENDING_MODES}")
 
 
@@ -107,6 +114,11 @@ def resolve_model(model: Any, device: str | torch.device | None) -> ColorModel:
 
     if model is None or isinstance(model, (str, Path)):
         return load_model(model, device=str(resolve_device(device)))
+    if not (isinstance(getattr(model, "spec", None), ModelSpec) and callable(model)):
+        raise TypeError(
+            f"model must be a model name (see list_models()), a path to a model card or "
+            f"weights, or a loaded model; got {type(model).__name__}"
+        )
     if device is not None and str(device) != "auto" and hasattr(model, "to"):
         model.to(resolve_device(device))
     return model
@@ -209,10 +221,11 @@ def iter_colorize(
             return merger.result()
         planes = plan.planes
         finished = merger.completed() if hasattr(merger, "completed") else set()
-        jobs = [(p, b) for p in range(len(planes)) for b in plan.blocks
-                if plan.key(p, b) not in finished]
-        total = sum(len(b.tiles) for b in plan.blocks) * len(planes)
-        done = total - sum(len(b.tiles) for _, b in jobs)
+        # blocks are made as the run reaches them: planning is not a pass over a huge plane
+        jobs = ((p, b) for p in range(len(planes)) for b in plan.blocks
+                if plan.key(p, b) not in finished)
+        total = plan.blocks.n_tiles * len(planes)
+        done = sum(plan.tiles_of_key(key) for key in finished)
         if client is not None:
             from .distributed import run_distributed
 
@@ -255,7 +268,7 @@ def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple
     parsed = parse_hints(hints, len(plan.shape))
     by_plane, ignored = split_by_plane(parsed, plan.shape)
     planes = plan.planes
-    tile = tuple(s.stop - s.start for s in plan.tiles[0].read)
+    tile = plan.tile_shape
 
     def predict(plane_no: int, row: int, col: int, size: tuple[int, int]):
         # a window centred on the hint, inside the (padded) plane: independent of the tiling
@@ -264,7 +277,7 @@ def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple
         h, w = plan.shape[-2:]
         raw = read_plane(image, planes[plane_no] + (slice(r0, min(r0 + size[0], h)),
                                                       slice(c0, min(c0 + size[1], w))))
-        lightness = pad_to(to_lightness(raw, plan.window), size)
+        lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
         ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
         return lightness, ab, (row - r0, col - c0)
 

@@ -18,6 +18,7 @@ no colour.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,12 @@ class Hints:
         return {"points": self.points.round(3).tolist(), "colors": self.colours.round(4).tolist()}
 
 
+#: Most hints one run takes: each costs a model call and a pass over every pixel of its plane.
+MAX_HINTS = 1000
+#: Largest hints CSV read (bytes); far more than MAX_HINTS rows need.
+MAX_CSV_BYTES = 1 << 20
+
+
 def parse_hints(hints: Any, ndim: int) -> Hints:
     """Hints from ``(points, colours)``, a dict with ``points``/``colors``, a :class:`Hints`,
     or a CSV path (columns: one per image axis, then r, g, b)."""
@@ -58,13 +65,20 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
     elif isinstance(hints, (str, Path)):
         points, colours = read_hints_csv(hints, ndim)
     elif isinstance(hints, dict):
-        points = hints.get("points", [])
+        unknown = sorted(map(str, set(hints) - {"points", "colors", "colours"}))
+        if unknown or "points" not in hints:
+            raise ValueError(
+                f"hints dict needs keys 'points' and 'colors'; got {sorted(map(str, hints))}"
+            )
+        points = hints["points"]
         colours = hints.get("colors", hints.get("colours", []))
     else:
         try:
             points, colours = hints
         except (TypeError, ValueError):
-            raise ValueError("hints must be (points, colours), a dict or a CSV path") from None
+            raise ValueError(
+                f"hints must be (points, colours), a dict or a CSV path; got {type(hints).__name__}"
+            ) from None
     try:
         points = np.asarray(points, dtype=np.float64)
         colours = np.asarray(colours, dtype=np.float64)
@@ -77,6 +91,10 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
     if points.ndim != 2 or points.shape[1] != ndim:
         raise ValueError(f"hint points need {ndim} coordinates each (one per image axis); got "
                          f"points shaped {points.shape}")
+    if len(points) > MAX_HINTS:
+        raise ValueError(f"hints: {len(points)} points; at most {MAX_HINTS} are supported")
+    if colours.ndim == 0:
+        raise ValueError(f"hints need one RGB colour per point; got the single number {colours}")
     colours = colours.reshape(-1, colours.shape[-1]) if colours.size else np.zeros((0, 3))
     if colours.shape[-1] == 4:  # RGBA face colours from napari: alpha is not a colour
         colours = colours[:, :3]
@@ -85,32 +103,50 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
             f"hints need one RGB colour per point; got {len(points)} points and colours shaped "
             f"{colours.shape}"
         )
-    if colours.size and colours.max() > 1:
-        colours = colours / 255
     if not np.isfinite(points).all() or not np.isfinite(colours).all():
         raise ValueError("hint points and colours must be finite numbers")
-    return Hints(points, np.clip(colours, 0, 1))
+    if colours.size and (colours.min() < 0 or colours.max() > 255):
+        raise ValueError(f"hint colours must be in 0-1 or 0-255; got values from "
+                         f"{colours.min():g} to {colours.max():g}")
+    if colours.size and colours.max() > 1:
+        colours = colours / 255
+    return Hints(points, colours)
 
 
 def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``axis_0, ..., axis_{ndim-1}, r, g, b`` (a header row is allowed)."""
     path = Path(path)
     try:
-        rows = [line.split(",") for line in path.read_text().splitlines() if line.strip()]
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"hints {path} is not a file (expected a CSV path)")
+        if info.st_size > MAX_CSV_BYTES:
+            raise ValueError(f"hints {path} is {info.st_size} bytes; a hints CSV holds at most "
+                             f"{MAX_HINTS} rows")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read hints {path}: {exc}") from None
+        raise ValueError(
+            f"cannot read hints {path}: {exc.strerror or exc} (hints take a CSV path, "
+            "(points, colours) or a dict)"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"hints {path} is not a text CSV file") from None
+    rows = [[v.strip() for v in line.split(",")] for line in text.splitlines() if line.strip()]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]
-    try:
-        table = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
-    except ValueError:
-        raise ValueError(f"hints {path}: every row must hold numbers") from None
-    if table.size and table.shape[1] != ndim + 3:
-        raise ValueError(
-            f"hints {path} has {table.shape[1]} columns; expected {ndim + 3} "
-            f"({ndim} coordinates, then r, g, b)"
-        )
-    table = table.reshape(-1, ndim + 3)
+    if not rows:
+        raise ValueError(f"hints {path} holds no hint rows (columns: {ndim} coordinates, "
+                         "then r, g, b)")
+    for number, row in enumerate(rows, start=1):
+        if len(row) != ndim + 3:
+            raise ValueError(
+                f"hints {path} row {number} has {len(row)} columns; expected {ndim + 3} "
+                f"({ndim} coordinates, then r, g, b)"
+            )
+        bad = next((v for v in row if not _is_number(v)), None)
+        if bad is not None:
+            raise ValueError(f"hints {path} row {number}: {bad[:20]!r} is not a number")
+    table = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
     return table[:, :ndim], table[:, ndim:]
 
 

@@ -1,13 +1,18 @@
 """Tile plans: which window of a plane each model call reads, pure and Qt-free.
 
-Tiles are planned per axis in 1-D and combined with :func:`itertools.product`. Edge tiles are
-shifted inward so every tile is full-size; a plane smaller than a tile is padded by the engine.
+Tiles are planned per axis in 1-D (:class:`AxisPlan`, computed on demand, so planning costs the
+same for a 1 MP image and a 10^12-pixel declared shape) and combined as a product. Edge tiles
+are shifted inward so every tile is full-size; a plane smaller than a tile is padded by the
+engine. Blocks (:class:`BlockGrid`) carry the range of tile indices touching them on each axis,
+found by bisection, and their :class:`TileSpec` objects are built only when a block is run.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -23,25 +28,76 @@ class TileSpec:
     crop: tuple[slice, slice]
 
 
-def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile.
+@dataclass(frozen=True)
+class AxisPlan(Sequence):
+    """The tiles of one axis: entry ``i`` is ``(start, stop, own_start, own_stop)``.
 
-    Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end at
-    ``length``. Ownership boundaries lie half-way through each overlap.
+    Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end
+    at ``length``. Ownership boundaries lie half-way through each overlap. Entries are computed
+    on demand; starts and ownership bounds increase with ``i``.
     """
-    if length <= tile:
-        return [(0, length, 0, length)]
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap {overlap} must be in [0, tile {tile})")
-    step = tile - overlap
-    n = math.ceil((length - tile) / step) + 1
-    starts = [min(i * step, length - tile) for i in range(n)]
-    plan = []
-    for i, start in enumerate(starts):
-        own_start = 0 if i == 0 else (starts[i - 1] + tile + start) // 2
-        own_stop = length if i == n - 1 else (start + tile + starts[i + 1]) // 2
-        plan.append((start, start + tile, own_start, own_stop))
-    return plan
+
+    length: int
+    tile: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.length < 1 or self.tile < 1:
+            raise ValueError(f"axis length {self.length} and tile {self.tile} must be >= 1")
+        if self.length > self.tile and not 0 <= self.overlap < self.tile:
+            raise ValueError(f"overlap {self.overlap} must be in [0, tile {self.tile})")
+
+    @property
+    def size(self) -> int:
+        """Tile length along this axis (the axis length if it is shorter than a tile)."""
+        return min(self.tile, self.length)
+
+    def __len__(self) -> int:
+        if self.length <= self.tile:
+            return 1
+        return math.ceil((self.length - self.tile) / (self.tile - self.overlap)) + 1
+
+    def start(self, i: int) -> int:
+        if self.length <= self.tile:
+            return 0
+        return min(i * (self.tile - self.overlap), self.length - self.tile)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        n = len(self)
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"tile {i} out of range for an axis of {n} tiles")
+        start, size = self.start(i), self.size
+        own_start = 0 if i == 0 else (self.start(i - 1) + size + start) // 2
+        own_stop = self.length if i == n - 1 else (start + size + self.start(i + 1)) // 2
+        return (start, start + size, own_start, own_stop)
+
+    def touching(self, start: int, stop: int, constant: bool = False) -> range:
+        """Indices of the tiles whose window (``crop`` with ``constant`` blending, else
+        ``read``) overlaps ``[start, stop)``."""
+        if constant:  # own_start < stop and own_stop > start
+            first = bisect.bisect_right(self, start, key=lambda e: e[3])
+            last = bisect.bisect_left(self, stop, key=lambda e: e[2])
+        else:  # tile_start < stop and tile_start + size > start
+            first = bisect.bisect_right(self, start - self.size, key=lambda e: e[0])
+            last = bisect.bisect_left(self, stop, key=lambda e: e[0])
+        return range(first, max(first, last))
+
+
+def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile (see :class:`AxisPlan`)."""
+    return list(AxisPlan(length, tile, overlap))
+
+
+def make_tile(rows: tuple[int, ...], cols: tuple[int, ...]) -> TileSpec:
+    """The :class:`TileSpec` of one row entry and one column entry of two axis plans."""
+    return TileSpec(
+        read=(slice(rows[0], rows[1]), slice(cols[0], cols[1])),
+        crop=(slice(rows[2], rows[3]), slice(cols[2], cols[3])),
+    )
 
 
 def plan_tiles(
@@ -58,28 +114,25 @@ def plan_tiles(
     3
     """
     th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else tile_size
-    rows = plan_axis(shape[0], th, overlap)
-    cols = plan_axis(shape[1], tw, overlap)
-    return [
-        TileSpec(
-            read=(slice(r[0], r[1]), slice(c[0], c[1])),
-            crop=(slice(r[2], r[3]), slice(c[2], c[3])),
-        )
-        for r, c in itertools.product(rows, cols)
-    ]
+    rows = AxisPlan(shape[0], th, overlap)
+    cols = AxisPlan(shape[1], tw, overlap)
+    return [make_tile(r, c) for r, c in itertools.product(rows, cols)]
 
 
 @dataclass(frozen=True)
 class Block:
     """A region of a plane computed and written as one unit, with the tiles that contribute to it.
 
+    ``tile_rows`` and ``tile_cols`` are the indices (into the plan's row and column axis plans)
+    of the tiles touching the block; its tiles are their product, in plan (row-major) order.
     Runs are resumed and distributed block by block. A block's result depends only on its tiles,
     so it is the same whichever process computes it, and in whichever batch.
     """
 
     rows: slice
     cols: slice
-    tiles: tuple[int, ...]
+    tile_rows: range
+    tile_cols: range
 
     @property
     def region(self) -> tuple[slice, slice]:
@@ -89,29 +142,86 @@ class Block:
     def key(self) -> str:
         return f"{self.rows.start}-{self.cols.start}"
 
+    @property
+    def n_tiles(self) -> int:
+        return len(self.tile_rows) * len(self.tile_cols)
 
-def _overlaps(a: tuple[slice, slice], b: tuple[slice, slice]) -> bool:
-    return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True))
+    @property
+    def tiles(self) -> Iterator[tuple[int, int]]:
+        """``(row, col)`` tile indices, in plan order."""
+        return itertools.product(self.tile_rows, self.tile_cols)
+
+
+@dataclass(frozen=True)
+class BlockGrid(Sequence):
+    """The blocks (at most ``block_size`` a side) of a ``plane`` (rows, cols), row-major, made on
+    demand from the axis plans: a few integers, whatever the plane's size."""
+
+    plane: tuple[int, int]
+    block_size: int
+    rows: AxisPlan
+    cols: AxisPlan
+    constant: bool = False
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Blocks per axis."""
+        return (-(-self.plane[0] // self.block_size), -(-self.plane[1] // self.block_size))
+
+    def __len__(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def _axis(self, axis: int, i: int) -> tuple[slice, range]:
+        plan = self.rows if axis == 0 else self.cols
+        start = i * self.block_size
+        stop = min(start + self.block_size, self.plane[axis])
+        return slice(start, stop), plan.touching(start, stop, self.constant)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        n = len(self)
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"block {i} out of range for a plane of {n} blocks")
+        r, c = divmod(i, self.grid[1])
+        (rows, tile_rows), (cols, tile_cols) = self._axis(0, r), self._axis(1, c)
+        return Block(rows, cols, tile_rows, tile_cols)
+
+    def __iter__(self) -> Iterator[Block]:
+        cols = [self._axis(1, c) for c in range(self.grid[1])]
+        for r in range(self.grid[0]):
+            rows, tile_rows = self._axis(0, r)
+            for col, tile_cols in cols:
+                yield Block(rows, col, tile_rows, tile_cols)
+
+    def at(self, row: int, col: int) -> Block | None:
+        """The block starting at pixel ``(row, col)``, or ``None`` if no block starts there."""
+        if row % self.block_size or col % self.block_size:
+            return None
+        r, c = row // self.block_size, col // self.block_size
+        if not (0 <= r < self.grid[0] and 0 <= c < self.grid[1]):
+            return None
+        return self[r * self.grid[1] + c]
+
+    @property
+    def n_tiles(self) -> int:
+        """Tiles run for one plane: each block's tiles, counted once per block they touch."""
+        per_axis = [sum(len(self._axis(a, i)[1]) for i in range(self.grid[a])) for a in (0, 1)]
+        return per_axis[0] * per_axis[1]
 
 
 def plan_blocks(
-    plane: tuple[int, int], tiles: list[TileSpec], block_size: int, constant: bool = False
-) -> list[Block]:
+    plane: tuple[int, int], rows: AxisPlan, cols: AxisPlan, block_size: int,
+    constant: bool = False,
+) -> BlockGrid:
     """Cut a plane of ``plane`` (rows, cols) into blocks of at most ``block_size`` a side.
 
     Each block lists the tiles whose window (``crop`` with constant blending) touches it, in plan
     order. Tiles straddling a block edge are computed once per block they touch.
     """
-    blocks = []
-    for r0 in range(0, plane[0], block_size):
-        for c0 in range(0, plane[1], block_size):
-            region = (slice(r0, min(r0 + block_size, plane[0])),
-                      slice(c0, min(c0 + block_size, plane[1])))
-            touching = tuple(
-                i for i, t in enumerate(tiles) if _overlaps(t.crop if constant else t.read, region)
-            )
-            blocks.append(Block(*region, touching))
-    return blocks
+    return BlockGrid(tuple(plane), block_size, rows, cols, constant)  # type: ignore[arg-type]
 
 
 def bounding_box(windows: list[tuple[slice, slice]]) -> tuple[slice, slice]:

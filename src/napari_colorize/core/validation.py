@@ -50,15 +50,24 @@ def check_finite(plane: np.ndarray, where: str = "image") -> None:
         )
 
 
+#: Largest tile side, and most pixels in one model call (batch_size x tile area): a typo such
+#: as tile_size=10**9 is refused before anything is allocated.
+MAX_TILE_SIZE = 8192
+MAX_BATCH_PIXELS = 1 << 28
+
+
 def check_tiling(
     tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int
 ) -> None:
     """Raise ``ValueError`` for tile settings the model cannot use."""
-    for name, value in (("tile_size", tile_size), ("overlap", overlap), ("batch_size", batch_size)):
+    for name, value, unit in (("tile_size", tile_size, "pixels"), ("overlap", overlap, "pixels"),
+                              ("batch_size", batch_size, "tiles")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer number of pixels; got {value!r}")
+            raise ValueError(f"{name} must be an integer number of {unit}; got {value!r}")
     if tile_size < min_tile:
         raise ValueError(f"tile_size {tile_size} is below the model's minimum of {min_tile}")
+    if tile_size > MAX_TILE_SIZE:
+        raise ValueError(f"tile_size {tile_size} exceeds the maximum of {MAX_TILE_SIZE} pixels")
     if tile_size % divisor:
         raise ValueError(f"tile_size {tile_size} must be a multiple of {divisor} for this model")
     if overlap < 0:
@@ -67,6 +76,11 @@ def check_tiling(
         raise ValueError(f"overlap {overlap} must be < tile_size/2 = {tile_size // 2}")
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be >= 1")
+    if int(batch_size) * int(tile_size) ** 2 > MAX_BATCH_PIXELS:
+        raise ValueError(
+            f"batch_size {batch_size} x tile_size {tile_size}^2 is more than {MAX_BATCH_PIXELS} "
+            f"pixels per model call; use batch_size <= {MAX_BATCH_PIXELS // int(tile_size) ** 2}"
+        )
 
 
 def check_store(image: Any) -> None:
@@ -122,3 +136,37 @@ def base_array(image: Any) -> Any:
     while isinstance(image, (FileArray, LightnessArray)):
         image = image.source
     return image
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def check_contrast_limits(limits: Any) -> tuple[float, float]:
+    """``(low, high)`` as floats; ``ValueError``/``TypeError`` naming ``contrast_limits`` unless
+    they are two finite, increasing numbers."""
+    if isinstance(limits, (str, bytes, dict, set)) or not hasattr(limits, "__len__"):
+        raise TypeError(
+            f"contrast_limits must be two numbers (low, high); got {type(limits).__name__} "
+            f"{_short(limits)}"
+        )
+    values = list(np.asarray(limits, dtype=object).ravel()) if hasattr(limits, "shape") else list(
+        limits
+    )
+    if len(values) != 2 or not all(_is_real(v) for v in values):
+        raise TypeError(f"contrast_limits must be two numbers (low, high); got {_short(limits)}")
+    low, high = float(values[0]), float(values[1])
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"contrast_limits ({low}, {high}) must be finite numbers")
+    if high <= low:
+        raise ValueError(
+            f"contrast_limits ({low}, {high}) must increase (low < high)"
+        )
+    return low, high
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from .cards import check_card, check_header, expected_tensors, read_card_text, weights_path
 from .network import ChromaNet
 from .spec import ColorModel, ModelSpec
 
@@ -82,17 +83,19 @@ def build_network(card: dict[str, Any]) -> torch.nn.Module:
 
         channels = int(arch.get("channels", len(card.get("channel_names", ()))))
         prior = arch.get("prior")
-        return FractionNet(tuple(arch.get("widths", ChromaNet().widths)), channels=channels,
+        return FractionNet(tuple(arch.get("widths", (32, 64, 96, 128))), channels=channels,
                            prior=None if prior is None else tuple(prior))
     if cls != "ChromaNet":
         raise ValueError(f"unknown architecture {arch.get('class')!r} in model card")
-    return ChromaNet(tuple(arch.get("widths", ChromaNet().widths)))
+    return ChromaNet(tuple(arch.get("widths", (32, 64, 96, 128))))
 
 
 def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> ColorModel:
     """Load a bundled or user model by name, or from a ``.safetensors``/``.json`` path.
 
-    The weights' sha256 must match the card's; a mismatch is refused.
+    The card is checked before anything is built (types, bounds, a weights file beside it);
+    the tensors the weights' header declares must be the architecture's, and the weights'
+    sha256 must match the card's.
 
     Examples
     --------
@@ -100,29 +103,38 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     """
     from safetensors.torch import load_file
 
+    if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"model must be a model name or a path to a model card or weights; got "
+                        f"{type(name_or_path).__name__} {name_or_path!r}")
     card_path = _find_card(name_or_path or DEFAULT_MODEL)
     try:
-        card = json.loads(card_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        card = json.loads(read_card_text(card_path))
+    except json.JSONDecodeError as exc:
         raise ValueError(f"cannot read model card {card_path}: {exc}") from None
-    weights = card_path.parent / card.get("weights", card_path.stem + ".safetensors")
-    if not weights.exists():
-        raise ValueError(f"weights file {weights} not found")
-    digest = sha256_file(weights)
-    if digest != card.get("sha256"):
+    arch = check_card(card, card_path)
+    weights = weights_path(card, card_path)
+    expected = card.get("sha256")
+    if expected is None:
+        raise ValueError(f"model card {card_path} has no sha256 of its weights")
+    spec_check = {"architecture": dict(arch, prior=None), "channel_names": card.get(
+        "channel_names", [])}
+    problem = check_header(weights, expected_tensors(lambda: build_network(spec_check)))
+    if problem is None:
+        digest = sha256_file(weights)
+        if digest != expected:
+            raise ValueError(
+                f"weights file {weights} has sha256 {digest[:16]}..., expected {expected}"
+            )
+        net = build_network(card)
+        try:
+            net.load_state_dict(load_file(weights))
+        except Exception as exc:
+            problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if problem is not None:
         raise ValueError(
-            f"weights file {weights} has sha256 {digest[:16]}..., expected {card.get('sha256')}"
+            f"weights file {weights} does not fit its card (expected sha256 {expected}, "
+            f"architecture {card.get('architecture')}): {problem}"
         )
-    net = build_network(card)
-    try:
-        state = load_file(weights)
-        net.load_state_dict(state)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ValueError(
-            f"weights file {weights} does not fit its card (expected sha256 {card.get('sha256')}, "
-            f"architecture {card.get('architecture')}): {first}"
-        ) from None
     spec = ModelSpec(
         name=card.get("name", card_path.stem),
         version=str(card.get("version", "0")),
@@ -171,8 +183,11 @@ def available_devices() -> list[str]:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"auto"``/``None`` -> the best available device; otherwise check ``device`` exists."""
-    if device is None or str(device) == "auto":
+    if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device(available_devices()[0])
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a name such as 'cpu', 'cuda' or 'auto'; got "
+                        f"{type(device).__name__} {device!r}")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
@@ -183,4 +198,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise ValueError(
             f"device {device!r} is not available here; available: {available_devices()}"
         )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} is not available here: this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     return dev

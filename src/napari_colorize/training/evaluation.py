@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab
+from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
 from ..core.render import intensity_from_lightness
 from .patches import tissue_mask
 
@@ -34,7 +34,7 @@ def gray_with_lightness(rgb: np.ndarray) -> np.ndarray:
 
 def render(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Lab planes -> uint8 sRGB ``(H, W, 3)`` as the engine renders them."""
-    t = [torch.from_numpy(np.ascontiguousarray(p, dtype=np.float32)) for p in (lightness, a, b)]
+    t = [torch.from_numpy(writable(p, np.float32)) for p in (lightness, a, b)]
     return lab_to_srgb_uint8(*t).numpy()
 
 
@@ -149,12 +149,13 @@ def evaluate(
     >>> evaluate("he-histology", ["truth.png"])  # doctest: +SKIP
     """
     from ..core.engine import resolve_model
-    from ..io.readers import as_rgb_uint8, read_rgb
 
     net = resolve_model(model, "auto")
     if net.spec.kind != "chroma":
         raise ValueError(f"evaluate scores colour (chroma) models against true colour; "
                          f"{net.spec.name} predicts {net.spec.kind}")
+    if isinstance(hints, bool) or not isinstance(hints, (int, np.integer)):
+        raise TypeError(f"hints must be a whole number of hints; got {hints!r}")
     if hints < 0:
         raise ValueError(f"hints {hints} must be >= 0")
     if isinstance(images, (str, Path, np.ndarray)):
@@ -162,9 +163,30 @@ def evaluate(
     results = []
     for i, image in enumerate(images):
         label = str(image) if isinstance(image, (str, Path)) else f"image {i}"
-        rgb = read_rgb(image) if isinstance(image, (str, Path)) else as_rgb_uint8(image, label)
-        results.append(evaluate_image(net, rgb, label=label, hints=hints, **colorize_kw))
+        results.append(evaluate_image(net, truth_rgb(image, label), label=label, hints=hints,
+                                      **colorize_kw))
     return results
+
+
+def truth_rgb(image: Any, label: str) -> np.ndarray:
+    """A true-colour image (array or path) as uint8 RGB; NaN or infinite colours are refused
+    (cast to uint8 they would become arbitrary colours)."""
+    from ..core.validation import check_finite
+    from ..io.readers import as_rgb_uint8, read_image, read_rgb
+
+    if isinstance(image, (str, Path)):
+        lazy = read_image(image)
+        if np.dtype(lazy.dtype).kind != "f":
+            return read_rgb(image)
+        try:
+            image = np.asarray(lazy[...])
+        except Exception as exc:
+            raise ValueError(f"cannot read {label}: {type(exc).__name__}: {exc}") from None
+    image = np.asarray(image)
+    if image.dtype.kind not in "uif":
+        raise ValueError(f"{label} has dtype {image.dtype}; expected RGB numbers")
+    check_finite(image, label)
+    return as_rgb_uint8(image, label)
 
 
 def evaluate_regions(model: Any, regions: Any) -> dict[str, dict]:

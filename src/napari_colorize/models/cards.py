@@ -1,0 +1,212 @@
+"""Model cards checked before anything is built or read: types, bounds, the weights file's place
+and kind, and the tensors its safetensors header declares against the architecture's.
+
+A card is untrusted input (a user's folder, a download): an absurd width would allocate hundreds
+of GB, a weights path could name a device or a file outside the model's folder. Every check here
+reads the card, the weights file's metadata and the safetensors header only; the network used to
+compare shapes lives on torch's ``meta`` device, so nothing is allocated.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: The card format this release reads (``card_version``; cards without it are format 1).
+CARD_VERSION = 1
+#: Largest network width, card file and model tile accepted.
+MAX_WIDTH = 1024
+MAX_CARD_BYTES = 16 << 20
+MAX_TILE = 8192
+MAX_CHANNELS = 64
+#: Room for the safetensors header (names, shapes, metadata) beside the tensors' bytes.
+HEADER_SLACK = 1 << 20
+
+ARCHITECTURE_KEYS = {
+    "ChromaNet": {"class", "widths"},
+    "FractionNet": {"class", "widths", "channels", "prior"},
+}
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class CardError(ValueError):
+    """A model card that cannot be used; the message names the card and the key."""
+
+
+def check_card(card: Any, where: Path) -> dict[str, Any]:
+    """Raise :class:`CardError` unless ``card`` (parsed JSON) is a card this release can use."""
+
+    def fail(message: str) -> CardError:
+        return CardError(f"model card {where}: {message}")
+
+    if not isinstance(card, dict):
+        raise fail(f"must be a JSON object; got a JSON {type(card).__name__}")
+    version = card.get("card_version", 1)
+    if not _integer(version) or version < 1:
+        raise fail(f"card_version must be a positive integer; got {version!r}")
+    if version > CARD_VERSION:
+        raise fail(f"card_version {version} is newer than this napari-colorize reads "
+                   f"({CARD_VERSION}); upgrade napari-colorize")
+    for key in ("name", "weights", "sha256"):
+        if key in card and not isinstance(card[key], str):
+            raise fail(f"{key} must be a string; got {card[key]!r}")
+    if "version" in card and not isinstance(card["version"], (str, int)):
+        raise fail(f"version must be a string; got {card['version']!r}")
+    kind = card.get("kind", "chroma")
+    if kind not in ("chroma", "fractions"):
+        raise fail(f"kind {kind!r} must be 'chroma' or 'fractions'")
+    arch = _check_architecture(card.get("architecture", {}), card, fail)
+    divisor = card.get("divisor", 32)
+    if not _integer(divisor) or not 32 <= divisor <= MAX_TILE or divisor % 32:
+        raise fail(f"divisor must be a multiple of 32 (the network's), at most {MAX_TILE}; got "
+                   f"{divisor!r}")
+    min_tile = card.get("min_tile", 64)
+    if not _integer(min_tile) or not divisor <= min_tile <= MAX_TILE or min_tile % divisor:
+        raise fail(f"min_tile must be a multiple of divisor {divisor}, at most {MAX_TILE}; got "
+                   f"{min_tile!r}")
+    names = card.get("channel_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise fail(f"channel_names must be a list of strings; got {names!r}")
+    palette = card.get("palette", [])
+    if not isinstance(palette, list) or not all(
+        isinstance(c, list) and len(c) == 3 and all(_number(v) and 0 <= v <= 1 for v in c)
+        for c in palette
+    ):
+        raise fail("palette must be a list of [r, g, b] colours in [0, 1]")
+    if kind == "fractions" and (len(names) < 2 or len(palette) != len(names)):
+        raise fail(f"a fractions model needs >= 2 channel_names and one palette colour each; got "
+                   f"{len(names)} names and {len(palette)} colours")
+    if arch["class"] == "FractionNet" and names and arch["channels"] != len(names):
+        raise fail(f"architecture.channels {arch['channels']} differs from the {len(names)} "
+                   "channel_names")
+    if (arch["class"] == "FractionNet") != (kind == "fractions"):
+        raise fail(f"kind {kind!r} does not match architecture {arch['class']}")
+    weights = card.get("weights")
+    if weights is not None:
+        bad = not weights or weights in (".", "..") or any(c in weights for c in "/\\\0:")
+        if bad or Path(weights).name != weights:
+            raise fail(f"weights {weights!r} must be a file name beside the card (no folders)")
+    return arch
+
+
+def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
+    """The architecture with defaults filled in: class, widths (and channels, prior)."""
+    if not isinstance(arch, dict):
+        raise fail(f"architecture must be an object; got {arch!r}")
+    cls = arch.get("class", "ChromaNet")
+    if cls not in ARCHITECTURE_KEYS:
+        raise fail(f"unknown architecture class {cls!r}; known: {sorted(ARCHITECTURE_KEYS)}")
+    unknown = sorted(set(arch) - ARCHITECTURE_KEYS[cls])
+    if unknown:
+        raise fail(f"unknown architecture keys {unknown} for {cls}")
+    widths = arch.get("widths", [32, 64, 96, 128])
+    if not (isinstance(widths, list) and len(widths) == 4
+            and all(_integer(w) and 1 <= w <= MAX_WIDTH for w in widths)):
+        raise fail(f"architecture.widths must be 4 integers in [1, {MAX_WIDTH}]; got "
+                   f"{_short(widths)}")
+    out = {"class": cls, "widths": tuple(widths)}
+    if cls == "FractionNet":
+        channels = arch.get("channels", len(card.get("channel_names", ()) or ()))
+        if not _integer(channels) or not 2 <= channels <= MAX_CHANNELS:
+            raise fail(f"architecture.channels must be an integer in [2, {MAX_CHANNELS}]; got "
+                       f"{channels!r}")
+        prior = arch.get("prior")
+        if prior is not None and not (
+            isinstance(prior, list) and len(prior) == channels
+            and all(_number(p) and p >= 0 for p in prior) and abs(sum(prior) - 1) <= 1e-3
+        ):
+            raise fail(f"architecture.prior must be {channels} fractions summing to 1; got "
+                       f"{_short(prior)}")
+        out.update(channels=channels, prior=None if prior is None else tuple(prior))
+    return out
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_card_text(path: Path) -> str:
+    """The card's text; a card that is not a small regular text file is refused."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise CardError(f"cannot read model card {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CardError(f"model card {path} is not a regular file")
+    if info.st_size > MAX_CARD_BYTES:
+        raise CardError(f"model card {path} is {info.st_size} bytes; a card is at most "
+                        f"{MAX_CARD_BYTES} bytes")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CardError(f"cannot read model card {path}: {type(exc).__name__}") from None
+
+
+def weights_path(card: dict, card_path: Path) -> Path:
+    """The weights file: a regular file in the card's folder (after resolving links)."""
+    weights = card_path.parent / card.get("weights", card_path.stem + ".safetensors")
+    try:
+        info = os.stat(weights)
+    except OSError:
+        raise CardError(f"weights file {weights} not found") from None
+    folder = os.path.realpath(card_path.parent)
+    if os.path.dirname(os.path.realpath(weights)) != folder:
+        raise CardError(f"weights file {weights} links outside the model's folder {folder}")
+    if not stat.S_ISREG(info.st_mode):
+        raise CardError(f"weights file {weights} is not a regular file")
+    return weights
+
+
+def expected_tensors(build: Any) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the state dict of ``build()``'s network, built on the meta device
+    (no memory is allocated)."""
+    with torch.device("meta"):
+        net = build()
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def check_header(weights: Path, expected: dict[str, tuple[int, ...]]) -> str | None:
+    """What is wrong with the tensors ``weights``' safetensors header declares (names, shapes,
+    total size), or ``None``. Only the header is read."""
+    from safetensors import safe_open
+
+    budget = sum(math.prod(s) for s in expected.values()) * 8 + HEADER_SLACK
+    size = weights.stat().st_size
+    if size > budget:
+        return f"the file is {size} bytes, far more than the {len(expected)} tensors need"
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # a text file, a pickle, a truncated header
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"not a safetensors file ({first})"
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    shapes = [f"{k} is {list(found[k])}, expected {list(expected[k])}"
+              for k in sorted(set(found) & set(expected)) if found[k] != expected[k]]
+    problems = []
+    if missing:
+        problems.append(f"missing tensors {_names(missing)}")
+    if extra:
+        problems.append(f"unexpected tensors {_names(extra)}")
+    if shapes:
+        problems.append("misshapen tensors: " + "; ".join(shapes[:3])
+                        + (f" (and {len(shapes) - 3} more)" if len(shapes) > 3 else ""))
+    return ", ".join(problems) or None
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" (and {len(names) - 5} more)" if len(names) > 5 else "")
