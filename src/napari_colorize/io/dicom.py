@@ -15,6 +15,7 @@ own VOI window is not used. A folder is ordered by position along the slice norm
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,32 @@ def _order(headers: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
     return [h for _, h in sorted(zip(keys, headers, strict=True), key=lambda kv: kv[0])]
 
 
+#: Photometric interpretations read: gray, and colour (refused as RGB unless ``from_rgb``).
+PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT",
+               "YBR_RCT", "YBR_PARTIAL_420")
+
+
 def _read_header(pydicom: Any, path: Path) -> Any:
+    if path.stat().st_size == 0:
+        raise ValueError(f"cannot read {path}: not a DICOM file (empty file)")
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        with warnings.catch_warnings():  # damaged files warn before they fail: one line
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, stop_before_pixels=True)
+    except pydicom.errors.InvalidDicomError:
+        raise ValueError(
+            f"cannot read {path}: not a DICOM file (no 'DICM' header or file meta information)"
+        ) from None
     except Exception as exc:
         raise ValueError(f"cannot read DICOM file {path}: {one_line(exc)}") from None
+
+
+def _check_photometric(ds: Any, path: Path) -> None:
+    kind = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    if kind not in PHOTOMETRIC:
+        raise ValueError(
+            f"{path}: DICOM {kind} images are not supported (gray MONOCHROME1/2 or RGB only)"
+        )
 
 
 def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
@@ -138,6 +160,7 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
     for path in _candidates(folder):
         ds = _read_header(pydicom, path)
         if "Rows" in ds and "Columns" in ds:  # skip DICOMDIR, reports, structure sets
+            _check_photometric(ds, path)
             headers.append((path, ds))
     if not headers:
         raise ValueError(f"{folder} holds no DICOM images")
@@ -228,12 +251,14 @@ class DicomArray:
 
 def _pixels(frame: _Frame) -> np.ndarray:
     pydicom = _pydicom()
-    try:
-        from pydicom.pixels import pixel_array  # pydicom >= 3: decodes one frame only
-    except ImportError:  # pragma: no cover - pydicom 2.x
-        data = pydicom.dcmread(frame.path).pixel_array
-        return data if frame.index is None else data[frame.index]
-    return pixel_array(frame.path, index=frame.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from pydicom.pixels import pixel_array  # pydicom >= 3: decodes one frame only
+        except ImportError:  # pragma: no cover - pydicom 2.x
+            data = pydicom.dcmread(frame.path).pixel_array
+            return data if frame.index is None else data[frame.index]
+        return pixel_array(frame.path, index=frame.index)
 
 
 def read_dicom(path: str | Path) -> DicomArray:
@@ -252,5 +277,6 @@ def read_dicom(path: str | Path) -> DicomArray:
     ds = _read_header(pydicom, path)
     if "Rows" not in ds or "Columns" not in ds:
         raise ValueError(f"{path} is a DICOM file without an image ({ds.get('Modality', '?')})")
+    _check_photometric(ds, path)
     frames = _frames(ds, path)
     return DicomArray(frames, frames[0].index is not None, str(path))

@@ -158,6 +158,8 @@ def read_image(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"cannot read {path}: no such file")
+    if not (path.is_file() or path.is_dir()):  # a pipe or device would block or never end
+        raise ValueError(f"cannot read {path}: not a regular file")
     suffix = path.suffix.lower()
     try:
         if is_zarr_path(path):
@@ -183,7 +185,8 @@ def read_image(path: str | Path) -> Any:
             )
     except ValueError as exc:
         text = " ".join(str(exc).split())
-        raise ValueError(text if str(path) in text else f"cannot read {path}: {text}") from None
+        named = text.startswith((str(path), "cannot read "))
+        raise ValueError(text if named else f"cannot read {path}: {text}") from None
     except MemoryError:
         raise
     except Exception as exc:  # decoders raise many types for damaged files

@@ -95,18 +95,21 @@ def read_tiff(path: Path) -> Any:
     with quiet_tifffile() as messages:
         try:
             with tifffile.TiffFile(path) as tif:
-                if not tif.series:
-                    raise ValueError("no image series")
-                series = tif.series[0]
+                series = tif.series[0] if tif.series else None
                 damage = _damage(messages)
                 if damage:
                     raise ValueError(f"corrupt TIFF: {damage}")
+                if series is None:
+                    raise ValueError("no image series (a corrupt TIFF?)")
                 _check_extent(series, tif.filehandle.size)
                 if series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None:
                     return zarr.open(series.aszarr(level=0), mode="r")
             return tifffile.memmap(path, mode="r", series=0, level=0)
-        except ValueError:
-            raise
+        except ValueError as exc:
+            if not isinstance(exc, tifffile.TiffFileError):
+                raise
+            damage = _damage(messages) or " ".join(str(exc).split())
+            raise ValueError(f"corrupt TIFF: {damage}") from None
         except Exception:
             damage = _damage(messages) or (
                 messages[0].replace("<tifffile.", "<") if messages else "")

@@ -1,0 +1,169 @@
+"""DICOM (pydicom's and pydicom-data's test files): single-frame, multi-frame, slice folders."""
+
+import copy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from format_helpers import CLI, SETTINGS, fingerprint, roundtrip
+from pydicom.data import get_testdata_file
+
+from napari_colorize import colorize
+from napari_colorize.cli import main
+from napari_colorize.io import dicom
+from napari_colorize.io.readers import read_image
+
+
+def dicom_file(name: str) -> Path:
+    path = get_testdata_file(name)
+    assert path is not None, f"{name} not found (install pydicom-data)"
+    return Path(path)
+
+
+def rescaled(ds) -> np.ndarray:
+    slope, intercept = float(ds.get("RescaleSlope", 1)), float(ds.get("RescaleIntercept", 0))
+    return (ds.pixel_array.astype(np.float32) * np.float32(slope) + np.float32(intercept))
+
+
+def test_ct_single_frame_with_rescale(tmp_path, model, model_file):
+    path = dicom_file("CT_small.dcm")
+    ds = pydicom.dcmread(path)
+    assert float(ds.RescaleIntercept) == -1024
+    hu = rescaled(ds)
+    image = read_image(path)
+    assert image.shape == (128, 128)
+    assert image.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(image), hu)
+    roundtrip(tmp_path, path, hu, model, model_file, (".ome.zarr", ".png"))
+
+
+def test_mr_single_frame_keeps_its_dtype(tmp_path, model, model_file):
+    path = dicom_file("MR_small.dcm")
+    pixels = pydicom.dcmread(path).pixel_array
+    assert read_image(path).dtype == pixels.dtype == np.int16
+    roundtrip(tmp_path, path, pixels, model, model_file, (".tif",))
+
+
+def test_multi_frame_mr(tmp_path, model, model_file):
+    path = dicom_file("emri_small.dcm")
+    pixels = pydicom.dcmread(path).pixel_array
+    assert pixels.shape == (10, 64, 64)
+    roundtrip(tmp_path, path, pixels, model, model_file, (".ome.zarr", ".tif"))
+
+
+def test_enhanced_multi_frame_rescale_from_functional_groups(model):
+    path = dicom_file("eCT_Supplemental.dcm")
+    ds = pydicom.dcmread(path)
+    assert "RescaleSlope" not in ds  # only in the shared functional groups
+    image = read_image(path)
+    assert image.shape == (2, 512, 512)
+    np.testing.assert_array_equal(np.asarray(image), ds.pixel_array.astype(np.float32) - 1024)
+
+
+def test_large_cr_monochrome1_is_inverted(tmp_path, model, model_file):
+    path = dicom_file("RG1_UNCR.dcm")
+    ds = pydicom.dcmread(path)
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    image = read_image(path)
+    assert image.shape == (1955, 1841)
+    bright = (2 ** int(ds.BitsStored) - 1) - ds.pixel_array  # bright on screen stays bright
+    np.testing.assert_array_equal(np.asarray(image[500:700, 300:420]), bright[500:700, 300:420])
+    before = fingerprint(path)
+    settings = {"tile_size": 512, "overlap": 32}
+    want = colorize(bright, model, **settings)
+    np.testing.assert_array_equal(colorize(path, model, **settings), want)
+    out = tmp_path / "cr.png"
+    assert main(["colorize", str(path), str(out), "--model", model_file, "--tile", "512",
+                 "--overlap", "32", "--quiet"]) == 0
+    import imageio.v3 as iio
+
+    np.testing.assert_array_equal(iio.imread(out), want)
+    assert fingerprint(path) == before
+
+
+def _series(folder: Path, n: int = 5, *, positions: bool = True, suffix: str = ".dcm") -> list:
+    """Slices of one series written in shuffled file order; returns the planes in true order."""
+    folder.mkdir()
+    base = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    iop = [0.0, 0.8, 0.6, 1.0, 0.0, 0.0]  # oblique: the normal is not the z axis
+    normal = np.cross(iop[:3], iop[3:])
+    planes = []
+    order = [3, 0, 4, 1, 2][:n]
+    for k in range(n):  # slice k lies k mm along the normal
+        ds = copy.deepcopy(base)
+        pixels = np.roll(base.pixel_array, 9 * k, axis=1).astype(base.pixel_array.dtype)
+        ds.PixelData = pixels.tobytes()
+        ds.InstanceNumber = n - k if positions else k + 1  # disagrees with the position
+        ds.ImageOrientationPatient = iop
+        if positions:
+            ds.ImagePositionPatient = list(np.array([10.0, -5.0, 3.0]) + k * normal)
+        else:
+            del ds.ImagePositionPatient
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(folder / f"IM{order[k]:04d}{suffix}")
+        planes.append(pixels.astype(np.float32) * float(base.RescaleSlope)
+                      + float(base.RescaleIntercept))
+    return planes
+
+
+def test_folder_of_slices_ordered_by_position(tmp_path, model, model_file):
+    planes = _series(tmp_path / "series")
+    stack = np.stack(planes)
+    image = read_image(tmp_path / "series")
+    assert image.shape == (5, 128, 128)
+    np.testing.assert_array_equal(np.asarray(image), stack)
+    roundtrip(tmp_path, tmp_path / "series", stack, model, model_file, (".ome.zarr",))
+
+
+def test_folder_without_positions_uses_instance_number(tmp_path):
+    planes = _series(tmp_path / "series", positions=False)
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "series")), np.stack(planes))
+
+
+def test_folder_of_files_without_suffix(tmp_path, model, model_file):
+    planes = _series(tmp_path / "series", n=3, suffix="")
+    (tmp_path / "series" / "notes.txt").write_text("not DICOM")
+    stack = np.stack(planes)
+    np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "series")), stack)
+    want = colorize(stack, model, **SETTINGS)
+    out = tmp_path / "o.tif"
+    assert main(["colorize", str(tmp_path / "series"), str(out), "--model", model_file,
+                 *CLI]) == 0
+    import tifffile
+
+    np.testing.assert_array_equal(tifffile.imread(out), want)
+
+
+def test_folder_is_read_slice_by_slice(tmp_path, monkeypatch):
+    _series(tmp_path / "series")
+    decoded = []
+    original = dicom._pixels
+    monkeypatch.setattr(dicom, "_pixels", lambda frame: decoded.append(frame) or original(frame))
+    image = read_image(tmp_path / "series")
+    assert len(decoded) == 1  # the first slice, for the dtype and shape
+    image[3, 10:20, 5:9]
+    assert len(decoded) == 2
+    assert image[1:3].shape == (2, 128, 128)
+    assert len(decoded) == 4
+
+
+def test_contrast_limits_override_the_window(model):
+    path = dicom_file("CT_small.dcm")
+    hu = rescaled(pydicom.dcmread(path))
+    limits = (-200.0, 300.0)
+    got = colorize(path, model, contrast_limits=limits, **SETTINGS)
+    np.testing.assert_array_equal(got, colorize(hu, model, contrast_limits=limits, **SETTINGS))
+    assert not np.array_equal(got, colorize(hu, model, **SETTINGS))
+
+
+def test_missing_pydicom_says_what_to_install(tmp_path, monkeypatch, model_file, capsys):
+    monkeypatch.setitem(sys.modules, "pydicom", None)
+    path = dicom_file("CT_small.dcm")
+    with pytest.raises(ValueError, match=r"pip install 'napari-colorize\[dicom\]'"):
+        colorize(path, model_file)
+    assert main(["colorize", str(path), str(tmp_path / "o.png"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "napari-colorize[dicom]" in err

@@ -1,0 +1,81 @@
+"""zarr v2/v3 arrays, OME-Zarr 0.4 and 0.5 (written by ome-zarr-py), and dask arrays."""
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from format_helpers import SETTINGS, fingerprint, gray, roundtrip
+from ome_zarr.format import FormatV04, FormatV05
+from ome_zarr.writer import write_image, write_multiscale
+
+from napari_colorize import colorize
+
+
+@pytest.mark.parametrize(
+    ("zarr_format", "separator", "dtype"),
+    [(2, ".", "uint8"), (2, "/", "uint16"), (3, "/", "float32"), (3, ".", "int16")],
+)
+def test_zarr_arrays(tmp_path, model, model_file, zarr_format, separator, dtype):
+    img = gray((300, 200), dtype)
+    encoding = {"name": "v2" if zarr_format == 2 else "default", "separator": separator}
+    path = tmp_path / "in.zarr"
+    z = zarr.create_array(path, shape=img.shape, chunks=(64, 50), dtype=img.dtype,
+                          zarr_format=zarr_format, chunk_key_encoding=encoding)
+    z[...] = img
+    roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr",))
+
+
+def test_sharded_zarr_stack(tmp_path, model, model_file):
+    img = gray((3, 150, 110), "uint16")
+    path = tmp_path / "in.zarr"
+    z = zarr.create_array(path, shape=img.shape, chunks=(1, 32, 32), shards=(1, 64, 64),
+                          dtype=img.dtype)
+    z[...] = img
+    roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr", ".tif"))
+
+
+@pytest.mark.parametrize(("version", "levels"), [("0.4", 1), ("0.4", 3), ("0.5", 1), ("0.5", 2)])
+def test_ome_zarr(tmp_path, model, model_file, version, levels):
+    img = gray((300, 200), "uint16")
+    path = tmp_path / "in.ome.zarr"
+    group = zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    pyramid = [img[:: 2**i, :: 2**i] for i in range(levels)]
+    write_multiscale(pyramid, group, fmt=fmt, axes="yx")
+    ome = dict(group.attrs).get("ome", dict(group.attrs))
+    assert len(ome["multiscales"][0]["datasets"]) == levels
+    roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr", ".png"))
+
+
+def test_ome_zarr_stack_written_by_write_image(tmp_path, model, model_file):
+    img = gray((2, 130, 140))
+    path = tmp_path / "in.ome.zarr"
+    write_image(img, zarr.open_group(path, mode="w"), fmt=FormatV05(), axes="zyx",
+                scale_factors=(2,))
+    roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr",))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_dask_arrays_with_odd_chunks(model, dtype):
+    img = gray((2, 301, 203), dtype)
+    lazy = da.from_array(img, chunks=(1, 77, 61))
+    np.testing.assert_array_equal(colorize(lazy, model, **SETTINGS),
+                                  colorize(img, model, **SETTINGS))
+
+
+def test_dask_array_into_ome_zarr(tmp_path, model):
+    img = gray((301, 203))
+    lazy = da.from_array(img, chunks=(77, 61))
+    out = tmp_path / "o.ome.zarr"
+    result = colorize(lazy, model, out=out, **SETTINGS)
+    want = colorize(img, model, **SETTINGS)
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(result[...]), 0, -1), want)
+
+
+def test_input_store_untouched_by_a_run(tmp_path, model):
+    img = gray((300, 200))
+    path = tmp_path / "in.zarr"
+    zarr.create_array(path, shape=img.shape, chunks=(100, 100), dtype=img.dtype)[...] = img
+    before = fingerprint(path)
+    colorize(path, model, out=tmp_path / "o.ome.zarr", **SETTINGS)
+    assert fingerprint(path) == before
