@@ -64,6 +64,10 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
         points, colours = hints.points, hints.colours
     elif isinstance(hints, (str, Path)):
         points, colours = read_hints_csv(hints, ndim)
+        try:
+            return parse_hints((points, colours), ndim)
+        except ValueError as exc:  # name the file
+            raise ValueError(f"hints {hints}: {exc}") from None
     elif isinstance(hints, dict):
         unknown = sorted(map(str, set(hints) - {"points", "colors", "colours"}))
         if unknown or "points" not in hints:
