@@ -79,3 +79,13 @@ def test_input_store_untouched_by_a_run(tmp_path, model):
     before = fingerprint(path)
     colorize(path, model, out=tmp_path / "o.ome.zarr", **SETTINGS)
     assert fingerprint(path) == before
+
+
+def test_ngff_03_string_axes(tmp_path, model, model_file):
+    img = gray((2, 150, 120))
+    path = tmp_path / "in.ome.zarr"
+    group = zarr.open_group(path, mode="w", zarr_format=2)
+    group.create_array("0", shape=img.shape, chunks=(1, 64, 64), dtype=img.dtype)[...] = img
+    group.attrs["multiscales"] = [{"version": "0.3", "axes": ["z", "y", "x"],
+                                   "datasets": [{"path": "0"}]}]
+    roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr",))
