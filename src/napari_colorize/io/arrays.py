@@ -38,6 +38,9 @@ class FileArray:
         self.filename = filename
         self.shape = tuple(int(s) for s in source.shape)
         self.dtype = np.dtype(source.dtype)
+        chunks = getattr(source, "chunks", None)
+        if isinstance(chunks, tuple) and len(chunks) == len(self.shape):
+            self.chunks = tuple(int(c) for c in chunks)  # samplers read whole chunks
 
     @property
     def ndim(self) -> int:
@@ -108,6 +111,9 @@ class LightnessArray:
         self.scale = scale
         self.shape = shape[:-1]
         self.dtype = np.dtype(np.uint8)
+        chunks = getattr(rgb, "chunks", None)
+        if isinstance(chunks, tuple) and len(chunks) == len(shape):
+            self.chunks = tuple(int(c) for c in chunks[:-1])
         self.path = path
         filename = path or getattr(rgb, "filename", None)
         if isinstance(filename, str):
