@@ -52,7 +52,8 @@ def check_card(card: Any, where: Path) -> dict[str, Any]:
         return CardError(f"model card {where}: {message}")
 
     if not isinstance(card, dict):
-        raise fail(f"must be a JSON object; got a JSON {type(card).__name__}")
+        kinds = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+        raise fail(f"must be a JSON object; got a JSON {kinds.get(type(card), 'null')}")
     version = card.get("card_version", 1)
     if not _integer(version) or version < 1:
         raise fail(f"card_version must be a positive integer; got {version!r}")
