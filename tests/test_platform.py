@@ -51,44 +51,50 @@ def test_the_check_catches_a_unix_only_call(tmp_path):
 
 def test_blocks_are_flushed_before_they_are_recorded(gray_image, tiny_model, tmp_path,
                                                      monkeypatch):
-    """Each done marker is written only after every chunk file on disk was flushed, with no
-    os.sync (absent on Windows) and no folder flush (as on Windows)."""
+    """Each block's record is written only after every chunk file the block wrote (RGB and
+    confidence) was flushed, with no os.sync (absent on Windows) and no folder flush (as on
+    Windows)."""
     from napari_colorize.io import durability, ngff
 
     monkeypatch.delattr(os, "sync", raising=False)
     monkeypatch.setattr(durability, "CAN_SYNC_DIRS", False)
     synced: set[str] = set()
-    real_fsync = durability.fsync_file
+    block_files: dict[str, set[str]] = {}
+    recorded: list[str] = []
+    real_fsync, real_write = durability.fsync_file, durability.write_durably
+    real_mark = ngff.OmeZarrMerger.mark_done
 
     def fsync_file(path):
         synced.add(os.path.abspath(path))
         return real_fsync(path)
 
-    out = tmp_path / "out.ome.zarr"
-    checks = []
+    def mark_done(self, key):
+        block_files[key] = {os.path.abspath(p) for im in self._images() for p in im.unsynced}
+        return real_mark(self, key)
 
     def write_durably(path, data=b""):
-        on_disk = {os.path.abspath(p) for p in tmp_path.rglob("*")
-                   if p.is_file() and "/c/" in p.as_posix()}
-        unsynced = on_disk - synced
-        checks.append(len(on_disk))
-        assert not unsynced, f"recorded before flushed: {sorted(unsynced)[:3]}"
+        key = Path(path).name
+        missing = block_files[key] - synced
+        assert not missing, f"block {key} recorded before {sorted(missing)[:2]} was flushed"
+        recorded.append(key)
         return real_write(path, data)
 
-    real_write = ngff.write_durably
     monkeypatch.setattr(durability, "fsync_file", fsync_file)
-    monkeypatch.setattr(ngff, "write_durably", write_durably)
+    monkeypatch.setattr(durability, "write_durably", write_durably)
+    monkeypatch.setattr(ngff.OmeZarrMerger, "mark_done", mark_done)
+    out = tmp_path / "out.ome.zarr"
     stack = np.stack([gray_image[:200, :200]] * 2)
     colorize(stack, tiny_model, out=out, confidence=True, tile_size=64, overlap=16,
              block_size=96)
-    assert len(checks) >= 4  # each block of both planes, once
-    assert len(checks) % 2 == 0
-    assert checks[0] > 0
+    assert sorted(recorded) == sorted(block_files)  # every block recorded, once
+    assert len(recorded) >= 4
+    for key, written in block_files.items():
+        assert any("confidence" in p for p in written), key
+        assert any("confidence" not in p for p in written), key
     level0 = {os.path.abspath(p) for p in (out / "0").rglob("*") if p.is_file()
               and p.name != "zarr.json"}
     assert level0
     assert level0 <= synced
-    assert (tmp_path / "out.confidence.ome.zarr" / "0" / "zarr.json").exists()
 
 
 def test_chunk_files_of_a_block_are_the_ones_it_wrote(tmp_path):
@@ -102,7 +108,7 @@ def test_chunk_files_of_a_block_are_the_ones_it_wrote(tmp_path):
     written = {str(p) for p in (tmp_path / "x.ome.zarr").rglob("*") if p.is_file()} - {
         str(p) for p in before}
     assert written == image.unsynced  # exactly the chunk files this block created
-    image.sync()
+    assert sorted(written) == image.take_unsynced()[: len(written)]
     assert not image.unsynced
 
 

@@ -8,8 +8,11 @@ directory entries with the file itself.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 #: Whether folders can be opened and flushed (POSIX); Windows cannot.
 CAN_SYNC_DIRS = os.name != "nt"
@@ -47,13 +50,23 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def fsync_all(files: Iterable[str | Path]) -> None:
-    """Flush ``files`` (missing ones skipped), then the folders holding them."""
-    folders = set()
+def fsync_all(files: Iterable[str | Path], roots: Iterable[str | Path] = ()) -> None:
+    """Flush ``files`` (missing ones skipped), then the folders holding them, and their parent
+    folders up to and including whichever of ``roots`` holds them (new chunk folders nest)."""
+    tops = {os.path.abspath(r) for r in roots}
+    folders: set[str] = set()
     for path in files:
-        if fsync_file(path):
-            folders.add(os.path.dirname(os.path.abspath(path)))
-    for folder in sorted(folders):
+        if not fsync_file(path):
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        while folder not in folders:
+            folders.add(folder)
+            parent = os.path.dirname(folder)
+            if folder in tops or parent == folder or not any(
+                    parent == t or parent.startswith(t + os.sep) for t in tops):
+                break
+            folder = parent
+    for folder in sorted(folders, key=len, reverse=True):  # deepest first
         fsync_dir(folder)
 
 
@@ -73,3 +86,53 @@ def write_durably(path: str | Path, data: bytes = b"") -> None:
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+class BlockRecorder:
+    """Records finished blocks (an empty file per block in ``done_dir``) once the files each
+    wrote are durable.
+
+    Flushing runs in one background thread, in order, so the next block is computed meanwhile;
+    a record is never written before its block's files are flushed. At most ``max_pending``
+    blocks wait; a flush error (a full disk) is raised by the next :meth:`record` or by
+    :meth:`wait`. Blocks not yet recorded when a run dies are simply computed again on resume.
+    """
+
+    def __init__(self, done_dir: str | Path, max_pending: int = 2) -> None:
+        self.done_dir = Path(done_dir)
+        self.max_pending = max_pending
+        self._pool: Any = None
+        self._pending: deque = deque()
+
+    def record(self, files: list[str], key: str, roots: Iterable[str | Path] = ()) -> None:
+        """Flush ``files`` (and their folders up to ``roots``, see :func:`fsync_all`), then
+        record block ``key``."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-flush")
+        self._pending.append(self._pool.submit(self._record, files, key, list(roots)))
+        while self._pending and (self._pending[0].done()
+                                 or len(self._pending) > self.max_pending):
+            self._pending.popleft().result()
+
+    def _record(self, files: list[str], key: str, roots: list) -> None:
+        fsync_all(files, roots)
+        if not self.done_dir.is_dir():
+            self.done_dir.mkdir(exist_ok=True)
+            fsync_dir(self.done_dir.parent)
+        write_durably(self.done_dir / key)
+
+    def wait(self) -> None:
+        """Return once every block handed over is recorded; raises the first flush error."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Record what is pending (an interrupted run keeps those blocks), stop the thread."""
+        try:
+            self.wait()
+        except Exception:  # not recorded: those blocks are computed again on resume
+            self._pending.clear()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None

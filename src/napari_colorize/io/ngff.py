@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .durability import fsync_all, fsync_dir, fsync_tree, write_durably
+from .durability import BlockRecorder, fsync_all, fsync_tree
 from .locks import OutputLock, check_free
 from .paths import check_output, remove
 from .readers import DONE_FOLDER
@@ -168,17 +168,16 @@ class NgffImage:
         encode = array.metadata.encode_chunk_key
         return [str(folder / encode(coords)) for coords in itertools.product(*ranges)]
 
-    def sync(self) -> None:
-        """Flush the chunk files written since the last call (and, the first time, the
-        image's metadata) to disk: a block is durable before it is recorded as done."""
-        if not self.synced_metadata:
-            files = [self.path / "zarr.json"]
-            files += [self.path / level.path / "zarr.json" for level in self.levels]
-            fsync_all(files)
-            fsync_dir(self.path.parent)
-            self.synced_metadata = True
-        fsync_all(sorted(self.unsynced))
+    def take_unsynced(self) -> list[str]:
+        """The files to flush before the blocks written so far are recorded: their chunk
+        files, and the first time the image's metadata and folders."""
+        files = sorted(self.unsynced)
         self.unsynced.clear()
+        if not self.synced_metadata:
+            files += [str(self.path / "zarr.json")]
+            files += [str(self.path / level.path / "zarr.json") for level in self.levels]
+            self.synced_metadata = True
+        return files
 
     def finalize(self) -> Any:
         """Build the remaining pyramid levels, mark complete, return the level-0 array."""
@@ -188,7 +187,7 @@ class NgffImage:
                 data = np.asarray(self.levels[level - 1][self._index(index, full)])
                 self.levels[level][self._index(index, full)] = _downsample(data)
             fsync_tree(self.path / self.levels[level].path)
-        self.sync()
+        fsync_all(self.take_unsynced(), [self.path.parent])
         remove(self.path / DONE_FOLDER)
         attrs = self.root.attrs["napari_colorize"]
         self.root.attrs["napari_colorize"] = {**attrs, "complete": True}
@@ -334,6 +333,7 @@ class OmeZarrMerger:
                     image.discard()
             raise
         self.done_dir = self.rgb.path / DONE_FOLDER
+        self.recorder = BlockRecorder(self.done_dir)
 
     def _open_sides(self, target: Path, maps_path: Path, shape: tuple[int, ...], meta: dict,
                     confidence: bool, channels: dict | None, kw: dict) -> None:
@@ -361,14 +361,12 @@ class OmeZarrMerger:
         self.rgb.write(index, region, rgb)
 
     def mark_done(self, key: str) -> None:
-        """Record a written block; the chunk files it wrote are flushed first, so the record
-        never runs ahead of the data, even across a power loss."""
-        for image in self._images():
-            image.sync()
-        if not self.done_dir.is_dir():
-            self.done_dir.mkdir()
-            fsync_dir(self.rgb.path)
-        write_durably(self.done_dir / key)
+        """Record a written block; the chunk files it wrote are flushed first (in the
+        background, see :class:`BlockRecorder`), so the record never runs ahead of the data,
+        even across a power loss."""
+        images = self._images()
+        self.recorder.record([f for image in images for f in image.take_unsynced()], key,
+                             roots=[image.path.parent for image in images])
 
     @property
     def complete(self) -> bool:
@@ -376,6 +374,7 @@ class OmeZarrMerger:
         return all(image.complete for image in self._images())
 
     def finalize(self) -> Any:
+        self.recorder.wait()
         for side in (self.maps, self.conf):
             if side is not None:
                 side.finalize()
@@ -384,8 +383,13 @@ class OmeZarrMerger:
         return self.result()
 
     def close(self) -> None:
-        """Let other runs write the output (an unfinished one stays resumable)."""
-        self.lock.release()
+        """Record the blocks written so far and let other runs write the output (an
+        unfinished one stays resumable)."""
+        try:
+            if hasattr(self, "recorder"):
+                self.recorder.close()
+        finally:
+            self.lock.release()
 
     def result(self) -> Any:
         """Level 0 of the RGB image, then of the channel maps and confidence when written."""
