@@ -340,3 +340,61 @@ def test_stacks_of_any_shape_equal_their_planes(pointwise_model, leading, plane,
     out = colorize(stack, pointwise_model, **kw)
     for idx in np.ndindex(*leading):
         np.testing.assert_array_equal(out[idx], colorize(stack[idx], pointwise_model, **kw))
+
+
+class Chunked:
+    """A lazily generated float image with a chunk grid, recording every region read."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, shape, chunks):
+        self.shape, self.chunks, self.ndim = shape, chunks, len(shape)
+        self.reads = []
+
+    def __getitem__(self, index):
+        self.reads.append(index)
+        rows, cols = (range(*s.indices(n)) for s, n in zip(index[-2:], self.shape[-2:],
+                                                             strict=True))
+        return np.add.outer(np.asarray(rows) % 1000, np.asarray(cols) % 7).astype(np.float32)
+
+
+def test_intensity_window_of_a_huge_stack_reads_a_bounded_sample():
+    """A strided sample of a chunked store touches every chunk; the window must read a fixed
+    number of chunk-sized windows instead, whatever the image's size."""
+    from napari_colorize.core.intensity import SAMPLE_PLANES, SAMPLE_WINDOWS, compute_window
+
+    image = Chunked((20, 10**6, 10**6), (1, 1024, 1024))
+    window = _first_in_thread(lambda: compute_window(image), 60)
+    assert len(image.reads) <= SAMPLE_PLANES * SAMPLE_WINDOWS
+    for index in image.reads:
+        for s, chunk in zip(index[-2:], image.chunks[-2:], strict=True):
+            assert s.step in (None, 1)
+            assert s.start // chunk == (s.stop - 1) // chunk  # inside one chunk
+    assert 0 <= window.low < window.high <= 1006
+
+
+def _first_in_thread(fn, timeout):
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("value", fn()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive()
+    return result["value"]
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (3, 900, 900), (2000, 1900)])
+def test_intensity_window_of_a_small_image_uses_every_pixel(shape):
+    from napari_colorize.core.intensity import PERCENTILES, compute_window
+
+    image = np.random.default_rng(1).gamma(2.0, 100.0, shape).astype(np.float32)
+    window = compute_window(image)
+    low, high = np.percentile(image.astype(np.float64), PERCENTILES)
+    assert (window.low, window.high) == (low, high)
+
+
+def test_intensity_window_samples_every_plane_of_a_short_stack():
+    from napari_colorize.core.intensity import sample_planes
+
+    assert sample_planes(np.zeros((3, 4, 4))) == [(0,), (1,), (2,)]
+    assert sample_planes(np.zeros((2, 3, 4, 4))) == [(i, j) for i in range(2) for j in range(3)]
+    assert len(sample_planes(np.zeros((1000, 4, 4)))) == 8

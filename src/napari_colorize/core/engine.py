@@ -312,7 +312,8 @@ def colorize(
     ----------
     image : array-like or path
         numpy, dask or zarr array (planes are the last two axes), or a TIFF/OME-TIFF/SVS, zarr,
-        PNG or JPEG file.
+        PNG or JPEG file. A ``(3, H, W)`` array is a stack of three gray planes; colour input is
+        channel-last ``(H, W, 3)`` (see ``from_rgb``).
     model : str, path or ColorModel, optional
         Model name (see :func:`list_models`), weights path, or loaded model; default H&E model.
     tile_size, overlap : int

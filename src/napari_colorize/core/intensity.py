@@ -57,7 +57,8 @@ def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:
     """Indices (into the leading axes) of up to ``n`` planes spread evenly over the stack."""
     leading = tuple(image.shape[:-2])
     total = math.prod(leading)
-    picks = sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(min(n, total))})
+    m = min(n, total)  # a stack of fewer than n planes: every plane
+    picks = sorted({round(i * (total - 1) / max(m - 1, 1)) for i in range(m)})
     return [tuple(int(v) for v in np.unravel_index(p, leading)) if leading else () for p in picks]
 
 
