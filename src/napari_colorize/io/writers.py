@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .ngff import OmeZarrMerger, _downsample, _levels, rename_image
+from .ngff import OmeZarrMerger, rename_image
 from .paths import _replace, _temp, check_output, output_kind, remove
+from .pyramid import _downsample, _levels
 
 __all__ = ["check_output", "output_kind", "remove", "write_gray", "write_ome_tiff", "write_rgb"]
 
