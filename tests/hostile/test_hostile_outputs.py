@@ -118,11 +118,16 @@ def test_cli_output_equal_to_input_is_refused(work, gray, model_path, capsys, mo
     assert snapshot(work) == before
 
 
-def test_cli_output_that_holds_the_input_is_refused(work, gray, model_path, capsys):
-    src = write_input(work, "ome.zarr", gray)
+@pytest.mark.parametrize(("inside", "message"), [("in", "contains the input"),
+                                                 ("out", "is inside the input")],
+                         ids=["IN inside OUT", "OUT inside IN"])
+def test_cli_nested_input_and_output_are_refused(work, gray, model_path, capsys, inside,
+                                                 message):
+    store = write_input(work, "ome.zarr", gray)
+    src, out = (store / "0", store) if inside == "in" else (store, store / "x.ome.zarr")
     before = snapshot(work)
-    refused_cli(["colorize", str(src / "0"), str(src), "--model", model_path, "--overwrite",
-                 *CLI_FAST], capsys, "contains the input")
+    refused_cli(["colorize", str(src), str(out), "--model", model_path, "--overwrite",
+                 *CLI_FAST], capsys, message)
     assert snapshot(work) == before
 
 
