@@ -10,6 +10,7 @@ channel-last (``(H, W, 3)``, refused unless ``from_rgb=True``), as napari and sc
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 import warnings
@@ -133,18 +134,32 @@ def test_read_only_and_strided_views_give_the_plain_result(pointwise_model):
         )
 
 
-def test_read_only_memmap_float_tiff_never_warns(pointwise_model, tmp_path):
+def test_float_tiff_runs_never_warn(tmp_path):
+    """torch warns once per process on read-only arrays (a TIFF's memmap): a fresh process
+    with every warning an error runs a float TIFF from its path and from its memmap."""
+    import subprocess
+    import sys
+
     import tifffile
 
     path = tmp_path / "float.tif"
     tifffile.imwrite(path, ramp((90, 80), np.float32, 0.5))
-    mapped = tifffile.memmap(path, mode="r")
-    assert not mapped.flags.writeable
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out = colorize(mapped, pointwise_model, **FAST)
-        from_file = colorize(path, pointwise_model, **FAST)
-    np.testing.assert_array_equal(out, from_file)
+    script = textwrap.dedent(f"""
+        import warnings, numpy as np, tifffile, torch
+        from napari_colorize import colorize
+        from napari_colorize.models.network import ChromaNet
+        from napari_colorize.models.spec import ColorModel, ModelSpec
+        warnings.simplefilter("error")  # from here on: the run itself
+        model = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+        mapped = tifffile.memmap({str(path)!r}, mode="r")
+        assert not mapped.flags.writeable
+        a = colorize(mapped, model, tile_size=64, overlap=16)
+        b = colorize({str(path)!r}, model, tile_size=64, overlap=16)
+        assert np.array_equal(a, b)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_masked_arrays_use_their_data(pointwise_model):
