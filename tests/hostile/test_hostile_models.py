@@ -348,3 +348,9 @@ def test_saved_cards_round_trip_through_the_checks(tmp_path, tiny_model):
     torch.testing.assert_close(loaded(x), net.eval()(x))
     chroma = load_model(save_model(tiny_model.net, {"name": "c"}, tmp_path / "c.safetensors"))
     torch.testing.assert_close(chroma(x), tiny_model(x))
+
+
+def test_saved_cards_record_their_format(tmp_path, tiny_model):
+    card = json.loads(save_model(tiny_model.net, {"name": "v"}, tmp_path / "v.safetensors")
+                      .read_text())
+    assert card["card_version"] == 1

@@ -13,7 +13,14 @@ from typing import Any
 
 import torch
 
-from .cards import check_card, check_header, expected_tensors, read_card_text, weights_path
+from .cards import (
+    CARD_VERSION,
+    check_card,
+    check_header,
+    expected_tensors,
+    read_card_text,
+    weights_path,
+)
 from .network import ChromaNet
 from .spec import ColorModel, ModelSpec
 
@@ -162,6 +169,7 @@ def save_model(net: torch.nn.Module, card: dict[str, Any], out: str | Path) -> P
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, tmp)
     card = dict(card, weights=out.name, sha256=sha256_file(tmp))
+    card.setdefault("card_version", CARD_VERSION)
     card.setdefault("architecture", {"class": "ChromaNet", "widths": list(net.widths)})
     card_path = out.with_suffix(".json")
     card_tmp = card_path.with_name(card_path.name + ".part")
