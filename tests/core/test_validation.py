@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from napari_colorize import colorize
+from napari_colorize.io.readers import read_image
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,17 @@ def test_existing_output_is_refused(pointwise_model, gray_image, tmp_path):
     with pytest.raises(ValueError, match="already exists"):
         colorize(gray_image, pointwise_model, out=out)
     assert (out / "keep.txt").read_text() == "mine"
-    colorize(gray_image, pointwise_model, out=out, overwrite=True, tile_size=128, overlap=32)
-    assert not (out / "keep.txt").exists()
+    # overwrite replaces zarr stores only: a folder of other files is never deleted
+    with pytest.raises(ValueError, match="not a zarr store; refusing to delete it"):
+        colorize(gray_image, pointwise_model, out=out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    colorize(gray_image, pointwise_model, out=out, tile_size=128, overlap=32, overwrite=True)
+    flipped = gray_image[::-1].copy()
+    colorize(flipped, pointwise_model, out=out, overwrite=True, tile_size=128,
+             overlap=32)  # a finished store is replaced
+    expected = colorize(flipped, pointwise_model, tile_size=128, overlap=32)
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(read_image(out)), 0, -1), expected)
 
 
 def test_unreadable_and_truncated_files(pointwise_model, tmp_path):
