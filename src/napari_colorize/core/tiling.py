@@ -28,8 +28,25 @@ class TileSpec:
     crop: tuple[slice, slice]
 
 
+class _Lazy(Sequence):
+    """A sequence whose entries are computed on demand by ``_item(i, len)``."""
+
+    def __getitem__(self, i):  # type: ignore[override]
+        n = len(self)
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {i} out of range for {n} {type(self).__name__} entries")
+        return self._item(i, n)
+
+    def _item(self, i: int, n: int) -> object:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class AxisPlan(Sequence):
+class AxisPlan(_Lazy):
     """The tiles of one axis: entry ``i`` is ``(start, stop, own_start, own_stop)``.
 
     Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end
@@ -62,14 +79,7 @@ class AxisPlan(Sequence):
             return 0
         return min(i * (self.tile - self.overlap), self.length - self.tile)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        n = len(self)
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(n))]
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"tile {i} out of range for an axis of {n} tiles")
+    def _item(self, i: int, n: int) -> tuple[int, int, int, int]:
         start, size = self.start(i), self.size
         own_start = 0 if i == 0 else (self.start(i - 1) + size + start) // 2
         own_stop = self.length if i == n - 1 else (start + size + self.start(i + 1)) // 2
@@ -153,7 +163,7 @@ class Block:
 
 
 @dataclass(frozen=True)
-class BlockGrid(Sequence):
+class BlockGrid(_Lazy):
     """The blocks (at most ``block_size`` a side) of a ``plane`` (rows, cols), row-major, made on
     demand from the axis plans: a few integers, whatever the plane's size."""
 
@@ -177,14 +187,7 @@ class BlockGrid(Sequence):
         stop = min(start + self.block_size, self.plane[axis])
         return slice(start, stop), plan.touching(start, stop, self.constant)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        n = len(self)
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(n))]
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"block {i} out of range for a plane of {n} blocks")
+    def _item(self, i: int, n: int) -> Block:
         r, c = divmod(i, self.grid[1])
         (rows, tile_rows), (cols, tile_cols) = self._axis(0, r), self._axis(1, c)
         return Block(rows, cols, tile_rows, tile_cols)
