@@ -62,6 +62,17 @@ def test_hint_colour_from_a_reference_layer(qtbot, viewer_widget, gray):
     np.testing.assert_allclose(points.face_color[0, :3], [0, 200 / 255, 0], atol=1e-6)
 
 
+def test_hint_colours_never_come_from_results(qtbot, viewer_widget, gray):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(gray, name="img")
+    truth = viewer.add_image(np.zeros((*gray.shape, 3), np.uint8), name="truth", rgb=True)
+    widget._hints._live.value = False
+    run_and_wait(qtbot, widget)
+    assert "img colorized" in viewer.layers
+    widget._hints._reference.reset_choices()
+    assert [c for c in widget._hints._reference.choices if c is not None] == [truth]
+
+
 def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray):
     viewer, widget = viewer_widget
     layer = viewer.add_image(np.stack([gray, gray]), name="img")
