@@ -130,3 +130,24 @@ def test_input_is_not_modified(pointwise_model, gray_image):
     before = gray_image.copy()
     colorize(gray_image, pointwise_model, tile_size=128, overlap=32)
     np.testing.assert_array_equal(gray_image, before)
+
+
+def test_separable_blend_weights_equal_the_2d_sum():
+    """Per-axis inverse weights multiply to 1 / (sum of 2-D taper windows) over a block."""
+    from napari_colorize.core.blending import taper_window
+    from napari_colorize.core.merge import axis_inverse_weight
+    from napari_colorize.core.tiling import AxisPlan
+
+    rows, cols = AxisPlan(700, 256, 48), AxisPlan(530, 256, 48)
+    r0, r1, c0, c1 = 100, 600, 0, 530  # a block cutting through tiles on both axes
+    total = np.zeros((r1 - r0, c1 - c0))
+    for a, b, *_ in rows:
+        for c, d, *_ in cols:
+            lo, hi = max(a, r0), min(b, r1)
+            if lo < hi:
+                total[lo - r0 : hi - r0, c - c0 : d - c0] += taper_window((b - a, d - c), 48)[
+                    lo - a : hi - a]
+    touching = [(a - r0, b - r0) for a, b, *_ in rows if a < r1 and b > r0]
+    inv_rows = axis_inverse_weight(r1 - r0, tuple(touching), 48).numpy()
+    inv_cols = axis_inverse_weight(c1 - c0, tuple((c, d) for c, d, *_ in cols), 48).numpy()
+    np.testing.assert_allclose(np.outer(inv_rows, inv_cols), 1 / total, rtol=1e-5)

@@ -80,12 +80,12 @@ def test_channels_need_a_channel_model(pointwise_model, gray_image):
 def test_multichannel_file_suggests_one_channel_or_the_sum(fractions_model, tmp_path):
     path = tmp_path / "two.ome.tif"
     tifffile.imwrite(path, np.zeros((2, 64, 64), np.uint16), metadata={"axes": "CYX"})
-    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0\).*sum"):
+    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0 of CYX\).*sum\(axis=0\)"):
         colorize(path, fractions_model)
     planar = tmp_path / "planar_rgb.tif"  # RGB stored as three planes, not three gray images
     tifffile.imwrite(planar, np.zeros((3, 64, 64), np.uint8), photometric="rgb",
                      planarconfig="separate")
-    with pytest.raises(ValueError, match=r"has 3 channels \(axis 0\)"):
+    with pytest.raises(ValueError, match=r"has 3 channels \(axis 0 of "):
         colorize(planar, fractions_model)
 
 
@@ -99,7 +99,7 @@ def test_multichannel_ome_zarr_0_4_is_refused(fractions_model, tmp_path):
         "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
                  {"name": "x", "type": "space"}],
     }]
-    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0\)"):
+    with pytest.raises(ValueError, match=r"has 2 channels \(axis 0 of CYX\)"):
         colorize(tmp_path / "v04.ome.zarr", fractions_model)
 
 

@@ -10,7 +10,7 @@ BLENDING_MODES = ("taper", "constant")
 
 
 @functools.lru_cache(maxsize=16)
-def _ramp(size: int, overlap: int) -> np.ndarray:
+def taper_ramp(size: int, overlap: int) -> np.ndarray:
     """1-D window: raised-cosine ramps of ``overlap`` pixels at both ends, 1 in between.
 
     The ramp never reaches 0, so a pixel covered by a single tile (an image border) keeps a
@@ -28,4 +28,4 @@ def _ramp(size: int, overlap: int) -> np.ndarray:
 
 def taper_window(shape: tuple[int, int], overlap: int) -> np.ndarray:
     """2-D taper window for a tile of ``shape``; float32, values in (0, 1]."""
-    return np.outer(_ramp(shape[0], overlap), _ramp(shape[1], overlap))
+    return np.outer(taper_ramp(shape[0], overlap), taper_ramp(shape[1], overlap))

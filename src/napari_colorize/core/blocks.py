@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ..models.spec import ColorModel
 from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
 from .intensity import IntensityWindow, to_lightness
-from .merge import BlockBlender, inverse_weight
+from .merge import BlockBlender, axis_inverse_weight
 from .render import intensity_from_lightness, render_composite
 from .tiling import AxisPlan, Block, BlockGrid, TileSpec, make_tile, plan_blocks, relative
 
@@ -203,13 +203,14 @@ class BlockRunner:
             return None
         # Keyed by the tiles' windows relative to the block, so the blocks of a huge plane share
         # a few geometries (interior, edges, corners) instead of one weight map per block.
-        r0, c0 = block.rows.start, block.cols.start
-        size = (block.rows.stop - r0, block.cols.stop - c0)
-        rows = [self.plan.blocks.rows[i][:2] for i in block.tile_rows]
-        cols = [self.plan.blocks.cols[i][:2] for i in block.tile_cols]
-        reads = tuple((a - r0, b - r0, c - c0, d - c0)
-                      for (a, b), (c, d) in itertools.product(rows, cols))
-        return _cached_inverse(size, reads, self.plan.config.overlap, str(self.device))
+        grid, overlap, device = self.plan.blocks, self.plan.config.overlap, str(self.device)
+        return tuple(
+            _cached_inverse(span.stop - span.start,
+                            tuple((a - span.start, b - span.start)
+                                  for a, b, *_ in (plan[i] for i in tiles)), overlap, device)
+            for span, plan, tiles in ((block.rows, grid.rows, block.tile_rows),
+                                      (block.cols, grid.cols, block.tile_cols))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The model on a batch; on a GPU out of memory, halve the batch and go on."""
@@ -293,14 +294,11 @@ def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:
     return host
 
 
-@functools.lru_cache(maxsize=9)  # the geometries of one plane: interior, 4 edges, 4 corners
-def _cached_inverse(size: tuple, reads: tuple, overlap: int, device: str) -> torch.Tensor:
-    """:func:`inverse_weight` of a block geometry (tile windows relative to the block), kept
-    across blocks and runs."""
-    tiles = [TileSpec((slice(a, b), slice(c, d)), (slice(a, b), slice(c, d)))
-             for a, b, c, d in reads]
-    block = (slice(0, size[0]), slice(0, size[1]))
-    return inverse_weight(block, tiles, overlap).to(device)
+@functools.lru_cache(maxsize=16)  # per axis: first, interior and last blocks (vectors only)
+def _cached_inverse(length: int, windows: tuple, overlap: int, device: str) -> torch.Tensor:
+    """:func:`axis_inverse_weight` of one axis of a block geometry (tile windows relative to
+    the block), kept across blocks and runs."""
+    return axis_inverse_weight(length, windows, overlap).to(device)
 
 
 def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from .blending import taper_window
+from .blending import taper_ramp, taper_window
 from .outputs import check_memory, check_out_array
 from .tiling import TileSpec, intersect, relative
 
@@ -29,14 +29,16 @@ class BlockBlender:
 
     def __init__(
         self, region: tuple[slice, slice], channels: int, overlap: int,
-        inverse_weight: torch.Tensor | None, device: torch.device | str = "cpu",
+        inverse_weight: tuple[torch.Tensor, torch.Tensor] | None,
+        device: torch.device | str = "cpu",
     ) -> None:
         self.region = region
         self.overlap = overlap
         shape = tuple(s.stop - s.start for s in region)
         self.acc = torch.zeros((channels, *shape), dtype=torch.float32, device=device)
-        # None: "constant" blending. The weight sum depends only on the tile plan, so the
-        # engine computes it once per block geometry (see :func:`inverse_weight`).
+        # None: "constant" blending. Else the inverse weight sum per axis (rows, cols): it
+        # depends only on the tile plan, so the engine computes it once per block geometry
+        # (see :func:`axis_inverse_weight`).
         self.inverse_weight = inverse_weight
 
     def add(self, tile: TileSpec, pred: torch.Tensor) -> None:
@@ -55,19 +57,25 @@ class BlockBlender:
         """The blended block ``(C, h, w)``."""
         if self.inverse_weight is None:
             return self.acc
-        return self.acc.mul_(self.inverse_weight)
+        rows, cols = self.inverse_weight
+        return self.acc.mul_(rows[:, None]).mul_(cols)
 
 
-def inverse_weight(
-    region: tuple[slice, slice], tiles: list[TileSpec], overlap: int
+def axis_inverse_weight(
+    length: int, windows: tuple[tuple[int, int], ...], overlap: int
 ) -> torch.Tensor:
-    """``1 / sum of taper windows`` over ``region``, for the ``tiles`` touching it."""
-    weight = torch.zeros(tuple(s.stop - s.start for s in region), dtype=torch.float32)
-    for tile in tiles:
-        h, w = (s.stop - s.start for s in tile.read)
-        part = intersect(tile.read, region)
-        weight[relative(part, region)] += _window((h, w), overlap)[relative(part, tile.read)]
-    return weight.reciprocal_()
+    """``1 / sum of taper ramps`` along one axis of a block of ``length`` pixels, for the tile
+    ``windows`` (start, stop relative to the block) touching it.
+
+    The taper window is the outer product of two ramps and a block's tiles are the product of
+    its tile rows and columns, so the 2-D weight sum is the outer product of the two per-axis
+    sums: a block needs two vectors, never a block-sized weight map.
+    """
+    weight = np.zeros(length, dtype=np.float32)
+    for start, stop in windows:
+        lo, hi = max(start, 0), min(stop, length)
+        weight[lo:hi] += taper_ramp(stop - start, overlap)[lo - start : hi - start]
+    return torch.from_numpy(np.reciprocal(weight))
 
 
 @functools.lru_cache(maxsize=8)

@@ -219,9 +219,9 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
             pick = "[" + ", ".join([":"] * axis + ["0"]) + "]"
             raise ValueError(
                 f"{image} has {n} channels (axis {axis} of {axes}); colorize needs one grayscale "
-                f"channel: pick one, in Python e.g. colorize(read_image(path){pick}), or from a "
-                "shell save one channel to its own file first (Fiji: Image > Color > Split "
-                "Channels)"
+                f"channel: pick one, in Python e.g. colorize(read_image(path){pick}), or their "
+                f"sum (read_image(path)[...].sum(axis={axis})), or from a shell save one channel "
+                "to its own file first (Fiji: Image > Color > Split Channels)"
             )
         shape = tuple(int(n) for n in arr.shape)
         if not from_rgb and len(shape) >= 3 and shape[-1] in (3, 4):
