@@ -165,3 +165,31 @@ def test_zarr_saved_onto_its_own_lazy_source(tmp_path):
     np.testing.assert_array_equal(np.moveaxis(np.asarray(group["0"]), 0, -1), rgb)
     assert group.attrs["ome"]["multiscales"][0]["name"] == "r.ome.zarr"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.ome.zarr"]
+
+
+def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, monkeypatch):
+    from napari_colorize.io import ngff
+    from napari_colorize.io.pyramid import _downsample
+
+    sides = []
+
+    def recording(data):
+        sides.append(max(data.shape[-2:]))
+        return _downsample(data)
+
+    monkeypatch.setattr(ngff, "_downsample", recording)
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (2, 2101, 1501, 3), dtype=np.uint8)
+    out = tmp_path / "p.ome.zarr"
+    merger = OmeZarrMerger(out, rgb.shape[:-1], confidence=False, block_size=128)
+    for index in np.ndindex(2):
+        for y in range(0, 2101, 128):
+            for x in range(0, 1501, 128):
+                region = (slice(y, min(y + 128, 2101)), slice(x, min(x + 128, 1501)))
+                merger.write(index, region, rgb[(*index, *region)], None)
+    merger.finalize()
+    assert max(sides) <= 2 * 128  # never a whole plane in memory
+    root = zarr.open_group(out, mode="r")
+    assert len(root) == 4 and merger.rgb.n_block_levels == 1  # levels 1-3 built at the end
+    for level in range(1, 4):
+        np.testing.assert_array_equal(root[str(level)][...], _downsample(root[str(level - 1)][...]))

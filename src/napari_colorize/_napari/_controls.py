@@ -23,7 +23,7 @@ class _WindowWatch(QObject):
         super().__init__(parent)
         self._on_hide, self._on_show = on_hide, on_show
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt's name
         if event.type() == QEvent.Type.Hide and not event.spontaneous():
             self._on_hide()
         elif event.type() == QEvent.Type.Show:

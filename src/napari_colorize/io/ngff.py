@@ -164,11 +164,17 @@ class NgffImage:
 
     def finalize(self) -> Any:
         """Build the remaining pyramid levels, mark complete, return the level-0 array."""
+        step = self.block_size  # block by block: memory stays flat however large the plane
         for level in range(max(1, self.n_block_levels), len(self.levels)):
+            h, w = self.levels[level].shape[-2:]
             for index in np.ndindex(*self.leading):
-                full = (slice(None), slice(None))
-                data = np.asarray(self.levels[level - 1][self._index(index, full)])
-                self.levels[level][self._index(index, full)] = _downsample(data)
+                for y, x in itertools.product(range(0, h, step), range(0, w, step)):
+                    rows, cols = slice(y, min(y + step, h)), slice(x, min(x + step, w))
+                    # the 2x source window; an odd last row/column is replicated as for a plane
+                    source = (slice(2 * rows.start, 2 * rows.stop),
+                              slice(2 * cols.start, 2 * cols.stop))
+                    data = np.asarray(self.levels[level - 1][self._index(index, source)])
+                    self.levels[level][self._index(index, (rows, cols))] = _downsample(data)
             fsync_tree(self.path / self.levels[level].path)
         fsync_all(self.take_unsynced(), [self.path.parent])
         remove(self.path / DONE_FOLDER)
