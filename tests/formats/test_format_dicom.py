@@ -167,3 +167,20 @@ def test_missing_pydicom_says_what_to_install(tmp_path, monkeypatch, model_file,
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "napari-colorize[dicom]" in err
+
+
+@pytest.mark.parametrize("kind", ["single", "multi", "folder"])
+def test_dicom_array_pickles_by_reopening(tmp_path, kind):
+    """dask.distributed (``--scheduler``) ships the array with pickle: it re-opens the path."""
+    import pickle
+
+    if kind == "folder":
+        _series(tmp_path / "series")
+        path = tmp_path / "series"
+    else:
+        path = dicom_file("CT_small.dcm" if kind == "single" else "emri_small.dcm")
+    image = dicom.read_dicom(path)
+    image[..., :4, :4]  # a decoded frame is cached (and the lock held state must not travel)
+    copy_ = pickle.loads(pickle.dumps(image))
+    assert copy_.shape == image.shape and copy_.dtype == image.dtype
+    np.testing.assert_array_equal(copy_[...], image[...])

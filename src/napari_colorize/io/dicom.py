@@ -192,7 +192,7 @@ class DicomArray:
     def __init__(self, frames: list[_Frame], stack: bool, label: str) -> None:
         self.frames = frames
         self.label = label
-        self.filename = label
+        self.filename = label  # the path given to read_dicom: pickling re-opens it
         self._lock = threading.Lock()
         self._cached: tuple[int, np.ndarray] | None = None
         first = self._decode(0)
@@ -244,6 +244,9 @@ class DicomArray:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[...]
         return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __reduce__(self) -> tuple:
+        return read_dicom, (self.label,)  # dask workers re-open the file or folder
 
     def __repr__(self) -> str:
         return f"DicomArray({self.label!r}, shape={self.shape}, dtype={self.dtype})"
