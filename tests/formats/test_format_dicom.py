@@ -184,3 +184,10 @@ def test_dicom_array_pickles_by_reopening(tmp_path, kind):
     copy_ = pickle.loads(pickle.dumps(image))
     assert copy_.shape == image.shape and copy_.dtype == image.dtype
     np.testing.assert_array_equal(copy_[...], image[...])
+
+
+def test_pydicom_2_is_refused_with_what_to_install(monkeypatch):
+    """pydicom 2.x decodes a whole multi-frame file for every frame: 3 or newer is required."""
+    monkeypatch.setattr(pydicom, "__version__", "2.4.4")
+    with pytest.raises(ValueError, match=r"pydicom 3 or newer.*2\.4\.4.*napari-colorize\[dicom\]"):
+        read_image(dicom_file("CT_small.dcm"))

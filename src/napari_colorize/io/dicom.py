@@ -32,6 +32,12 @@ def _pydicom() -> Any:
         import pydicom
     except ImportError:
         raise ValueError(INSTALL) from None
+    major = str(getattr(pydicom, "__version__", "0")).split(".")[0]
+    if not major.isdigit() or int(major) < 3:  # 2.x decodes every frame of a file at once
+        raise ValueError(
+            f"reading DICOM needs pydicom 3 or newer (found {pydicom.__version__}): "
+            "pip install 'napari-colorize[dicom]'"
+        )
     return pydicom
 
 
@@ -253,14 +259,11 @@ class DicomArray:
 
 
 def _pixels(frame: _Frame) -> np.ndarray:
-    pydicom = _pydicom()
+    _pydicom()
+    from pydicom.pixels import pixel_array  # decodes the one frame asked for
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            from pydicom.pixels import pixel_array  # pydicom >= 3: decodes one frame only
-        except ImportError:  # pragma: no cover - pydicom 2.x
-            data = pydicom.dcmread(frame.path).pixel_array
-            return data if frame.index is None else data[frame.index]
         return pixel_array(frame.path, index=frame.index)
 
 
