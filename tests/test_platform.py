@@ -153,3 +153,14 @@ def test_cli_with_spaces_and_non_ascii(odd, gray_image, suffix):
     assert tifffile.imread(conf).shape == gray_image.shape
     assert sorted(p.name for p in odd.iterdir() if not p.name.startswith("modèle")) == sorted(
         [src.name, out.name, conf.name])
+
+
+def test_paths_on_different_drives_are_distinct(monkeypatch):
+    import ntpath
+
+    from napari_colorize.io import paths
+
+    monkeypatch.setattr(paths.os, "path", ntpath)  # as on Windows
+    monkeypatch.setattr(paths, "_resolved", lambda p: ntpath.normcase(str(p)))
+    assert not paths._inside("C:\\out\\a.ome.zarr", "D:\\in\\b.tif")
+    assert paths._inside("D:\\in\\b.ome.zarr\\0", "D:\\in\\b.ome.zarr")

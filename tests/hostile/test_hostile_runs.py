@@ -364,3 +364,18 @@ def test_signal_mid_run_leaves_a_resumable_output(tmp_path, stack, model_path, c
     assert not (out / LOCK_NAME).exists()  # released on the way out
     assert main(["colorize", args[0], str(out), *args[1:], "--resume"]) == 0
     assert files(out) == files(reference)
+
+
+def test_side_stores_are_locked_while_a_run_writes_them(tmp_path):
+    from napari_colorize.io.ngff import OmeZarrMerger
+
+    out = tmp_path / "r.ome.zarr"
+    first = OmeZarrMerger(out, (64, 64), confidence=True)
+    side = tmp_path / "r.confidence.ome.zarr"
+    assert (side / ".napari_colorize.lock").is_file()  # taken before the store's metadata
+    with pytest.raises(ValueError, match="being written by another run"):
+        OmeZarrMerger(tmp_path / "other.ome.zarr", (64, 64), confidence=True,
+                      confidence_to=side, overwrite=True)
+    assert (side / "zarr.json").is_file() and not (tmp_path / "other.ome.zarr").exists()
+    first.discard()
+    assert not out.exists() and not side.exists()

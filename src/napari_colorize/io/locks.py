@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,13 @@ def _me() -> dict:
 
     return {"pid": os.getpid(), "host": socket.gethostname(),
             "started": psutil.Process().create_time()}
+
+
+def _bytes(lock: Path) -> bytes | None:
+    try:
+        return lock.read_bytes()
+    except OSError:
+        return None
 
 
 def _read(lock: Path) -> dict | None:
@@ -78,20 +86,31 @@ class OutputLock:
         self.held = False
 
     def acquire(self) -> None:
-        check_free(self.path.parent)
-        self.path.unlink(missing_ok=True)  # a stale lock: its writer is gone
-        data = json.dumps(_me()).encode()
+        check_free(self.path.parent)  # a live run's lock is refused; a stale one is taken over
+        stale = _bytes(self.path)
+        if stale is not None and _bytes(self.path) == stale:  # not replaced meanwhile
+            self.path.unlink(missing_ok=True)
+        # Published whole (written aside, then linked in one step): another run never reads a
+        # half-written lock, and of two runs linking at once only one succeeds.
+        tmp = self.path.with_name(f"{LOCK_NAME}.{os.getpid()}.{threading.get_ident()}")
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            fd = os.open(self.path, flags)
-        except FileExistsError:  # another run took it between the check and now
-            check_free(self.path.parent)
-            raise ValueError(f"output {self.path.parent} is being written by another run") from None
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
+            with open(tmp, "wb") as f:
+                f.write(json.dumps(_me()).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:  # another run took it between the check and now
+                check_free(self.path.parent)
+                raise ValueError(
+                    f"output {self.path.parent} is being written by another run") from None
+            except OSError:  # no hard links on this filesystem: an exclusive rename instead
+                if self.path.exists():
+                    raise ValueError(
+                        f"output {self.path.parent} is being written by another run") from None
+                os.replace(tmp, self.path)
         finally:
-            os.close(fd)
+            tmp.unlink(missing_ok=True)
         self.held = True
 
     def release(self) -> None:

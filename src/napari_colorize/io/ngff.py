@@ -74,16 +74,24 @@ class NgffImage:
         self.unsynced: set[str] = set()  # chunk files written since the last sync()
         self.synced_metadata = False
         self.reopened = resume and self.path.exists()
+        self.lock = OutputLock(self.path)
         if self.reopened:
             self.root = _reopen(self.path, shape, channels, metadata)
             self.levels = [self.root[str(i)] for i in range(n_levels)]
+            if not self.complete:
+                self.lock.acquire()
             return
         check_output(self.path, overwrite)
         remove(self.path)
+        try:  # the new store is ours alone from its first file: the lock, then the metadata
+            self.path.mkdir()
+        except FileExistsError:
+            raise ValueError(f"output {self.path} is being written by another run") from None
+        self.lock.acquire()
         axes = _axes(len(self.leading))
         if not channels:
             axes = [a for a in axes if a["name"] != "c"]
-        root = zarr.open_group(self.path, mode="w", zarr_format=3)
+        root = zarr.open_group(self.path, mode="a", zarr_format=3)  # "w" would drop the lock
         self.levels = self._create(root, axes, n_levels, dtype, chunk)
         ome = _ome(axes, n_levels, self.path.name)
         if channels:
@@ -190,6 +198,7 @@ class NgffImage:
 
     def discard(self) -> None:
         """Remove everything written."""
+        self.lock.release()
         remove(self.path)
 
 
@@ -292,13 +301,11 @@ class OmeZarrMerger:
                     check_output(side, overwrite)
         self.rgb = NgffImage(Path(path), shape, channels=3, dtype=np.uint8, metadata=meta, **kw)
         self.conf = self.maps = None
-        self.lock = OutputLock(path)
         try:
-            if not self.rgb.complete:
-                self.lock.acquire()
             self._open_sides(target, maps_path, shape, meta, confidence, channels, kw)
         except BaseException:
-            self.lock.release()
+            for image in self._images():
+                image.lock.release()
             for image in self._images():
                 if not image.reopened:  # a store refused: leave nothing new behind
                     image.discard()
@@ -360,7 +367,8 @@ class OmeZarrMerger:
             if hasattr(self, "recorder"):
                 self.recorder.close()
         finally:
-            self.lock.release()
+            for image in self._images():
+                image.lock.release()
 
     def result(self) -> Any:
         """Level 0 of the RGB image, then of the channel maps and confidence when written."""

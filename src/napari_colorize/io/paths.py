@@ -193,7 +193,10 @@ def _same(a: str | Path, b: str | Path) -> bool:
 def _inside(a: str | Path, b: str | Path) -> bool:
     """Whether ``a`` lies inside the folder ``b``."""
     ra, rb = _resolved(a), _resolved(b)
-    return ra != rb and os.path.commonpath([ra, rb]) == rb
+    try:
+        return ra != rb and os.path.commonpath([ra, rb]) == rb
+    except ValueError:  # Windows paths on different drives share no folder
+        return False
 
 
 def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[str, Any]]) -> None:
