@@ -190,6 +190,7 @@ def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, m
     merger.finalize()
     assert max(sides) <= 2 * 128  # never a whole plane in memory
     root = zarr.open_group(out, mode="r")
-    assert len(root) == 4 and merger.rgb.n_block_levels == 1  # levels 1-3 built at the end
+    assert len(root) == 4
+    assert merger.rgb.n_block_levels == 1  # levels 1-3 are built at the end
     for level in range(1, 4):
         np.testing.assert_array_equal(root[str(level)][...], _downsample(root[str(level - 1)][...]))
