@@ -150,13 +150,13 @@ def check_contrast_limits(limits: Any) -> tuple[float, float]:
     if isinstance(limits, (str, bytes, dict, set)) or not hasattr(limits, "__len__"):
         raise TypeError(
             f"contrast_limits must be two numbers (low, high); got {type(limits).__name__} "
-            f"{_short(limits)}"
+            f"{short_repr(limits)}"
         )
     values = list(np.asarray(limits, dtype=object).ravel()) if hasattr(limits, "shape") else list(
         limits
     )
     if len(values) != 2 or not all(_is_real(v) for v in values):
-        raise TypeError(f"contrast_limits must be two numbers (low, high); got {_short(limits)}")
+        raise TypeError(f"contrast_limits must be two numbers (low, high); got {short_repr(limits)}")
     low, high = float(values[0]), float(values[1])
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"contrast_limits ({low}, {high}) must be finite numbers")
@@ -167,6 +167,7 @@ def check_contrast_limits(limits: Any) -> tuple[float, float]:
     return low, high
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (for error messages)."""
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ..core.validation import short_repr
+
 #: The card format this release reads (``card_version``; cards without it are format 1).
 CARD_VERSION = 1
 #: Largest network width, card file and model tile accepted.
@@ -116,7 +118,7 @@ def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
     if not (isinstance(widths, list) and len(widths) == 4
             and all(_integer(w) and 1 <= w <= MAX_WIDTH for w in widths)):
         raise fail(f"architecture.widths must be 4 integers in [1, {MAX_WIDTH}]; got "
-                   f"{_short(widths)}")
+                   f"{short_repr(widths)}")
     out = {"class": cls, "widths": tuple(widths)}
     if cls == "FractionNet":
         channels = arch.get("channels", len(card.get("channel_names", ()) or ()))
@@ -129,14 +131,9 @@ def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
             and all(_number(p) and p >= 0 for p in prior) and abs(sum(prior) - 1) <= 1e-3
         ):
             raise fail(f"architecture.prior must be {channels} fractions summing to 1; got "
-                       f"{_short(prior)}")
+                       f"{short_repr(prior)}")
         out.update(channels=channels, prior=None if prior is None else tuple(prior))
     return out
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_card_text(path: Path) -> str:
