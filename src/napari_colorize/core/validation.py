@@ -156,7 +156,9 @@ def check_contrast_limits(limits: Any) -> tuple[float, float]:
         limits
     )
     if len(values) != 2 or not all(_is_real(v) for v in values):
-        raise TypeError(f"contrast_limits must be two numbers (low, high); got {short_repr(limits)}")
+        raise TypeError(
+            f"contrast_limits must be two numbers (low, high); got {short_repr(limits)}"
+        )
     low, high = float(values[0]), float(values[1])
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"contrast_limits ({low}, {high}) must be finite numbers")
