@@ -151,3 +151,41 @@ def test_separable_blend_weights_equal_the_2d_sum():
     inv_rows = axis_inverse_weight(r1 - r0, tuple(touching), 48).numpy()
     inv_cols = axis_inverse_weight(c1 - c0, tuple((c, d) for c, d, *_ in cols), 48).numpy()
     np.testing.assert_allclose(np.outer(inv_rows, inv_cols), 1 / total, rtol=1e-5)
+
+
+class _StripArray:
+    """A (4096, 2048) uint16 image in one-row strips (tifffile's zarr chunks for a compressed
+    strip TIFF): every row holds one value, a random permutation of the rows. Counts strips read."""
+
+    def __init__(self) -> None:
+        self.shape, self.chunks, self.dtype = (4096, 2048), (1, 2048), np.dtype(np.uint16)
+        self.rows = np.random.default_rng(7).permutation(4096).astype(np.uint16)
+        self.strips = 0
+
+    def __getitem__(self, index):
+        rows = self.rows[index[0]]
+        self.strips += rows.size
+        return np.repeat(rows[:, None], len(range(*index[1].indices(2048))), axis=1)
+
+
+def test_window_of_thin_strips_spans_several_strips():
+    """Sample windows span several thin chunks, so the sample is not a handful of rows."""
+    from napari_colorize.core.intensity import (
+        SAMPLE_WINDOW_SIDE,
+        SAMPLE_WINDOWS,
+        compute_window,
+        sample_windows,
+    )
+
+    image = _StripArray()
+    window = compute_window(image)
+    low, high = np.percentile(image.rows.astype(np.float64), (0.5, 99.5))
+    assert abs(window.low - low) < 0.01 * 4096 and abs(window.high - high) < 0.01 * 4096
+    assert image.strips <= SAMPLE_WINDOWS * SAMPLE_WINDOW_SIDE  # a bounded read
+    assert compute_window(image) == window  # deterministic
+    for rows, cols in sample_windows((4096, 2048), (16, 2048)):
+        assert rows.start % 16 == 0 and (rows.stop - rows.start) == SAMPLE_WINDOW_SIDE
+        assert cols.stop - cols.start == SAMPLE_WINDOW_SIDE
+    for rows, cols in sample_windows((4096, 4096), (1024, 1024)):  # inside one tile
+        assert rows.start // 1024 == (rows.stop - 1) // 1024
+        assert cols.start // 1024 == (cols.stop - 1) // 1024

@@ -3,7 +3,7 @@
 uint8 is taken as sRGB gray (value v is gray v/255). Other dtypes get a percentile window computed
 once from a sample of the whole stack, or the user's ``contrast_limits``. The sample's cost is
 bounded whatever the image's size: small planes are read whole, large ones through a fixed number
-of chunk-sized windows spread over the plane (a strided read of a chunked store would touch
+of chunk-aligned windows spread over the plane (a strided read of a chunked store would touch
 every chunk).
 """
 
@@ -76,15 +76,19 @@ def _chunk_plane(image: Any) -> tuple[int, int] | None:
 def sample_windows(
     shape: tuple[int, int], chunks: tuple[int, int] | None, n: int = SAMPLE_WINDOWS
 ) -> list[tuple[slice, slice]]:
-    """Up to ``n`` windows on an even grid over a plane of ``shape``, each inside one chunk
-    (``chunks``) and at most :data:`SAMPLE_WINDOW_SIDE` a side: a fixed amount to read."""
+    """Up to ``n`` windows on an even grid over a plane of ``shape``, at most
+    :data:`SAMPLE_WINDOW_SIDE` a side: a fixed amount to read. Along an axis whose chunks
+    (``chunks``) are at least that long a window stays inside one chunk; along a thinner one
+    (the one-row strips of a compressed strip TIFF) it spans as many whole chunks as fit, so
+    the sample is not a few rows."""
     grid = max(1, math.isqrt(n))
     windows = []
     per_axis = []
     for length, chunk in zip(shape, chunks or (SAMPLE_WINDOW_SIDE,) * 2, strict=True):
-        side = min(chunk, SAMPLE_WINDOW_SIDE, length)
+        span = max(1, SAMPLE_WINDOW_SIDE // chunk) * chunk  # whole chunks, or one chunk's part
+        side = min(span, SAMPLE_WINDOW_SIDE, length)
         spots = sorted({round(i * (length - side) / max(grid - 1, 1)) for i in range(grid)})
-        # inside one chunk: start on the chunk boundary at or before the spot
+        # start on the chunk boundary at or before the spot
         per_axis.append([(min((s // chunk) * chunk, length - side), side) for s in spots])
     for r0, h in per_axis[0]:
         for c0, w in per_axis[1]:
