@@ -90,7 +90,15 @@ OTHER_IMAGES = {
     "one plane changed": lambda s: np.concatenate([s[:3], 255 - s[3:]]),
     "planes reordered": lambda s: s[::-1].copy(),
     "inverted": lambda s: 255 - s,
+    "same borders": lambda s: np.where(_border(s.shape), s, 255 - s),
 }
+
+
+def _border(shape: tuple[int, ...], width: int = 64) -> np.ndarray:
+    """True on a band of ``width`` pixels around each plane (two slides' shared background)."""
+    inner = np.zeros(shape[-2:], bool)
+    inner[width:-width, width:-width] = True
+    return ~inner
 
 
 @pytest.mark.parametrize("change", list(OTHER_IMAGES))

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-#: Fingerprint windows: a 4 x 4 grid of this many pixels a side, on up to FINGERPRINT_PLANES
+#: Fingerprint windows: a GRID x GRID grid of this many pixels a side, on up to FINGERPRINT_PLANES
 #: planes spread over the stack.
 FINGERPRINT_WINDOW = 64
-FINGERPRINT_GRID = 4
+FINGERPRINT_GRID = 6
 FINGERPRINT_PLANES = 8
 
 
@@ -120,9 +120,13 @@ def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps
 
 
 def input_fingerprint(image: Any) -> str:
-    """sha256 of the input's shape, dtype and a fixed set of small windows (a 4 x 4 grid of
-    64 px windows on up to 8 planes spread over the stack): cheap on any size, and the same
-    for the same pixels whichever reader (numpy, memmap, zarr, dask) serves them."""
+    """sha256 of the input's shape, dtype and a fixed set of small windows (a grid of 64 px
+    windows at the centres of a 6 x 6 partition of each plane, on up to 8 planes spread over the
+    stack): cheap on any size, mostly inside the image rather than on its borders (where two
+    slides' background looks alike), and the same for the same pixels whichever reader (numpy,
+    memmap, zarr, dask) serves them."""
+    from .intensity import sample_planes
+
     shape = tuple(int(s) for s in image.shape)
     dtype = np.dtype(image.dtype).newbyteorder("<")
     digest = hashlib.sha256(json.dumps({"shape": shape, "dtype": dtype.str}).encode())
@@ -130,22 +134,14 @@ def input_fingerprint(image: Any) -> str:
     size = FINGERPRINT_WINDOW
 
     def starts(n: int) -> list[int]:
-        # aligned to the window size, so windows fall inside as few chunks as possible
+        # centred in each of GRID equal parts, aligned to the window size (fewer chunks read)
         last = max(0, n - size)
-        picks = {round(i * last / (FINGERPRINT_GRID - 1)) for i in range(FINGERPRINT_GRID)}
-        return sorted({min(p // size * size, last) for p in picks})
+        picks = {int((i + 0.5) * n / FINGERPRINT_GRID) - size // 2 for i in range(FINGERPRINT_GRID)}
+        return sorted({min(max(0, p) // size * size, last) for p in picks})
 
-    for plane in _planes(shape[:-2], FINGERPRINT_PLANES):
+    for plane in sample_planes(image, FINGERPRINT_PLANES):
         for r in starts(h):
             for c in starts(w):
                 window = np.asarray(image[(*plane, slice(r, r + size), slice(c, c + size))])
                 digest.update(np.ascontiguousarray(window, dtype=dtype).tobytes())
     return digest.hexdigest()
-
-
-def _planes(leading: tuple[int, ...], n: int) -> list[tuple[int, ...]]:
-    """Up to ``n`` plane indices spread evenly over the stack, first and last included."""
-    total = math.prod(leading)
-    picks = sorted({round(i * (total - 1) / max(min(n, total) - 1, 1))
-                    for i in range(min(n, total))})
-    return [tuple(int(v) for v in np.unravel_index(p, leading)) if leading else () for p in picks]
