@@ -127,3 +127,45 @@ def test_contrast_limits_override_the_window(tmp_path, model, model_file):
                      cli_args=("--contrast-limits", "1000", "30000"),
                      contrast_limits=(1000, 30000))
     assert not np.array_equal(want, colorize(img, model, tile_size=128, overlap=32))
+
+
+def test_quiet_tifffile_is_thread_safe(caplog):
+    """Two threads (the widget, the read-ahead) in the context at once: each collects its own
+    warnings, and tifffile's logger is left as it was, so warnings outside still propagate."""
+    import logging
+    import threading
+
+    from napari_colorize.io.tiff import quiet_tifffile
+
+    logger = logging.getLogger("tifffile")
+    before = (logger.propagate, list(logger.handlers))
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    got = {}
+
+    def first():
+        with quiet_tifffile() as messages:
+            a_in.set()
+            b_in.wait(10)
+            logger.warning("from A")
+        got["A"] = messages
+        a_out.set()
+
+    def second():
+        a_in.wait(10)
+        with quiet_tifffile() as messages:
+            b_in.set()
+            a_out.wait(10)  # A leaves first, B last: the order that used to silence the logger
+            logger.warning("from B")
+        got["B"] = messages
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    with caplog.at_level(logging.WARNING, logger="tifffile"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert got == {"A": ["from A"], "B": ["from B"]}
+        assert (logger.propagate, list(logger.handlers)) == before
+        assert not [r for r in caplog.records if r.name == "tifffile"]
+        logger.warning("outside")
+        assert [r.getMessage() for r in caplog.records if r.name == "tifffile"] == ["outside"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,28 +27,45 @@ DAMAGE = re.compile(
 MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.messages: list[str] = []
+class _Quiet(logging.Filter):
+    """Installed once on tifffile's logger: drops the records of threads inside
+    :func:`quiet_tifffile` (collecting them there), lets every other thread's through."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(" ".join(record.getMessage().split()))
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        sinks = getattr(self.local, "sinks", None)
+        if not sinks:
+            return True
+        message = " ".join(record.getMessage().split())
+        for sink in sinks:
+            sink.append(message)
+        return False
+
+
+_QUIET = _Quiet()
+_INSTALL = threading.Lock()
 
 
 @contextlib.contextmanager
 def quiet_tifffile() -> Iterator[list[str]]:
-    """Collect tifffile's logged warnings instead of printing them."""
+    """Collect tifffile's logged warnings instead of printing them (in this thread only: the
+    logger itself is never reconfigured, so concurrent readers cannot silence it)."""
     logger = logging.getLogger("tifffile")
-    handler = _Records()
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
+    with _INSTALL:
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+    messages: list[str] = []
+    sinks = getattr(_QUIET.local, "sinks", None)
+    if sinks is None:
+        sinks = _QUIET.local.sinks = []
+    sinks.append(messages)
     try:
-        yield handler.messages
+        yield messages
     finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+        del sinks[next(i for i, m in enumerate(sinks) if m is messages)]  # by identity
 
 
 def _damage(messages: list[str]) -> str | None:
