@@ -180,11 +180,13 @@ def test_window_of_thin_strips_spans_several_strips():
     image = _StripArray()
     window = compute_window(image)
     low, high = np.percentile(image.rows.astype(np.float64), (0.5, 99.5))
-    assert abs(window.low - low) < 0.01 * 4096 and abs(window.high - high) < 0.01 * 4096
+    assert abs(window.low - low) < 0.01 * 4096
+    assert abs(window.high - high) < 0.01 * 4096
     assert image.strips <= SAMPLE_WINDOWS * SAMPLE_WINDOW_SIDE  # a bounded read
     assert compute_window(image) == window  # deterministic
     for rows, cols in sample_windows((4096, 2048), (16, 2048)):
-        assert rows.start % 16 == 0 and (rows.stop - rows.start) == SAMPLE_WINDOW_SIDE
+        assert rows.start % 16 == 0
+        assert rows.stop - rows.start == SAMPLE_WINDOW_SIDE
         assert cols.stop - cols.start == SAMPLE_WINDOW_SIDE
     for rows, cols in sample_windows((4096, 4096), (1024, 1024)):  # inside one tile
         assert rows.start // 1024 == (rows.stop - 1) // 1024

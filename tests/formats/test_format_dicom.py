@@ -182,7 +182,8 @@ def test_dicom_array_pickles_by_reopening(tmp_path, kind):
     image = dicom.read_dicom(path)
     image[..., :4, :4]  # a decoded frame is cached (and the lock held state must not travel)
     copy_ = pickle.loads(pickle.dumps(image))
-    assert copy_.shape == image.shape and copy_.dtype == image.dtype
+    assert copy_.shape == image.shape
+    assert copy_.dtype == image.dtype
     np.testing.assert_array_equal(copy_[...], image[...])
 
 
