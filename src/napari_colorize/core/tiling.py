@@ -227,14 +227,6 @@ def plan_blocks(
     return BlockGrid(tuple(plane), block_size, rows, cols, constant)  # type: ignore[arg-type]
 
 
-def bounding_box(windows: list[tuple[slice, slice]]) -> tuple[slice, slice]:
-    """The smallest window holding all ``windows``."""
-    return (
-        slice(min(w[0].start for w in windows), max(w[0].stop for w in windows)),
-        slice(min(w[1].start for w in windows), max(w[1].stop for w in windows)),
-    )
-
-
 def intersect(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
     """Overlap of two windows (may be empty)."""
     return tuple(
