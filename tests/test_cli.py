@@ -205,3 +205,23 @@ def test_cli_resume_and_hints(tmp_path, gray_image, model_path, monkeypatch, cap
         return np.asarray(zarr.open_group(tmp_path / name, mode="r")["0"])
 
     assert not np.array_equal(level0("out.ome.zarr")[:, 0], level0("out.ome.zarr")[:, 1])
+
+
+def test_warnings_are_one_line(tmp_path, model_path, capsys):
+    import warnings
+
+    from napari_colorize.io.ngff import OmeZarrMerger
+
+    merger = OmeZarrMerger(tmp_path / "r.ome.zarr", (64, 64), confidence=True)
+    merger.write((), (slice(0, 64), slice(0, 64)), np.full((64, 64, 3), 90, np.uint8),
+                 np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64))
+    merger.close()
+    unfinished = tmp_path / "r.confidence.ome.zarr"  # an interrupted gray result, read as input
+    shown = warnings.showwarning
+    assert main(["colorize", str(unfinished), str(tmp_path / "o.ome.zarr"), "--model",
+                 model_path, "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"napari-colorize: warning: {unfinished} is incomplete" in err
+    assert "warnings.warn" not in err
+    assert err.count("\n") == 2, err  # the warning, then "wrote ..."
+    assert warnings.showwarning is shown  # the caller's display is restored

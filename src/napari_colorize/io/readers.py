@@ -87,10 +87,10 @@ def axis_names(ms: dict) -> list[tuple[str, str]]:
     return names
 
 
-def _read_zarr(path: Path) -> Any:
+def _read_zarr(path: Path, warn: bool = True) -> Any:
     import zarr
 
-    message = incomplete_message(path)
+    message = incomplete_message(path) if warn else None
     if message:
         warnings.warn(message, stacklevel=3)
     try:
@@ -295,7 +295,7 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
             ms = multiscale(dict(zarr.open(path, mode="r").attrs)) or {}
             axes = axis_names(ms)
             names = [kind == "channel" or name == "c" for name, kind in axes]
-            shape = _read_zarr(path).shape
+            shape = _read_zarr(path, warn=False).shape  # read_image warns once
             letters = "".join(name[:1].upper() or "?" for name, _ in axes)
         elif path.suffix.lower() in TIFF_SUFFIXES:
             from .tiff import tiff_channels
