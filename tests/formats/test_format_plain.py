@@ -31,3 +31,27 @@ def test_jpeg(tmp_path, model, model_file, suffix):
     iio.imwrite(path, img, quality=85)
     decoded = iio.imread(path)  # lossy: compare with colorizing what the file holds
     roundtrip(tmp_path, path, decoded, model, model_file, (".ome.zarr", ".png"))
+
+
+def test_large_png_is_not_a_decompression_bomb(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from napari_colorize.io.readers import read_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # as if 60 kpx were > 179 MP
+    gray = np.arange(300 * 200, dtype=np.uint32).reshape(300, 200).astype(np.uint8)
+    iio.imwrite(tmp_path / "mosaic.png", gray)
+    np.testing.assert_array_equal(read_image(tmp_path / "mosaic.png"), gray)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # lifted for that decode only
+
+
+def test_png_larger_than_memory_is_refused_from_its_header(tmp_path, monkeypatch):
+    import psutil
+
+    from napari_colorize.io.readers import read_image
+
+    iio.imwrite(tmp_path / "big.png", np.zeros((300, 200), np.uint8))
+    free = psutil.virtual_memory()._replace(available=1000)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: free)
+    with pytest.raises(ValueError, match=r"big.png: a 200 x 300 PNG needs .* GB to decode"):
+        read_image(tmp_path / "big.png")

@@ -7,8 +7,11 @@ decoded to numpy. A file that cannot be read gives one ``ValueError`` line namin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +126,38 @@ def _read_zarr(path: Path, warn: bool = True) -> Any:
     raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
 
 
+_PIL_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pixel_limit_lifted(path: Path, kind: str) -> Iterator[None]:
+    """Decode a PNG/JPEG of any size that fits in memory.
+
+    Pillow refuses images over about 179 MP as "decompression bombs"; stitched microscope
+    mosaics are often larger. The size is read from the header and checked against available
+    memory instead, then Pillow's limit is lifted for this decode only.
+    """
+    import psutil
+    from PIL import Image
+
+    with _PIL_LIMIT:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with Image.open(path) as im:  # reads the header only
+                need = im.width * im.height * len(im.getbands()) * (2 if ";16" in im.mode else 1)
+            available = psutil.virtual_memory().available
+            if need > available:
+                raise ValueError(
+                    f"a {im.width} x {im.height} {kind} needs {need / 2**30:.1f} GB to decode and "
+                    f"{available / 2**30:.1f} GB are free; convert it to a tiled TIFF or OME-Zarr "
+                    "(read in blocks)"
+                )
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
 def _read_plain(path: Path, suffix: str) -> np.ndarray:
     import imageio.v3 as iio
 
@@ -133,7 +168,8 @@ def _read_plain(path: Path, suffix: str) -> np.ndarray:
         raise ValueError(f"not a {kind} image (empty file)")
     if not any(head.startswith(m) for magics in _MAGIC.values() for m in magics):
         raise ValueError(f"not a {kind} image (it starts with {head[:4]!r})")
-    arr = np.asarray(iio.imread(path, plugin="pillow"))
+    with _pixel_limit_lifted(path, kind):
+        arr = np.asarray(iio.imread(path, plugin="pillow"))
     if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
         arr = arr[..., 0]
     return arr
