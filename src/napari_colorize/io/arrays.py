@@ -30,7 +30,29 @@ def _full_index(index: Any, ndim: int) -> tuple:
     return index + (slice(None),) * (ndim - len(index))
 
 
-class FileArray:
+class LazyArray:
+    """What the engine needs of an array read on demand: ``shape``, ``dtype``, ``ndim``,
+    ``len`` and ``np.asarray`` (subclasses set ``shape``/``dtype`` and define ``__getitem__``)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+class FileArray(LazyArray):
     """A lazily read array from ``filename``; read errors become one-line ``ValueError``."""
 
     def __init__(self, source: Any, filename: str) -> None:
@@ -42,13 +64,6 @@ class FileArray:
         if isinstance(chunks, tuple) and len(chunks) == len(self.shape):
             self.chunks = tuple(int(c) for c in chunks)  # samplers read whole chunks
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def __getitem__(self, index: Any) -> np.ndarray:
         try:
             return np.asarray(self.source[index])
@@ -56,10 +71,6 @@ class FileArray:
             raise
         except Exception as exc:  # decoders raise many types for damaged data
             raise ValueError(f"cannot read {self.filename}: {one_line(exc)}") from None
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self[...]
-        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"FileArray({self.filename!r}, shape={self.shape}, dtype={self.dtype})"
@@ -82,7 +93,7 @@ def _lightness_levels() -> np.ndarray:
     return (table[1:] + table[:-1]) / 2
 
 
-class LightnessArray:
+class LightnessArray(LazyArray):
     """An RGB(A) image (last axis 3 or 4) seen as uint8 gray with the same CIE lightness L*.
 
     Each value is the uint8 sRGB gray whose lightness is nearest the colour's (within 0.25 L*),
@@ -119,13 +130,6 @@ class LightnessArray:
         if isinstance(filename, str):
             self.filename = filename  # where the pixels come from, for output checks
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def __getitem__(self, index: Any) -> np.ndarray:
         import torch
 
@@ -140,10 +144,6 @@ class LightnessArray:
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
         gray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
         return gray
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self[...]
-        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"LightnessArray({self.label}, shape={self.shape})"

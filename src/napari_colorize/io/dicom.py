@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import _full_index, one_line
+from .arrays import LazyArray, _full_index, one_line
 
 INSTALL = "reading DICOM needs pydicom: pip install 'napari-colorize[dicom]'"
 
@@ -191,7 +191,7 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
     return frames
 
 
-class DicomArray:
+class DicomArray(LazyArray):
     """A lazily read DICOM image or stack: ``(rows, cols)`` for a single-frame file, else
     ``(frames, rows, cols)``; a trailing samples axis for colour (RGB) data."""
 
@@ -206,13 +206,6 @@ class DicomArray:
         self.dtype = first.dtype if identity else np.dtype(np.float32)
         self.shape = ((len(frames),) if stack else ()) + tuple(first.shape)
         self._stack = stack
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def _decode(self, n: int) -> np.ndarray:
         with self._lock:
@@ -246,10 +239,6 @@ class DicomArray:
             probe = np.empty(self.shape[1:], self.dtype)[rest]
             return np.empty((0, *probe.shape), self.dtype)
         return np.stack(planes).astype(self.dtype, copy=False)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self[...]
-        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __reduce__(self) -> tuple:
         return read_dicom, (self.label,)  # dask workers re-open the file or folder

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import FileArray, LightnessArray, one_line
+from .paths import is_zarr_store
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
 PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -30,9 +31,7 @@ _MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
 
 def is_zarr_path(path: Path) -> bool:
     """Whether ``path`` names a zarr store (by suffix, or a folder holding zarr metadata)."""
-    if path.suffix == ".zarr" or path.name.endswith(".ome.zarr"):
-        return True
-    return path.is_dir() and any((path / f).exists() for f in ("zarr.json", ".zarray", ".zgroup"))
+    return path.suffix == ".zarr" or is_zarr_store(path)
 
 
 def incomplete_message(path: str | Path) -> str | None:
