@@ -72,11 +72,10 @@ def fsync_all(files: Iterable[str | Path], roots: Iterable[str | Path] = ()) -> 
 
 def fsync_tree(root: str | Path) -> None:
     """Flush every file under ``root`` and its folders (small trees: metadata, coarse levels)."""
-    files = []
-    for folder, _, names in os.walk(root):
-        files += [os.path.join(folder, name) for name in names]
+    for folder, _, names in os.walk(root, topdown=False):  # a folder after its contents
+        for name in names:
+            fsync_file(os.path.join(folder, name))
         fsync_dir(folder)
-    fsync_all(files)
 
 
 def write_durably(path: str | Path, data: bytes = b"") -> None:
