@@ -50,6 +50,24 @@ def _tune_section(widget, layers, name="lab-x", **settings):
     return section
 
 
+def _act_once_training(widget, stain, name, action):
+    """Start a 60 s tuning run on ``stain`` and call ``action`` at its first training event;
+    returns the section, the worker and the list of events acted on."""
+    ref = widget._viewer.add_image(stain, name="ref", rgb=True)
+    section = _tune_section(widget, [ref], name=name, steps=None)
+    section._seconds.value = 60
+    worker = section._on_run()
+    started = []
+
+    def on_event(event):
+        if event.phase == "train" and not started:
+            started.append(event)
+            action()
+
+    worker.yielded.connect(on_event)
+    return section, worker, started
+
+
 def _wait(qtbot, section, worker, timeout=60_000):
     with qtbot.waitSignal(worker.finished, timeout=timeout):
         pass
@@ -135,18 +153,8 @@ def test_large_layers_need_regions(qtbot, viewer_widget, stain, tiny_model_dir, 
 
 def test_cancel_saves_nothing(qtbot, viewer_widget, stain, tiny_model_dir, tune_notes):
     viewer, widget = viewer_widget
-    ref = viewer.add_image(stain, name="ref", rgb=True)
-    section = _tune_section(widget, [ref], name="lab-cancel", steps=None)
-    section._seconds.value = 60
-    worker = section._on_run()
-    started = []
-
-    def on_event(event):
-        if event.phase == "train" and not started:
-            started.append(event)
-            section._on_cancel()
-
-    worker.yielded.connect(on_event)
+    section, worker, started = _act_once_training(widget, stain, "lab-cancel",
+                                                  lambda: section._on_cancel())
     _wait(qtbot, section, worker)
     assert started
     assert not (tiny_model_dir / "lab-cancel.json").exists()
@@ -226,18 +234,7 @@ def test_references_are_read_in_the_worker(qtbot, viewer_widget, stain, tiny_mod
 def test_closing_the_viewer_while_tuning_saves_nothing(qtbot, viewer_widget, stain,
                                                        tiny_model_dir, notices, capfd):
     viewer, widget = viewer_widget
-    ref = viewer.add_image(stain, name="ref", rgb=True)
-    section = _tune_section(widget, [ref], name="lab-closed", steps=None)
-    section._seconds.value = 60
-    worker = section._on_run()
-    started = []
-
-    def on_event(event):
-        if event.phase == "train" and not started:
-            started.append(event)
-            viewer.close()
-
-    worker.yielded.connect(on_event)
+    section, worker, started = _act_once_training(widget, stain, "lab-closed", viewer.close)
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
     qtbot.wait(100)
