@@ -62,7 +62,7 @@ def test_ome_zarr_layout_and_metadata(tmp_path, leading):
                 merger.write(index, region, planes[index][region],
                              np.full((1100, 600), 0.5, np.float32)[region])
     assert read_metadata(path)["complete"] is False  # marked incomplete until the end
-    rgb, conf = merger.finalize()
+    rgb, conf, _ = merger.finalize()  # Outputs(rgb, confidence, channels)
     meta = json.loads((path / "zarr.json").read_text())["attributes"]
     ms = meta["ome"]["multiscales"][0]
     assert meta["ome"]["version"] == "0.5"

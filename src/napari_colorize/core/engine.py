@@ -217,10 +217,10 @@ def iter_colorize(
             client.close()
         raise
     try:
-        if getattr(merger, "complete", False):  # resuming a finished run: nothing left to do
-            return merger.result()
+        if merger.complete:  # resuming a finished run: nothing left to do
+            return _legacy(merger.result())
         planes = plan.planes
-        finished = merger.completed() if hasattr(merger, "completed") else set()
+        finished = merger.completed()
         # blocks are made as the run reaches them: planning is not a pass over a huge plane
         jobs = ((p, b) for p in range(len(planes)) for b in plan.blocks
                 if plan.key(p, b) not in finished)
@@ -232,31 +232,34 @@ def iter_colorize(
             shipped = source if isinstance(source, (str, Path)) and not from_rgb else image
             events = run_distributed(client, shipped, model, net, plan, jobs, device)
         else:
-            events = BlockRunner(image, net, plan).run(jobs, getattr(merger, "buffer", None))
+            events = BlockRunner(image, net, plan).run(jobs, merger.buffer)
         for event in events:
             if isinstance(event, BlockResult):
                 merger.write(planes[event.plane], event.block.region, event.rgb, event.confidence,
                              event.channels)
-                if hasattr(merger, "mark_done"):
-                    merger.mark_done(plan.key(event.plane, event.block))
+                merger.mark_done(plan.key(event.plane, event.block))
                 continue
             done += event.tiles
             yield Progress(done, total, event.plane, len(planes), message)
-        return merger.finalize()
+        return _legacy(merger.finalize())
     except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
         if not resume:
             merger.discard()
         raise
     except BaseException:
         # Interrupts and system errors (Ctrl-C, a full disk) keep a zarr output resumable.
-        if not hasattr(merger, "mark_done"):
+        if not merger.keeps_partial:
             merger.discard()
         raise
     finally:
-        if hasattr(merger, "close"):
-            merger.close()  # a kept output no longer held: another run may resume it
+        merger.close()  # a kept output no longer held: another run may resume it
         if client is not None and isinstance(scheduler, str):
             client.close()  # a client this run opened from an address
+
+
+def _legacy(outputs):
+    extra = [x for x in (outputs.channels, outputs.confidence) if x is not None]
+    return (outputs.rgb, *extra) if extra else outputs.rgb
 
 
 def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple:

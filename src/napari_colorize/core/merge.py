@@ -1,14 +1,15 @@
 """Blend tiles into blocks, and the outputs finished blocks go to (memory or an array).
 
-Every output follows one protocol (:class:`Merger`): ``write(index, region, rgb, confidence,
-maps)`` per finished block of plane ``index``, ``finalize()`` returning the result, ``discard()``
-undoing everything written (cancel or error).
+Every output is a :class:`Merger`: ``write(index, region, rgb, confidence, maps)`` per finished
+block of plane ``index``, ``finalize()`` returning the :class:`Outputs`, ``discard()`` undoing
+everything written (cancel or error).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Protocol
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -87,19 +88,61 @@ def _window(shape: tuple[int, int], overlap: int, device: Any = None) -> torch.T
 Region = tuple[slice, slice]
 
 
-class Merger(Protocol):
-    """Where finished blocks go."""
+class Outputs(NamedTuple):
+    """What a merger holds after a run: the sRGB result and the side outputs asked for."""
 
+    rgb: Any
+    confidence: Any = None
+    channels: Any = None
+
+
+class Merger(ABC):
+    """Where finished blocks go.
+
+    The engine calls :meth:`write` for each finished block (then :meth:`mark_done` with the
+    block's key), :meth:`finalize` at the end, :meth:`discard` on cancel or error and
+    :meth:`close` always. The defaults suit an output that keeps no record between runs.
+    """
+
+    #: Whether an interrupted run (Ctrl-C, a full disk) keeps what it wrote, for a resume.
+    keeps_partial: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the output was already finished (a resumed run that had completed)."""
+        return False
+
+    def completed(self) -> set[str]:
+        """Keys of the blocks already written (by an interrupted run of the same job)."""
+        return set()
+
+    def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray | None:
+        """The block's slot in the output, to convert straight into; ``None``: use :meth:`write`."""
+        return None
+
+    @abstractmethod
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
         """Store one block of plane ``index``: ``rgb`` (h, w, 3) uint8, ``confidence`` (h, w)
         float32 or None, channel ``maps`` (K, h, w) float32 or None."""
 
-    def finalize(self) -> Any:
-        """Finish and return the result."""
+    def mark_done(self, key: str) -> None:  # noqa: B027 - optional hook
+        """Record that the block named ``key`` is written."""
 
+    @abstractmethod
+    def result(self) -> Outputs:
+        """The outputs as they stand."""
+
+    def finalize(self) -> Outputs:
+        """Finish the output and return it."""
+        return self.result()
+
+    @abstractmethod
     def discard(self) -> None:
         """Undo everything written so far."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the output holds (locks, files); called after finalize or discard."""
 
 
 class _Extras:
@@ -116,12 +159,11 @@ class _Extras:
         if self.maps is not None and maps is not None:
             self.maps[(slice(None), *where)] = maps
 
-    def result(self, main: Any) -> Any:
-        extra = [x for x in (self.maps, self.conf) if x is not None]
-        return (main, *extra) if extra else main
+    def result(self, main: Any) -> Outputs:
+        return Outputs(main, self.conf, self.maps)
 
 
-class ArrayMerger:
+class ArrayMerger(Merger):
     """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and side outputs)."""
 
     def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int = 0) -> None:
@@ -139,7 +181,7 @@ class ArrayMerger:
             self.rgb[(*index, *region)] = rgb
         self.extras.write((*index, *region), confidence, maps)
 
-    def finalize(self) -> Any:
+    def result(self) -> Outputs:
         return self.extras.result(self.rgb)
 
     def discard(self) -> None:
@@ -147,7 +189,7 @@ class ArrayMerger:
         self.extras = _Extras((), False, 0)
 
 
-class OutArrayMerger:
+class OutArrayMerger(Merger):
     """Planes into a caller's array (zarr, numpy, ...) shaped ``leading + (H, W, 3)``, uint8.
 
     Blocks land as they finish, so a viewer showing the array sees the run progress.
@@ -178,7 +220,7 @@ class OutArrayMerger:
             self.written.append((*index, *region))
         self.extras.write((*index, *region), confidence, maps)
 
-    def finalize(self) -> Any:
+    def result(self) -> Outputs:
         return self.extras.result(self.array)
 
     def discard(self) -> None:

@@ -101,8 +101,7 @@ def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps
         check_memory(shape, confidence=confidence, n_maps=n_maps)
         return
     if isinstance(out, (str, Path)):
-        from ..io.ngff import confidence_path
-        from ..io.paths import check_distinct, output_kind, source_path
+        from ..io.paths import check_distinct, confidence_path, output_kind, source_path
 
         if output_kind(out) != "zarr":
             raise ValueError(

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.merge import Merger, Outputs
 from .durability import BlockRecorder, fsync_all, fsync_tree
 from .locks import OutputLock, check_free
-from .paths import check_output, remove
+from .paths import check_output, confidence_path, remove
 from .pyramid import _block_levels, _chunk_for, _downsample, _levels
 from .readers import DONE_FOLDER
 
@@ -36,19 +37,6 @@ def _axes(n_leading: int) -> list[dict[str, str]]:
     axes = [{"name": "t", "type": "time"}, {"name": "z", "type": "space"}][2 - n_leading :]
     axes.insert(channel_position(n_leading), {"name": "c", "type": "channel"})
     return [*axes, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
-
-
-def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
-    """Where a side output of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``
-    (or ``x.channels.ome.zarr``).
-
-    A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
-    """
-    path = Path(path)
-    for suffix in (".ome.zarr", ".zarr"):
-        if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)] + f".{kind}" + suffix)
-    raise ValueError(f"{path} is not a .zarr path")
 
 
 class NgffImage:
@@ -268,13 +256,15 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     return root
 
 
-class OmeZarrMerger:
+class OmeZarrMerger(Merger):
     """Finished blocks into a multiscale OME-Zarr RGB image, and optionally its confidence
     (a float32 image beside it, see :func:`confidence_path`).
 
     Each finished block is recorded (after its data is flushed to disk), so an interrupted run
     can be resumed; the images are marked complete only at the end.
     """
+
+    keeps_partial = True
 
     def __init__(
         self,
@@ -351,7 +341,7 @@ class OmeZarrMerger:
         """Whether every image was already finalized (a resumed run that had finished)."""
         return all(image.complete for image in self._images())
 
-    def finalize(self) -> Any:
+    def finalize(self) -> Outputs:
         self.recorder.wait()
         for side in (self.maps, self.conf):
             if side is not None:
@@ -370,10 +360,10 @@ class OmeZarrMerger:
             for image in self._images():
                 image.lock.release()
 
-    def result(self) -> Any:
-        """Level 0 of the RGB image, then of the channel maps and confidence when written."""
-        extra = [side.levels[0] for side in (self.maps, self.conf) if side is not None]
-        return (self.rgb.levels[0], *extra) if extra else self.rgb.levels[0]
+    def result(self) -> Outputs:
+        """Level 0 of the RGB image, of the confidence and of the channel maps when written."""
+        return Outputs(self.rgb.levels[0], *(None if side is None else side.levels[0]
+                                             for side in (self.conf, self.maps)))
 
     def _images(self) -> list[NgffImage]:
         return [image for image in (self.rgb, self.conf, self.maps) if image is not None]

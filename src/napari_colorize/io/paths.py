@@ -222,3 +222,16 @@ def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[st
         raise ValueError(
             f"{la} {a} {relation} the {lb} {b}; choose a separate {la.split()[-1]} path"
         )
+
+
+def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
+    """Where a side output of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``
+    (or ``x.channels.ome.zarr``).
+
+    A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
+    """
+    path = Path(path)
+    for suffix in (".ome.zarr", ".zarr"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)] + f".{kind}" + suffix)
+    raise ValueError(f"{path} is not a .zarr path")
