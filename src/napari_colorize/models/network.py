@@ -1,10 +1,9 @@
 """ChromaNet: predicts CIE chroma (a, b) and its uncertainty from lightness, at 1/4 resolution.
 
-Colour in stained tissue is low-frequency, so the network spends its compute on context rather
-than full-resolution chroma: the full-resolution lightness is folded into channels
-(pixel-unshuffle by 4, so no detail is thrown away), a small U-Net runs from 1/4 to 1/32
-resolution, and the head unfolds 4x4 sub-pixel chroma back to full resolution (pixel-shuffle).
-A per-lightness lookup table (fitted on the training data) is the prior the network corrects.
+The :class:`~napari_colorize.models.trunk.Trunk` computes features at 1/4 resolution; a 1x1 head
+predicts, for each 4x4 sub-pixel, the chroma correction and a log-variance, unfolded back to full
+resolution. A per-lightness lookup table (fitted on the training data) is the prior the network
+corrects.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from .trunk import DEFAULT_WIDTHS, Trunk, unfold4
 
 #: Lightness bins of the prior table (L in [0, 100]).
 LUT_BINS = 101
@@ -21,78 +21,109 @@ LUT_BINS = 101
 SIGMA_SCALE = 8.0
 
 
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
-
-
-class ChromaNet(nn.Module):
+class ChromaNet(Trunk):
     """Lightness ``(B, 1, H, W)`` in [0, 100] -> ``(B, 3, H, W)``: a, b and confidence in [0, 1].
 
-    ``H`` and ``W`` must be multiples of :attr:`divisor`.
+    ``H`` and ``W`` must be multiples of :attr:`divisor`. The head starts at zero, so an
+    untrained network returns its prior (the lookup table ``lut``, zero until fitted).
+
+    Parameters
+    ----------
+    widths : tuple of 4 int
+        Channels of the trunk at 1/4, 1/8, 1/16 and 1/32 resolution.
+
+    Examples
+    --------
+    >>> net = ChromaNet((8, 8, 8, 8))
+    >>> out = net(torch.full((1, 1, 64, 64), 50.0))
+    >>> out.shape, float(out[:, :2].abs().max())
+    (torch.Size([1, 3, 64, 64]), 0.0)
     """
 
-    divisor = 32
+    lut: torch.Tensor
 
-    def __init__(self, widths: tuple[int, int, int, int] = (32, 64, 96, 128)) -> None:
-        super().__init__()
-        self.widths = tuple(widths)
-        c1, c2, c3, c4 = widths
-        self.enc1 = nn.Sequential(_conv(16, c1), _conv(c1, c1))
-        self.enc2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
-        self.enc3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3))
-        self.enc4 = nn.Sequential(_conv(c3, c4, 2), _conv(c4, c4), _conv(c4, c4))
-        self.lat3 = nn.Conv2d(c4, c3, 1)
-        self.dec3 = _conv(c3, c3)
-        self.lat2 = nn.Conv2d(c3, c2, 1)
-        self.dec2 = _conv(c2, c2)
-        self.lat1 = nn.Conv2d(c2, c1, 1)
-        self.dec1 = _conv(c1, c1)
-        self.head = nn.Conv2d(c1, 3 * 16, 1)
+    def __init__(self, widths: tuple[int, int, int, int] = DEFAULT_WIDTHS) -> None:
+        super().__init__(widths)
+        self.head = nn.Conv2d(self.widths[0], 3 * 16, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         # Prior: mean (a, b) for each lightness bin; replaced by the fitted table in training.
         self.register_buffer("lut", torch.zeros(2, LUT_BINS))
 
     def prior(self, lightness: torch.Tensor) -> torch.Tensor:
-        """(a, b) of the lookup-table prior for lightness ``(B, 1, H, W)``."""
+        """The lookup-table prior of a lightness batch.
+
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            ``(B, 1, H, W)`` in [0, 100].
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, 2, H, W)``: a, b of the table at each pixel's (rounded) lightness.
+
+        Examples
+        --------
+        >>> net = ChromaNet((8, 8, 8, 8))
+        >>> net.lut[0] = torch.arange(101.0)
+        >>> net.prior(torch.tensor([[[[20.2, 79.8]]]]))[0, 0]
+        tensor([[20., 80.]])
+        """
         b, _, h, w = lightness.shape
         idx = (lightness.clamp(0, 100) + 0.5).long().flatten()
         # index_select is the fastest gather on CPU here (embedding is 20x slower).
         return self.lut.index_select(1, idx).view(2, b, h, w).permute(1, 0, 2, 3)
 
     def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Chroma ``(B, 2, H, W)`` and log-variance ``(B, 1, H, W)`` (for training)."""
-        return self._outputs(lightness, self.head(self._features(lightness)), 3)
+        """Chroma and log-variance, as training fits them.
 
-    def _features(self, lightness: torch.Tensor) -> torch.Tensor:
-        x = F.pixel_unshuffle(lightness * 0.02 - 1.0, 4)
-        e1 = self.enc1(x)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        e4 = self.enc4(e3)
-        d3 = self.dec3(e3 + F.interpolate(self.lat3(e4), scale_factor=2.0, mode="nearest"))
-        d2 = self.dec2(e2 + F.interpolate(self.lat2(d3), scale_factor=2.0, mode="nearest"))
-        return self.dec1(e1 + F.interpolate(self.lat1(d2), scale_factor=2.0, mode="nearest"))
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            ``(B, 1, H, W)`` in [0, 100].
 
-    def _outputs(self, lightness: torch.Tensor, head: torch.Tensor, channels: int):
-        out = _unfold4(head, channels)
-        ab = torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
-        if channels == 2:
-            return ab, None
-        logvar = out[:, 2:3] + 2.0 * math.log(SIGMA_SCALE / 2)
-        return ab, logvar
+        Returns
+        -------
+        ab : torch.Tensor
+            ``(B, 2, H, W)`` chroma.
+        logvar : torch.Tensor
+            ``(B, 1, H, W)`` log-variance of the chroma error.
+
+        Examples
+        --------
+        >>> ab, logvar = ChromaNet((8, 8, 8, 8)).forward_raw(torch.zeros(1, 1, 32, 32))
+        >>> ab.shape, logvar.shape
+        (torch.Size([1, 2, 32, 32]), torch.Size([1, 1, 32, 32]))
+        """
+        out = unfold4(self.head(self.features(lightness)), 3)
+        return self._chroma(lightness, out), out[:, 2:3] + 2.0 * math.log(SIGMA_SCALE / 2)
+
+    def _chroma(self, lightness: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
 
     def forward(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
-        """a, b and (if ``confidence``) the confidence map; without it, only the chroma is built."""
+        """Chroma and (if ``confidence``) the confidence map.
+
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            ``(B, 1, H, W)`` in [0, 100]; ``H``, ``W`` multiples of :attr:`divisor`.
+        confidence : bool
+            Also compute the confidence; without it only the chroma is built.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, 3, H, W)`` (a, b, confidence in [0, 1]), or ``(B, 2, H, W)``.
+
+        Examples
+        --------
+        >>> ChromaNet((8, 8, 8, 8))(torch.zeros(1, 1, 32, 32), confidence=False).shape
+        torch.Size([1, 2, 32, 32])
+        """
         if not confidence:
-            return self._outputs(lightness, self.head(self._features(lightness)), 2)[0]
+            return self._chroma(lightness, unfold4(self.head(self.features(lightness)), 2))
         ab, logvar = self.forward_raw(lightness)
         sigma = torch.exp(0.5 * logvar.clamp(-10, 10))
         return torch.cat([ab, torch.exp(-sigma / SIGMA_SCALE)], dim=1)
-
-
-def _unfold4(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """``pixel_shuffle(x, 4)[:, :channels]``, several times faster on channels-last tensors."""
-    n, c, h, w = x.shape
-    v = x.permute(0, 2, 3, 1).reshape(n, h, w, c // 16, 4, 4)[:, :, :, :channels]
-    return v.permute(0, 3, 1, 4, 2, 5).reshape(n, channels, h * 4, w * 4)

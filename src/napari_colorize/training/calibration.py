@@ -101,7 +101,7 @@ def _design(net: ChromaNet, rgb: np.ndarray, mask: np.ndarray):
     lab = rgb_uint8_to_lab(rgb).float()
     lightness = lab[None, :1].contiguous()
     with torch.no_grad():
-        feats = net._features(lightness)[0]
+        feats = net.features(lightness)[0]
         prior = net.prior(lightness)
         residual = (lab[None, 1:] - prior) / 16.0
     target = F.pixel_unshuffle(residual, 4)[0]  # channel = chroma * 16 + sub-pixel
