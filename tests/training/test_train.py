@@ -8,7 +8,8 @@ from napari_colorize import load_model, train
 from napari_colorize.models.network import ChromaNet
 from napari_colorize.training.ciede2000 import ciede2000
 from napari_colorize.training.loop import TrainConfig, iter_train, loss_terms
-from napari_colorize.training.patches import Augment, PatchSampler, fit_lut, stain_jitter
+from napari_colorize.training.lut import fit_lut
+from napari_colorize.training.patches import Augment, PatchSampler, stain_jitter
 
 
 def test_train_few_steps_learns_and_saves(tmp_path, colour_image):

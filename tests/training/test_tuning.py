@@ -10,10 +10,11 @@ from napari_colorize.cli import main
 from napari_colorize.core.color import rgb_uint8_to_lab
 from napari_colorize.core.events import drain
 from napari_colorize.models.registry import save_model
-from napari_colorize.training.calibration import blend_lut, calibrate, lut_statistics
+from napari_colorize.training.calibration import calibrate
 from napari_colorize.training.holdout import holdout_boxes
 from napari_colorize.training.loop import loss_terms
-from napari_colorize.training.patches import Augment, MaskedPatchSampler, fit_lut, tissue_mask
+from napari_colorize.training.lut import blend_lut, fit_lut, lut_statistics
+from napari_colorize.training.patches import Augment, MaskedPatchSampler, tissue_mask
 from napari_colorize.training.tuning import TuneConfig, base_loss, iter_tune
 
 FAST = {"patch": 64, "batch_size": 2}

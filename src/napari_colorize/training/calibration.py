@@ -20,59 +20,10 @@ import torch
 from torch.nn import functional as F
 
 from ..core.color import rgb_uint8_to_lab
-from ..models.network import LUT_BINS, SIGMA_SCALE, ChromaNet
+from ..models.network import SIGMA_SCALE, ChromaNet
 from .ciede2000 import ciede2000
-from .patches import tissue_mask
-
-#: Pixels per image used for the prior's statistics (subsampled above this).
-LUT_PIXELS = 4_000_000
-#: Tissue/background weights of the fits, as in the training loss.
-BACKGROUND_WEIGHT = 0.25
-
-
-def lut_statistics(
-    images: list[np.ndarray], masks: list[np.ndarray]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of (a, b) ``(2, LUT_BINS)`` and pixel count ``(LUT_BINS,)`` of tissue in ``masks``."""
-    sums = torch.zeros(2, LUT_BINS, dtype=torch.float64)
-    counts = torch.zeros(LUT_BINS, dtype=torch.float64)
-    for image, mask in zip(images, masks, strict=True):
-        step = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / LUT_PIXELS)))
-        lab = rgb_uint8_to_lab(image[::step, ::step]).reshape(3, -1)
-        region = torch.from_numpy(np.ascontiguousarray(mask[::step, ::step])).reshape(-1)
-        lab = lab[:, tissue_mask(lab) & region]
-        idx = (lab[0].clamp(0, 100) + 0.5).long()
-        counts += torch.bincount(idx, minlength=LUT_BINS).double() * step * step
-        for c in (0, 1):
-            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS) * step * step
-    return sums, counts
-
-
-def _smooth(values: torch.Tensor) -> torch.Tensor:
-    kernel = torch.tensor([[[0.25, 0.5, 0.25]]], dtype=values.dtype)
-    return F.conv1d(F.pad(values[:, None], (1, 1), mode="replicate"), kernel)[:, 0]
-
-
-def blend_lut(
-    sums: torch.Tensor, counts: torch.Tensor, base_lut: torch.Tensor, prior_count: float
-) -> torch.Tensor:
-    """The references' mean (a, b) per lightness, blended with ``base_lut`` where data is thin.
-
-    Each bin is ``(n * ref + k * base) / (n + k)`` with ``n`` the references' tissue pixels in
-    the bin and ``k = prior_count``: bins the references fill keep their colour, empty bins keep
-    the base model's.
-    """
-    base = base_lut.detach().to(torch.float64).cpu()
-    filled = torch.nonzero(counts > 0).squeeze(1)
-    if filled.numel() == 0:
-        return base.float()
-    ref = torch.zeros(2, LUT_BINS, dtype=torch.float64)
-    ref[:, filled] = sums[:, filled] / counts[filled]
-    nearest = filled[(torch.arange(LUT_BINS)[:, None] - filled[None]).abs().argmin(dim=1)]
-    ref = _smooth(ref[:, nearest])
-    n = _smooth(counts[None])[0]
-    weight = n / (n + prior_count) if prior_count > 0 else (n > 0).double()
-    return (weight * ref + (1 - weight) * base).float()
+from .lut import blend_lut, lut_statistics
+from .patches import BACKGROUND_WEIGHT, tissue_mask
 
 
 def feature_windows(

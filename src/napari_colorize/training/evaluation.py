@@ -16,6 +16,7 @@ import torch
 
 from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
 from ..core.render import intensity_from_lightness
+from .lut import lut_prior
 from .patches import tissue_mask
 
 TILE = 64
@@ -96,8 +97,7 @@ def evaluate_image(
     gray = gray_with_lightness(rgb)
     pred_rgb, conf = colorize(gray, model, confidence=True, **colorize_kw)
     lightness = rgb_to_lab_np(np.repeat(gray[..., None], 3, axis=-1))[0]
-    lut = model.net.lut.detach().cpu().numpy()
-    prior = lut[:, np.clip(np.round(lightness), 0, lut.shape[1] - 1).astype(int)]
+    prior = lut_prior(model.net.lut, lightness)
     mean_ab = model.card.get("baselines", {}).get("mean_ab") or [0.0, 0.0]
     zeros = np.zeros_like(lightness)
     predictions = {

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .evaluation import ciede2000, gray_with_lightness, render, rgb_to_lab_np
+from .lut import lut_prior
 from .patches import tissue_mask
 
 #: Largest held-out box, (thickness across the strip, length along it), in pixels.
@@ -75,8 +76,7 @@ def holdout_errors(
         sums["model"] += float(ciede2000(rgb_to_lab_np(pred), truth)[keep].sum())
         if lut:
             lightness = rgb_to_lab_np(np.repeat(gray[..., None], 3, axis=-1))[0]
-            table = model.net.lut.detach().cpu().numpy()
-            prior = table[:, np.clip(np.round(lightness), 0, table.shape[1] - 1).astype(int)]
+            prior = lut_prior(model.net.lut, lightness)
             lut_rgb = render(lightness, prior[0], prior[1])
             sums["lut"] += float(ciede2000(rgb_to_lab_np(lut_rgb), truth)[keep].sum())
     result: dict[str, Any] = {"pixels": count, "preview": kept}

@@ -26,9 +26,9 @@ from ..models.network import ChromaNet
 from ..models.registry import load_model, resolve_device, save_model
 from ..models.spec import ColorModel, ModelSpec
 from .ciede2000 import ciede2000
-from .patches import Augment, PatchSampler, fit_lut, mean_chroma, tissue_mask
+from .lut import fit_lut
+from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tissue_mask
 
-BACKGROUND_WEIGHT = 0.25
 #: Per-pixel chroma error the training fits: summed |a|, |b| differences, or CIEDE2000 (the
 #: metric the evaluation reports; like the eye, it forgives a given a, b error in saturated colour).
 LOSSES = ("l1", "ciede2000")

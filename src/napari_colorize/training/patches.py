@@ -14,7 +14,6 @@ import torch
 from torch.nn import functional as F
 
 from ..core.color import rgb_to_lab, rgb_uint8_to_lab
-from ..models.network import LUT_BINS
 
 # Ruifrok & Johnston stain vectors (rows: haematoxylin, eosin, DAB), as used by scikit-image.
 _HED = torch.tensor(
@@ -22,6 +21,8 @@ _HED = torch.tensor(
 )
 _HED = _HED / _HED.norm(dim=1, keepdim=True)
 _HED_INV = torch.linalg.inv(_HED)
+#: Weight of background pixels (vs 1 for tissue) in the losses and fits.
+BACKGROUND_WEIGHT = 0.25
 
 
 def tissue_mask(lab: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
@@ -180,33 +181,6 @@ class MaskedPatchSampler(PatchSampler):
         both = self._draw(batch)
         lightness, ab = split_lab(self._jitter(both[:, :3]))
         return lightness, ab, both[:, 3:].contiguous()
-
-
-def fit_lut(images: list[np.ndarray]) -> torch.Tensor:
-    """Mean (a, b) of tissue pixels for each integer lightness, ``(2, LUT_BINS)``.
-
-    Empty bins take the value of the nearest filled bin; a light 3-bin smoothing follows.
-    """
-    sums = torch.zeros(2, LUT_BINS, dtype=torch.float64)
-    counts = torch.zeros(LUT_BINS, dtype=torch.float64)
-    for image in images:
-        lab = rgb_uint8_to_lab(image).reshape(3, -1)
-        keep = tissue_mask(lab)
-        lab = lab[:, keep]
-        idx = (lab[0].clamp(0, 100) + 0.5).long()
-        counts += torch.bincount(idx, minlength=LUT_BINS).double()
-        for c in (0, 1):
-            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS)
-    filled = torch.nonzero(counts > 0).squeeze(1)
-    if filled.numel() == 0:
-        return torch.zeros(2, LUT_BINS)
-    lut = torch.zeros(2, LUT_BINS, dtype=torch.float64)
-    lut[:, filled] = sums[:, filled] / counts[filled]
-    nearest = filled[(torch.arange(LUT_BINS)[:, None] - filled[None]).abs().argmin(dim=1)]
-    lut = lut[:, nearest]
-    kernel = torch.tensor([[[0.25, 0.5, 0.25]]], dtype=torch.float64)
-    smooth = F.conv1d(F.pad(lut[:, None], (1, 1), mode="replicate"), kernel)[:, 0]
-    return smooth.float()
 
 
 def mean_chroma(images: list[np.ndarray]) -> list[float]:
