@@ -83,12 +83,12 @@ def test_ome_zarr_layout_and_metadata(tmp_path, leading):
     assert level1.shape[-2:] == (550, 300)
     assert conf.shape == shape
     # coarse levels built at the end equal the downsampled whole planes
-    from napari_colorize.io.ngff import _downsample
+    from napari_colorize.io.pyramid import downsample
 
     for index, plane in planes.items():
         want = np.moveaxis(plane, -1, 0)
         for level in (1, 2):
-            want = _downsample(want)
+            want = downsample(want)
             got = zarr.open_group(path)[str(level)]
             got = np.asarray(got[...])
             got = np.moveaxis(got, c_axis, 0)[(slice(None), *index)] if index else got
@@ -169,15 +169,15 @@ def test_zarr_saved_onto_its_own_lazy_source(tmp_path):
 
 def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, monkeypatch):
     from napari_colorize.io import ngff
-    from napari_colorize.io.pyramid import _downsample
+    from napari_colorize.io.pyramid import downsample
 
     sides = []
 
     def recording(data):
         sides.append(max(data.shape[-2:]))
-        return _downsample(data)
+        return downsample(data)
 
-    monkeypatch.setattr(ngff, "_downsample", recording)
+    monkeypatch.setattr(ngff, "downsample", recording)
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (2, 2101, 1501, 3), dtype=np.uint8)
     out = tmp_path / "p.ome.zarr"
@@ -193,4 +193,4 @@ def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, m
     assert len(root) == 4
     assert merger.rgb.n_block_levels == 1  # levels 1-3 are built at the end
     for level in range(1, 4):
-        np.testing.assert_array_equal(root[str(level)][...], _downsample(root[str(level - 1)][...]))
+        np.testing.assert_array_equal(root[str(level)][...], downsample(root[str(level - 1)][...]))

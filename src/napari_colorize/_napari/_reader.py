@@ -1,4 +1,8 @@
-"""Read napari-colorize OME-Zarr outputs back as an RGB layer (and confidence, when present)."""
+"""Read napari-colorize OME-Zarr outputs back as an RGB layer (and confidence, when present).
+
+The metadata is read and checked by :func:`napari_colorize.io.ngff_meta.read_image_metadata`:
+a damaged result gives one line naming the store and the problem.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.ngff import confidence_path
+from ..io.ngff_meta import ImageMetadata, read_image_metadata
 from ..io.readers import incomplete_message, read_metadata
 
 
@@ -21,21 +26,26 @@ def get_reader(path: str | list[str]) -> Any:
     return read_colorized
 
 
-def _multiscale(group: Any) -> tuple[list[Any], list[str], list[float], list[float]]:
-    """Levels, axis names, and level-0 scale/translate of an NGFF multiscale group."""
+def _levels(path: Path, meta: ImageMetadata) -> list[Any]:
+    """The pyramid levels as dask arrays, finest first."""
     import dask.array as da
+    import zarr
 
-    ome = dict(group.attrs).get("ome", dict(group.attrs))
-    ms = ome["multiscales"][0]
-    names = [a["name"] for a in ms["axes"]]
-    levels = [da.from_zarr(group[d["path"]]) for d in ms["datasets"]]
-    scale, translate = [1.0] * len(names), [0.0] * len(names)
-    for t in ms["datasets"][0].get("coordinateTransformations", []):
-        if t["type"] == "scale":
-            scale = [float(v) for v in t["scale"]]
-        elif t["type"] == "translation":
-            translate = [float(v) for v in t["translation"]]
-    return levels, names, scale, translate
+    group = zarr.open_group(path, mode="r")
+    return [da.from_zarr(group[p]) for p in meta.multiscale.paths]
+
+
+def _data(levels: list[Any]) -> Any:
+    """Layer data: the pyramid, or its one level."""
+    return levels if len(levels) > 1 else levels[0]
+
+
+def _channel_axis(path: Path, meta: ImageMetadata) -> int:
+    c = meta.multiscale.channel_axis
+    if c is None:
+        raise ValueError(f"{path}: OME-Zarr metadata lists no channel axis "
+                         f"(axes {', '.join(meta.multiscale.names)})")
+    return c
 
 
 def _drop(values: list, index: int) -> list:
@@ -43,13 +53,12 @@ def _drop(values: list, index: int) -> list:
 
 
 def _confidence_layer(path: Path, name: str) -> tuple:
-    import zarr
-
-    levels, _, scale, translate = _multiscale(zarr.open_group(path, mode="r"))
+    meta = read_image_metadata(path)
+    ms = meta.multiscale
     return (
-        levels if len(levels) > 1 else levels[0],
-        {"name": name, "colormap": "viridis", "contrast_limits": (0.0, 1.0), "scale": scale,
-         "translate": translate, "metadata": {"napari_colorize": read_metadata(path)}},
+        _data(_levels(path, meta)),
+        {"name": name, "colormap": "viridis", "contrast_limits": (0.0, 1.0), "scale": ms.scale,
+         "translate": ms.translation, "metadata": {"napari_colorize": dict(meta.attrs.raw)}},
         "image",
     )
 
@@ -57,22 +66,19 @@ def _confidence_layer(path: Path, name: str) -> tuple:
 def _channel_layers(path: Path, name: str) -> tuple:
     """The channel maps of a channel model (``NAME.channels.ome.zarr``): one additive layer per
     channel, coloured as stored in its omero metadata."""
-    import zarr
     from napari.utils.colormaps import Colormap
 
-    group = zarr.open_group(path, mode="r")
-    levels, names, scale, translate = _multiscale(group)
-    c = names.index("c")
-    channels = dict(group.attrs)["ome"]["omero"]["channels"]
-    colours = [[int(ch["color"][i:i + 2], 16) / 255 for i in (0, 2, 4)] for ch in channels]
+    meta = read_image_metadata(path)
+    ms, channels = meta.multiscale, meta.channels
+    c = _channel_axis(path, meta)
     return (
-        levels if len(levels) > 1 else levels[0],
-        {"name": [f"{name} {ch['label']}" for ch in channels], "channel_axis": c,
-         "colormap": [Colormap([[0, 0, 0, 1], [*rgb, 1]], name=f"napari-colorize {ch['label']}")
-                      for ch, rgb in zip(channels, colours, strict=True)],
+        _data(_levels(path, meta)),
+        {"name": [f"{name} {ch.label}" for ch in channels], "channel_axis": c,
+         "colormap": [Colormap([[0, 0, 0, 1], [*ch.rgb, 1]], name=f"napari-colorize {ch.label}")
+                      for ch in channels],
          "contrast_limits": [(0.0, 1.0)] * len(channels), "blending": "additive",
-         "scale": _drop(scale, c), "translate": _drop(translate, c),
-         "metadata": {"napari_colorize": read_metadata(path)}},
+         "scale": _drop(ms.scale, c), "translate": _drop(ms.translation, c),
+         "metadata": {"napari_colorize": dict(meta.attrs.raw)}},
         "image",
     )
 
@@ -81,7 +87,6 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
     """Layer data for an OME-Zarr result: RGB channel-last with scale and translate from NGFF,
     plus its confidence image when one was written beside it."""
     import dask.array as da
-    import zarr
 
     if isinstance(path, (list, tuple)):
         path = path[0]
@@ -98,19 +103,19 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
 
         show_warning(message)
         name += " (incomplete)"
-    root = zarr.open_group(path, mode="r")
-    levels, names, scale, translate = _multiscale(root)
-    c = names.index("c")
-    rgb = [da.moveaxis(level, c, -1) for level in levels]
+    found = read_image_metadata(path)
+    ms = found.multiscale
+    c = _channel_axis(path, found)
+    rgb = [da.moveaxis(level, c, -1) for level in _levels(path, found)]
     meta = {
         "name": name,
         "rgb": True,
-        "scale": _drop(scale, c),
-        "translate": _drop(translate, c),
-        "axis_labels": _drop(names, c),
-        "metadata": {"napari_colorize": read_metadata(path)},
+        "scale": _drop(ms.scale, c),
+        "translate": _drop(ms.translation, c),
+        "axis_labels": _drop(ms.names, c),
+        "metadata": {"napari_colorize": dict(found.attrs.raw)},
     }
-    layers = [(rgb if len(rgb) > 1 else rgb[0], meta, "image")]
+    layers = [(_data(rgb), meta, "image")]
     conf = confidence_path(path) if path.name.endswith(".zarr") else None
     if conf is not None and conf.is_dir():
         layer = _confidence_layer(conf, f"{name} confidence")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io.ngff import channel_position
+from ..io.ngff_layout import with_transform
 from ..io.readers import as_rgb_uint8
 from ..io.writers import output_kind, write_rgb
 from ._layers import level0
@@ -25,22 +25,7 @@ def _set_transform(path: str, scale: list[float], translate: list[float]) -> Non
     import zarr
 
     root = zarr.open_group(path, mode="r+")
-    ome = dict(root.attrs["ome"])
-    ms = ome["multiscales"][0]
-    names = [a["name"] for a in ms["axes"]]
-    c = channel_position(len(names) - 3)
-    scale = [*scale[:c], 1.0, *scale[c:]]
-    translate = [*translate[:c], 0.0, *translate[c:]]
-    for level, dataset in enumerate(ms["datasets"]):
-        factor = [2.0**level if n in ("y", "x") else 1.0 for n in names]
-        level_scale = [s * f for s, f in zip(scale, factor, strict=True)]
-        # A 2**level block's centre sits half a (level-0) pixel further on.
-        shift = [t + s * (f - 1) / 2 for t, s, f in zip(translate, scale, factor, strict=True)]
-        transforms = [{"type": "scale", "scale": level_scale}]
-        if any(shift):
-            transforms.append({"type": "translation", "translation": shift})
-        dataset["coordinateTransformations"] = transforms
-    root.attrs["ome"] = ome
+    root.attrs["ome"] = with_transform(root.attrs["ome"], scale, translate, path)
 
 
 def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:

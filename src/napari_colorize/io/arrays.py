@@ -19,7 +19,7 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _full_index(index: Any, ndim: int) -> tuple:
+def full_index(index: Any, ndim: int) -> tuple:
     """``index`` as a tuple of ``ndim`` entries (``...`` expanded, missing axes filled)."""
     if not isinstance(index, tuple):
         index = (index,)
@@ -136,7 +136,7 @@ class LightnessArray(LazyArray):
         from ..core.color import rgb_to_lab
         from ..core.validation import check_finite
 
-        index = _full_index(index, self.ndim)
+        index = full_index(index, self.ndim)
         rgb = np.asarray(self.source[(*index, slice(0, 3))])
         if rgb.dtype.kind == "f":
             check_finite(rgb, self.label)

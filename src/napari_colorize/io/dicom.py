@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import LazyArray, _full_index, one_line
+from .arrays import LazyArray, full_index, one_line
 
 INSTALL = "reading DICOM needs pydicom: pip install 'napari-colorize[dicom]'"
 
@@ -227,7 +227,7 @@ class DicomArray(LazyArray):
         return data
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        index = _full_index(index, self.ndim)
+        index = full_index(index, self.ndim)
         if not self._stack:
             return np.asarray(self._decode(0)[index]).astype(self.dtype, copy=False)
         picks = np.arange(len(self.frames))[index[0]]

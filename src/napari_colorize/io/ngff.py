@@ -8,6 +8,7 @@ blocks are written with each block, the coarser ones at the end.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +17,23 @@ import numpy as np
 from ..core.merge import Merger, Outputs
 from .durability import BlockRecorder, fsync_all, fsync_tree
 from .locks import OutputLock, check_free
+from .ngff_layout import build_ome, channel_position, image_axes, with_name
+from .ngff_meta import (
+    ATTRS_KEY,
+    NGFF_VERSION,
+    RGB_CHANNELS,
+    Axis,
+    Channel,
+    ColorizeAttrs,
+    read_image_metadata,
+    result_block,
+)
 from .paths import check_output, confidence_path, remove
-from .pyramid import _block_levels, _chunk_for, _downsample, _levels
+from .pyramid import choose_chunk, count_block_levels, count_levels, downsample
 from .readers import DONE_FOLDER
 
-NGFF_VERSION = "0.5"
-RGB_CHANNELS = [
-    {"label": "red", "color": "FF0000"},
-    {"label": "green", "color": "00FF00"},
-    {"label": "blue", "color": "0000FF"},
-]
-def channel_position(n_leading: int) -> int:
-    """Index of the channel axis in NGFF order (t, c, z, y, x) for 0-2 leading axes."""
-    return 1 if n_leading == 2 else 0
-
-
-def _axes(n_leading: int) -> list[dict[str, str]]:
-    if n_leading > 2:
-        raise ValueError(f"OME-Zarr holds at most 2 axes before (y, x); the image has {n_leading}")
-    axes = [{"name": "t", "type": "time"}, {"name": "z", "type": "space"}][2 - n_leading :]
-    axes.insert(channel_position(n_leading), {"name": "c", "type": "channel"})
-    return [*axes, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+__all__ = ["NGFF_VERSION", "NgffImage", "OmeZarrMerger", "channel_position", "confidence_path",
+           "rename_image"]
 
 
 class NgffImage:
@@ -49,16 +46,16 @@ class NgffImage:
 
     def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
                  metadata: dict[str, Any], overwrite: bool, chunk: int, block_size: int,
-                 resume: bool = False, omero: list[dict] | None = None) -> None:
+                 resume: bool = False, omero: Sequence[Channel] | None = None) -> None:
         import zarr
 
         self.path = Path(path)
         self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
         self.channels = channels
         self.block_size = block_size
-        chunk = _chunk_for(chunk, block_size, self.plane)
-        n_levels = _levels(self.plane)
-        self.n_block_levels = _block_levels(self.plane, block_size, chunk, n_levels)
+        chunk = choose_chunk(chunk, block_size, self.plane)
+        n_levels = count_levels(self.plane)
+        self.n_block_levels = count_block_levels(self.plane, block_size, chunk, n_levels)
         self.unsynced: set[str] = set()  # chunk files written since the last sync()
         self.synced_metadata = False
         self.reopened = resume and self.path.exists()
@@ -69,6 +66,12 @@ class NgffImage:
             if not self.complete:
                 self.lock.acquire()
             return
+        # all metadata is built (and checked) before anything is touched
+        axes = image_axes(len(self.leading), channels=bool(channels))
+        top = 255 if np.dtype(dtype) == np.uint8 else 1
+        ome = build_ome(axes, n_levels, self.path.name,
+                        channels=(omero or RGB_CHANNELS) if channels else (), top=top)
+        block = result_block(metadata, complete=False, where=self.path)
         check_output(self.path, overwrite)
         remove(self.path)
         try:  # the new store is ours alone from its first file: the lock, then the metadata
@@ -76,27 +79,14 @@ class NgffImage:
         except FileExistsError:
             raise ValueError(f"output {self.path} is being written by another run") from None
         self.lock.acquire()
-        axes = _axes(len(self.leading))
-        if not channels:
-            axes = [a for a in axes if a["name"] != "c"]
         root = zarr.open_group(self.path, mode="a", zarr_format=3)  # "w" would drop the lock
         self.levels = self._create(root, axes, n_levels, dtype, chunk)
-        ome = _ome(axes, n_levels, self.path.name)
-        if channels:
-            top = 255 if np.dtype(dtype) == np.uint8 else 1
-            ome["omero"] = {
-                "channels": [
-                    {**c, "active": True, "coefficient": 1, "family": "linear", "inverted": False,
-                     "window": {"min": 0, "max": top, "start": 0, "end": top}}
-                    for c in (omero or RGB_CHANNELS)
-                ],
-                "rdefs": {"model": "color"},
-            }
         root.attrs["ome"] = ome
-        root.attrs["napari_colorize"] = {"complete": False, **metadata}
+        root.attrs[ATTRS_KEY] = block
         self.root = root
 
-    def _create(self, group: Any, axes: list, n_levels: int, dtype: Any, chunk: int) -> list:
+    def _create(self, group: Any, axes: tuple[Axis, ...], n_levels: int, dtype: Any,
+                chunk: int) -> list:
         arrays = []
         h, w = self.plane
         for level in range(n_levels):
@@ -108,7 +98,7 @@ class NgffImage:
                 chunks.insert(pos, self.channels)
             arrays.append(group.create_array(
                 str(level), shape=tuple(shape), chunks=tuple(chunks), dtype=dtype,
-                dimension_names=[a["name"] for a in axes],
+                dimension_names=[a.name for a in axes],
             ))
             h, w = (h + 1) // 2, (w + 1) // 2
         return arrays
@@ -130,7 +120,7 @@ class NgffImage:
             self.levels[level][self._index(index, region)] = data
             self.unsynced.update(self._chunk_files(level, self._index(index, region)))
             if level + 1 < self.n_block_levels:
-                data = _downsample(data)
+                data = downsample(data)
                 region = tuple(slice(s.start // 2, (s.stop + 1) // 2) for s in region)
 
     def _chunk_files(self, level: int, selection: tuple) -> list[str]:
@@ -170,19 +160,19 @@ class NgffImage:
                     source = (slice(2 * rows.start, 2 * rows.stop),
                               slice(2 * cols.start, 2 * cols.stop))
                     data = np.asarray(self.levels[level - 1][self._index(index, source)])
-                    self.levels[level][self._index(index, (rows, cols))] = _downsample(data)
+                    self.levels[level][self._index(index, (rows, cols))] = downsample(data)
             fsync_tree(self.path / self.levels[level].path)
         fsync_all(self.take_unsynced(), [self.path.parent])
         remove(self.path / DONE_FOLDER)
-        attrs = self.root.attrs["napari_colorize"]
-        self.root.attrs["napari_colorize"] = {**attrs, "complete": True}
+        self.root.attrs[ATTRS_KEY] = result_block(self.root.attrs[ATTRS_KEY], complete=True,
+                                                  where=self.path)
         fsync_all([self.path / "zarr.json"])
         return self.levels[0]
 
     @property
     def complete(self) -> bool:
         """Whether the image was finalized (by this or an earlier run)."""
-        return bool(self.root.attrs["napari_colorize"].get("complete"))
+        return ColorizeAttrs.from_dict(self.root.attrs.get(ATTRS_KEY), self.path).complete
 
     def discard(self) -> None:
         """Remove everything written."""
@@ -195,9 +185,7 @@ def rename_image(src: Path, dst: Path) -> None:
     import zarr
 
     root = zarr.open_group(src, mode="r+")
-    ome = dict(root.attrs["ome"])
-    ome["multiscales"][0]["name"] = dst.name
-    root.attrs["ome"] = ome
+    root.attrs["ome"] = with_name(root.attrs["ome"], dst.name, src)
     remove(dst)
     src.replace(dst)
 
@@ -216,8 +204,6 @@ def _differ(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -> Any:
     """The group of an unfinished run to resume; refuses one made with other settings."""
-    import json
-
     import zarr
 
     try:
@@ -226,15 +212,19 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
         text = " ".join(str(exc).split())
         raise ValueError(f"cannot resume {path}: it is not an OME-Zarr written by "
                          f"napari-colorize ({type(exc).__name__}: {text})") from None
-    stored = root.attrs.get("napari_colorize")
-    stored = dict(stored) if isinstance(stored, dict) else {}
-    if not stored:
+    if not root.attrs.get(ATTRS_KEY) or not isinstance(root.attrs.get(ATTRS_KEY), dict):
         raise ValueError(
             f"cannot resume {path}: it was not written by napari-colorize; choose another output "
             "or overwrite it"
         )
+    try:
+        meta = read_image_metadata(path)
+    except ValueError as exc:  # the message starts with the path
+        raise ValueError(f"cannot resume {exc}") from None
+    stored = dict(meta.attrs.raw)
     stored.pop("complete", None)
-    wanted = json.loads(json.dumps(metadata))
+    wanted = result_block(metadata, complete=False, where=path)
+    wanted.pop("complete")
     if "input" in stored and stored.get("input") != wanted.get("input"):
         raise ValueError(
             f"cannot resume {path}: it was written from a different input; colorize the same "
@@ -247,7 +237,7 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
             f"cannot resume {path}: it was written with other {', '.join(_differ(stored, wanted))}"
             "; use the same image and settings, or overwrite it"
         )
-    level0 = root["0"]
+    level0 = root[meta.multiscale.paths[0]]
     expected = list(shape)
     if channels:
         expected.insert(channel_position(len(shape) - 2), channels)
@@ -309,7 +299,7 @@ class OmeZarrMerger(Merger):
             self.conf = NgffImage(target, shape, channels=0, dtype=np.float32,
                                   metadata={**meta, "kind": "confidence"}, **kw)
         if channels:
-            omero = [{"label": n, "color": "".join(f"{round(v * 255):02X}" for v in c)}
+            omero = [Channel.from_rgb(n, c)
                      for n, c in zip(channels["names"], channels["palette"], strict=True)]
             self.maps = NgffImage(maps_path, shape, channels=len(omero), dtype=np.float32,
                                   metadata={**meta, "kind": "channels"}, omero=omero, **kw)
@@ -372,16 +362,3 @@ class OmeZarrMerger(Merger):
         self.close()
         for image in self._images():
             image.discard()
-
-
-def _ome(axes: list, n_levels: int, name: str) -> dict[str, Any]:
-    datasets = []
-    for level in range(n_levels):
-        scale = [float(2**level) if a["name"] in "yx" else 1.0 for a in axes]
-        datasets.append(
-            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-        )
-    return {
-        "version": NGFF_VERSION,
-        "multiscales": [{"name": name, "axes": axes, "datasets": datasets}],
-    }

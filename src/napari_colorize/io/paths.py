@@ -89,7 +89,14 @@ def _check_replaceable(path: Path, kind: str) -> None:
         )
 
 
-def _temp(path: Path) -> Path:
+def temp_path(path: Path) -> Path:
+    """Where an output is written before it is renamed into place: ``path`` + ``.part``.
+
+    Examples
+    --------
+    >>> temp_path(Path("out.tif")).name
+    'out.tif.part'
+    """
     return path.with_name(path.name + ".part")
 
 
@@ -102,7 +109,16 @@ def remove(path: str | Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _replace(tmp: Path, path: Path) -> None:
+def replace_file(tmp: Path, path: Path) -> None:
+    """Move a finished ``tmp`` onto ``path`` atomically (a zarr store there is removed first).
+
+    Parameters
+    ----------
+    tmp : Path
+        The finished output (see :func:`temp_path`).
+    path : Path
+        Its final name; what is there is replaced.
+    """
     if path.is_dir() and not path.is_symlink():
         remove(path)  # a zarr store replaced by a zarr store (checked by check_output)
     os.replace(tmp, path)  # atomic for files, on every platform

@@ -8,7 +8,6 @@ decoded to numpy. A file that cannot be read gives one ``ValueError`` line namin
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import warnings
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .arrays import FileArray, LightnessArray, one_line
+from .colorize_attrs import read_colorize_block
+from .ngff_meta import parse_multiscale
 from .paths import is_zarr_store
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
@@ -47,48 +48,6 @@ def incomplete_message(path: str | Path) -> str | None:
     )
 
 
-def _ome(attrs: Any) -> dict:
-    ome = attrs.get("ome", attrs) if isinstance(attrs, dict) else attrs
-    if not isinstance(ome, dict):
-        raise ValueError(
-            f"malformed OME-Zarr metadata: 'ome' is a {type(ome).__name__}, not an object"
-        )
-    return ome
-
-
-def multiscale(attrs: Any) -> dict | None:
-    """The first NGFF ``multiscales`` entry of a group's attributes (0.4 or 0.5), else None;
-    ``ValueError`` naming the problem when it is malformed."""
-    found = _ome(attrs).get("multiscales")
-    if found is None:
-        return None
-    if not isinstance(found, list) or not found or not isinstance(found[0], dict):
-        raise ValueError(
-            "malformed OME-Zarr metadata: 'multiscales' must be a non-empty list of objects"
-        )
-    datasets = found[0].get("datasets")
-    if not (isinstance(datasets, list) and datasets and isinstance(datasets[0], dict)
-            and isinstance(datasets[0].get("path"), str)):
-        raise ValueError(
-            "malformed OME-Zarr metadata: multiscales[0] has no 'datasets' entry with a 'path'"
-        )
-    axes = found[0].get("axes", [])
-    if not isinstance(axes, list) or not all(isinstance(a, (str, dict)) for a in axes):
-        raise ValueError("malformed OME-Zarr metadata: 'axes' must be a list of axes")
-    return found[0]
-
-
-def axis_names(ms: dict) -> list[tuple[str, str]]:
-    """``(name, type)`` of each NGFF axis; NGFF 0.3 lists bare names (``"c"`` is channels)."""
-    names = []
-    for axis in ms.get("axes", []):
-        if isinstance(axis, str):
-            names.append((axis, "channel" if axis == "c" else ""))
-        else:
-            names.append((str(axis.get("name", "")), str(axis.get("type", ""))))
-    return names
-
-
 def _read_zarr(path: Path, warn: bool = True) -> Any:
     import zarr
 
@@ -101,9 +60,9 @@ def _read_zarr(path: Path, warn: bool = True) -> Any:
         raise ValueError(f"not a readable zarr store ({one_line(exc)})") from None
     if isinstance(node, zarr.Array):
         return node
-    ms = multiscale(dict(node.attrs))
+    ms = parse_multiscale(dict(node.attrs), path)
     if ms:
-        name = ms["datasets"][0]["path"]
+        name = ms.paths[0]
         try:
             arr = node[name]
         except KeyError:
@@ -112,10 +71,9 @@ def _read_zarr(path: Path, warn: bool = True) -> Any:
             ) from None
         if not isinstance(arr, zarr.Array):
             raise ValueError(f"OME-Zarr dataset {name!r} is a group, not an array")
-        axes = axis_names(ms)
-        if axes and len(axes) != arr.ndim:
+        if ms.axes and len(ms.axes) != arr.ndim:
             raise ValueError(
-                f"OME-Zarr metadata lists {len(axes)} axes but dataset {name!r} has "
+                f"OME-Zarr metadata lists {len(ms.axes)} axes but dataset {name!r} has "
                 f"{arr.ndim} dimensions"
             )
         return arr
@@ -306,16 +264,30 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The ``napari_colorize`` block of an OME-Zarr written by this package (or ``{}``, also
-    when its metadata cannot be parsed)."""
-    path = Path(path)
-    meta = path / "zarr.json"
-    try:
-        attrs = json.loads(meta.read_text()).get("attributes", {}) if meta.is_file() else {}
-        block = attrs.get("napari_colorize", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return block if isinstance(block, dict) else {}
+    """The ``napari_colorize`` block of an OME-Zarr written by this package, as stored.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store.
+
+    Returns
+    -------
+    dict
+        ``{}`` when ``path`` is not such a store or its metadata cannot be parsed (see
+        :func:`~.colorize_attrs.read_colorize_block`; :func:`~.ngff_meta.read_image_metadata`
+        gives the checked, typed form).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from napari_colorize.io.writers import write_rgb
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_rgb(Path(tmp) / "r.ome.zarr", np.zeros((40, 30, 3), np.uint8))
+    ...     read_metadata(out)
+    {'complete': True}
+    """
+    return read_colorize_block(path)
 
 
 def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
@@ -327,11 +299,11 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
         if is_zarr_path(path):
             import zarr
 
-            ms = multiscale(dict(zarr.open(path, mode="r").attrs)) or {}
-            axes = axis_names(ms)
-            names = [kind == "channel" or name == "c" for name, kind in axes]
+            ms = parse_multiscale(dict(zarr.open(path, mode="r").attrs), path)
+            axes = ms.axes if ms else ()
+            names = [axis.is_channel for axis in axes]
             shape = _read_zarr(path, warn=False).shape  # read_image warns once
-            letters = "".join(name[:1].upper() or "?" for name, _ in axes)
+            letters = "".join(axis.name[:1].upper() or "?" for axis in axes)
         elif path.suffix.lower() in TIFF_SUFFIXES:
             from .tiff import tiff_channels
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .ngff import OmeZarrMerger, rename_image
-from .paths import _replace, _temp, check_output, output_kind, remove
-from .pyramid import _downsample, _levels
+from .paths import check_output, output_kind, remove, replace_file, temp_path
+from .pyramid import count_levels, downsample
 
 __all__ = ["check_output", "output_kind", "remove", "write_gray", "write_ome_tiff", "write_rgb"]
 
@@ -51,7 +51,7 @@ def write_rgb(
             merger.discard()
             raise
         return path
-    tmp = _temp(path)
+    tmp = temp_path(path)
     try:
         if kind == "tiff" and path.name.lower().endswith((".ome.tif", ".ome.tiff")):
             write_ome_tiff(tmp, np.asarray(rgb))
@@ -66,7 +66,7 @@ def write_rgb(
             import imageio.v3 as iio
 
             iio.imwrite(tmp, np.asarray(rgb), extension=".png")
-        _replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -83,14 +83,14 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
     if axes is None:
         raise ValueError(f"OME-TIFF holds at most 2 axes before (y, x); the result has "
                          f"shape {rgb.shape}")
-    n_levels = _levels(rgb.shape[-3:-1])
+    n_levels = count_levels(rgb.shape[-3:-1])
     options = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
     # BigTIFF past 2 GB: classic TIFF offsets stop at 4 GB and the levels add a third
     with tifffile.TiffWriter(path, bigtiff=rgb.nbytes > 2**31, ome=True) as tif:
         tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes}, **options)
         level = rgb
         for _ in range(n_levels - 1):
-            level = np.moveaxis(_downsample(np.moveaxis(level, -1, -3)), -3, -1)
+            level = np.moveaxis(downsample(np.moveaxis(level, -1, -3)), -3, -1)
             tif.write(np.ascontiguousarray(level), subfiletype=1, **options)
 
 
@@ -98,7 +98,7 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
     """Write a float or integer single-channel result (e.g. confidence) to TIFF or zarr."""
     path = check_output(path, overwrite)
     kind = output_kind(path)
-    tmp = _temp(path)
+    tmp = temp_path(path)
     try:
         if kind == "tiff":
             import tifffile
@@ -116,7 +116,7 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
             if img.dtype.kind == "f":
                 img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
             iio.imwrite(tmp, img, extension=".png")
-        _replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         remove(tmp)
         raise
