@@ -48,6 +48,11 @@ def _channel_axis(path: Path, meta: ImageMetadata) -> int:
     return c
 
 
+def _block(meta: ImageMetadata) -> dict:
+    """Our ``napari_colorize`` block as stored, for the layer's metadata."""
+    return dict(meta.attrs.raw) if meta.attrs else {}
+
+
 def _drop(values: list, index: int) -> list:
     return [v for i, v in enumerate(values) if i != index]
 
@@ -58,7 +63,7 @@ def _confidence_layer(path: Path, name: str) -> tuple:
     return (
         _data(_levels(path, meta)),
         {"name": name, "colormap": "viridis", "contrast_limits": (0.0, 1.0), "scale": ms.scale,
-         "translate": ms.translation, "metadata": {"napari_colorize": dict(meta.attrs.raw)}},
+         "translate": ms.translation, "metadata": {"napari_colorize": _block(meta)}},
         "image",
     )
 
@@ -78,7 +83,7 @@ def _channel_layers(path: Path, name: str) -> tuple:
                       for ch in channels],
          "contrast_limits": [(0.0, 1.0)] * len(channels), "blending": "additive",
          "scale": _drop(ms.scale, c), "translate": _drop(ms.translation, c),
-         "metadata": {"napari_colorize": dict(meta.attrs.raw)}},
+         "metadata": {"napari_colorize": _block(meta)}},
         "image",
     )
 
@@ -113,7 +118,7 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
         "scale": _drop(ms.scale, c),
         "translate": _drop(ms.translation, c),
         "axis_labels": _drop(ms.names, c),
-        "metadata": {"napari_colorize": dict(found.attrs.raw)},
+        "metadata": {"napari_colorize": _block(found)},
     }
     layers = [(_data(rgb), meta, "image")]
     conf = confidence_path(path) if path.name.endswith(".zarr") else None

@@ -221,7 +221,7 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
         meta = read_image_metadata(path)
     except ValueError as exc:  # the message starts with the path
         raise ValueError(f"cannot resume {exc}") from None
-    stored = dict(meta.attrs.raw)
+    stored = dict(meta.attrs.raw) if meta.attrs else {}
     stored.pop("complete", None)
     wanted = result_block(metadata, complete=False, where=path)
     wanted.pop("complete")

@@ -84,6 +84,7 @@ def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,
 
     Examples
     --------
+    >>> from napari_colorize.io.ngff_meta import RGB_CHANNELS, parse_omero
     >>> ome = build_ome(image_axes(0, channels=True), 2, "r.ome.zarr", channels=RGB_CHANNELS)
     >>> ome["multiscales"][0]["datasets"][1]["coordinateTransformations"][0]["scale"]
     [1.0, 2.0, 2.0]
@@ -145,7 +146,7 @@ def with_transform(ome: Mapping[str, Any], scale: Sequence[float], translate: Se
 
     Examples
     --------
-    >>> ome = build_ome(image_axes(0, channels=True), 2, "r.ome.zarr", channels=RGB_CHANNELS)
+    >>> ome = build_ome(image_axes(0, channels=False), 2, "r.ome.zarr")
     >>> ms = with_transform(ome, [0.5, 0.5], [0.0, 0.0], "r.ome.zarr")["multiscales"][0]
     >>> [t["type"] for t in ms["datasets"][1]["coordinateTransformations"]]
     ['scale', 'translation']

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +163,13 @@ class ImageMetadata:
         Axes and levels.
     channels : tuple of Channel
         The omero channels (empty for a confidence image).
-    attrs : ColorizeAttrs
-        Our ``napari_colorize`` block.
+    attrs : ColorizeAttrs or None
+        Our ``napari_colorize`` block (None in an image written by another tool).
     """
 
     multiscale: Multiscale
     channels: tuple[Channel, ...] = ()
-    attrs: ColorizeAttrs = field(default_factory=ColorizeAttrs)
+    attrs: ColorizeAttrs | None = None
 
 
 def validate_ome(ome: Any, where: str | Path) -> None:
@@ -199,14 +199,39 @@ least 1 item after validation, not 0
     from ome_zarr_models.v05.image import ImageAttrs
     from pydantic import ValidationError
 
+    checks: list[tuple[Any, Any, str]] = [(ImageAttrs, ome, "")]
+    if isinstance(ome, Mapping) and "omero" in ome:
+        checks.append((Omero, ome["omero"], "omero."))
+    for model, value, prefix in checks:
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            problem = _first_error(exc)
+        except (IndexError, KeyError, TypeError) as exc:  # a validator tripped by odd shapes
+            problem = _vector_problem(value) or " ".join(f"{type(exc).__name__}: {exc}".split())
+        else:
+            continue
+        raise ValueError(f"{where}: invalid OME-Zarr {NGFF_VERSION} metadata: {prefix}{problem}")
+
+
+def _vector_problem(ome: Any) -> str | None:
+    """A scale or translation whose length is not the number of axes, else None.
+
+    ome-zarr-models compares the levels' scales before it checks their lengths, and trips
+    over such a vector with an ``IndexError``; this names the problem instead.
+    """
     try:
-        ImageAttrs.model_validate(ome)
-        if isinstance(ome, Mapping) and "omero" in ome:
-            Omero.model_validate(ome["omero"])
-    except ValidationError as exc:
-        raise ValueError(
-            f"{where}: invalid OME-Zarr {NGFF_VERSION} metadata: {_first_error(exc)}"
-        ) from None
+        ms = ome["multiscales"][0]
+        n = len(ms["axes"])
+        for i, dataset in enumerate(ms["datasets"]):
+            for t in dataset["coordinateTransformations"]:
+                vector = t.get(t.get("type"))
+                if isinstance(vector, list) and len(vector) != n:
+                    return (f"multiscales.0.datasets.{i}: its {t['type']} has {len(vector)} "
+                            f"values for {n} axes")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def _first_error(exc: Any) -> str:
@@ -327,7 +352,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def read_image_metadata(path: str | Path) -> ImageMetadata:
-    """The metadata of an OME-Zarr written by napari-colorize, validated.
+    """The metadata of an NGFF 0.5 OME-Zarr (ours, or another tool's), validated.
 
     The ``ome`` attributes are checked against NGFF 0.5, every dataset must be an array with
     one dimension per axis, and our block is type-checked.
@@ -353,8 +378,10 @@ def read_image_metadata(path: str | Path) -> ImageMetadata:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     out = write_rgb(Path(tmp) / "r.ome.zarr", np.zeros((40, 30, 3), np.uint8))
     ...     meta = read_image_metadata(out)
-    >>> meta.multiscale.names, meta.attrs.complete, [c.label for c in meta.channels]
-    (['c', 'y', 'x'], True, ['red', 'green', 'blue'])
+    >>> meta.multiscale.names, meta.multiscale.paths, meta.multiscale.channel_axis
+    (['c', 'y', 'x'], ('0',), 0)
+    >>> [c.label for c in meta.channels], meta.attrs.complete
+    (['red', 'green', 'blue'], True)
     """
     path = Path(path)
     attrs = _json(path / "zarr.json").get("attributes") or {}
@@ -374,5 +401,6 @@ def read_image_metadata(path: str | Path) -> ImageMetadata:
             ndim = len(shape) if isinstance(shape, list) else "no"
             raise ValueError(f"{path}: multiscales lists {len(multiscale.axes)} axes but "
                              f"dataset {p!r} has {ndim} dimensions")
+    block = attrs.get(ATTRS_KEY)
     return ImageMetadata(multiscale, parse_omero(ome, path),
-                         ColorizeAttrs.from_dict(attrs.get(ATTRS_KEY, {}), path))
+                         None if block is None else ColorizeAttrs.from_dict(block, path))
