@@ -1,210 +1,349 @@
-"""Model cards checked before anything is built or read: types, bounds, the weights file's place
-and kind, and the tensors its safetensors header declares against the architecture's.
+"""Model cards: :class:`ModelCard` is the one shape of every card the package writes or reads.
 
-A card is untrusted input (a user's folder, a download): an absurd width would allocate hundreds
-of GB, a weights path could name a device or a file outside the model's folder. Every check here
-reads the card, the weights file's metadata and the safetensors header only; the network used to
-compare shapes lives on torch's ``meta`` device, so nothing is allocated.
+Cards read from disk are untrusted: :func:`~napari_colorize.models.checks.check_card` checks the
+parsed JSON before it becomes a :class:`ModelCard`.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import stat
-from pathlib import Path
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-import torch
+from torch import nn
 
-from ..core.validation import short_repr
+from .fraction_net import FractionNet
+from .network import ChromaNet
+from .spec import ModelSpec
+from .trunk import DEFAULT_WIDTHS
 
 #: The card format this release reads (``card_version``; cards without it are format 1).
 CARD_VERSION = 1
-#: Largest network width, card file and model tile accepted.
-MAX_WIDTH = 1024
-MAX_CARD_BYTES = 16 << 20
-MAX_TILE = 8192
-MAX_CHANNELS = 64
-#: Room for the safetensors header (names, shapes, metadata) beside the tensors' bytes.
-HEADER_SLACK = 1 << 20
-
-ARCHITECTURE_KEYS = {
-    "ChromaNet": {"class", "widths"},
-    "FractionNet": {"class", "widths", "channels", "prior"},
-}
+#: The networks a card's architecture may name.
+NETWORKS: dict[str, type[nn.Module]] = {"ChromaNet": ChromaNet, "FractionNet": FractionNet}
 
 
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "unset"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+#: A card key that is left out of the JSON (``None`` is written as ``null``).
+UNSET = Unset.UNSET
 
 
-class CardError(ValueError):
-    """A model card that cannot be used; the message names the card and the key."""
+@dataclass(frozen=True)
+class Architecture:
+    """The network a card describes (its ``architecture`` object).
+
+    Parameters
+    ----------
+    network : {"ChromaNet", "FractionNet"}
+        The network class (JSON key ``class``).
+    widths : tuple of 4 int
+        Channels of the trunk at 1/4, 1/8, 1/16 and 1/32 resolution.
+    channels : int, optional
+        FractionNet only: the number of classes.
+    prior : tuple of float, optional
+        FractionNet only: the mean class mix uncertain fractions fall back on.
+
+    Raises
+    ------
+    ValueError
+        For an unknown network, or ``channels`` given (or missing) for the wrong network.
+
+    Examples
+    --------
+    >>> arch = Architecture.from_dict({"class": "FractionNet", "widths": [8, 8, 8, 8]},
+    ...                               channel_names=["a", "b"])
+    >>> arch.channels, arch.to_dict()
+    (2, {'class': 'FractionNet', 'widths': [8, 8, 8, 8], 'channels': 2, 'prior': None})
+    >>> type(arch.build()).__name__
+    'FractionNet'
+    """
+
+    network: str = "ChromaNet"
+    widths: tuple[int, int, int, int] = DEFAULT_WIDTHS
+    channels: int | None = None
+    prior: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ValueError(f"unknown architecture {self.network!r} in model card; known: "
+                             f"{sorted(NETWORKS)}")
+        fractions = self.network == "FractionNet"
+        if fractions != (self.channels is not None) or (self.prior is not None and not fractions):
+            raise ValueError(f"{self.network} {'needs' if fractions else 'takes no'} channels; "
+                             f"got channels={self.channels}, prior={self.prior}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], channel_names: Any = ()) -> Architecture:
+        """The architecture of a card's ``architecture`` object, defaults filled in.
+
+        Parameters
+        ----------
+        data : mapping
+            The JSON object (already checked, see :func:`check_card`).
+        channel_names : sequence of str
+            The card's channel names: a FractionNet has one class each unless
+            ``channels`` says otherwise.
+
+        Returns
+        -------
+        Architecture
+
+        Examples
+        --------
+        >>> Architecture.from_dict({})
+        Architecture(network='ChromaNet', widths=(32, 64, 96, 128), channels=None, prior=None)
+        """
+        network = data.get("class", "ChromaNet")
+        widths = tuple(data.get("widths", DEFAULT_WIDTHS))
+        if network != "FractionNet":
+            return cls(network, widths)  # type: ignore[arg-type]
+        prior = data.get("prior")
+        return cls(network, widths,  # type: ignore[arg-type]
+                   channels=int(data.get("channels", len(channel_names or ()))),
+                   prior=None if prior is None else tuple(prior))
+
+    @classmethod
+    def of(cls, net: nn.Module) -> Architecture:
+        """The architecture of a network (a FractionNet's prior rounded to 6 decimals).
+
+        Parameters
+        ----------
+        net : ChromaNet or FractionNet
+
+        Returns
+        -------
+        Architecture
+
+        Examples
+        --------
+        >>> Architecture.of(FractionNet((8, 8, 8, 8), 2, prior=(0.25, 0.75))).prior
+        (0.25, 0.75)
+        """
+        if isinstance(net, FractionNet):
+            p = net.class_prior
+            prior = None if p is None else tuple(round(float(v), 6) for v in p.flatten())
+            return cls("FractionNet", net.widths, channels=net.channels, prior=prior)
+        return cls(type(net).__name__, net.widths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the card.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> Architecture().to_dict()
+        {'class': 'ChromaNet', 'widths': [32, 64, 96, 128]}
+        """
+        out: dict[str, Any] = {"class": self.network, "widths": list(self.widths)}
+        if self.network == "FractionNet":
+            out.update(channels=self.channels,
+                       prior=None if self.prior is None else list(self.prior))
+        return out
+
+    def build(self) -> nn.Module:
+        """An untrained network of this architecture (on torch's current default device).
+
+        Returns
+        -------
+        torch.nn.Module
+
+        Examples
+        --------
+        >>> Architecture(widths=(8, 8, 8, 8)).build().widths
+        (8, 8, 8, 8)
+        """
+        if self.network == "FractionNet":
+            return FractionNet(self.widths, channels=self.channels or 0, prior=self.prior)
+        return ChromaNet(self.widths)
 
 
-def check_card(card: Any, where: Path) -> dict[str, Any]:
-    """Raise :class:`CardError` unless ``card`` (parsed JSON) is a card this release can use."""
+@dataclass(frozen=True)
+class ModelCard:
+    """A model card: what the model is, how it was made, how well it does.
 
-    def fail(message: str) -> CardError:
-        return CardError(f"model card {where}: {message}")
+    The JSON card holds the fields that are not ``None`` (``base`` when not :data:`UNSET`;
+    ``channel_names`` and ``palette`` when not empty), in this order, with ``extra`` (keys of no
+    field, such as a recipe's input definition) in its place. :meth:`from_dict` keeps
+    what a card leaves out as left out, so a card read and written again has the same keys.
 
-    if not isinstance(card, dict):
-        kinds = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
-        raise fail(f"must be a JSON object; got a JSON {kinds.get(type(card), 'null')}")
-    version = card.get("card_version", 1)
-    if not _integer(version) or version < 1:
-        raise fail(f"card_version must be a positive integer; got {version!r}")
-    if version > CARD_VERSION:
-        raise fail(f"card_version {version} is newer than this napari-colorize reads "
-                   f"({CARD_VERSION}); upgrade napari-colorize")
-    for key in ("name", "weights", "sha256"):
-        if key in card and not isinstance(card[key], str):
-            raise fail(f"{key} must be a string; got {card[key]!r}")
-    if "version" in card and not isinstance(card["version"], (str, int)):
-        raise fail(f"version must be a string; got {card['version']!r}")
-    kind = card.get("kind", "chroma")
-    if kind not in ("chroma", "fractions"):
-        raise fail(f"kind {kind!r} must be 'chroma' or 'fractions'")
-    arch = _check_architecture(card.get("architecture", {}), card, fail)
-    divisor = card.get("divisor", 32)
-    if not _integer(divisor) or not 32 <= divisor <= MAX_TILE or divisor % 32:
-        raise fail(f"divisor must be a multiple of 32 (the network's), at most {MAX_TILE}; got "
-                   f"{divisor!r}")
-    min_tile = card.get("min_tile", 64)
-    if not _integer(min_tile) or not divisor <= min_tile <= MAX_TILE or min_tile % divisor:
-        raise fail(f"min_tile must be a multiple of divisor {divisor}, at most {MAX_TILE}; got "
-                   f"{min_tile!r}")
-    names = card.get("channel_names", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise fail(f"channel_names must be a list of strings; got {names!r}")
-    palette = card.get("palette", [])
-    if not isinstance(palette, list) or not all(
-        isinstance(c, list) and len(c) == 3 and all(_number(v) and 0 <= v <= 1 for v in c)
-        for c in palette
-    ):
-        raise fail("palette must be a list of [r, g, b] colours in [0, 1]")
-    if kind == "fractions" and (len(names) < 2 or len(palette) != len(names)):
-        raise fail(f"a fractions model needs >= 2 channel_names and one palette colour each; got "
-                   f"{len(names)} names and {len(palette)} colours")
-    if arch["class"] == "FractionNet" and names and arch["channels"] != len(names):
-        raise fail(f"architecture.channels {arch['channels']} differs from the {len(names)} "
-                   "channel_names")
-    if (arch["class"] == "FractionNet") != (kind == "fractions"):
-        raise fail(f"kind {kind!r} does not match architecture {arch['class']}")
-    weights = card.get("weights")
-    if weights is not None:
-        bad = not weights or weights in (".", "..") or any(c in weights for c in "/\\\0:")
-        if bad or Path(weights).name != weights:
-            raise fail(f"weights {weights!r} must be a file name beside the card (no folders)")
-    return arch
+    Parameters
+    ----------
+    name : str
+        Model name.
+    version : str
+        Model version.
+    kind : {"chroma", "fractions"}, optional
+        What the model predicts; ``None``: not stated (a chroma model).
+    channel_names, palette : tuple
+        Fractions models: one name and one RGB colour in [0, 1] per channel.
+    architecture : Architecture
+        The network.
+    divisor, min_tile : int
+        Tile sides must be multiples of ``divisor`` and at least ``min_tile``.
+    base : str, dict or None
+        The model this one started from (``None``: from scratch).
+    baselines, training, tuning : dict, optional
+        Baseline values; how it was trained or tuned.
+    description, intended_use : str, optional
+        What the model does, and what for.
+    limitations : list of str, optional
+        What the model cannot do.
+    extra : dict
+        Other keys, kept as they are.
+    data : list of dict, optional
+        The images it was trained and evaluated on.
+    recipe, metrics : dict, optional
+        The recipe that regenerates it; its scores.
+    weights, sha256 : str, optional
+        Weights file name and its sha256 (set by ``save_model``).
+    card_version : int, optional
+        Card format (see :data:`CARD_VERSION`).
 
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or one the architecture does not predict.
 
-def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
-    """The architecture with defaults filled in: class, widths (and channels, prior)."""
-    if not isinstance(arch, dict):
-        raise fail(f"architecture must be an object; got {arch!r}")
-    cls = arch.get("class", "ChromaNet")
-    if cls not in ARCHITECTURE_KEYS:
-        raise fail(f"unknown architecture class {cls!r}; known: {sorted(ARCHITECTURE_KEYS)}")
-    unknown = sorted(set(arch) - ARCHITECTURE_KEYS[cls])
-    if unknown:
-        raise fail(f"unknown architecture keys {unknown} for {cls}")
-    widths = arch.get("widths", [32, 64, 96, 128])
-    if not (isinstance(widths, list) and len(widths) == 4
-            and all(_integer(w) and 1 <= w <= MAX_WIDTH for w in widths)):
-        raise fail(f"architecture.widths must be 4 integers in [1, {MAX_WIDTH}]; got "
-                   f"{short_repr(widths)}")
-    out = {"class": cls, "widths": tuple(widths)}
-    if cls == "FractionNet":
-        channels = arch.get("channels", len(card.get("channel_names", ()) or ()))
-        if not _integer(channels) or not 2 <= channels <= MAX_CHANNELS:
-            raise fail(f"architecture.channels must be an integer in [2, {MAX_CHANNELS}]; got "
-                       f"{channels!r}")
-        prior = arch.get("prior")
-        if prior is not None and not (
-            isinstance(prior, list) and len(prior) == channels
-            and all(_number(p) and p >= 0 for p in prior) and abs(sum(prior) - 1) <= 1e-3
-        ):
-            raise fail(f"architecture.prior must be {channels} fractions summing to 1; got "
-                       f"{short_repr(prior)}")
-        out.update(channels=channels, prior=None if prior is None else tuple(prior))
-    return out
+    Examples
+    --------
+    >>> card = ModelCard("mine", version="1", architecture=Architecture(widths=(8, 8, 8, 8)))
+    >>> list(card.to_dict())
+    ['name', 'version', 'architecture', 'divisor', 'min_tile']
+    >>> ModelCard.from_dict(card.to_dict()) == card
+    True
+    >>> card.spec().kind
+    'chroma'
+    """
 
+    name: str
+    version: str = "0"
+    kind: str | None = None
+    channel_names: tuple[str, ...] = ()
+    palette: tuple[tuple[float, float, float], ...] = ()
+    base: str | dict[str, Any] | Unset | None = UNSET
+    baselines: dict[str, Any] | None = None
+    architecture: Architecture = field(default_factory=Architecture)
+    divisor: int = ChromaNet.divisor
+    min_tile: int = 64
+    training: dict[str, Any] | None = None
+    tuning: dict[str, Any] | None = None
+    description: str | None = None
+    intended_use: str | None = None
+    limitations: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    data: list[dict[str, Any]] | None = None
+    recipe: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    weights: str | None = None
+    sha256: str | None = None
+    card_version: int | None = None
 
-def read_card_text(path: Path) -> str:
-    """The card's text; a card that is not a small regular text file is refused."""
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise CardError(f"cannot read model card {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise CardError(f"model card {path} is not a regular file")
-    if info.st_size > MAX_CARD_BYTES:
-        raise CardError(f"model card {path} is {info.st_size} bytes; a card is at most "
-                        f"{MAX_CARD_BYTES} bytes")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"cannot read model card {path}: {type(exc).__name__}") from None
+    def __post_init__(self) -> None:
+        if self.kind not in (None, "chroma", "fractions"):
+            raise ValueError(f"kind {self.kind!r} must be 'chroma' or 'fractions'")
+        if (self.architecture.network == "FractionNet") != (self.kind == "fractions"):
+            raise ValueError(f"kind {self.kind!r} does not match architecture "
+                             f"{self.architecture.network}")
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, name: str = "") -> ModelCard:
+        """The card of parsed JSON (checked by :func:`check_card` if it is untrusted).
 
-def weights_path(card: dict, card_path: Path) -> Path:
-    """The weights file: a regular file in the card's folder (after resolving links)."""
-    weights = card_path.parent / card.get("weights", card_path.stem + ".safetensors")
-    try:
-        info = os.stat(weights)
-    except OSError:
-        raise CardError(f"weights file {weights} not found") from None
-    folder = os.path.realpath(card_path.parent)
-    if os.path.dirname(os.path.realpath(weights)) != folder:
-        raise CardError(f"weights file {weights} links outside the model's folder {folder}")
-    if not stat.S_ISREG(info.st_mode):
-        raise CardError(f"weights file {weights} is not a regular file")
-    return weights
+        Parameters
+        ----------
+        data : mapping
+            The card's JSON object.
+        name : str
+            The name when the card has none (e.g. the card file's stem).
 
+        Returns
+        -------
+        ModelCard
 
-def expected_tensors(build: Any) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of the state dict of ``build()``'s network, built on the meta device
-    (no memory is allocated)."""
-    with torch.device("meta"):
-        net = build()
-    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        Examples
+        --------
+        >>> card = ModelCard.from_dict({"name": "m", "base": None, "input": "gray"})
+        >>> card.base is None, card.extra
+        (True, {'input': 'gray'})
+        """
+        known = {f.name for f in fields(cls)} - {"extra"}
+        names = data.get("channel_names", ())
+        return cls(
+            name=data.get("name", name),
+            version=str(data.get("version", "0")),
+            kind=data.get("kind"),
+            channel_names=tuple(names),
+            palette=tuple((float(r), float(g), float(b)) for r, g, b in data.get("palette", ())),
+            base=data.get("base", UNSET),
+            description=data.get("description"),
+            baselines=data.get("baselines"),
+            architecture=Architecture.from_dict(data.get("architecture", {}), names),
+            divisor=int(data.get("divisor", ChromaNet.divisor)),
+            min_tile=int(data.get("min_tile", 64)),
+            training=data.get("training"),
+            tuning=data.get("tuning"),
+            metrics=data.get("metrics"),
+            intended_use=data.get("intended_use"),
+            limitations=data.get("limitations"),
+            extra={k: v for k, v in data.items() if k not in known},
+            data=data.get("data"),
+            recipe=data.get("recipe"),
+            weights=data.get("weights"),
+            sha256=data.get("sha256"),
+            card_version=data.get("card_version"),
+        )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The card's JSON object (see the class notes for which keys it holds).
 
-def check_header(weights: Path, expected: dict[str, tuple[int, ...]]) -> str | None:
-    """What is wrong with the tensors ``weights``' safetensors header declares (names, shapes,
-    total size), or ``None``. Only the header is read."""
-    from safetensors import safe_open
+        Returns
+        -------
+        dict
 
-    budget = sum(math.prod(s) for s in expected.values()) * 8 + HEADER_SLACK
-    size = weights.stat().st_size
-    if size > budget:
-        return f"the file is {size} bytes, far more than the {len(expected)} tensors need"
-    try:
-        with safe_open(str(weights), framework="pt") as f:
-            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except Exception as exc:  # a text file, a pickle, a truncated header
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return f"not a safetensors file ({first})"
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    shapes = [f"{k} is {list(found[k])}, expected {list(expected[k])}"
-              for k in sorted(set(found) & set(expected)) if found[k] != expected[k]]
-    problems = []
-    if missing:
-        problems.append(f"missing tensors {_names(missing)}")
-    if extra:
-        problems.append(f"unexpected tensors {_names(extra)}")
-    if shapes:
-        problems.append("misshapen tensors: " + "; ".join(shapes[:3])
-                        + (f" (and {len(shapes) - 3} more)" if len(shapes) > 3 else ""))
-    return ", ".join(problems) or None
+        Examples
+        --------
+        >>> list(ModelCard("m", base=None, limitations=["gray only"]).to_dict())
+        ['name', 'version', 'base', 'architecture', 'divisor', 'min_tile', 'limitations']
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                out.update(value)
+            elif f.name == "architecture":
+                out[f.name] = value.to_dict()
+            elif f.name == "base":
+                if value is not UNSET:
+                    out[f.name] = value
+            elif f.name in ("channel_names", "palette"):
+                if value:
+                    out[f.name] = [list(v) if isinstance(v, tuple) else v for v in value]
+            elif value is not None:
+                out[f.name] = value
+        return out
 
+    def spec(self) -> ModelSpec:
+        """The input contract of the model this card describes.
 
-def _names(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (f" (and {len(names) - 5} more)" if len(names) > 5 else "")
+        Returns
+        -------
+        ModelSpec
+
+        Examples
+        --------
+        >>> spec = ModelCard("m", divisor=64, min_tile=128).spec()
+        >>> spec.divisor, spec.min_tile, spec.kind
+        (64, 128, 'chroma')
+        """
+        return ModelSpec(name=self.name, version=self.version, divisor=self.divisor,
+                         min_tile=self.min_tile, kind=self.kind or "chroma",
+                         channel_names=self.channel_names, palette=self.palette)

@@ -8,20 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .cards import (
-    CARD_VERSION,
-    check_card,
-    check_header,
-    expected_tensors,
-    read_card_text,
-    weights_path,
-)
-from .network import ChromaNet
+from .cards import CARD_VERSION, Architecture, ModelCard
+from .checks import check_card, check_header, expected_tensors, read_card_text, weights_path
 from .spec import ColorModel, ModelSpec
 
 DEFAULT_MODEL = "he-histology"
@@ -81,20 +75,32 @@ def _find_card(name_or_path: str | Path) -> Path:
     raise ValueError(f"unknown model {text!r}; available: {', '.join(list_models()) or 'none'}")
 
 
-def build_network(card: dict[str, Any]) -> torch.nn.Module:
-    """An untrained network of the architecture the card names."""
-    arch = card.get("architecture", {})
-    cls = arch.get("class", "ChromaNet")
-    if cls == "FractionNet":
-        from .fraction_net import FractionNet
+def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
+    """An untrained network of the architecture a card names.
 
-        channels = int(arch.get("channels", len(card.get("channel_names", ()))))
-        prior = arch.get("prior")
-        return FractionNet(tuple(arch.get("widths", (32, 64, 96, 128))), channels=channels,
-                           prior=None if prior is None else tuple(prior))
-    if cls != "ChromaNet":
-        raise ValueError(f"unknown architecture {arch.get('class')!r} in model card")
-    return ChromaNet(tuple(arch.get("widths", (32, 64, 96, 128))))
+    Parameters
+    ----------
+    card : ModelCard or dict
+        The card (a dict: its parsed JSON).
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    ValueError
+        For an architecture this release does not know.
+
+    Examples
+    --------
+    >>> card = {"architecture": {"class": "FractionNet", "widths": [8, 8, 8, 8], "channels": 4}}
+    >>> build_network(card).channels
+    4
+    """
+    if isinstance(card, ModelCard):
+        return card.architecture.build()
+    return Architecture.from_dict(card.get("architecture", {}), card.get("channel_names")).build()
 
 
 def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> ColorModel:
@@ -115,24 +121,24 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
                         f"{type(name_or_path).__name__} {name_or_path!r}")
     card_path = _find_card(name_or_path or DEFAULT_MODEL)
     try:
-        card = json.loads(read_card_text(card_path))
+        data = json.loads(read_card_text(card_path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"cannot read model card {card_path}: {exc}") from None
-    arch = check_card(card, card_path)
+    card = check_card(data, card_path)
     weights = weights_path(card, card_path)
-    expected = card.get("sha256")
+    expected = card.sha256
     if expected is None:
         raise ValueError(f"model card {card_path} has no sha256 of its weights")
-    spec_check = {"architecture": dict(arch, prior=None), "channel_names": card.get(
-        "channel_names", [])}
-    problem = check_header(weights, expected_tensors(lambda: build_network(spec_check)))
+    # the prior is not a weight: the header check builds the network without it
+    shapes = replace(card.architecture, prior=None).build
+    problem = check_header(weights, expected_tensors(shapes))
     if problem is None:
         digest = sha256_file(weights)
         if digest != expected:
             raise ValueError(
                 f"weights file {weights} has sha256 {digest[:16]}..., expected {expected}"
             )
-        net = build_network(card)
+        net = card.architecture.build()
         try:
             net.load_state_dict(load_file(weights))
         except Exception as exc:
@@ -140,27 +146,19 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     if problem is not None:
         raise ValueError(
             f"weights file {weights} does not fit its card (expected sha256 {expected}, "
-            f"architecture {card.get('architecture')}): {problem}"
+            f"architecture {data.get('architecture')}): {problem}"
         )
-    spec = ModelSpec(
-        name=card.get("name", card_path.stem),
-        version=str(card.get("version", "0")),
-        divisor=int(card.get("divisor", ChromaNet.divisor)),
-        min_tile=int(card.get("min_tile", 64)),
-        kind=card.get("kind", "chroma"),
-        channel_names=tuple(card.get("channel_names", ())),
-        palette=tuple(tuple(float(v) for v in c) for c in card.get("palette", ())),
-    )
-    return ColorModel(net, spec, card, device=resolve_device(device))
+    return ColorModel(net, card.spec(), data, device=resolve_device(device))
 
 
-def save_model(net: torch.nn.Module, card: dict[str, Any], out: str | Path) -> Path:
+def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str | Path) -> Path:
     """Write ``out`` (``.safetensors``) and its card (``.json``) beside it; returns the card path.
 
     Both are written to temporary names first, so a failure leaves no half-written model.
     """
     from safetensors.torch import save_file
 
+    card = card.to_dict() if isinstance(card, ModelCard) else card
     out = Path(out)
     if out.suffix != ".safetensors":
         out = out.with_suffix(".safetensors") if out.suffix else out / f"{card['name']}.safetensors"
@@ -170,7 +168,7 @@ def save_model(net: torch.nn.Module, card: dict[str, Any], out: str | Path) -> P
     save_file(state, tmp)
     card = dict(card, weights=out.name, sha256=sha256_file(tmp))
     card.setdefault("card_version", CARD_VERSION)
-    card.setdefault("architecture", {"class": "ChromaNet", "widths": list(net.widths)})
+    card.setdefault("architecture", Architecture(widths=net.widths).to_dict())
     card_path = out.with_suffix(".json")
     card_tmp = card_path.with_name(card_path.name + ".part")
     card_tmp.write_text(json.dumps(card, indent=2) + "\n")

@@ -30,9 +30,10 @@ from torch.nn import functional as F
 
 from ..core.color import gray_to_lightness
 from ..core.intensity import compute_window
+from ..models.cards import Architecture, ModelCard
 from ..models.fraction_net import FractionNet
 from ..models.network import ChromaNet
-from ..models.spec import ColorModel, ModelSpec
+from ..models.spec import ColorModel
 from .loop import TrainProgress, optimise
 
 CHANNEL_PERCENTILES = (0.5, 99.8)
@@ -287,30 +288,23 @@ def iter_train_fractions(
         yield TrainProgress(step, config.steps, smooth, seconds, step / config.steps)
     net.eval().to("cpu").to(memory_format=torch.contiguous_format)
     card = fraction_card(net, config, name, seconds=time.perf_counter() - start)
-    spec = ModelSpec(name=name, version="1", kind="fractions",
-                     channel_names=tuple(config.channel_names), palette=tuple(config.palette))
-    return ColorModel(net, spec, card, device=dev)
+    return ColorModel(net, card.spec(), card.to_dict(), device=dev)
 
 
 def fraction_card(
     net: FractionNet, config: FractionConfig, name: str, seconds: float = 0.0
-) -> dict[str, Any]:
-    """The model-card fields that describe the network and its training run."""
-    prior = net.class_prior
-    prior = None if prior is None else [round(float(v), 6) for v in prior.flatten()]
-    return {
-        "name": name,
-        "version": "1",
-        "kind": "fractions",
-        "channel_names": list(config.channel_names),
-        "palette": [list(c) for c in config.palette],
-        "architecture": {"class": "FractionNet", "widths": list(net.widths),
-                         "channels": net.channels, "prior": prior},
-        "divisor": FractionNet.divisor,
-        "min_tile": 64,
-        "training": {"steps": config.steps, "seconds": round(seconds, 1),
-                     "config": {k: v for k, v in vars(config).items() if k != "extra"}},
-    }
+) -> ModelCard:
+    """The model card of a trained network: the network and its training run."""
+    return ModelCard(
+        name=name,
+        version="1",
+        kind="fractions",
+        channel_names=tuple(config.channel_names),
+        palette=tuple(config.palette),
+        architecture=Architecture.of(net),
+        training={"steps": config.steps, "seconds": round(seconds, 1),
+                  "config": {k: v for k, v in vars(config).items() if k != "extra"}},
+    )
 
 
 INPUT_DEFINITION = (

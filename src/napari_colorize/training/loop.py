@@ -22,9 +22,10 @@ import torch
 from ..core.color import rgb_uint8_to_lab
 from ..core.events import drain
 from ..io.readers import as_rgb_uint8, read_rgb
+from ..models.cards import Architecture, ModelCard
 from ..models.network import ChromaNet
 from ..models.registry import load_model, resolve_device, save_model
-from ..models.spec import ColorModel, ModelSpec
+from ..models.spec import ColorModel
 from .ciede2000 import ciede2000
 from .lut import fit_lut
 from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tissue_mask
@@ -274,23 +275,21 @@ def iter_train(
     for step, smooth, fraction, seconds in steps:
         yield TrainProgress(step, config.steps, smooth, seconds, fraction)
     net.eval().to("cpu").to(memory_format=torch.contiguous_format)
-    card = {
-        "name": name,
-        "version": "1",
-        "base": base_card.get("name"),
-        "baselines": base_card.get("baselines", {}),
-        "architecture": {"class": "ChromaNet", "widths": list(net.widths)},
-        "divisor": ChromaNet.divisor,
-        "min_tile": 64,
-        "training": {
+    card = ModelCard(
+        name=name,
+        version="1",
+        base=base_card.get("name"),
+        baselines=base_card.get("baselines", {}),
+        architecture=Architecture(widths=net.widths),
+        training={
             "steps": step,
             "seconds": round(time.perf_counter() - start, 1),
             "config": {k: v for k, v in vars(config).items() if k != "augment"},
             "augment": vars(config.augment),
             "image_sha256": image_hashes(rgb),
         },
-    }
-    return ColorModel(net, ModelSpec(name=name, version="1"), card, device=dev)
+    )
+    return ColorModel(net, card.spec(), card.to_dict(), device=dev)
 
 
 def show_step(bar: Any, event: TrainProgress) -> None:

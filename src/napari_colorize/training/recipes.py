@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..models.cards import ModelCard
 from .datasets import IMAGES, load_rgb
 from .patches import Augment
 
@@ -221,13 +222,14 @@ def train_and_save(
 
     with tqdm(total=steps, disable=not progress, desc=recipe.name, unit="step") as bar:
         model = drain(gen, step)
-    card = dict(model.card)
-    card.update(
+    card = ModelCard.from_dict(model.card)
+    card = replace(
+        card,
         version=recipe.version,
         description=recipe.description,
         intended_use=recipe.intended_use,
         limitations=list(recipe.limitations),
-        **(extra or {}),
+        extra={**card.extra, **(extra or {})},
         data=data_card(recipe),
         recipe={
             "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
@@ -240,7 +242,7 @@ def train_and_save(
     target = Path(out) / f"{recipe.name}.safetensors"
     card_path = save_model(model.net, card, target)
     if metrics is not None:
-        card.update(metrics=metrics(model))
+        card = replace(card, metrics=metrics(model))
         card_path = save_model(model.net, card, target)
     return card_path
 

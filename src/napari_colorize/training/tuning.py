@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..core.events import drain
+from ..models.cards import Architecture, ModelCard
 from ..models.network import ChromaNet
 from ..models.registry import (
     WEIGHTS_DIR,
@@ -250,7 +251,7 @@ def iter_tune(
         "final_loss": None if smooth is None else round(smooth, 3),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    model.card = _card(name, base_model, config, rgb, masks, labels, metrics)
+    model.card = _card(name, base_model, config, rgb, masks, labels, metrics).to_dict()
     preview = None
     if after["preview"] is not None:
         index, box, tuned_rgb = after["preview"]
@@ -295,22 +296,22 @@ def _box_json(box: tuple[slice, slice] | None) -> list[int] | None:
     return None if box is None else [box[0].start, box[0].stop, box[1].start, box[1].stop]
 
 
-def _card(name, base_model, config, rgb, masks, labels, metrics) -> dict[str, Any]:
+def _card(name, base_model, config, rgb, masks, labels, metrics) -> ModelCard:
     base_card = base_model.card
     settings = {k: v for k, v in vars(config).items() if k != "augment"}
-    return {
-        "name": name,
-        "version": "1",
-        "base": {"name": base_model.spec.name, "version": base_model.spec.version,
-                 "sha256": base_card.get("sha256")},
-        "description": f"{base_model.spec.name} v{base_model.spec.version} tuned on "
-                       f"{len(rgb)} reference image(s): {', '.join(labels)}",
-        "baselines": {"mean_ab": mean_chroma(rgb)},
-        "architecture": {"class": "ChromaNet", "widths": list(base_model.net.widths)},
-        "divisor": base_model.spec.divisor,
-        "min_tile": base_model.spec.min_tile,
-        "kind": "chroma",
-        "tuning": {
+    return ModelCard(
+        name=name,
+        version="1",
+        base={"name": base_model.spec.name, "version": base_model.spec.version,
+              "sha256": base_card.get("sha256")},
+        description=f"{base_model.spec.name} v{base_model.spec.version} tuned on "
+                    f"{len(rgb)} reference image(s): {', '.join(labels)}",
+        baselines={"mean_ab": mean_chroma(rgb)},
+        architecture=Architecture(widths=base_model.net.widths),
+        divisor=base_model.spec.divisor,
+        min_tile=base_model.spec.min_tile,
+        kind="chroma",
+        tuning={
             "settings": settings,
             "augment": vars(config.augment),
             "image_sha256": image_hashes(rgb),
@@ -318,15 +319,15 @@ def _card(name, base_model, config, rgb, masks, labels, metrics) -> dict[str, An
                             for m in masks],
             "holdout_max": list(HOLDOUT_MAX),
         },
-        "metrics": metrics,
-        "intended_use": base_card.get("intended_use", ""),
-        "limitations": [
+        metrics=metrics,
+        intended_use=base_card.get("intended_use", ""),
+        limitations=[
             f"Tuned on {len(rgb)} reference image(s): colours follow their stain and may not "
             "hold for other labs, stains or scanners; the held-out metrics come from strips of "
             "the same images.",
             *(f"Base model: {text}" for text in base_card.get("limitations", [])),
         ],
-    }
+    )
 
 
 def save_tuned(result: TuneResult, out: str | Path | None = None, *,
