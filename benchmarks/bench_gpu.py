@@ -86,8 +86,8 @@ def main() -> None:
         torch.cuda.empty_cache()
     cpu_model = load_model(None, device="cpu")
     crop = image[:2048, :2048]
-    bf16 = colorize(crop, load_model(None, device="cuda"))
-    ref = colorize(crop, cpu_model)
+    bf16 = colorize(crop, load_model(None, device="cuda")).rgb
+    ref = colorize(crop, cpu_model).rgb
     from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
 
     de = ciede2000(rgb_to_lab_np(bf16), rgb_to_lab_np(ref))

@@ -36,10 +36,10 @@ def score(model, rgb: np.ndarray, n: int, seeds: int) -> dict:
     gray = gray_with_lightness(rgb)
     truth = rgb_to_lab_np(rgb)
     mask = tissue_mask(truth)
-    base = float(ciede2000(rgb_to_lab_np(colorize(gray, model)), truth)[mask].mean())
+    base = float(ciede2000(rgb_to_lab_np(colorize(gray, model).rgb), truth)[mask].mean())
     ratios = []
     for seed in range(seeds):
-        hinted = colorize(gray, model, hints=random_hints(rgb, n, seed))
+        hinted = colorize(gray, model, hints=random_hints(rgb, n, seed)).rgb
         ratios.append(float(ciede2000(rgb_to_lab_np(hinted), truth)[mask].mean()) / base)
     return {"without": round(base, 3), "ratio_by_seed": [round(r, 3) for r in ratios],
             "ratio_mean": round(float(np.mean(ratios)), 3), "ratio_worst": round(max(ratios), 3)}

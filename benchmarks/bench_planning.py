@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from napari_colorize.core.blocks import make_plan
-from napari_colorize.core.engine import ColorizeConfig
+from napari_colorize.core.plan import make_plan
+from napari_colorize.core.config import ColorizeConfig
 from napari_colorize.core.intensity import IntensityWindow
 from napari_colorize.models.spec import ModelSpec
 
@@ -39,7 +39,7 @@ def measure(side: int) -> dict:
     """Planning figures for a ``side`` x ``side`` uint8 plane, tiles 512, overlap 64."""
     config = ColorizeConfig(tile_size=512, overlap=64, block_size=4096)
     image = Declared((side, side))
-    t_plan, plan = seconds(lambda: make_plan(image, ModelSpec("x"), IntensityWindow(0, 255),
+    t_plan, plan = seconds(lambda: make_plan(image.shape, ModelSpec("x"), IntensityWindow(0, 255),
                                              config))
     t_count, n_tiles = seconds(lambda: plan.blocks.n_tiles)
     row = {"side": side, "blocks": len(plan.blocks), "tiles_run": n_tiles,

@@ -43,14 +43,14 @@ def consecutive(rgb: np.ndarray) -> dict:
 def main() -> None:
     out: dict = {"check": "consistency"}
     gray = iio.imread(SAMPLES / "cmu1_region_gray.png")[:512, :512]
-    out["static"] = consecutive(colorize(np.stack([gray] * 5)))
+    out["static"] = consecutive(colorize(np.stack([gray] * 5)).rgb)
     focus = tifffile.imread(SAMPLES / "cmu1_focus_stack_gray.tif")
-    out["focus_series"] = consecutive(colorize(focus))
+    out["focus_series"] = consecutive(colorize(focus).rgb)
     gray_rgb = np.repeat(focus[..., None], 3, axis=-1)
     out["focus_series_input_gray"] = consecutive(gray_rgb)
     if "fluorescence-composite" in list_models():
         series = tifffile.imread(SAMPLES / "ndev_scratch_assay_gray.tif")
-        out["time_series"] = consecutive(colorize(series, "fluorescence-composite"))
+        out["time_series"] = consecutive(colorize(series, "fluorescence-composite").rgb)
     print(json.dumps(out))
 
 

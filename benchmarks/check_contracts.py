@@ -27,9 +27,9 @@ def main() -> None:
     result: dict = {"check": "contracts", "model": model.spec.name}
 
     gray = iio.imread(SAMPLES / "cmu1_region_gray.png")
-    whole = colorize(gray, model, tile_size=1024, overlap=0)
+    whole = colorize(gray, model, tile_size=1024, overlap=0).rgb
     for tile in (256, 512):
-        tiled = colorize(gray, model, tile_size=tile)
+        tiled = colorize(gray, model, tile_size=tile).rgb
         de = ciede2000(rgb_to_lab_np(tiled), rgb_to_lab_np(whole))
         result[f"tiled{tile}_vs_whole_ciede2000"] = {
             "mean": round(float(de.mean()), 3), "p99.9": round(float(np.percentile(de, 99.9)), 3),
@@ -37,7 +37,7 @@ def main() -> None:
         }
     for name in ("cmu1_region_gray.png", "stardist_histo_gray.png"):
         g = iio.imread(SAMPLES / name)
-        rgb = colorize(g, model)
+        rgb = colorize(g, model).rgb
         d = np.abs(rgb2lab(rgb)[..., 0] - rgb2lab(np.repeat(g[..., None], 3, -1))[..., 0])
         result[f"dL_{name}"] = {"mean": round(float(d.mean()), 3),
                                 "p99.9": round(float(np.percentile(d, 99.9)), 3),

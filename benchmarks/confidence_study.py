@@ -72,7 +72,8 @@ def main() -> None:
         truth = rgb_to_lab_np(rgb)
         mask = tissue_mask(truth)
         gray = gray_with_lightness(rgb)
-        predicted, confidence = colorize(gray, model, confidence=True)
+        result = colorize(gray, model, confidence=True)
+        predicted, confidence = result.rgb, result.confidence
         lab = rgb_to_lab_np(predicted)
         error = ciede2000(lab, truth)
         result = {
@@ -84,7 +85,7 @@ def main() -> None:
                 tile_spearman(lightness_table(lab[0], error, mask), error, mask)),
         }
         if labs:
-            a, b = (rgb_to_lab_np(colorize(gray, m)) for m in labs)
+            a, b = (rgb_to_lab_np(colorize(gray, m).rgb) for m in labs)
             result["lab_ensemble"] = _round(tile_spearman(ciede2000(a, b), error, mask))
             result["lab_ensemble_seconds"] = args.lab_ensemble
         print(json.dumps(result), flush=True)

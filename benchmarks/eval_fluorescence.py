@@ -63,7 +63,8 @@ def engine_check(model) -> dict:
 
     sample = Path(__file__).parents[1] / "sample_data" / "ndev_scratch_assay_gray.tif"
     stack = tifffile.imread(sample)
-    _, maps = colorize(stack, model=model, channels=True, tile_size=256, overlap=64)
+    result = colorize(stack, model=model, channels=True, tile_size=256, overlap=64)
+    _, maps = result.rgb, result.channels
     window = compute_window(stack)
     diffs = []
     for t in range(stack.shape[0]):

@@ -38,7 +38,8 @@ def main() -> None:
     gray = iio.imread(ROOT / "sample_data/stardist_histo_gray.png")
     truth = iio.imread(ROOT / "sample_data/stardist_histo_rgb.jpg")
     model = load_model(args.model, device="cpu")
-    rgb, conf = colorize(gray, model, confidence=True)
+    result = colorize(gray, model, confidence=True)
+    rgb, conf = result.rgb, result.confidence
     error = ciede2000(rgb_to_lab_np(rgb), rgb_to_lab_np(truth))
     panels = [
         ("gray input", np.repeat(gray[..., None], 3, -1)),

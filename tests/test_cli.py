@@ -33,8 +33,9 @@ def test_colorize_writes_each_format(tmp_path, gray_png, model_path, suffix):
     from napari_colorize import colorize
     from napari_colorize.io.readers import read_image
 
-    ref, ref_conf = colorize(iio.imread(gray_png), model_path, tile_size=128, overlap=32,
+    result = colorize(iio.imread(gray_png), model_path, tile_size=128, overlap=32,
                              confidence=True)
+    ref, ref_conf = result.rgb, result.confidence
     got = np.asarray(read_image(out)[...])
     if suffix == ".ome.zarr":
         got = np.moveaxis(got, 0, -1)

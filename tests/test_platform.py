@@ -126,7 +126,7 @@ def test_api_with_spaces_and_non_ascii(odd, gray_image):
     src = odd / "in put é.tif"
     tifffile.imwrite(src, gray_image)
     model = odd / "modèle ø.safetensors"
-    ref = colorize(gray_image, model, tile_size=128, overlap=32)
+    ref = colorize(gray_image, model, tile_size=128, overlap=32).rgb
     np.testing.assert_array_equal(colorize(src, model, tile_size=128, overlap=32), ref)
     out = odd / "rés ultat 日.ome.zarr"
     colorize(str(src), str(model), out=out, confidence=True, tile_size=128, overlap=32)
@@ -148,7 +148,7 @@ def test_cli_with_spaces_and_non_ascii(odd, gray_image, suffix):
     got = np.asarray(read_image(out)[...])
     if suffix == ".ome.zarr":
         got = np.moveaxis(got, 0, -1)
-    ref = colorize(gray_image, odd / "modèle ø.safetensors", tile_size=128, overlap=32)
+    ref = colorize(gray_image, odd / "modèle ø.safetensors", tile_size=128, overlap=32).rgb
     np.testing.assert_array_equal(got, ref)
     assert tifffile.imread(conf).shape == gray_image.shape
     assert sorted(p.name for p in odd.iterdir() if not p.name.startswith("modèle")) == sorted(

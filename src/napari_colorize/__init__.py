@@ -1,7 +1,8 @@
 """napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
 
-Public API: :func:`colorize`, :func:`iter_colorize`, :func:`train`, :func:`evaluate`,
-:func:`list_models`, :func:`load_model`, :func:`render_composite`. Heavy modules are imported
+Public API: :func:`colorize` and :func:`iter_colorize` (settings in :class:`ColorizeConfig`,
+outputs in :class:`ColorizeResult`), :func:`train`, :func:`evaluate`, :func:`list_models`,
+:func:`load_model`, :func:`render_composite`. Heavy modules are imported
 on first use, so ``import napari_colorize`` stays fast and never touches napari or Qt.
 """
 
@@ -12,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "colorize", "evaluate", "iter_colorize", "list_models", "load_model", "render_composite",
-    "train",
+    "ColorizeConfig", "ColorizeResult", "colorize", "evaluate", "iter_colorize", "list_models",
+    "load_model", "render_composite", "train",
 ]
 
 _LAZY = {
+    "ColorizeConfig": "napari_colorize.core.config",
+    "ColorizeResult": "napari_colorize.core.result",
     "colorize": "napari_colorize.core.engine",
     "iter_colorize": "napari_colorize.core.engine",
     "train": "napari_colorize.training.loop",
@@ -27,8 +30,10 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .core.config import ColorizeConfig
     from .core.engine import colorize, iter_colorize
     from .core.render import render_composite
+    from .core.result import ColorizeResult
     from .models.registry import list_models, load_model
     from .training.evaluation import evaluate
     from .training.loop import train

@@ -108,8 +108,10 @@ def _parser() -> argparse.ArgumentParser:
 def _colorize(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
-    from .core.engine import check_input, iter_colorize, open_image
+    from .core.engine import iter_colorize
     from .core.events import drain
+    from .core.validation import check_input
+    from .io.readers import open_image
     from .io.writers import check_output, output_kind, remove, write_rgb
 
     kind = output_kind(args.output)
@@ -153,7 +155,7 @@ def _colorize(args: argparse.Namespace) -> None:
                 message = f"partial result kept in {out}; continue with --resume"
                 raise type(exc)(message) from None
             raise
-    rgb, conf = result if args.confidence else (result, None)
+    rgb, conf = result.rgb, result.confidence
     if conf is not None:
         _write_confidence(args.confidence, conf, kind, out, args.overwrite)
     if kind != "zarr":
@@ -169,8 +171,7 @@ def _colorize(args: argparse.Namespace) -> None:
 def _check_distinct(args: argparse.Namespace, kind: str) -> None:
     """IN, OUT and --confidence (and a zarr result's confidence store beside OUT, written
     first) must be distinct paths, none inside another."""
-    from .io.ngff import confidence_path
-    from .io.paths import check_distinct, output_kind
+    from .io.paths import check_distinct, confidence_path, output_kind
 
     outputs = [("output", args.output)]
     if args.confidence:
@@ -184,8 +185,7 @@ def _check_distinct(args: argparse.Namespace, kind: str) -> None:
 
 def _is_beside(target: str, out: Path) -> bool:
     """Whether ``target`` is where a zarr run writes its confidence (beside ``out``)."""
-    from .io.ngff import confidence_path
-    from .io.paths import output_kind
+    from .io.paths import confidence_path, output_kind
 
     return output_kind(out) == "zarr" and (
         Path(target).resolve() == confidence_path(out).resolve())
@@ -198,7 +198,7 @@ def _write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: b
     """
     import numpy as np
 
-    from .io.ngff import confidence_path
+    from .io.paths import confidence_path
     from .io.writers import output_kind, remove, write_gray
 
     if kind != "zarr":

@@ -17,13 +17,15 @@ def whole(image, model, **kw):
 def test_pointwise_tiled_equals_whole_exactly_with_constant_blending(pointwise_model, shape):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, shape, dtype=np.uint8)
-    tiled = colorize(image, pointwise_model, tile_size=128, overlap=32, blending="constant")
+    tiled = colorize(image, pointwise_model, tile_size=128, overlap=32, blending="constant").rgb
     np.testing.assert_array_equal(tiled, whole(image, pointwise_model, blending="constant"))
 
 
 def test_pointwise_tiled_equals_whole_with_taper(pointwise_model, gray_image):
-    rgb, conf = colorize(gray_image, pointwise_model, tile_size=128, overlap=48, confidence=True)
-    ref_rgb, ref_conf = whole(gray_image, pointwise_model, confidence=True)
+    result = colorize(gray_image, pointwise_model, tile_size=128, overlap=48, confidence=True)
+    rgb, conf = result.rgb, result.confidence
+    ref = whole(gray_image, pointwise_model, confidence=True)
+    ref_rgb, ref_conf = ref.rgb, ref.confidence
     assert np.abs(rgb.astype(int) - ref_rgb).max() <= 1
     np.testing.assert_allclose(conf, ref_conf, atol=1e-5)
 
@@ -32,7 +34,7 @@ def test_pointwise_tiled_equals_whole_with_taper(pointwise_model, gray_image):
 def test_stacks_match_plane_by_plane(pointwise_model, leading):
     rng = np.random.default_rng(1)
     stack = rng.integers(0, 256, (*leading, 100, 130), dtype=np.uint8)
-    out = colorize(stack, pointwise_model, tile_size=64, overlap=16, batch_size=3)
+    out = colorize(stack, pointwise_model, tile_size=64, overlap=16, batch_size=3).rgb
     assert out.shape == (*leading, 100, 130, 3)
     for index in np.ndindex(*leading):
         np.testing.assert_array_equal(out[index], colorize(stack[index], pointwise_model,
@@ -40,7 +42,7 @@ def test_stacks_match_plane_by_plane(pointwise_model, leading):
 
 
 def test_numpy_dask_zarr_inputs_agree(pointwise_model, gray_image, tmp_path):
-    ref = colorize(gray_image, pointwise_model, tile_size=128, overlap=32)
+    ref = colorize(gray_image, pointwise_model, tile_size=128, overlap=32).rgb
     lazy = da.from_array(gray_image, chunks=(100, 100))
     z = zarr.create_array(tmp_path / "in.zarr", shape=gray_image.shape, dtype=np.uint8,
                           chunks=(128, 128))
@@ -52,16 +54,16 @@ def test_numpy_dask_zarr_inputs_agree(pointwise_model, gray_image, tmp_path):
 
 def test_zarr_outputs(pointwise_model, tmp_path):
     stack = np.random.default_rng(2).integers(0, 256, (2, 90, 120), dtype=np.uint8)
-    ref = colorize(stack, pointwise_model, tile_size=64, overlap=16)
+    ref = colorize(stack, pointwise_model, tile_size=64, overlap=16).rgb
     target = zarr.create_array(tmp_path / "out.zarr", shape=(2, 90, 120, 3), dtype=np.uint8)
-    got = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=target)
+    got = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=target).rgb
     np.testing.assert_array_equal(got[...], ref)
-    ome = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=tmp_path / "r.ome.zarr")
+    ome = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=tmp_path / "r.ome.zarr").rgb
     np.testing.assert_array_equal(np.moveaxis(ome[...], 0, -1), ref)  # stored (c, z, y, x)
 
 
 def test_taper_blend_of_real_net_close_to_whole(tiny_model, gray_image):
-    tiled = colorize(gray_image, tiny_model, tile_size=128, overlap=48)
+    tiled = colorize(gray_image, tiny_model, tile_size=128, overlap=48).rgb
     ref = whole(gray_image, tiny_model)
     assert np.abs(tiled.astype(int) - ref).mean() < 2.0
 
@@ -69,7 +71,7 @@ def test_taper_blend_of_real_net_close_to_whole(tiny_model, gray_image):
 def test_lightness_is_kept(tiny_model, gray_image):
     from skimage.color import rgb2lab
 
-    rgb = colorize(gray_image, tiny_model, tile_size=128, overlap=32)
+    rgb = colorize(gray_image, tiny_model, tile_size=128, overlap=32).rgb
     got = rgb2lab(rgb)[..., 0]
     want = rgb2lab(np.repeat(gray_image[..., None], 3, -1))[..., 0]
     d = np.abs(got - want)
@@ -89,7 +91,7 @@ def test_progress_events_and_result(pointwise_model, gray_image):
     assert all(isinstance(e, Progress) for e in events)
     assert events[-1].done == events[-1].total == 5 * 3  # 511 x 237 in 128-px tiles, step 96
     assert [e.done for e in events] == sorted(e.done for e in events)
-    assert result.shape == (*gray_image.shape, 3)
+    assert result.rgb.shape == (*gray_image.shape, 3)
 
 
 def test_close_cancels_and_discards_zarr_output(pointwise_model, tmp_path):
@@ -118,11 +120,11 @@ def test_float_and_uint16_use_one_window_for_the_stack(pointwise_model):
     rng = np.random.default_rng(3)
     stack = rng.integers(0, 4000, (3, 64, 64)).astype(np.uint16)
     stack[2] //= 4  # a dim plane must stay dim, not be stretched on its own
-    out = colorize(stack, pointwise_model, tile_size=64, overlap=0)
+    out = colorize(stack, pointwise_model, tile_size=64, overlap=0).rgb
     assert out[2].mean() < out[0].mean() - 20
-    as_float = colorize(stack.astype(np.float32), pointwise_model, tile_size=64, overlap=0)
+    as_float = colorize(stack.astype(np.float32), pointwise_model, tile_size=64, overlap=0).rgb
     np.testing.assert_array_equal(out, as_float)
-    limits = colorize(stack, pointwise_model, tile_size=64, overlap=0, contrast_limits=(0, 4000))
+    limits = colorize(stack, pointwise_model, tile_size=64, overlap=0, contrast_limits=(0, 4000)).rgb
     assert not np.array_equal(limits, out)
 
 

@@ -32,8 +32,9 @@ def fractions_model() -> ColorModel:
 
 
 def test_composite_is_the_additive_render_of_the_channels(fractions_model, gray_image):
-    rgb, maps, conf = colorize(gray_image, fractions_model, tile_size=64, overlap=16,
+    result = colorize(gray_image, fractions_model, tile_size=64, overlap=16,
                                channels=True, confidence=True)
+    rgb, maps, conf = result.rgb, result.channels, result.confidence
     assert maps.shape == (3, *gray_image.shape)
     assert conf.shape == gray_image.shape
     np.testing.assert_allclose(maps.sum(0), gray_image / 255, atol=2e-3)  # I * sum(fractions)
@@ -41,15 +42,16 @@ def test_composite_is_the_additive_render_of_the_channels(fractions_model, gray_
 
 
 def test_palette_rerenders_without_the_model(fractions_model, gray_image):
-    _, maps = colorize(gray_image, fractions_model, tile_size=64, overlap=16, channels=True)
+    result = colorize(gray_image, fractions_model, tile_size=64, overlap=16, channels=True)
+    _, maps = result.rgb, result.channels
     other = ["yellow", "#0000ff", (255, 0, 0)]
-    direct = colorize(gray_image, fractions_model, tile_size=64, overlap=16, palette=other)
+    direct = colorize(gray_image, fractions_model, tile_size=64, overlap=16, palette=other).rgb
     assert np.abs(render_composite(maps, other).astype(int) - direct).max() <= 1
 
 
 def test_uint16_time_series_is_consistent_frame_to_frame(fractions_model, gray_image):
     frame = gray_image.astype(np.uint16) * 200
-    rgb = colorize(np.stack([frame] * 3), fractions_model, tile_size=64, overlap=16)
+    rgb = colorize(np.stack([frame] * 3), fractions_model, tile_size=64, overlap=16).rgb
     np.testing.assert_array_equal(rgb[0], rgb[2])
 
 

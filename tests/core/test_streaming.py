@@ -39,15 +39,17 @@ def saved_tiny(tiny_model, tmp_path) -> Path:
 
 
 def test_blocks_give_the_same_bytes_as_whole_planes(tiny_model, gray_image):
-    whole_rgb, whole_conf = colorize(gray_image, tiny_model, tile_size=64, overlap=16,
+    result = colorize(gray_image, tiny_model, tile_size=64, overlap=16,
                                      confidence=True)
-    rgb, conf = colorize(gray_image, tiny_model, confidence=True, **SETTINGS)
+    whole_rgb, whole_conf = result.rgb, result.confidence
+    result = colorize(gray_image, tiny_model, confidence=True, **SETTINGS)
+    rgb, conf = result.rgb, result.confidence
     np.testing.assert_array_equal(rgb, whole_rgb)
     np.testing.assert_array_equal(conf, whole_conf)
 
 
 def test_static_stack_is_identical_plane_to_plane(tiny_model, gray_image):
-    rgb = colorize(np.stack([gray_image] * 3), tiny_model, **SETTINGS)
+    rgb = colorize(np.stack([gray_image] * 3), tiny_model, **SETTINGS).rgb
     np.testing.assert_array_equal(rgb[0], rgb[1])
     np.testing.assert_array_equal(rgb[1], rgb[2])
 
@@ -112,10 +114,10 @@ def test_refused_side_store_leaves_nothing_new(stack, tiny_model, tmp_path):
 
 def test_resume_of_a_finished_run_computes_nothing(stack, tiny_model, tmp_path, monkeypatch):
     out = tmp_path / "out.ome.zarr"
-    first = colorize(stack, tiny_model, out=out, confidence=True, **SETTINGS)
+    first = colorize(stack, tiny_model, out=out, confidence=True, **SETTINGS).rgb
     before = files(out)
     _interrupt_after(monkeypatch, 0)  # any block written would raise
-    again = colorize(stack, tiny_model, out=out, confidence=True, resume=True, **SETTINGS)
+    again = colorize(stack, tiny_model, out=out, confidence=True, resume=True, **SETTINGS).rgb
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert files(out) == before
@@ -162,11 +164,11 @@ def test_cancel_without_resume_discards(stack, tiny_model, tmp_path):
 
 def test_distributed_equals_local(stack, saved_tiny, tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = colorize(stack, saved_tiny, **SETTINGS)
+    local = colorize(stack, saved_tiny, **SETTINGS).rgb
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        got = colorize(stack, saved_tiny, scheduler=client, **SETTINGS)
+        got = colorize(stack, saved_tiny, scheduler=client, **SETTINGS).rgb
         np.testing.assert_array_equal(got, local)
         out = tmp_path / "d.ome.zarr"
         colorize(stack, saved_tiny, scheduler=client, out=out, **SETTINGS)

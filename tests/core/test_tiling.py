@@ -83,8 +83,8 @@ def brute_force_blocks(plane, tiles, block_size, constant):
 
 
 def plan_for(shape, tile_size=64, overlap=8, block_size=100, blending="taper"):
-    from napari_colorize.core.blocks import make_plan
-    from napari_colorize.core.engine import ColorizeConfig
+    from napari_colorize.core.plan import make_plan
+    from napari_colorize.core.config import ColorizeConfig
     from napari_colorize.core.intensity import IntensityWindow
     from napari_colorize.models.spec import ModelSpec
 
@@ -96,7 +96,7 @@ def plan_for(shape, tile_size=64, overlap=8, block_size=100, blending="taper"):
 
     config = ColorizeConfig(tile_size=tile_size, overlap=overlap, block_size=block_size,
                             blending=blending)
-    return make_plan(Declared(shape), ModelSpec("x"), IntensityWindow(0, 255), config)
+    return make_plan(Declared(shape).shape, ModelSpec("x"), IntensityWindow(0, 255), config)
 
 
 @settings(max_examples=40, deadline=None)
@@ -123,7 +123,8 @@ def test_block_tiles_equal_the_brute_force_planner(rows, cols, tile, frac, block
 
 def test_a_run_builds_each_tile_once(pointwise_model, gray_image, monkeypatch):
     from napari_colorize import colorize
-    from napari_colorize.core import blocks, tiling
+    from napari_colorize.core import plan as plan_module
+    from napari_colorize.core import tiling
 
     made = []
     real = tiling.make_tile
@@ -132,7 +133,7 @@ def test_a_run_builds_each_tile_once(pointwise_model, gray_image, monkeypatch):
         made.append((rows, cols))
         return real(rows, cols)
 
-    monkeypatch.setattr(blocks, "make_tile", counting)
+    monkeypatch.setattr(plan_module, "make_tile", counting)
     colorize(gray_image, pointwise_model, tile_size=64, overlap=16, block_size=100)
     plan = plan_for(gray_image.shape, 64, 16, 100)
     assert len(made) == plan.blocks.n_tiles == sum(b.n_tiles for b in plan.blocks)

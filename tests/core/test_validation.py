@@ -76,7 +76,7 @@ def test_existing_output_is_refused(pointwise_model, gray_image, tmp_path):
     flipped = gray_image[::-1].copy()
     colorize(flipped, pointwise_model, out=out, overwrite=True, tile_size=128,
              overlap=32)  # a finished store is replaced
-    expected = colorize(flipped, pointwise_model, tile_size=128, overlap=32)
+    expected = colorize(flipped, pointwise_model, tile_size=128, overlap=32).rgb
     np.testing.assert_array_equal(np.moveaxis(np.asarray(read_image(out)), 0, -1), expected)
 
 

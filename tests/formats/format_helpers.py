@@ -61,10 +61,10 @@ def roundtrip(
     """Colorize ``source`` through the API and the CLI; each result must equal colorizing
     ``pixels`` (the same image as a numpy array). Returns that reference."""
     before = fingerprint(source)
-    want = colorize(pixels, model, **SETTINGS, **kwargs)
+    want = colorize(pixels, model, **SETTINGS, **kwargs).rgb
     assert want.shape == (*pixels.shape, 3)
     assert want.dtype == np.uint8
-    got = colorize(source, model, **SETTINGS, **kwargs)
+    got = colorize(source, model, **SETTINGS, **kwargs).rgb
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, want)
     out_dir = tmp_path / "outputs"

@@ -44,7 +44,7 @@ def test_zero_top_left_chunk_colorizes(tmp_path, gray_image, pointwise_model):
     z = zarr.create_array(tmp_path / "in.zarr", shape=img.shape, chunks=(64, 64), dtype=img.dtype)
     z[...] = img
     assert not (tmp_path / "in.zarr" / "c" / "0" / "0").exists()
-    got = colorize(tmp_path / "in.zarr", pointwise_model, **SETTINGS)
+    got = colorize(tmp_path / "in.zarr", pointwise_model, **SETTINGS).rgb
     np.testing.assert_array_equal(got, colorize(img, pointwise_model, **SETTINGS))
 
 
@@ -55,7 +55,7 @@ def test_sparse_image_colorizes(tmp_path, gray_image, pointwise_model, shards):
     z = zarr.create_array(tmp_path / "in.zarr", shape=img.shape, chunks=(64, 64), shards=shards,
                           dtype=img.dtype)
     z[...] = img
-    got = colorize(tmp_path / "in.zarr", pointwise_model, **SETTINGS)
+    got = colorize(tmp_path / "in.zarr", pointwise_model, **SETTINGS).rgb
     np.testing.assert_array_equal(got, colorize(img, pointwise_model, **SETTINGS))
 
 
@@ -96,7 +96,7 @@ def test_tiff_store_is_never_refused(tmp_path, gray_image, pointwise_model):
     image = read_image(tmp_path / "t.tif")
     assert isinstance(image, zarr.Array)  # tifffile's store lists no chunk keys
     check_store(image)
-    got = colorize(tmp_path / "t.tif", pointwise_model, **SETTINGS)
+    got = colorize(tmp_path / "t.tif", pointwise_model, **SETTINGS).rgb
     np.testing.assert_array_equal(got, colorize(gray_image, pointwise_model, **SETTINGS))
 
 

@@ -72,7 +72,7 @@ def test_large_cr_monochrome1_is_inverted(tmp_path, model, model_file):
     np.testing.assert_array_equal(np.asarray(image[500:700, 300:420]), bright[500:700, 300:420])
     before = fingerprint(path)
     settings = {"tile_size": 512, "overlap": 32}
-    want = colorize(bright, model, **settings)
+    want = colorize(bright, model, **settings).rgb
     np.testing.assert_array_equal(colorize(path, model, **settings), want)
     out = tmp_path / "cr.png"
     assert main(["colorize", str(path), str(out), "--model", model_file, "--tile", "512",
@@ -127,7 +127,7 @@ def test_folder_of_files_without_suffix(tmp_path, model, model_file):
     (tmp_path / "series" / "notes.txt").write_text("not DICOM")
     stack = np.stack(planes)
     np.testing.assert_array_equal(np.asarray(read_image(tmp_path / "series")), stack)
-    want = colorize(stack, model, **SETTINGS)
+    want = colorize(stack, model, **SETTINGS).rgb
     out = tmp_path / "o.tif"
     assert main(["colorize", str(tmp_path / "series"), str(out), "--model", model_file,
                  *CLI]) == 0
@@ -153,7 +153,7 @@ def test_contrast_limits_override_the_window(model):
     path = dicom_file("CT_small.dcm")
     hu = rescaled(pydicom.dcmread(path))
     limits = (-200.0, 300.0)
-    got = colorize(path, model, contrast_limits=limits, **SETTINGS)
+    got = colorize(path, model, contrast_limits=limits, **SETTINGS).rgb
     np.testing.assert_array_equal(got, colorize(hu, model, contrast_limits=limits, **SETTINGS))
     assert not np.array_equal(got, colorize(hu, model, **SETTINGS))
 

@@ -72,7 +72,7 @@ def test_from_rgb_gray_has_the_colour_lightness():
 def test_from_rgb_api_and_cli_keep_the_lightness(tmp_path, model, model_file):
     before = fingerprint(RGB_SAMPLE)
     rgb = iio.imread(RGB_SAMPLE)
-    got = colorize(RGB_SAMPLE, model, from_rgb=True, **WIDE)
+    got = colorize(RGB_SAMPLE, model, from_rgb=True, **WIDE).rgb
     assert got.shape == rgb.shape
     assert got.dtype == np.uint8
     d = np.abs(lightness(got) - lightness(rgb))
@@ -103,7 +103,7 @@ def test_from_rgb_reads_a_tiled_rgb_tiff_lazily(tmp_path, model):
 )
 def test_from_rgb_other_colour_encodings(model, colour):
     rgb8 = iio.imread(RGB_SAMPLE)[:200, :150]
-    ref = colorize(rgb8, model, from_rgb=True, **WIDE)
+    ref = colorize(rgb8, model, from_rgb=True, **WIDE).rgb
     data = {"uint16": rgb8.astype(np.uint16) * 257, "float01": rgb8 / 255.0,
             "float255": rgb8.astype(np.float32),
             "rgba": np.concatenate([rgb8, np.full_like(rgb8[..., :1], 90)], axis=-1)}[colour]

@@ -67,8 +67,8 @@ def test_dask_array_into_ome_zarr(tmp_path, model):
     img = gray((301, 203))
     lazy = da.from_array(img, chunks=(77, 61))
     out = tmp_path / "o.ome.zarr"
-    result = colorize(lazy, model, out=out, **SETTINGS)
-    want = colorize(img, model, **SETTINGS)
+    result = colorize(lazy, model, out=out, **SETTINGS).rgb
+    want = colorize(img, model, **SETTINGS).rgb
     np.testing.assert_array_equal(np.moveaxis(np.asarray(result[...]), 0, -1), want)
 
 

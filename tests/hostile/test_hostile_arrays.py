@@ -85,8 +85,8 @@ def test_non_arrays_are_refused_in_one_line(pointwise_model, value):
 @pytest.mark.parametrize("shape", [(1, 1), (1, 100), (100, 1), (1, 1, 1), (3, 2, 65)])
 def test_tiny_and_thin_planes_work(pointwise_model, tiny_model, shape):
     image = ramp(shape)
-    assert colorize(image, tiny_model, **FAST).shape == (*shape, 3)  # padded for the network
-    out = colorize(image, pointwise_model, **FAST)
+    assert colorize(image, tiny_model, **FAST).rgb.shape == (*shape, 3)  # padded for the network
+    out = colorize(image, pointwise_model, **FAST).rgb
     assert out.shape == (*shape, 3)
     assert out.dtype == np.uint8
     for idx in np.ndindex(*shape[:-2]):
@@ -97,7 +97,7 @@ def test_tiny_and_thin_planes_work(pointwise_model, tiny_model, shape):
 def test_5d_and_6d_stacks_equal_their_planes(pointwise_model, leading):
     stack = ramp((*leading, 20, 30), np.uint16, 13)
     kw = {**FAST, "contrast_limits": (0, 4000)}
-    out = colorize(stack, pointwise_model, **kw)
+    out = colorize(stack, pointwise_model, **kw).rgb
     assert out.shape == (*stack.shape, 3)
     for idx in np.ndindex(*leading):
         np.testing.assert_array_equal(out[idx], colorize(stack[idx], pointwise_model, **kw))
@@ -106,7 +106,7 @@ def test_5d_and_6d_stacks_equal_their_planes(pointwise_model, leading):
 def test_channel_first_rgb_shaped_uint8_is_a_three_plane_stack(pointwise_model):
     """(3, H, W) is three gray planes (documented choice), never read as colour."""
     stack = np.stack([ramp((40, 50)), ramp((40, 50))[::-1], np.full((40, 50), 200, np.uint8)])
-    out = colorize(stack, pointwise_model, **FAST)
+    out = colorize(stack, pointwise_model, **FAST).rgb
     assert out.shape == (3, 40, 50, 3)
     for i in range(3):
         np.testing.assert_array_equal(out[i], colorize(stack[i], pointwise_model, **FAST))
@@ -128,7 +128,7 @@ def test_read_only_and_strided_views_give_the_plain_result(pointwise_model):
     for name, view in views.items():
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # e.g. torch's "not writable" warning
-            out = colorize(view, pointwise_model, **FAST)
+            out = colorize(view, pointwise_model, **FAST).rgb
         np.testing.assert_array_equal(
             out, colorize(np.ascontiguousarray(view), pointwise_model, **FAST), err_msg=name
         )
@@ -177,7 +177,7 @@ def test_lists_and_nested_lists_are_arrays(pointwise_model):
         colorize(np.asarray(rows), pointwise_model, **FAST),
     )
     nested = [rows, rows[::-1], rows]  # a 3-plane stack of int64 values
-    out = colorize(nested, pointwise_model, **FAST)
+    out = colorize(nested, pointwise_model, **FAST).rgb
     assert out.shape == (3, 2, 5, 3)
     np.testing.assert_array_equal(out[0], out[2])
 
@@ -208,7 +208,7 @@ def test_ragged_lists_are_refused_in_one_line(pointwise_model):
          "int64-range", "uint64-range", "int32-range"],
 )
 def test_extreme_values_give_finite_ordered_lightness(pointwise_model, image):
-    out = colorize(image, pointwise_model, **FAST)
+    out = colorize(image, pointwise_model, **FAST).rgb
     assert out.shape == (*image.shape, 3)
     # the output keeps the input's order of brightness: the window maps monotonically
     lightness = rgb_uint8_to_lab(out[0][None]).numpy()[0, 0]
@@ -224,7 +224,7 @@ def test_extreme_contrast_limits(pointwise_model, limits):
     low, high = limits
     image = (low * 0.5 + np.linspace(0, 1, 64 * 64) * (high * 0.5 - low * 0.5)) * 2
     image = image.reshape(64, 64)
-    out = colorize(image, pointwise_model, contrast_limits=limits, **FAST)
+    out = colorize(image, pointwise_model, contrast_limits=limits, **FAST).rgb
     assert out[0, 0].sum() < out[-1, -1].sum()
 
 
@@ -234,7 +234,7 @@ def test_extreme_contrast_limits(pointwise_model, limits):
 def test_constant_images(pointwise_model, value):
     dtype = np.uint16 if value == 65000 else np.float64
     image = np.full((2, 40, 40), value, dtype)
-    out = colorize(image, pointwise_model, **FAST)
+    out = colorize(image, pointwise_model, **FAST).rgb
     assert (out == out[0, 0, 0]).all()  # one colour everywhere, planes alike
 
 
@@ -338,7 +338,7 @@ def test_huge_plane_starts_without_planning_every_tile(pointwise_model, side):
     )
 )
 def test_any_finite_array_colorizes(pointwise_model, image):
-    out = colorize(image, pointwise_model, **FAST)
+    out = colorize(image, pointwise_model, **FAST).rgb
     assert out.shape == (*image.shape, 3)
     assert out.dtype == np.uint8
 
@@ -352,7 +352,7 @@ def test_any_finite_array_colorizes(pointwise_model, image):
 def test_stacks_of_any_shape_equal_their_planes(pointwise_model, leading, plane, dtype):
     stack = ramp((*leading, *plane), dtype, 7 if dtype != np.uint8 else 1)
     kw = {**FAST, "contrast_limits": (0, 2000)}
-    out = colorize(stack, pointwise_model, **kw)
+    out = colorize(stack, pointwise_model, **kw).rgb
     for idx in np.ndindex(*leading):
         np.testing.assert_array_equal(out[idx], colorize(stack[idx], pointwise_model, **kw))
 

@@ -104,7 +104,7 @@ def test_any_integer_settings_run_or_name_the_setting(pointwise_model, tile_size
     image = (np.arange(50 * 40) % 251).astype(np.uint8).reshape(50, 40)
     try:
         out = colorize(image, pointwise_model, tile_size=tile_size, overlap=overlap,
-                       batch_size=batch_size)
+                       batch_size=batch_size).rgb
     except ValueError as exc:
         text = str(exc)
         assert "\n" not in text
@@ -235,8 +235,9 @@ def test_hints_outside_the_image_are_counted_not_refused(tiny_model, image):
                         **FAST)
     first = next(gen)
     assert first.message == "2 of 3 hints outside the image ignored"
-    out = drain(gen)
-    assert out.shape == (*image.shape, 3)
+    result = drain(gen)
+    assert result.rgb.shape == (*image.shape, 3)
+    assert result.hints_ignored == 2
 
 
 @pytest.mark.parametrize(
@@ -272,7 +273,7 @@ def test_hint_csv_that_is_a_folder(tiny_model, image, tmp_path):
 def test_good_hint_csv_with_header_works(tiny_model, image, tmp_path):
     path = tmp_path / "ok.csv"
     path.write_text("row, col, r, g, b\n10, 12, 255, 0, 0\n")
-    with_hint = colorize(image, tiny_model, hints=path, **FAST)
+    with_hint = colorize(image, tiny_model, hints=path, **FAST).rgb
     assert not np.array_equal(with_hint, colorize(image, tiny_model, **FAST))
 
 

@@ -26,8 +26,8 @@ def cmu_gray():
 
 def test_tiled_matches_whole_image(model, cmu_gray):
     assert cmu_gray.shape == (1000, 1000)
-    tiled = colorize(cmu_gray, model, tile_size=256)
-    whole = colorize(cmu_gray, model, tile_size=1024, overlap=0)
+    tiled = colorize(cmu_gray, model, tile_size=256).rgb
+    whole = colorize(cmu_gray, model, tile_size=1024, overlap=0).rgb
     de = ciede2000(rgb_to_lab_np(tiled), rgb_to_lab_np(whole))
     assert de.mean() <= 1.0
     assert np.percentile(de, 99.9) <= 5.0
@@ -43,7 +43,7 @@ def test_tiled_matches_whole_image(model, cmu_gray):
 @pytest.mark.parametrize("name", ["cmu1_region_gray.png", "stardist_histo_gray.png"])
 def test_lightness_contract_on_tissue(model, name):
     gray = iio.imread(SAMPLES / name)
-    rgb = colorize(gray, model)
+    rgb = colorize(gray, model).rgb
     d = np.abs(rgb2lab(rgb)[..., 0] - rgb2lab(np.repeat(gray[..., None], 3, -1))[..., 0])
     assert d.mean() <= 0.5
     assert np.percentile(d, 99.9) <= 1.5
@@ -52,7 +52,8 @@ def test_lightness_contract_on_tissue(model, name):
 def test_model_beats_gray_and_colours_tissue(model):
     truth = iio.imread(SAMPLES / "stardist_histo_rgb.jpg")
     gray = iio.imread(SAMPLES / "stardist_histo_gray.png")
-    rgb, conf = colorize(gray, model, confidence=True)
+    result = colorize(gray, model, confidence=True)
+    rgb, conf = result.rgb, result.confidence
     de = ciede2000(rgb_to_lab_np(rgb), rgb_to_lab_np(truth))
     gray_de = ciede2000(rgb_to_lab_np(np.repeat(gray[..., None], 3, -1)), rgb_to_lab_np(truth))
     assert de.mean() < 0.3 * gray_de.mean()

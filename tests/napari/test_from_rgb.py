@@ -43,7 +43,7 @@ def test_from_rgb_colorizes_the_lightness(qtbot, viewer_widget, colour_image):
     np.testing.assert_allclose(out.scale, src.scale)
     model = widget._models[("tiny", "cpu")]
     expected = colorize(colour_image, model, from_rgb=True, tile_size=512, overlap=64,
-                        device="cpu")
+                        device="cpu").rgb
     np.testing.assert_array_equal(out.data, expected)
     assert not np.array_equal(out.data, colour_image)  # re-stained, not the input
 

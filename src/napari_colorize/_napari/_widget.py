@@ -213,13 +213,9 @@ class ColorizeWidget(RunControls, Container):
         model, result = result
         job.shown = True
         self._models[self._key] = model
-        parts = list(result) if isinstance(result, tuple) else [result]
-        rgb = parts.pop(0)
-        conf = parts.pop() if job.engine_kwargs["confidence"] else None
-        maps = parts.pop() if parts else None
-        show_result(self._viewer, job, rgb, conf)
-        if maps is not None:
-            show_channels(self._viewer, job, maps, model.spec)
+        show_result(self._viewer, job, result.rgb, result.confidence)
+        if result.channels is not None:
+            show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
         show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
 

@@ -1,20 +1,19 @@
-"""Blocks: the unit a run is computed, written, resumed and distributed in.
+"""Compute blocks, the unit a run is computed, written, resumed and distributed in.
 
-:func:`make_plan` fixes a run's tiles and blocks; :class:`BlockRunner` computes blocks (read one
-block ahead in a thread, tiles batched across blocks and planes, blended, rendered) for a local
-run and for dask workers alike, so a block's bytes do not depend on who computes it.
+:class:`BlockRunner` computes the blocks of a :class:`~napari_colorize.core.plan.RunPlan` (read
+one block ahead in a thread, tiles batched across blocks and planes, blended, rendered) for a
+local run and for dask workers alike, so a block's bytes do not depend on who computes it.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,13 +21,11 @@ from torch.nn import functional as F
 
 from ..models.spec import ColorModel
 from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
-from .intensity import IntensityWindow, to_lightness
+from .intensity import to_lightness
 from .merge import BlockBlender, axis_inverse_weight
+from .plan import RunPlan
 from .render import intensity_from_lightness, render_composite
-from .tiling import AxisPlan, Block, BlockGrid, TileSpec, make_tile, plan_blocks, relative
-
-if TYPE_CHECKING:
-    from .engine import ColorizeConfig
+from .tiling import Block, relative
 
 
 def read_plane(image: Any, index: tuple[int, ...]) -> np.ndarray:
@@ -50,95 +47,6 @@ def pad_to(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         return x
     mode = "reflect" if ph < x.shape[0] and pw < x.shape[1] else "replicate"
     return F.pad(x[None, None], (0, pw, 0, ph), mode=mode)[0, 0]
-
-
-def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int) -> tuple:
-    """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller."""
-    return tuple(
-        tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor)
-        for n in plane
-    )
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything a process needs to compute any block of a run (picklable for dask workers).
-
-    Tiles and blocks are made on demand from the per-axis plans (``blocks.rows``,
-    ``blocks.cols``), so a plan is a few integers whatever the image's size.
-    """
-
-    shape: tuple[int, ...]
-    blocks: BlockGrid
-    padded: tuple[int, int]
-    window: IntensityWindow
-    config: ColorizeConfig
-    kind: str = "chroma"
-    outputs: int = 2
-    palette: tuple = ()
-    hints: dict = field(default_factory=dict)  # plane number -> HintField
-
-    @property
-    def planes(self) -> list[tuple[int, ...]]:
-        return list(np.ndindex(*self.shape[:-2]))
-
-    @property
-    def n_planes(self) -> int:
-        return math.prod(self.shape[:-2])
-
-    @property
-    def channels(self) -> int:
-        """Model channels blended per block: the outputs, and the confidence if asked for."""
-        return self.outputs + int(self.config.confidence)
-
-    @property
-    def tile_shape(self) -> tuple[int, int]:
-        """Rows and columns every tile reads."""
-        return (self.blocks.rows.size, self.blocks.cols.size)
-
-    def tile(self, row: int, col: int) -> TileSpec:
-        """The tile in row ``row``, column ``col`` of the tile grid."""
-        return make_tile(self.blocks.rows[row], self.blocks.cols[col])
-
-    def block_tiles(self, block: Block) -> list[TileSpec]:
-        """The tiles touching ``block``, in plan order."""
-        rows = [self.blocks.rows[r] for r in block.tile_rows]
-        cols = [self.blocks.cols[c] for c in block.tile_cols]
-        return [make_tile(r, c) for r, c in itertools.product(rows, cols)]
-
-    def window_of(self, block: Block) -> tuple[slice, slice]:
-        """The window all of ``block``'s tiles read (their bounding box)."""
-        rows, cols = self.blocks.rows, self.blocks.cols
-        return (slice(rows[block.tile_rows[0]][0], rows[block.tile_rows[-1]][1]),
-                slice(cols[block.tile_cols[0]][0], cols[block.tile_cols[-1]][1]))
-
-    def key(self, plane_no: int, block: Block) -> str:
-        """Name of one block of one plane (resume markers)."""
-        return f"{plane_no}-{block.key}"
-
-    def tiles_of_key(self, key: str) -> int:
-        """Tiles of the block a :meth:`key` names (0 for a name this plan does not make)."""
-        try:
-            plane_no, row, col = (int(v) for v in key.split("-"))
-        except ValueError:
-            return 0
-        block = self.blocks.at(row, col) if 0 <= plane_no < self.n_planes else None
-        return block.n_tiles if block is not None else 0
-
-
-def make_plan(
-    image: Any, spec: Any, window: IntensityWindow, config: ColorizeConfig, palette: Any = None
-) -> RunPlan:
-    shape = tuple(int(s) for s in image.shape)
-    plane = shape[-2:]
-    tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
-    padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
-    rows = AxisPlan(padded[0], tile[0], config.overlap)
-    cols = AxisPlan(padded[1], tile[1], config.overlap)
-    blocks = plan_blocks(plane, rows, cols, config.block_size,
-                         constant=config.blending == "constant")
-    return RunPlan(shape, blocks, padded, window, config, spec.kind, spec.channels,
-                   tuple(map(tuple, palette)) if palette is not None else ())
 
 
 @dataclass(frozen=True)

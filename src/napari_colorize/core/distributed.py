@@ -7,19 +7,24 @@ shared file system and has one writer. Each worker loads the model and opens the
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ..io.readers import open_image
+from ..models.registry import resolve_model
+from .blocks import BlockResult, BlockRunner, TilesDone
 
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 10
 #: Tiles per task: enough to fill a few batches, small enough to balance the workers.
 TILES_PER_TASK = 16
 
-_models: dict[tuple, Any] = {}
-_images: dict[str, Any] = {}
-
+#: Models and images a worker keeps open between tasks (least recently used dropped first).
+CACHE_SIZE = 4
 
 def connect(scheduler: Any) -> Any:
     """A ``distributed.Client`` from a Client or a scheduler address; fails within 10 s."""
@@ -47,37 +52,42 @@ def connect(scheduler: Any) -> Any:
         ) from None
 
 
-def _worker_model(model: Any, device: str) -> Any:
-    """The model on this worker's ``device`` ("auto": its best one), loaded once per worker."""
-    from ..models.registry import resolve_device
-    from .engine import resolve_model
-
-    if not isinstance(model, (str, Path, type(None))):
-        return model.to(resolve_device(device))  # a ColorModel shipped by the client
-    key = (str(model), device)
-    if key not in _models:
-        _models[key] = resolve_model(model, device)
-    return _models[key]
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _load_model(name: str | None, device: str, precision: str) -> Any:
+    return resolve_model(name, device, precision)
 
 
-def _worker_image(source: Any) -> Any:
-    from .engine import open_image
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _open_path(path: str, size: int, mtime_ns: int) -> Any:
+    # keyed on size and mtime: a rewritten input is opened again, never served from the old map
+    return open_image(path)
 
+
+def worker_model(model: Any, device: str, precision: str) -> Any:
+    """The model on this worker's ``device`` ("auto": its best one); a name is loaded once per
+    worker, a shipped model is used on the right device (see :func:`resolve_model`)."""
+    if isinstance(model, (str, Path, type(None))):
+        return _load_model(None if model is None else str(model), device, precision)
+    return resolve_model(model, device, precision)
+
+
+def worker_image(source: Any) -> Any:
+    """``source`` opened on this worker (a path is opened once while it is unchanged)."""
     if not isinstance(source, (str, Path)):
         return source
-    if str(source) not in _images:
-        _images[str(source)] = open_image(source)
-    return _images[str(source)]
+    try:
+        stat = os.stat(source)
+    except OSError as exc:
+        raise ValueError(f"worker cannot read {source}: {exc.strerror or exc}") from None
+    return _open_path(str(source), stat.st_size, stat.st_mtime_ns)
 
 
 def compute_blocks(source: Any, model: Any, device: str, plan: Any, jobs: list) -> list:
     """Run on a worker: the :class:`BlockResult` of each ``(plane, block)`` job."""
     import dask
 
-    from .blocks import BlockResult, BlockRunner
-
-    net = _worker_model(model, device)
-    image = _worker_image(source)
+    net = worker_model(model, device, plan.config.precision)
+    image = worker_image(source)
     with dask.config.set(scheduler="sync"):  # a dask input is computed inside this task
         runner = BlockRunner(image, net, plan)
         return [event for event in runner.run(jobs) if isinstance(event, BlockResult)]
@@ -104,8 +114,6 @@ def run_distributed(
     At most two tasks per worker thread are in flight, so finished blocks never pile up here.
     """
     from distributed import as_completed
-
-    from .blocks import TilesDone
 
     device = str(device)
     shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(

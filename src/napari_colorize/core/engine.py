@@ -6,197 +6,81 @@ pixels are mapped to CIE lightness with one window for the whole stack, the over
 touching it run through the model in batches (shared across blocks and planes), and are blended
 and converted back to sRGB with the input's lightness kept (or, for channel models, rendered as
 an additive composite). Colour hints correct the chroma pointwise before the conversion.
+
+A run has three steps: :func:`plan_run` (check everything, decide tiles and blocks; nothing is
+written), :func:`open_output` (the :class:`Merger` finished blocks go to) and the loop over
+blocks in :func:`iter_colorize`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from ..models.spec import ColorModel, ModelSpec
-from .blending import BLENDING_MODES
-from .blocks import (
-    BlockResult,
-    BlockRunner,
-    RunPlan,
-    auto_batch_size,
-    make_plan,
-    pad_to,
-    plane_name,
-    read_plane,
-)
+from ..io.readers import open_image
+from ..models.registry import resolve_model
+from ..models.spec import ColorModel
+from .blocks import BlockResult, BlockRunner, auto_batch_size, pad_to, plane_name, read_plane
+from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig
 from .events import Progress, drain
 from .intensity import compute_window, to_lightness
-from .merge import ArrayMerger, Merger, OutArrayMerger
+from .merge import ArrayMerger, Merger, OutArrayMerger, Outputs
 from .outputs import check_targets, input_fingerprint
-from .render import parse_palette
-from .validation import check_image, check_store, check_tiling, zarr_name
-
-#: Largest output region computed at once (pixels a side): bounds memory on huge planes. A GPU
-#: gets larger blocks: fewer tiles computed twice on block edges, fewer host copies.
-BLOCK_SIZE = 4096
-GPU_BLOCK_SIZE = 8192
-#: Largest block side accepted: a block's accumulators are held in memory at once.
-MAX_BLOCK_SIZE = 16384
-
-
-def connect(scheduler: Any) -> Any:
-    from .distributed import connect as _connect
-
-    return _connect(scheduler)
-
-
-def check_outputs(spec: Any, channels: bool, palette: Any) -> np.ndarray | None:
-    """The palette of a fractions model (``None`` for chroma models); refuses options the model
-    cannot honour."""
-    if spec.kind == "chroma":
-        for name, value in (("channels=True", channels), ("palette", palette)):
-            if value not in (False, None):
-                raise ValueError(
-                    f"{name} needs a model that predicts channels (e.g. fluorescence-composite); "
-                    f"{spec.name} predicts colour (chroma)"
-                )
-        return None
-    return parse_palette(spec.palette if palette is None else palette, spec.channel_names)
-
-
-def check_input(image: Any) -> None:
-    """:func:`check_image` and :func:`check_store`, naming a zarr array in the message."""
-    try:
-        check_image(image)
-    except ValueError as exc:
-        name = zarr_name(image)
-        raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
-    check_store(image)
+from .plan import RunPlan, make_plan, model_palette
+from .result import ColorizeResult
+from .validation import check_input, check_tiling
 
 
 @dataclass(frozen=True)
-class ColorizeConfig:
-    """Tiling settings of one run."""
+class Run:
+    """A planned run: the opened image, the model, the plan and what the output records."""
 
-    tile_size: int = 512
-    overlap: int = 64
-    batch_size: int = 4
-    blending: str = "taper"
-    confidence: bool = False
-    block_size: int = BLOCK_SIZE
-    channels: bool = False
-
-    def __post_init__(self) -> None:
-        if isinstance(self.block_size, bool) or not isinstance(self.block_size, int) or not (
-            16 <= self.block_size <= MAX_BLOCK_SIZE
-        ):
-            raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels or "
-                             f"'auto'; got {self.block_size!r}")
-        for name in ("confidence", "channels"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:
-            raise ValueError(f"blending {self.blending!r} must be one of {BLENDING_MODES}")
+    source: Any  # what the caller passed (a path is shipped to cluster workers as is)
+    image: Any
+    net: ColorModel
+    plan: RunPlan
+    metadata: dict
+    hints_ignored: int = 0
+    message: str = ""
 
 
-def open_image(image: Any, *, from_rgb: bool = False) -> Any:
-    """Accept a path (read lazily) or any array-like with ``shape``/``dtype`` and slicing; with
-    ``from_rgb`` an RGB(A) image's lightness (see :func:`napari_colorize.io.readers.open_image`)."""
-    from ..io.readers import open_image as _open_image
-
-    return _open_image(image, from_rgb=from_rgb)
-
-
-def resolve_model(model: Any, device: str | torch.device | None) -> ColorModel:
-    """A ready :class:`ColorModel` from a name, path, ``None`` (default) or a model object."""
-    from ..models.registry import load_model, resolve_device
-
-    if model is None or isinstance(model, (str, Path)):
-        return load_model(model, device=str(resolve_device(device)))
-    if not (isinstance(getattr(model, "spec", None), ModelSpec) and callable(model)):
-        raise TypeError(
-            f"model must be a model name (see list_models()), a path to a model card or "
-            f"weights, or a loaded model; got {type(model).__name__}"
-        )
-    if device is not None and str(device) != "auto" and hasattr(model, "to"):
-        model.to(resolve_device(device))
-    return model
+def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
+    """``config`` with ``batch_size`` and ``block_size`` "auto" made numbers for ``net``."""
+    spec = net.spec
+    auto = config.batch_size == "auto"
+    check_tiling(config.tile_size, config.overlap, 1 if auto else config.batch_size,
+                 spec.min_tile, spec.divisor)
+    batch = auto_batch_size(net, config.tile_size) if auto else config.batch_size  # runs it
+    block = config.block_size
+    if block == "auto":
+        block = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
+    return replace(config, batch_size=batch, block_size=block)
 
 
-def _make_merger(out: Any, plan: RunPlan, meta: dict, overwrite: bool, resume: bool):
-    shape = plan.shape
-    n_maps = plan.outputs if plan.config.channels else 0
-    if out is None:
-        return ArrayMerger(shape, plan.config.confidence, n_maps)
-    if isinstance(out, (str, Path)):
-        from ..io.ngff import OmeZarrMerger
+def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
+             hints: Any = None, cluster: bool = False) -> Run:
+    """Open and check the input, load the model and plan the run; nothing is written.
 
-        return OmeZarrMerger(out, shape, confidence=plan.config.confidence, metadata=meta,
-                             overwrite=overwrite, resume=resume,
-                             block_size=plan.config.block_size,
-                             channels=meta.get("channels") if n_maps else None)
-    if resume:
-        raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
-    return OutArrayMerger(out, shape, plan.config.confidence, n_maps)
-
-
-def iter_colorize(
-    image: Any,
-    model: Any = None,
-    *,
-    tile_size: int = 512,
-    overlap: int = 64,
-    batch_size: int | str = 4,
-    device: str = "auto",
-    out: Any = None,
-    contrast_limits: tuple[float, float] | None = None,
-    confidence: bool = False,
-    blending: str = "taper",
-    overwrite: bool = False,
-    resume: bool = False,
-    scheduler: Any = None,
-    block_size: int | str = "auto",
-    channels: bool = False,
-    palette: Any = None,
-    hints: Any = None,
-    from_rgb: bool = False,
-) -> Generator[Progress, None, Any]:
-    """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
-
-    Takes the arguments of :func:`colorize`. Closing the generator cancels the run at the next
-    batch and discards partial output (kept, and resumable, when ``resume=True``).
-
-    Examples
-    --------
-    >>> gen = iter_colorize(np.zeros((512, 512), np.uint8))  # doctest: +SKIP
-    >>> for event in gen:
-    ...     print(event.done, event.total)
+    With a cluster the workers pick their own device; here the model only plans the run.
     """
     source = image
-    image = open_image(image, from_rgb=from_rgb)
+    image = open_image(image, from_rgb=config.from_rgb)
     check_input(image)
-    # With a cluster the workers pick their own device; here the model only plans the run
-    # (a model object is left where it is).
-    net = resolve_model(model, device if scheduler is None else None)
+    net = resolve_model(model, None if cluster else config.device, config.precision)
     spec = net.spec
     # outputs distinct from the input, writable, fitting in memory: before the model runs
-    check_targets(source, image, out, confidence=bool(confidence),
-                  n_maps=spec.channels if channels and spec.kind != "chroma" else 0)
-    auto = batch_size == "auto"
-    check_tiling(tile_size, overlap, 1 if auto else batch_size, spec.min_tile, spec.divisor)
-    batch_size = auto_batch_size(net, tile_size) if auto else batch_size  # runs the model
-    if block_size == "auto":
-        block_size = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
-    config = ColorizeConfig(tile_size, overlap, batch_size, blending, confidence, block_size,
-                            channels)
-    colours = check_outputs(spec, channels, palette)
-    window = compute_window(image, contrast_limits)
-    plan = make_plan(image, spec, window, config, colours)
-    meta = {
-        "model": spec.name, "model_version": spec.version,
-        "settings": {"tile_size": tile_size, "overlap": overlap, "blending": blending,
-                     "block_size": block_size, "confidence": confidence},
+    check_targets(source, image, out, confidence=bool(config.confidence),
+                  n_maps=spec.channels if config.channels and spec.kind != "chroma" else 0)
+    config = resolve_config(config, net)
+    colours = model_palette(spec, config.channels, config.palette)
+    window = compute_window(image, config.contrast_limits)
+    plan = make_plan(image.shape, spec, window, config, colours)
+    meta: dict[str, Any] = {
+        "model": spec.name, "model_version": spec.version, "settings": config.metadata(),
         "window": [window.low, window.high],
     }
     if isinstance(out, (str, Path)):  # a resume must read the same image
@@ -204,21 +88,73 @@ def iter_colorize(
     if colours is not None:
         meta["channels"] = {"names": list(spec.channel_names),
                             "palette": [[round(float(v), 4) for v in c] for c in colours]}
-    message = ""
+    ignored, message = 0, ""
     if hints is not None:
         plan, ignored, parsed = _with_hints(image, net, plan, hints)
         meta["hints"] = parsed.to_metadata()
         message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
-    client = connect(scheduler) if scheduler is not None else None  # fails before any write
+    return Run(source, image, net, plan, meta, ignored, message)
+
+
+def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = False) -> Merger:
+    """Where the run's finished blocks go: memory, a caller's array or an OME-Zarr path."""
+    plan, config = run.plan, run.plan.config
+    n_maps = plan.outputs if config.channels else 0
+    if out is None:
+        return ArrayMerger(plan.shape, config.confidence, n_maps)
+    if isinstance(out, (str, Path)):
+        from ..io.ngff import OmeZarrMerger
+
+        return OmeZarrMerger(out, plan.shape, confidence=config.confidence,
+                             metadata=run.metadata, overwrite=overwrite, resume=resume,
+                             block_size=config.block_size,
+                             channels=run.metadata.get("channels") if n_maps else None)
+    if resume:
+        raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
+    return OutArrayMerger(out, plan.shape, config.confidence, n_maps)
+
+
+def iter_colorize(
+    image: Any,
+    model: Any = None,
+    *,
+    out: Any = None,
+    hints: Any = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    scheduler: Any = None,
+    config: ColorizeConfig | None = None,
+    **settings: Any,
+) -> Generator[Progress, None, ColorizeResult]:
+    """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
+
+    Takes the arguments of :func:`colorize`. Closing the generator cancels the run at the next
+    batch and discards partial output (kept, and resumable, when ``resume=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gen = iter_colorize(np.zeros((600, 600), np.uint8), device="cpu", tile_size=256)
+    >>> result = drain(gen, lambda event: print(event.done, "of", event.total))
+    4 of 9
+    8 of 9
+    9 of 9
+    >>> result.rgb.shape
+    (600, 600, 3)
+    """
+    config = ColorizeConfig.from_options(config, **settings)
+    run = plan_run(image, model, config, out=out, hints=hints, cluster=scheduler is not None)
+    client = _connect(scheduler) if scheduler is not None else None  # fails before any write
     try:
-        merger: Merger = _make_merger(out, plan, meta, overwrite, resume)
+        merger = open_output(out, run, overwrite=overwrite, resume=resume)
     except BaseException:
         if client is not None and isinstance(scheduler, str):
             client.close()
         raise
     try:
         if merger.complete:  # resuming a finished run: nothing left to do
-            return _legacy(merger.result())
+            return _result(run, merger.result())
+        plan = run.plan
         planes = plan.planes
         finished = merger.completed()
         # blocks are made as the run reaches them: planning is not a pass over a huge plane
@@ -229,10 +165,12 @@ def iter_colorize(
         if client is not None:
             from .distributed import run_distributed
 
-            shipped = source if isinstance(source, (str, Path)) and not from_rgb else image
-            events = run_distributed(client, shipped, model, net, plan, jobs, device)
+            shipped = run.source if isinstance(run.source, (str, Path)) and not \
+                config.from_rgb else run.image
+            events = run_distributed(client, shipped, model, run.net, plan, jobs,
+                                     str(config.device))
         else:
-            events = BlockRunner(image, net, plan).run(jobs, merger.buffer)
+            events = BlockRunner(run.image, run.net, plan).run(jobs, merger.buffer)
         for event in events:
             if isinstance(event, BlockResult):
                 merger.write(planes[event.plane], event.block.region, event.rgb, event.confidence,
@@ -240,8 +178,8 @@ def iter_colorize(
                 merger.mark_done(plan.key(event.plane, event.block))
                 continue
             done += event.tiles
-            yield Progress(done, total, event.plane, len(planes), message)
-        return _legacy(merger.finalize())
+            yield Progress(done, total, event.plane, len(planes), run.message)
+        return _result(run, merger.finalize())
     except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
         if not resume:
             merger.discard()
@@ -257,9 +195,20 @@ def iter_colorize(
             client.close()  # a client this run opened from an address
 
 
-def _legacy(outputs):
-    extra = [x for x in (outputs.channels, outputs.confidence) if x is not None]
-    return (outputs.rgb, *extra) if extra else outputs.rgb
+def _connect(scheduler: Any) -> Any:
+    from .distributed import connect
+
+    return connect(scheduler)
+
+
+def _result(run: Run, outputs: Outputs) -> ColorizeResult:
+    plan = run.plan
+    return ColorizeResult(
+        outputs.rgb, outputs.confidence, outputs.channels, model=run.net.spec.name,
+        model_version=run.net.spec.version, window=(plan.window.low, plan.window.high),
+        config=plan.config, tiles=plan.blocks.n_tiles * plan.n_planes,
+        blocks=len(plan.blocks) * plan.n_planes, hints_ignored=run.hints_ignored,
+    )
 
 
 def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple:
@@ -292,24 +241,18 @@ def colorize(
     image: Any,
     model: Any = None,
     *,
-    tile_size: int = 512,
-    overlap: int = 64,
-    batch_size: int | str = 4,
-    device: str = "auto",
     out: Any = None,
-    contrast_limits: tuple[float, float] | None = None,
-    confidence: bool = False,
-    blending: str = "taper",
+    hints: Any = None,
     overwrite: bool = False,
     resume: bool = False,
     scheduler: Any = None,
-    block_size: int | str = "auto",
-    channels: bool = False,
-    palette: Any = None,
-    hints: Any = None,
-    from_rgb: bool = False,
-) -> Any:
-    """Colorize a grayscale image or stack; returns RGB uint8 shaped ``image.shape + (3,)``.
+    config: ColorizeConfig | None = None,
+    **settings: Any,
+) -> ColorizeResult:
+    """Colorize a grayscale image or stack into sRGB uint8 shaped ``image.shape + (3,)``.
+
+    Settings (``tile_size`` to ``from_rgb`` below) are the fields of :class:`ColorizeConfig`,
+    which holds their defaults.
 
     Parameters
     ----------
@@ -325,6 +268,10 @@ def colorize(
         Tiles per model call; ``"auto"`` sizes batches from free GPU memory (4 on CPU).
     device : str
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ...
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of the network: ``"bf16"`` runs it under bfloat16 autocast (faster on CPUs
+        with AMX or AVX-512 BF16 and on GPUs, colours within a fraction of a CIEDE2000 unit);
+        ``"auto"``: bfloat16 on CUDA, float32 elsewhere.
     out : path or array, optional
         Write into an OME-Zarr at this path (returns the zarr array, channel-first per NGFF) or
         into a zarr or numpy array shaped ``image.shape + (3,)``, uint8, block by block.
@@ -365,18 +312,47 @@ def colorize(
         with the true colour. Converted region by region (lazy); the result keeps the input's
         lightness. Without it, RGB input is refused.
 
+    config : ColorizeConfig, optional
+        Settings as one object (e.g. shared by several calls); keywords override its fields.
+
     Returns
     -------
-    rgb, (rgb, confidence), (rgb, channels) or (rgb, channels, confidence)
+    ColorizeResult
+        ``.rgb``, ``.confidence`` and ``.channels`` (``None`` unless asked for), and what the
+        run decided (model, intensity window, resolved settings, tiles). ``np.asarray(result)``
+        is the RGB image.
+
+    Raises
+    ------
+    ValueError
+        A bad input, setting or output, in one line naming it; nothing is written.
+    TypeError
+        A setting of the wrong type, or an unknown setting.
 
     Examples
     --------
-    >>> rgb = colorize(gray)  # doctest: +SKIP
-    >>> rgb, conf = colorize("slide.svs", confidence=True)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> gray = np.random.default_rng(0).integers(0, 255, (300, 400), np.uint8)
+    >>> rgb = np.asarray(colorize(gray, device="cpu"))
+    >>> rgb.shape, rgb.dtype
+    ((300, 400, 3), dtype('uint8'))
+    >>> result = colorize(gray, device="cpu", confidence=True, tile_size=256)
+    >>> result.confidence.shape, result.config.tile_size, result.model
+    ((300, 400), 256, 'he-histology')
     """
-    return drain(iter_colorize(
-        image, model, tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
-        out=out, contrast_limits=contrast_limits, confidence=confidence, blending=blending,
-        overwrite=overwrite, resume=resume, scheduler=scheduler, block_size=block_size,
-        channels=channels, palette=palette, hints=hints, from_rgb=from_rgb,
-    ))
+    return drain(iter_colorize(image, model, out=out, hints=hints, overwrite=overwrite,
+                               resume=resume, scheduler=scheduler, config=config, **settings))
+
+
+def _signature(func: Any) -> inspect.Signature:
+    """``func``'s signature with each setting of :class:`ColorizeConfig` as a keyword (for
+    ``help()``, IDEs and magicgui): the defaults stay in one place."""
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                 annotation=f.type) for f in dataclasses.fields(ColorizeConfig)]
+    return sig.replace(parameters=params)
+
+
+colorize.__signature__ = _signature(colorize)  # type: ignore[attr-defined]
+iter_colorize.__signature__ = _signature(iter_colorize)  # type: ignore[attr-defined]

@@ -40,6 +40,16 @@ def check_image(image: Any) -> None:
         )
 
 
+def check_input(image: Any) -> None:
+    """:func:`check_image` and :func:`check_store`, naming a zarr array in the message."""
+    try:
+        check_image(image)
+    except ValueError as exc:
+        name = zarr_name(image)
+        raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
+    check_store(image)
+
+
 def check_finite(plane: np.ndarray, where: str = "image") -> None:
     """Raise ``ValueError`` if a float ``plane`` holds NaN or infinite values."""
     if plane.dtype.kind == "f" and not np.isfinite(plane).all():

@@ -83,8 +83,9 @@ class ColorModel:
         """``(B, C + 1, H, W)``: outputs and confidence; ``(B, C, H, W)`` where the network can
         skip the confidence (``confidence=False``).
 
-        On CUDA the batch is pinned and copied asynchronously, and the network runs under
-        bfloat16 autocast (``precision="auto"``); outputs are always float32 on the host side.
+        On CUDA the batch is pinned and copied asynchronously. The network runs under bfloat16
+        autocast with ``precision="bf16"`` (CPU or CUDA) and on CUDA with ``"auto"``; outputs are
+        always float32.
         """
         x = lightness
         if self.device.type == "cuda":
@@ -93,8 +94,11 @@ class ColorModel:
         if self.device.type in ("cuda", "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
         kwargs = {"confidence": False} if not confidence and _takes_confidence(self.net) else {}
-        use_bf16 = self.device.type == "cuda" and self.precision in ("auto", "bf16")
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+        kind = self.device.type
+        use_bf16 = kind in ("cuda", "cpu") and (
+            self.precision == "bf16" or (self.precision == "auto" and kind == "cuda"))
+        with torch.autocast(kind if kind in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
+                            enabled=use_bf16):
             return self.net(x, **kwargs).float()
 
     @property

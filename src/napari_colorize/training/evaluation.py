@@ -95,7 +95,8 @@ def evaluate_image(
     if not mask.any():
         raise ValueError(f"{label} shows no tissue (no pixel with L < 88 or chroma > 8)")
     gray = gray_with_lightness(rgb)
-    pred_rgb, conf = colorize(gray, model, confidence=True, **colorize_kw)
+    result = colorize(gray, model, confidence=True, **colorize_kw)
+    pred_rgb, conf = result.rgb, result.confidence
     lightness = rgb_to_lab_np(np.repeat(gray[..., None], 3, axis=-1))[0]
     prior = lut_prior(model.net.lut, lightness)
     mean_ab = model.card.get("baselines", {}).get("mean_ab") or [0.0, 0.0]
@@ -121,7 +122,7 @@ def evaluate_image(
     result["mean_confidence"] = round(float(conf[mask].mean()), 3)
     if hints:
         points, colours = random_hints(rgb, hints)
-        hinted = colorize(gray, model, hints=(points, colours), **colorize_kw)
+        hinted = colorize(gray, model, hints=(points, colours), **colorize_kw).rgb
         with_hints = _scores(ciede2000(rgb_to_lab_np(hinted), truth), mask)
         without = result["ciede2000"]["model"]["tissue"]
         result["hints"] = {
@@ -148,7 +149,7 @@ def evaluate(
     --------
     >>> evaluate("he-histology", ["truth.png"])  # doctest: +SKIP
     """
-    from ..core.engine import resolve_model
+    from ..models.registry import resolve_model
 
     net = resolve_model(model, "auto")
     if net.spec.kind != "chroma":

@@ -1,0 +1,138 @@
+"""The settings of a run: one frozen, validated object holds every default.
+
+:func:`~napari_colorize.colorize` takes these settings as keywords (or ``config=``), the CLI
+builds its options from the fields, and the widget reads its defaults here. Checks that need the
+model (its divisor and minimum tile, its channel names) run when the run is planned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .blending import BLENDING_MODES
+from .validation import check_contrast_limits, short_repr
+
+#: Largest output region computed at once (pixels a side): bounds memory on huge planes. A GPU
+#: gets larger blocks: fewer tiles computed twice on block edges, fewer host copies.
+BLOCK_SIZE = 4096
+GPU_BLOCK_SIZE = 8192
+#: Largest block side accepted: a block's accumulators are held in memory at once.
+MAX_BLOCK_SIZE = 16384
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+#: What each setting does, in a line (CLI help, widget tooltips).
+HELP = {
+    "tile_size": "tile side in pixels, a multiple of the model's divisor",
+    "overlap": "overlap between neighbouring tiles in pixels, < tile_size/2",
+    "batch_size": "tiles per model call, or 'auto' (what fits half the free GPU memory; 4 on "
+                  "a CPU)",
+    "block_size": "largest region computed at once, pixels a side (16-16384), or 'auto' (4096 "
+                  "on a CPU, 8192 on CUDA); resume and clusters work block by block",
+    "blending": "taper: weighted blend of overlaps; constant: each pixel from one tile",
+    "confidence": "also compute a per-pixel confidence in [0, 1]",
+    "channels": "with a channel model (fluorescence-composite): also return the channel maps",
+    "palette": "with a channel model: one colour per channel (names, #rrggbb or RGB)",
+    "contrast_limits": "intensity window (low, high); default identity for uint8, else the "
+                       "0.5-99.5 percentiles of the whole stack",
+    "device": "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps",
+    "precision": "auto (bfloat16 on CUDA, float32 elsewhere), fp32 or bf16",
+    "from_rgb": "the input is colour (RGB): colorize its CIE lightness (re-stain it)",
+}
+
+
+@dataclass(frozen=True)
+class ColorizeConfig:
+    """How a run computes: tiling, blending, outputs, intensity window, device and precision.
+
+    Every field has the default that :func:`~napari_colorize.colorize`, the CLI and the widget
+    use. Values are checked when the config is made; the messages name the value.
+
+    Examples
+    --------
+    >>> ColorizeConfig().tile_size
+    512
+    >>> ColorizeConfig(overlap=32, confidence=True).overlap
+    32
+    >>> ColorizeConfig(blending="soft")
+    Traceback (most recent call last):
+    ...
+    ValueError: blending 'soft' must be one of ('taper', 'constant')
+    """
+
+    tile_size: int = 512
+    overlap: int = 64
+    batch_size: int | str = 4
+    block_size: int | str = "auto"
+    blending: str = "taper"
+    confidence: bool = False
+    channels: bool = False
+    palette: Any = None
+    contrast_limits: tuple[float, float] | None = None
+    device: Any = "auto"
+    precision: str = "auto"
+    from_rgb: bool = False
+
+    def __post_init__(self) -> None:
+        for name, unit in (("tile_size", "pixels"), ("overlap", "pixels")):
+            _check_int(name, getattr(self, name), unit)
+        if self.batch_size != "auto":
+            _check_int("batch_size", self.batch_size, "tiles")
+        # sizes against the model (minimum tile, divisor) are checked when a run is planned
+        block = self.block_size
+        if block != "auto" and (isinstance(block, bool) or not isinstance(block, (int, np.integer))
+                                or not 16 <= block <= MAX_BLOCK_SIZE):
+            raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
+                             f"or 'auto'; got {short_repr(block)}")
+        for name in ("confidence", "channels", "from_rgb"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:
+            raise ValueError(f"blending {short_repr(self.blending)} must be one of "
+                             f"{BLENDING_MODES}")
+        if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
+            raise ValueError(f"precision {short_repr(self.precision)} must be one of "
+                             f"{PRECISIONS}")
+        if self.contrast_limits is not None:
+            object.__setattr__(self, "contrast_limits",
+                               check_contrast_limits(self.contrast_limits))
+
+    @classmethod
+    def from_options(cls, config: ColorizeConfig | None = None, /, **options: Any
+                     ) -> ColorizeConfig:
+        """``config`` (default: the defaults) with ``options`` replaced; unknown names raise a
+        one-line ``TypeError`` naming the closest setting.
+
+        Examples
+        --------
+        >>> ColorizeConfig.from_options(tile_size=256).tile_size
+        256
+        >>> ColorizeConfig.from_options(tile=256)
+        Traceback (most recent call last):
+        ...
+        TypeError: unknown setting 'tile'; did you mean tile_size?
+        """
+        if config is not None and not isinstance(config, ColorizeConfig):
+            raise TypeError(f"config must be a ColorizeConfig; got {type(config).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        for name in options:
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]}?" if close else f"; settings are {names}"
+                raise TypeError(f"unknown setting {name!r}{hint}")
+        return dataclasses.replace(config or cls(), **options)
+
+    def metadata(self) -> dict[str, Any]:
+        """The settings an output records (a resume must use the same)."""
+        return {"tile_size": self.tile_size, "overlap": self.overlap, "blending": self.blending,
+                "block_size": self.block_size, "confidence": self.confidence}
+
+
+def _check_int(name: str, value: Any, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer number of {unit}; got {short_repr(value)}")

@@ -1,0 +1,74 @@
+"""What a run returns: its outputs and what it decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import ColorizeConfig
+
+
+@dataclass(frozen=True)
+class ColorizeResult:
+    """The outputs of :func:`~napari_colorize.colorize` and the settings the run used.
+
+    ``np.asarray(result)`` is the RGB image, so ``rgb = np.asarray(colorize(gray))`` reads like
+    the plain call it is.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray or zarr.Array
+        sRGB uint8 shaped ``image.shape + (3,)`` (with ``out=`` a path: the OME-Zarr's level-0
+        array, channel-first per NGFF).
+    confidence : numpy.ndarray or zarr.Array or None
+        float32 in [0, 1] shaped like the image, when ``confidence=True``.
+    channels : numpy.ndarray or zarr.Array or None
+        float32 channel maps ``(K, *image.shape)``, when ``channels=True`` with a channel model.
+    model, model_version : str
+        The model that ran.
+    window : tuple of float
+        The intensity window mapped to lightness (low, high).
+    config : ColorizeConfig
+        The settings of the run, with ``batch_size`` and ``block_size`` resolved to numbers.
+    tiles, blocks : int
+        Model tiles and output blocks of the whole run (all planes).
+    hints_ignored : int
+        Colour hints that fell outside the image.
+
+    Examples
+    --------
+    >>> from napari_colorize import colorize
+    >>> result = colorize(np.full((64, 64), 128, np.uint8), device="cpu")
+    >>> result.rgb.shape, result.confidence is None, np.asarray(result).dtype
+    ((64, 64, 3), True, dtype('uint8'))
+    """
+
+    rgb: Any
+    confidence: Any = None
+    channels: Any = None
+    model: str = ""
+    model_version: str = ""
+    window: tuple[float, float] = (0.0, 0.0)
+    config: ColorizeConfig = field(default_factory=ColorizeConfig)
+    tiles: int = 0
+    blocks: int = 0
+    hints_ignored: int = 0
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The RGB image as a numpy array."""
+        rgb = np.asarray(self.rgb[...] if not isinstance(self.rgb, np.ndarray) else self.rgb)
+        return rgb.astype(dtype, copy=False) if dtype is not None else rgb
+
+    def __repr__(self) -> str:
+        parts = [f"rgb={_describe(self.rgb)}"]
+        parts += [f"{name}={_describe(value)}" for name, value in
+                  (("confidence", self.confidence), ("channels", self.channels))
+                  if value is not None]
+        return (f"ColorizeResult({', '.join(parts)}, model={self.model!r}, "
+                f"tiles={self.tiles}, blocks={self.blocks})")
+
+
+def _describe(array: Any) -> str:
+    return f"<{type(array).__name__} {tuple(array.shape)} {array.dtype}>"
