@@ -37,6 +37,12 @@ class ModelSpec:
         """Number of output channels before the confidence."""
         return 2 if self.kind == "chroma" else len(self.channel_names)
 
+    @property
+    def supports(self) -> frozenset[str]:
+        """Optional run settings this model honours: ``hints`` for colour (chroma) models,
+        ``channels`` and ``palette`` for channel (fractions) models."""
+        return frozenset({"hints"} if self.kind == "chroma" else {"channels", "palette"})
+
     def __post_init__(self) -> None:
         if self.divisor < 1:
             raise ValueError(f"divisor {self.divisor} must be >= 1")
