@@ -168,7 +168,7 @@ def test_zarr_saved_onto_its_own_lazy_source(tmp_path):
 
 
 def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, monkeypatch):
-    from napari_colorize.io import ngff
+    from napari_colorize.io import ngff_image
     from napari_colorize.io.pyramid import downsample
 
     sides = []
@@ -177,7 +177,7 @@ def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, m
         sides.append(max(data.shape[-2:]))
         return downsample(data)
 
-    monkeypatch.setattr(ngff, "downsample", recording)
+    monkeypatch.setattr(ngff_image, "downsample", recording)
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (2, 2101, 1501, 3), dtype=np.uint8)
     out = tmp_path / "p.ome.zarr"

@@ -14,13 +14,38 @@ import numpy as np
 
 
 def one_line(exc: BaseException) -> str:
-    """``"Type: message"`` on one line."""
+    """Describe an exception as ``"Type: message"`` on one line.
+
+    Examples
+    --------
+    >>> one_line(OSError("disk   full "))
+    'OSError: disk full'
+    """
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def full_index(index: Any, ndim: int) -> tuple:
-    """``index`` as a tuple of ``ndim`` entries (``...`` expanded, missing axes filled)."""
+    """Spell ``index`` as a tuple of ``ndim`` entries (``...`` expanded, missing axes filled).
+
+    Parameters
+    ----------
+    index : object
+        A numpy basic index: an int, a slice, ``...`` or a tuple of them.
+    ndim : int
+        The array's number of dimensions.
+
+    Returns
+    -------
+    tuple
+
+    Examples
+    --------
+    >>> full_index((..., 0), 3)
+    (slice(None, None, None), slice(None, None, None), 0)
+    >>> full_index(2, 2)
+    (2, slice(None, None, None))
+    """
     if not isinstance(index, tuple):
         index = (index,)
     if any(i is Ellipsis for i in index):
@@ -31,29 +56,50 @@ def full_index(index: Any, ndim: int) -> tuple:
 
 
 class LazyArray:
-    """What the engine needs of an array read on demand: ``shape``, ``dtype``, ``ndim``,
-    ``len`` and ``np.asarray`` (subclasses set ``shape``/``dtype`` and define ``__getitem__``)."""
+    """What the engine needs of an array read on demand.
+
+    That is ``shape``, ``dtype``, ``ndim``, ``len`` and ``np.asarray``: subclasses set
+    ``shape`` and ``dtype`` and define ``__getitem__``.
+    """
 
     shape: tuple[int, ...]
     dtype: np.dtype
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return len(self.shape)
 
     def __len__(self) -> int:
+        """Length of the first axis."""
         return self.shape[0]
 
     def __getitem__(self, index: Any) -> np.ndarray:
+        """Read the region ``index`` selects."""
         raise NotImplementedError
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """Read everything (``np.asarray``)."""
         data = self[...]
         return data if dtype is None else data.astype(dtype, copy=False)
 
 
 class FileArray(LazyArray):
-    """A lazily read array from ``filename``; read errors become one-line ``ValueError``."""
+    """A lazily read array from ``filename``; read errors become one-line ``ValueError``.
+
+    Parameters
+    ----------
+    source : array-like
+        What reads the pixels (a zarr array, a tifffile store view).
+    filename : str
+        The file, named in errors and re-opened when pickled (dask workers).
+
+    Examples
+    --------
+    >>> arr = FileArray(np.arange(6).reshape(2, 3), "demo.tif")
+    >>> arr.shape, arr[1, 1:].tolist()
+    ((2, 3), [4, 5])
+    """
 
     def __init__(self, source: Any, filename: str) -> None:
         self.source = source
@@ -65,6 +111,7 @@ class FileArray(LazyArray):
             self.chunks = tuple(int(c) for c in chunks)  # samplers read whole chunks
 
     def __getitem__(self, index: Any) -> np.ndarray:
+        """Read a region; a damaged chunk gives one line naming the file."""
         try:
             return np.asarray(self.source[index])
         except MemoryError:
@@ -73,9 +120,11 @@ class FileArray(LazyArray):
             raise ValueError(f"cannot read {self.filename}: {one_line(exc)}") from None
 
     def __repr__(self) -> str:
+        """Name the file, shape and dtype."""
         return f"FileArray({self.filename!r}, shape={self.shape}, dtype={self.dtype})"
 
     def __reduce__(self) -> tuple:
+        """Pickle as the file name."""
         return _reopen, (self.filename, False)  # dask workers re-open the file
 
 
@@ -100,6 +149,25 @@ class LightnessArray(LazyArray):
     so the engine's identity window for uint8 keeps the colour's lightness. uint8 and uint16
     colours are scaled by their range; float colours are taken as 0-1 (or 0-255 when a sample
     of the image exceeds 1). Alpha is ignored.
+
+    Parameters
+    ----------
+    rgb : array-like
+        ``(..., 3)`` or ``(..., 4)`` colours: unsigned integers or floats.
+    label : str
+        How errors name the image.
+    path : str, optional
+        The file it was read from (re-opened when pickled).
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3 or 4, or the colours are signed integers.
+
+    Examples
+    --------
+    >>> LightnessArray(np.zeros((4, 5, 3), np.uint8)).shape
+    (4, 5)
     """
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None) -> None:
@@ -131,6 +199,7 @@ class LightnessArray(LazyArray):
             self.filename = filename  # where the pixels come from, for output checks
 
     def __getitem__(self, index: Any) -> np.ndarray:
+        """Read the region's colours and convert them to lightness gray."""
         import torch
 
         from ..core.color import rgb_to_lab
@@ -142,13 +211,15 @@ class LightnessArray(LazyArray):
             check_finite(rgb, self.label)
         v = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32) / self.scale)
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
-        gray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
+        gray: np.ndarray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
         return gray
 
     def __repr__(self) -> str:
+        """Name the image and its shape."""
         return f"LightnessArray({self.label}, shape={self.shape})"
 
     def __reduce__(self) -> tuple:
+        """Pickle as the file name when there is one, else as the colours."""
         if self.path is not None:
             return _reopen, (self.path, True)  # dask workers re-open the file
         return LightnessArray, (self.source, self.label)

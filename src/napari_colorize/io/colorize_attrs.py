@@ -148,6 +148,26 @@ numbers; got [0]
         )
 
 
+def changed_keys(stored: Mapping[str, Any], wanted: Mapping[str, Any],
+                 prefix: str = "") -> list[str]:
+    """List the dotted names of the entries that differ between two nested blocks.
+
+    Examples
+    --------
+    >>> changed_keys({"model": "m", "settings": {"overlap": 16}},
+    ...              {"model": "m", "settings": {"overlap": 32}})
+    ['settings.overlap']
+    """
+    names = []
+    for key in sorted(set(stored) | set(wanted)):
+        x, y = stored.get(key), wanted.get(key)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            names += changed_keys(x, y, f"{prefix}{key}.")
+        elif x != y:
+            names.append(prefix + key)
+    return names
+
+
 def result_block(metadata: Mapping[str, Any], *, complete: bool,
                  where: str | Path = "metadata") -> dict[str, Any]:
     """The block to store for a run's ``metadata``: JSON values, ``complete`` first.

@@ -42,7 +42,14 @@ def _pydicom() -> Any:
 
 
 def has_preamble(path: Path) -> bool:
-    """Whether ``path`` is a file with the DICOM preamble (``DICM`` at byte 128)."""
+    """Tell whether ``path`` is a file with the DICOM preamble (``DICM`` at byte 128).
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> has_preamble(Path(get_testdata_file("CT_small.dcm"))), has_preamble(Path("nope.dcm"))
+    (True, False)
+    """
     try:
         with open(path, "rb") as fh:
             fh.seek(128)
@@ -52,7 +59,7 @@ def has_preamble(path: Path) -> bool:
 
 
 def is_dicom_folder(path: Path) -> bool:
-    """Whether the folder ``path`` holds ``.dcm`` files or files with the DICOM preamble."""
+    """Tell whether the folder ``path`` holds ``.dcm`` files or files with the DICOM preamble."""
     return path.is_dir() and any(_candidates(path, limit=1))
 
 
@@ -192,8 +199,25 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
 
 
 class DicomArray(LazyArray):
-    """A lazily read DICOM image or stack: ``(rows, cols)`` for a single-frame file, else
-    ``(frames, rows, cols)``; a trailing samples axis for colour (RGB) data."""
+    """A lazily read DICOM image or stack, decoded one frame at a time.
+
+    The shape is ``(rows, cols)`` for a single-frame file, else ``(frames, rows, cols)``, with
+    a trailing samples axis for colour (RGB) data. Made by :func:`read_dicom`.
+
+    Parameters
+    ----------
+    frames : list
+        The frames, in stack order, with their rescale and inversion.
+    stack : bool
+        Whether the array has a frames axis.
+    label : str
+        The file or folder read (named in errors, re-opened when pickled).
+
+    Raises
+    ------
+    ValueError
+        If the first frame cannot be decoded.
+    """
 
     def __init__(self, frames: list[_Frame], stack: bool, label: str) -> None:
         self.frames = frames
@@ -227,6 +251,7 @@ class DicomArray(LazyArray):
         return data
 
     def __getitem__(self, index: Any) -> np.ndarray:
+        """Decode the frames ``index`` selects (one at a time) and return the region."""
         index = full_index(index, self.ndim)
         if not self._stack:
             return np.asarray(self._decode(0)[index]).astype(self.dtype, copy=False)
@@ -241,9 +266,11 @@ class DicomArray(LazyArray):
         return np.stack(planes).astype(self.dtype, copy=False)
 
     def __reduce__(self) -> tuple:
+        """Pickle as the file or folder name."""
         return read_dicom, (self.label,)  # dask workers re-open the file or folder
 
     def __repr__(self) -> str:
+        """Name the file or folder, shape and dtype."""
         return f"DicomArray({self.label!r}, shape={self.shape}, dtype={self.dtype})"
 
 
@@ -257,13 +284,31 @@ def _pixels(frame: _Frame) -> np.ndarray:
 
 
 def read_dicom(path: str | Path) -> DicomArray:
-    """A DICOM file (single- or multi-frame) or a folder of slices, read lazily.
+    """Open a DICOM file (single- or multi-frame) or a folder of slices lazily.
+
+    Parameters
+    ----------
+    path : str or Path
+        A DICOM file, or a folder holding one series of equally sized slices.
+
+    Returns
+    -------
+    DicomArray
+        Modality-rescaled values (float32 unless the rescale is the identity).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when pydicom 3 is missing, the file is not DICOM or holds no
+        image, its photometric interpretation is not supported, or a folder mixes series or
+        sizes.
 
     Examples
     --------
-    >>> ct = read_dicom("series/")  # doctest: +SKIP
-    >>> ct.shape  # doctest: +SKIP
-    (120, 512, 512)
+    >>> from pydicom.data import get_testdata_file
+    >>> ct = read_dicom(get_testdata_file("CT_small.dcm"))
+    >>> ct.shape, ct.dtype, float(ct[0, 0])
+    ((128, 128), dtype('float32'), -849.0)
     """
     pydicom = _pydicom()
     path = Path(path)

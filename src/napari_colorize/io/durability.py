@@ -19,8 +19,24 @@ CAN_SYNC_DIRS = os.name != "nt"
 
 
 def fsync_file(path: str | Path) -> bool:
-    """Flush one file's data to disk; ``False`` if it is not there (e.g. a chunk left out
-    because it holds only the fill value)."""
+    """Flush one file's data to disk.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    bool
+        ``False`` if it is not there (e.g. a chunk left out because it holds only the fill
+        value).
+
+    Examples
+    --------
+    >>> fsync_file("no-such-chunk")
+    False
+    """
     # Windows flushes with _commit, which needs a handle open for writing.
     flags = os.O_RDWR if os.name == "nt" else os.O_RDONLY
     try:
@@ -51,8 +67,25 @@ def fsync_dir(path: str | Path) -> None:
 
 
 def fsync_all(files: Iterable[str | Path], roots: Iterable[str | Path] = ()) -> None:
-    """Flush ``files`` (missing ones skipped), then the folders holding them, and their parent
-    folders up to and including whichever of ``roots`` holds them (new chunk folders nest)."""
+    """Flush ``files``, then the folders holding them, and their parents up to ``roots``.
+
+    Parameters
+    ----------
+    files : iterable of str or Path
+        The files; missing ones are skipped.
+    roots : iterable of str or Path
+        Each file's parent folders are flushed up to and including whichever of these holds
+        it (new chunk folders nest); none: only the folders holding the files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     os.makedirs(os.path.join(tmp, "0", "c"))
+    ...     chunk = os.path.join(tmp, "0", "c", "0")
+    ...     write_durably(chunk, b"pixels")
+    ...     fsync_all([chunk], roots=[tmp])
+    """
     tops = {os.path.abspath(r) for r in roots}
     folders: set[str] = set()
     for path in files:
@@ -88,13 +121,29 @@ def write_durably(path: str | Path, data: bytes = b"") -> None:
 
 
 class BlockRecorder:
-    """Records finished blocks (an empty file per block in ``done_dir``) once the files each
-    wrote are durable.
+    """Records finished blocks (an empty file each in ``done_dir``) once their files are durable.
 
     Flushing runs in one background thread, in order, so the next block is computed meanwhile;
     a record is never written before its block's files are flushed. At most ``max_pending``
     blocks wait; a flush error (a full disk) is raised by the next :meth:`record` or by
     :meth:`wait`. Blocks not yet recorded when a run dies are simply computed again on resume.
+
+    Parameters
+    ----------
+    done_dir : str or Path
+        The folder of records (made with the first one).
+    max_pending : int
+        Blocks handed over but not yet recorded before :meth:`record` waits.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     recorder = BlockRecorder(os.path.join(tmp, "done"))
+    ...     recorder.record([], "0_0")
+    ...     recorder.close()
+    ...     os.listdir(os.path.join(tmp, "done"))
+    ['0_0']
     """
 
     def __init__(self, done_dir: str | Path, max_pending: int = 2) -> None:
@@ -104,8 +153,15 @@ class BlockRecorder:
         self._pending: deque = deque()
 
     def record(self, files: list[str], key: str, roots: Iterable[str | Path] = ()) -> None:
-        """Flush ``files`` (and their folders up to ``roots``, see :func:`fsync_all`), then
-        record block ``key``."""
+        """Flush ``files`` (and their folders up to ``roots``), then record block ``key``.
+
+        Runs in the background; see :func:`fsync_all` for ``files`` and ``roots``.
+
+        Raises
+        ------
+        OSError
+            A flush or record error of an earlier block (e.g. a full disk).
+        """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-flush")
         self._pending.append(self._pool.submit(self._record, files, key, list(roots)))
@@ -121,7 +177,13 @@ class BlockRecorder:
         write_durably(self.done_dir / key)
 
     def wait(self) -> None:
-        """Return once every block handed over is recorded; raises the first flush error."""
+        """Return once every block handed over is recorded.
+
+        Raises
+        ------
+        OSError
+            The first flush or record error.
+        """
         while self._pending:
             self._pending.popleft().result()
 

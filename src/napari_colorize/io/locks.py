@@ -1,5 +1,4 @@
-"""One writer per OME-Zarr output: a lock file inside the store, recognised as stale when the
-process that wrote it is gone.
+"""One writer per OME-Zarr output: a lock file inside the store, stale once its writer is gone.
 
 The lock records the writer's pid, host name and process start time. On the same host a lock is
 live while that process runs (the start time tells a reused pid apart); a lock from another host
@@ -63,7 +62,25 @@ def _alive(info: dict) -> bool:
 
 
 def check_free(store: str | Path) -> None:
-    """Raise ``ValueError`` if a live run holds ``store``'s lock (stale locks are ignored)."""
+    """Refuse a store that a live run holds (stale locks are ignored).
+
+    Parameters
+    ----------
+    store : str or Path
+        The output store (a folder; the lock file is inside it).
+
+    Raises
+    ------
+    ValueError
+        If a running process holds the lock: its pid, host and start time, and the lock file
+        to delete if that run is gone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as store:
+    ...     check_free(store)  # no lock: free
+    """
     lock = Path(store) / LOCK_NAME
     if not lock.is_file():
         return
@@ -79,13 +96,40 @@ def check_free(store: str | Path) -> None:
 
 
 class OutputLock:
-    """The lock of one output store, taken by :meth:`acquire` (a stale lock is taken over)."""
+    """The lock of one output store, taken by :meth:`acquire` (a stale lock is taken over).
+
+    Parameters
+    ----------
+    store : str or Path
+        The output store; it must exist before :meth:`acquire`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as store:
+    ...     lock = OutputLock(store)
+    ...     lock.acquire()
+    ...     try:
+    ...         check_free(store)
+    ...     except ValueError as exc:
+    ...         print("refused:", "being written by another run" in str(exc))
+    ...     lock.release()
+    ...     check_free(store)
+    refused: True
+    """
 
     def __init__(self, store: str | Path) -> None:
         self.path = Path(store) / LOCK_NAME
         self.held = False
 
     def acquire(self) -> None:
+        """Take the lock, published whole in one step.
+
+        Raises
+        ------
+        ValueError
+            If another live run holds it, or takes it first.
+        """
         check_free(self.path.parent)  # a live run's lock is refused; a stale one is taken over
         stale = _bytes(self.path)
         if stale is not None and _bytes(self.path) == stale:  # not replaced meanwhile
@@ -114,6 +158,7 @@ class OutputLock:
         self.held = True
 
     def release(self) -> None:
+        """Remove the lock if this object holds it (again and again is fine)."""
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
