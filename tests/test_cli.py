@@ -34,7 +34,7 @@ def test_colorize_writes_each_format(tmp_path, gray_png, model_path, suffix):
     from napari_colorize.io.readers import read_image
 
     result = colorize(iio.imread(gray_png), model_path, tile_size=128, overlap=32,
-                             confidence=True)
+                      confidence=True)
     ref, ref_conf = result.rgb, result.confidence
     got = np.asarray(read_image(out)[...])
     if suffix == ".ome.zarr":
@@ -93,7 +93,7 @@ def test_zarr_result_with_confidence_elsewhere(tmp_path, gray_png, model_path):
 
 def test_failed_confidence_copy_keeps_the_finished_zarr(tmp_path, gray_png, model_path,
                                                         monkeypatch, capsys):
-    from napari_colorize.io import writers
+    from napari_colorize.commands import colorize as command
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -101,7 +101,7 @@ def test_failed_confidence_copy_keeps_the_finished_zarr(tmp_path, gray_png, mode
     out, conf = tmp_path / "r.ome.zarr", tmp_path / "conf.tif"
     args = ["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",
             "--overlap", "32", "--confidence", str(conf), "--quiet"]
-    monkeypatch.setattr(writers, "write_gray", full_disk)
+    monkeypatch.setattr(command, "write_gray", full_disk)
     assert main(args) == 1
     assert "No space left" in capsys.readouterr().err
     from napari_colorize.io.readers import read_metadata

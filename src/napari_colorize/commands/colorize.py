@@ -1,0 +1,117 @@
+"""The ``colorize`` command: read IN, colorize, write OUT (and confidence, channel maps)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..core.config import ColorizeConfig
+from ..core.engine import iter_colorize
+from ..core.events import drain
+from ..core.validation import check_input
+from ..io.locks import check_free
+from ..io.paths import check_distinct, check_output, confidence_path, output_kind
+from ..io.readers import open_image
+from ..io.writers import remove, write_gray, write_rgb
+from .options import settings
+
+
+def run(args: argparse.Namespace) -> None:
+    """Colorize ``args.input`` into ``args.output`` (the ``colorize`` command)."""
+    config = ColorizeConfig.from_options(**settings(args))  # bad settings: before any file
+    kind = output_kind(args.output)
+    if config.channels and kind != "zarr":
+        raise ValueError(f"--channels writes the channel maps beside an .ome.zarr OUT "
+                         f"(OUT.channels.ome.zarr); got {args.output}")
+    if args.resume and kind != "zarr":
+        raise ValueError(
+            f"--resume needs an .ome.zarr OUT (it records finished blocks); got {args.output}"
+        )
+    check_paths(args, kind)  # before anything is read, replaced or deleted
+    resuming = args.resume and Path(args.output).exists()
+    if resuming:
+        check_free(args.output)
+    out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
+    if args.confidence and not (args.resume and is_beside(args.confidence, out)):
+        check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
+    image = open_image(args.input, from_rgb=bool(args.from_rgb))
+    check_input(image)
+    pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
+    if pngs and len(image.shape) != 2:
+        raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
+    gen = iter_colorize(image, args.model, out=out if kind == "zarr" else None,
+                        overwrite=args.overwrite, resume=args.resume, scheduler=args.scheduler,
+                        hints=args.hints, config=config)
+
+    def show(event: Any) -> None:
+        bar.total = event.total
+        bar.n = event.done
+        bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
+        bar.refresh()
+
+    with tqdm(disable=args.quiet, unit="tile", desc="colorize") as bar:
+        try:
+            result = drain(gen, show)
+        except KeyboardInterrupt as exc:
+            if kind == "zarr":
+                message = f"partial result kept in {out}; continue with --resume"
+                raise type(exc)(message) from None
+            raise
+    rgb, conf = result.rgb, result.confidence
+    if conf is not None:
+        write_confidence(args.confidence, conf, kind, out, args.overwrite)
+    if kind != "zarr":
+        try:
+            write_rgb(out, rgb, overwrite=args.overwrite)
+        except BaseException:
+            if conf is not None:  # a TIFF/PNG pair lands together or not at all
+                remove(args.confidence)
+            raise
+    extra = [str(p) for p in (args.confidence, result.channels is not None and
+                              confidence_path(out, "channels")) if p]
+    print(f"wrote {out}" + "".join(f" and {p}" for p in extra), file=sys.stderr)
+
+
+def check_paths(args: argparse.Namespace, kind: str) -> None:
+    """IN, OUT and --confidence (and a zarr result's confidence store beside OUT, written
+    first) must be distinct paths, none inside another."""
+    outputs = [("output", args.output)]
+    if args.channels and kind == "zarr":
+        outputs.append(("channel maps output", confidence_path(args.output, "channels")))
+    if args.confidence:
+        output_kind(args.confidence)
+        if kind == "zarr":
+            outputs.append(("confidence output", confidence_path(args.output)))
+        if not (kind == "zarr" and is_beside(args.confidence, Path(args.output))):
+            outputs.append(("--confidence", args.confidence))
+    check_distinct([("input", args.input)], outputs)
+
+
+def is_beside(target: str, out: Path) -> bool:
+    """Whether ``target`` is where a zarr run writes its confidence (beside ``out``)."""
+    return output_kind(out) == "zarr" and (
+        Path(target).resolve() == confidence_path(out).resolve())
+
+
+def write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: bool) -> None:
+    """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``.
+
+    Writes are atomic: on failure a zarr run keeps both its result and the confidence beside it.
+    """
+    if kind != "zarr":
+        write_gray(target, np.asarray(conf), overwrite=overwrite)
+        return
+    beside = confidence_path(out)
+    if is_beside(target, out):
+        return
+    if output_kind(target) == "zarr":
+        remove(target)
+        beside.replace(target)
+    else:
+        write_gray(target, np.asarray(conf[...]), overwrite=overwrite)
+        remove(beside)

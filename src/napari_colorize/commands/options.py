@@ -1,0 +1,83 @@
+"""Command-line options for the settings of a run, built from :class:`ColorizeConfig`.
+
+The options' defaults and help come from the config (nothing is repeated here), so the CLI, the
+API and the widget share them. Light: importing it does not import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from ..core.blending import BLENDING_MODES
+from ..core.config import HELP, PRECISIONS, ColorizeConfig
+
+_DEFAULTS = ColorizeConfig()
+#: The flags of each setting (the short older names stay as aliases).
+_OPTIONS = {
+    "tile_size": ("--tile-size", "--tile"), "overlap": ("--overlap",),
+    "batch_size": ("--batch-size", "--batch"), "block_size": ("--block-size",),
+    "blending": ("--blending",), "device": ("--device",), "precision": ("--precision",),
+    "contrast_limits": ("--contrast-limits",), "palette": ("--palette",),
+    "channels": ("--channels",), "from_rgb": ("--from-rgb",),
+}
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """Add an option per :class:`ColorizeConfig` setting; defaults and help come from it.
+
+    Every option defaults to ``None`` (not given), so the config supplies the default.
+    """
+    group = parser.add_argument_group("settings (defaults as in colorize())")
+    for name, flags in _OPTIONS.items():
+        default = getattr(_DEFAULTS, name)
+        text = HELP[name] if default is None or default is False else \
+            f"{HELP[name]} (default {default})"
+        kw: dict[str, Any] = {"dest": name, "default": None, "help": text}
+        if name in ("tile_size", "overlap"):
+            kw.update(type=int, metavar="PX")
+        elif name in ("batch_size", "block_size"):
+            kw.update(type=_int_or_auto, metavar="N|auto")
+        elif name == "blending":
+            kw.update(choices=BLENDING_MODES)
+        elif name == "precision":
+            kw.update(choices=PRECISIONS)
+        elif name == "contrast_limits":
+            kw.update(type=float, nargs=2, metavar=("LOW", "HIGH"))
+        elif name == "palette":
+            kw.update(type=_colour_list, metavar="C1,C2,...",
+                      help=text + "; comma-separated, e.g. cyan,magenta,#808080")
+        elif name == "channels":
+            kw.update(action="store_true", help=text + ", beside an .ome.zarr OUT as "
+                                                       "OUT.channels.ome.zarr")
+        elif name == "from_rgb":
+            kw.update(action="store_true")
+        group.add_argument(*flags, **kw)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (the rest keep the config's defaults)."""
+    names = {f.name for f in dataclasses.fields(ColorizeConfig)}
+    given = {name: getattr(args, name) for name in _OPTIONS if name in names}
+    given = {k: v for k, v in given.items() if v is not None and v is not False}
+    if "contrast_limits" in given:
+        given["contrast_limits"] = tuple(given["contrast_limits"])
+    given["confidence"] = bool(args.confidence)
+    return given
+
+
+def _int_or_auto(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'auto'") from None
+
+
+def _colour_list(text: str) -> list[str]:
+    colours = [part.strip() for part in text.split(",") if part.strip()]
+    if not colours:
+        raise argparse.ArgumentTypeError(f"{text!r} names no colours")
+    return colours
