@@ -105,7 +105,7 @@ def main() -> None:
     wait(1)
     widget._layer_combo.value = stack
     widget._scope_combo.value = "whole stack"
-    widget._tile_combo.value = "256"
+    widget._tile_combo.value = 256
     widget._on_run()
     while widget._worker is not None and widget._progress.value < widget._progress.max // 3:
         QApplication.processEvents()

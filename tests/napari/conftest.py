@@ -1,5 +1,7 @@
 """Fixtures for the napari tests: a tiny saved model (fast), a viewer with the widget, a model
-that waits for the test (runs surely in flight), the notifications sent."""
+that waits for the test (runs surely in flight), the notifications sent, a Run that waits.
+
+Helpers are fixtures, never imported from this file: a conftest is not a module to import."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_colorize.models.fraction_net import FractionNet
 from napari_colorize.models.network import ChromaNet
 from napari_colorize.models.registry import save_model
 
@@ -24,6 +27,18 @@ def tiny_model_dir(tmp_path, monkeypatch):
     save_model(net, {"name": "tiny"}, folder / "tiny.safetensors")
     monkeypatch.setenv("NAPARI_COLORIZE_MODELS", str(folder))
     return folder
+
+
+@pytest.fixture
+def fraction_model_dir(tiny_model_dir):
+    """Also model 'tiny-fractions' (a channel model: nuclei, other) in the user's folder."""
+    torch.manual_seed(0)
+    net = FractionNet((8, 8, 8, 8), channels=2)
+    card = {"name": "tiny-fractions", "kind": "fractions", "channel_names": ["nuclei", "other"],
+            "palette": [[0, 1, 1], [1, 0, 1]],
+            "architecture": {"class": "FractionNet", "widths": [8, 8, 8, 8], "channels": 2}}
+    save_model(net, card, tiny_model_dir / "tiny-fractions.safetensors")
+    return tiny_model_dir
 
 
 @pytest.fixture
@@ -54,14 +69,20 @@ def notes(monkeypatch):
     return messages
 
 
-def run_and_wait(qtbot, widget, timeout=60_000):
-    """Press Run and wait for the worker to finish; returns the worker."""
-    worker = widget._on_run()
-    assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=timeout):
-        pass
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
-    return worker
+@pytest.fixture
+def run_and_wait(qtbot):
+    """``run_and_wait(widget, timeout=ms)``: press Run, wait for the worker to finish and for
+    the widget to be idle again; returns the worker."""
+
+    def run(widget, timeout=60_000):
+        worker = widget._on_run()
+        assert worker is not None
+        with qtbot.waitSignal(worker.finished, timeout=timeout):
+            pass
+        qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
+        return worker
+
+    return run
 
 
 @pytest.fixture

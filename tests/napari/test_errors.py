@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_and_wait
 from napari.layers import Image
 
+from napari_colorize import ColorizeConfig
 from napari_colorize._napari._job import plan_job
 
 
-def test_rgb_layers_need_from_rgb_and_results_are_not_offered(qtbot, viewer_widget, gray):
+def test_rgb_layers_need_from_rgb_and_results_are_not_offered(viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     viewer.add_image(np.zeros((40, 40, 3), np.uint8), rgb=True, name="colour")
     viewer.add_image(gray, name="gray")
     widget._layer_combo.value = viewer.layers["gray"]
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert viewer.layers["gray colorized"].rgb  # an RGB layer the widget made: not a source
     assert [name for name, _ in widget._source_layers()] == ["colour", "gray"]
     with pytest.raises(ValueError, match="tick 'From RGB' to colorize its lightness"):
-        plan_job(viewer, viewer.layers["colour"], "current plane", {})
+        plan_job(viewer, viewer.layers["colour"], "current plane", ColorizeConfig())
 
 
 def test_all_nan_layer_notifies(viewer_widget, notes):
@@ -33,13 +33,13 @@ def test_all_nan_layer_notifies(viewer_widget, notes):
     assert widget._run_button.enabled
 
 
-def test_engine_error_notifies_in_one_sentence(qtbot, viewer_widget, notes, gray):
+def test_engine_error_notifies_in_one_sentence(qtbot, viewer_widget, notes, gray, run_and_wait):
     viewer, widget = viewer_widget
     widget._layer_combo.value = viewer.add_image(gray, name="g")
-    widget._tile_combo.value = "256"
+    widget._tile_combo.value = 256
     widget._overlap_spin.value = 160  # too large for the tile: the engine refuses
     before = len(viewer.layers)
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert len(notes) == 1
     assert "overlap 160" in notes[0]
     assert "\n" not in notes[0]
@@ -63,11 +63,11 @@ def test_bad_model_file_notifies_naming_the_file(viewer_widget, notes, tmp_path)
     assert widget._model_combo.value == "tiny"
 
 
-def test_model_file_is_offered_and_used(qtbot, viewer_widget, tiny_model_dir, gray):
+def test_model_file_is_offered_and_used(qtbot, viewer_widget, tiny_model_dir, gray, run_and_wait):
     viewer, widget = viewer_widget
     assert widget.add_model_file(tiny_model_dir / "tiny.safetensors")
     assert widget._model_combo.value == "tiny (tiny.safetensors)"
     assert "Load model file..." in widget._model_combo.choices
     widget._layer_combo.value = viewer.add_image(gray, name="g")
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert "g colorized" in viewer.layers

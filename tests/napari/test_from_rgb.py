@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import run_and_wait
 
-from napari_colorize import colorize
+from napari_colorize import ColorizeConfig, colorize
 from napari_colorize._napari._job import PLANE, STACK
 
 
@@ -30,25 +29,26 @@ def test_rgb_layer_without_from_rgb_is_refused(viewer_widget, colour_image, noti
     assert "slide colorized" not in viewer.layers
 
 
-def test_from_rgb_colorizes_the_lightness(qtbot, viewer_widget, colour_image):
+def test_from_rgb_colorizes_the_lightness(qtbot, viewer_widget, colour_image, run_and_wait):
     viewer, widget = viewer_widget
     widget._device_combo.value = "cpu"
     src = viewer.add_image(colour_image, name="slide", rgb=True, scale=(0.5, 0.5))
     widget._layer_combo.value = src
     widget._from_rgb_check.value = True
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     out = viewer.layers["slide colorized"]
     assert out.rgb
     assert out.data.shape == colour_image.shape
     np.testing.assert_allclose(out.scale, src.scale)
     model = widget._models[("tiny", "cpu")]
-    expected = colorize(colour_image, model, from_rgb=True, tile_size=512, overlap=64,
+    # the widget's untouched settings are the library's defaults
+    expected = colorize(colour_image, model, config=ColorizeConfig(from_rgb=True),
                         device="cpu").rgb
     np.testing.assert_array_equal(out.data, expected)
     assert not np.array_equal(out.data, colour_image)  # re-stained, not the input
 
 
-def test_from_rgb_stack_and_plane(qtbot, viewer_widget, colour_image):
+def test_from_rgb_stack_and_plane(qtbot, viewer_widget, colour_image, run_and_wait):
     viewer, widget = viewer_widget
     stack = np.stack([colour_image[:256, :256], colour_image[64:, 64:]])
     src = viewer.add_image(stack, name="rgb stack", rgb=True)
@@ -65,7 +65,7 @@ def test_from_rgb_stack_and_plane(qtbot, viewer_widget, colour_image):
 
     viewer.dims.set_current_step(0, 1)
     widget._scope_combo.value = PLANE
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     plane = viewer.layers["rgb stack colorized (plane)"]
     assert plane.data.shape == (1, 256, 256, 3)
     np.testing.assert_array_equal(plane.data[0], viewer.layers["rgb stack colorized"].data[1])

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import torch
-from conftest import run_and_wait
 
 from napari_colorize._napari._hints import hints_name
 
@@ -14,12 +11,12 @@ def _result(viewer, name="img colorized"):
     return np.asarray(viewer.layers[name].data)
 
 
-def test_hint_layer_steers_the_colour(qtbot, viewer_widget, gray):
+def test_hint_layer_steers_the_colour(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     layer = viewer.add_image(gray, name="img", scale=(2.0, 2.0))
     widget._layer_combo.value = layer
     widget._hints._live.value = False
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     before = _result(viewer).copy()
     points = widget._hints.add_hints_layer()
     assert points.name == hints_name("img")
@@ -27,7 +24,7 @@ def test_hint_layer_steers_the_colour(qtbot, viewer_widget, gray):
     assert points.mode == "add"
     widget._hints.set_colour((0.1, 0.2, 0.9))
     points.add([[100, 120]])
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     after = _result(viewer)
     assert np.abs(after[100, 120].astype(int) - before[100, 120]).sum() > 10
     blue_shift = (after[..., 2].astype(int) - after[..., 0]) - (before[..., 2].astype(int)
@@ -62,18 +59,18 @@ def test_hint_colour_from_a_reference_layer(qtbot, viewer_widget, gray):
     np.testing.assert_allclose(points.face_color[0, :3], [0, 200 / 255, 0], atol=1e-6)
 
 
-def test_hint_colours_never_come_from_results(qtbot, viewer_widget, gray):
+def test_hint_colours_never_come_from_results(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     widget._layer_combo.value = viewer.add_image(gray, name="img")
     truth = viewer.add_image(np.zeros((*gray.shape, 3), np.uint8), name="truth", rgb=True)
     widget._hints._live.value = False
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert "img colorized" in viewer.layers
     widget._hints._reference.reset_choices()
     assert [c for c in widget._hints._reference.choices if c is not None] == [truth]
 
 
-def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray):
+def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     layer = viewer.add_image(np.stack([gray, gray]), name="img")
     widget._layer_combo.value = layer
@@ -82,25 +79,11 @@ def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray
     points.add([[1, 30, 30]])
     viewer.dims.set_point(0, 0)
     widget._scope_combo.value = "current plane"
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert "1 of 1 hints outside the image ignored" in widget._hints._status.value
 
 
-@pytest.fixture
-def fraction_model_dir(tiny_model_dir):
-    from napari_colorize.models.fraction_net import FractionNet
-    from napari_colorize.models.registry import save_model
-
-    torch.manual_seed(0)
-    net = FractionNet((8, 8, 8, 8), channels=2)
-    card = {"name": "tiny-fractions", "kind": "fractions", "channel_names": ["nuclei", "other"],
-            "palette": [[0, 1, 1], [1, 0, 1]],
-            "architecture": {"class": "FractionNet", "widths": [8, 8, 8, 8], "channels": 2}}
-    save_model(net, card, tiny_model_dir / "tiny-fractions.safetensors")
-    return tiny_model_dir
-
-
-def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray):
+def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray, run_and_wait):
     viewer, widget = viewer_widget
     widget._model_combo.reset_choices()
     widget._model_combo.value = "tiny-fractions"
@@ -108,7 +91,7 @@ def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray):
     widget._channels_check.value = True
     widget._hints._live.value = False
     widget._hints.add_hints_layer().add([[30, 40]])  # a colour hint left from a colour model
-    run_and_wait(qtbot, widget)  # is not an error for a channel model
+    run_and_wait(widget)  # is not an error for a channel model
     for name, colour in (("nuclei", [0, 1, 1, 1]), ("other", [1, 0, 1, 1])):
         channel = viewer.layers[f"img {name}"]
         assert channel.blending == "additive"

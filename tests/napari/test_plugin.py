@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_and_wait
 
 from napari_colorize._napari import _sample_data
 from napari_colorize._napari._reader import get_reader
@@ -97,7 +96,7 @@ def test_sample_data(func, shape, rgb):
 
 
 @pytest.mark.slow
-def test_default_model_colours_the_canvas(qtbot, make_napari_viewer):
+def test_default_model_colours_the_canvas(qtbot, make_napari_viewer, run_and_wait):
     """The bundled model on the CMU sample: the canvas is clearly more saturated after a run."""
     from skimage.color import rgb2hsv
 
@@ -110,7 +109,7 @@ def test_default_model_colours_the_canvas(qtbot, make_napari_viewer):
     viewer.window.add_dock_widget(widget)
     widget._layer_combo.value = src
     gray_sat = rgb2hsv(viewer.screenshot(canvas_only=True)[..., :3])[..., 1].mean()
-    run_and_wait(qtbot, widget, timeout=300_000)
+    run_and_wait(widget, timeout=300_000)
     assert viewer.layers[-1].name == "CMU-1 region (gray) colorized"
     qtbot.wait(200)
     colour_sat = rgb2hsv(viewer.screenshot(canvas_only=True)[..., :3])[..., 1].mean()

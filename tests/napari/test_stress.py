@@ -27,7 +27,7 @@ def quiet(capfd, caplog):
 def _start(viewer, widget, gated, data, name="stack", scope=STACK):
     widget._layer_combo.value = viewer.add_image(data, name=name)
     widget._scope_combo.value = scope
-    widget._tile_combo.value = "256"
+    widget._tile_combo.value = 256
     widget._overlap_spin.value = 0
     worker = widget._on_run()
     assert worker is not None

@@ -8,12 +8,11 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import run_and_wait
 
 from napari_colorize import list_models
 from napari_colorize._napari import _tune
 from napari_colorize._napari._layers import level0
-from napari_colorize._napari._tune import WHOLE, shapes_mask
+from napari_colorize._napari._tune import shapes_mask
 
 FAST = {"steps": 2, "patch": 64, "batch_size": 2}
 
@@ -179,20 +178,20 @@ def test_bad_input_is_one_notification(qtbot, viewer_widget, stain, tiny_model_d
     section = _tune_section(widget, [layer], name="tiny")
     assert section._on_run() is None
     assert "exists already" in tune_notes[-1]
-    assert section._regions.value is None
-    assert section._regions.choices[0] is None  # "whole images" first
-    assert WHOLE == "whole images"
+    assert section._regions.value is None  # whole images, offered first and by that name
+    assert section._regions.choices[0] is None
+    assert section._regions.native.itemText(0) == "whole images"
 
 
 def test_references_are_colour_images_the_user_brought(qtbot, viewer_widget, stain, gray,
-                                                       tiny_model_dir):
+                                                       tiny_model_dir, run_and_wait):
     viewer, widget = viewer_widget
     mine = viewer.add_image(stain, name="slide", rgb=True)
     # a user's own layer whose name looks like a result is still a reference
     named = viewer.add_image(stain[::-1], name="slide colorized (region)", rgb=True)
     widget._layer_combo.value = viewer.add_image(gray, name="g")
     widget._confidence_check.value = True
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert viewer.layers["g colorized"].metadata["napari_colorize"]["made_by"] == "widget"
     section = _tune_section(widget, [mine], name="lab-refs")
     worker = section._on_run()

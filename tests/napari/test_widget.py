@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_and_wait
 from qtpy.QtCore import QTimer
 
 from napari_colorize._napari._job import PLANE, STACK, VISIBLE
 
 
-def test_run_adds_one_rgb_layer_above_source(qtbot, viewer_widget, gray):
+def test_run_adds_one_rgb_layer_above_source(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     viewer.add_image(np.zeros((8, 8)), name="other")
     src = viewer.add_image(gray, name="cells", scale=(0.5, 0.25), translate=(10, -4))
     viewer.layers.move(viewer.layers.index(src), 0)  # results go above the source, not on top
     widget._layer_combo.value = src
     before = len(viewer.layers)
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert len(viewer.layers) == before + 1
     out = viewer.layers["cells colorized"]
     assert viewer.layers.index(out) == viewer.layers.index(src) + 1
@@ -28,25 +27,25 @@ def test_run_adds_one_rgb_layer_above_source(qtbot, viewer_widget, gray):
     np.testing.assert_allclose(out.translate, src.translate)
     np.testing.assert_array_equal(src.data, gray)  # the source is untouched
 
-    run_and_wait(qtbot, widget)  # a second run replaces the first result
+    run_and_wait(widget)  # a second run replaces the first result
     assert [lay.name for lay in viewer.layers].count("cells colorized") == 1
     assert len(viewer.layers) == before + 1
 
 
-def test_whole_stack_and_current_plane(qtbot, viewer_widget, gray):
+def test_whole_stack_and_current_plane(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     stack = np.stack([gray[:128, :128], gray[64:192, :128], gray[128:, 128:]])
     src = viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0))
     widget._layer_combo.value = src
     widget._scope_combo.value = STACK
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     out = viewer.layers["stack colorized"]
     assert out.data.shape == (*stack.shape, 3)
     assert all(out.data[z].any() for z in range(3))  # every plane was filled
 
     viewer.dims.set_current_step(0, 2)
     widget._scope_combo.value = PLANE
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     out = viewer.layers["stack colorized (plane)"]
     assert out.data.shape == (1, 128, 128, 3)
     np.testing.assert_allclose(out.translate, (4.0, 0, 0))  # plane 2 at z scale 2
@@ -61,20 +60,21 @@ def test_whole_stack_and_current_plane(qtbot, viewer_widget, gray):
     assert "last two axes" in errors[0]
 
 
-def test_multiscale_source_and_a_user_layer_of_the_result_name(qtbot, viewer_widget, gray):
+def test_multiscale_source_and_a_user_layer_of_the_result_name(viewer_widget, gray,
+                                                                run_and_wait):
     viewer, widget = viewer_widget
     pyramid = [gray, gray[::2, ::2]]
     src = viewer.add_image(pyramid, name="pyr", multiscale=True)
     mine = viewer.add_image(np.zeros((4, 4)), name="pyr colorized")  # the user's own layer
     widget._layer_combo.value = src
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     assert mine in viewer.layers  # never replaced
     ours = [lay for lay in viewer.layers if lay.name.startswith("pyr colorized") and lay.rgb]
     assert len(ours) == 1
     assert ours[0].data.shape == (*gray.shape, 3)
 
 
-def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
+def test_visible_region_crops_to_canvas(qtbot, viewer_widget, run_and_wait):
     viewer, widget = viewer_widget
     image = (np.random.default_rng(0).random((600, 600)) * 255).astype(np.uint8)
     src = viewer.add_image(image, name="big", scale=(2.0, 2.0))
@@ -83,7 +83,7 @@ def test_visible_region_crops_to_canvas(qtbot, viewer_widget):
     qtbot.wait(300)  # let the canvas redraw so the layer knows its visible corners
     widget._layer_combo.value = src
     widget._scope_combo.value = VISIBLE
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     out = viewer.layers["big colorized (region)"]
     h, w = out.data.shape[:2]
     assert 16 < h < 600
@@ -101,7 +101,7 @@ def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
     src = viewer.add_image(stack, name="stack")
     widget._layer_combo.value = src
     widget._scope_combo.value = STACK
-    widget._tile_combo.value = "256"
+    widget._tile_combo.value = 256
     widget._overlap_spin.value = 0
     names = [lay.name for lay in viewer.layers]
     worker = widget._on_run()
@@ -117,7 +117,7 @@ def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
     assert widget._run_button.enabled
 
 
-def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray):
+def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     # long enough (32 planes) that a busy machine still gives the GUI thread several ticks
     widget._layer_combo.value = viewer.add_image(np.stack([gray] * 32), name="stack")
@@ -126,16 +126,16 @@ def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray):
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(widget._worker is not None))
     timer.start(10)
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     timer.stop()
     assert sum(ticks) >= 2  # the GUI thread kept processing events while the worker ran
 
 
-def test_confidence_layer(qtbot, viewer_widget, gray):
+def test_confidence_layer(qtbot, viewer_widget, gray, run_and_wait):
     viewer, widget = viewer_widget
     widget._layer_combo.value = viewer.add_image(gray, name="g")
     widget._confidence_check.value = True
-    run_and_wait(qtbot, widget)
+    run_and_wait(widget)
     conf = viewer.layers["g confidence"]
     assert conf.data.dtype == np.float32
     assert conf.data.shape == gray.shape
@@ -164,9 +164,8 @@ def test_float_layer_uses_its_contrast_limits(qtbot, viewer_widget, gray):
     data = gray.astype(np.float32) * 10 + 1000
     src = viewer.add_image(data, name="f", contrast_limits=(1000, 3550))
     widget._layer_combo.value = src
-    job_kwargs = {}
     worker = widget._on_run()
-    job_kwargs.update(widget._job.engine_kwargs)
+    config = widget._job.config
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
-    assert job_kwargs["contrast_limits"] == (1000.0, 3550.0)
+    assert config.contrast_limits == (1000.0, 3550.0)

@@ -71,6 +71,8 @@ class HintsSection(Container):
         self._add_button.changed.connect(self.add_hints_layer)
         self._timer = None
         self._watched: Any = None
+        #: Whether the picked model takes hints (a channel model does not).
+        self.supported = True
 
     # -- choices -------------------------------------------------------------------------------
     def _references(self, _widget: Any = None) -> list[Any]:
@@ -159,13 +161,42 @@ class HintsSection(Container):
         if action in ("added", "removed", "changed"):
             self._schedule()
 
+    def set_supported(self, supported: bool, model: str = "") -> None:
+        """Enable the section for a model that takes colour hints; else disable it and say why.
+
+        Parameters
+        ----------
+        supported : bool
+            Whether the picked model takes hints.
+        model : str
+            The model's name, for the explanation.
+        """
+        self.supported = supported
+        for control in (self._colour_button, self._reference, self._add_button, self._live):
+            control.enabled = supported
+        if supported:
+            self._status.value = ""
+            if self._watched is not None:
+                self.show_count()
+        else:
+            self._status.value = f"{model or 'this model'} takes no colour hints"
+
     def show_count(self, ignored: str = "") -> None:
+        """Show how many hints the watched layer holds.
+
+        Parameters
+        ----------
+        ignored : str
+            The run's note about hints it ignored, shown after the count.
+        """
+        if not self.supported:
+            return
         n = 0 if self._watched is None else len(self._watched.data)
         suffix = f"; {ignored}" if ignored else ""
         self._status.value = f"{n} hint{'s' if n != 1 else ''}{suffix}"
 
     def _schedule(self) -> None:
-        if not self._live.value:
+        if not (self._live.value and self.supported):  # edits cannot change the next result
             return
         from qtpy.QtCore import QTimer
 

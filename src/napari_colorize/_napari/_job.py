@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ..core.config import ColorizeConfig
+from ._failure import Failure
 from ._layers import (
     all_nan,
     crop_box,
@@ -31,7 +33,9 @@ class Job:
     data: Any
     transforms: dict[str, Any]
     scope: str
-    engine_kwargs: dict[str, Any]
+    config: ColorizeConfig
+    #: Colour hints (points in the cut's data coordinates, colours), for models that take them.
+    hints: Any = None
     out: np.ndarray | None = None
     offset: tuple[float, ...] = ()
     #: What part of the source the result covers: "" (all of it), "plane" or "region"; results
@@ -47,14 +51,8 @@ class Job:
     noted: bool = False
 
     def result_name(self, kind: str = "colorized") -> str:
+        """Name of this run's result layer of ``kind`` (``"colorized"``, ``"confidence"``...)."""
         return result_name(self.name, kind, self.part)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A user-facing error from the worker, shown as one notification sentence."""
-
-    message: str
 
 
 def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
@@ -84,27 +82,46 @@ def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple
     return box
 
 
-def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any],
-             from_rgb: bool = False) -> Job:
-    """Cut the data for ``scope`` from ``layer``; ``ValueError`` with one sentence if unusable.
+def plan_job(viewer: Any, layer: Any, scope: str, config: ColorizeConfig) -> Job:
+    """Cut the data for ``scope`` from ``layer``.
 
-    An RGB layer needs ``from_rgb`` (the engine then colorizes its lightness); its colour axis
-    stays last in every cut.
+    An RGB layer needs ``config.from_rgb`` (the engine then colorizes its lightness); its colour
+    axis stays last in every cut.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Where the current plane and the visible region are read.
+    layer : napari.layers.Image or None
+        The picked image layer.
+    scope : str
+        One of :data:`SCOPES`.
+    config : ColorizeConfig
+        The widget's settings.
+
+    Returns
+    -------
+    Job
+        With ``config`` adapted to the layer: ``from_rgb`` only for an RGB layer, the layer's
+        contrast limits for a gray layer that is not uint8.
+
+    Raises
+    ------
+    ValueError
+        One sentence naming the problem, when the layer or the view cannot be used.
     """
     if layer is None:
         raise ValueError("Pick a grayscale image layer to colorize.")
-    problem = source_problem(layer, from_rgb)
+    problem = source_problem(layer, config.from_rgb)
     if problem:
         raise ValueError(problem)
     rgb = bool(layer.rgb)
     data = level0(layer.data)
     n_leading = data.ndim - 2 - rgb
-    kwargs = dict(engine_kwargs)
-    if rgb:
-        kwargs["from_rgb"] = True  # only then: gray runs do not depend on the option
-    elif data.dtype != np.uint8:
+    config = replace(config, from_rgb=rgb)  # a gray layer's run does not depend on the tick
+    if not rgb and data.dtype != np.uint8:
         # What the user sees as gray is what gets colorized.
-        kwargs["contrast_limits"] = tuple(float(c) for c in layer.contrast_limits)
+        config = replace(config, contrast_limits=tuple(float(c) for c in layer.contrast_limits))
     offset: tuple[float, ...] = (0,) * (data.ndim - rgb)
     if scope == STACK or (scope == PLANE and n_leading == 0):
         view, transforms = data, transform_kwargs(layer)
@@ -124,15 +141,32 @@ def plan_job(viewer: Any, layer: Any, scope: str, engine_kwargs: dict[str, Any],
     spatial = view.shape[:-1] if rgb else view.shape
     out = np.zeros((*spatial, 3), np.uint8) if scope == STACK and n_leading else None
     part = "" if view is data else ("region" if scope == VISIBLE else "plane")
-    return Job(layer, layer.name, view, transforms, scope, kwargs, out=out, offset=offset,
+    return Job(layer, layer.name, view, transforms, scope, config, out=out, offset=offset,
                part=part)
 
 
 def run_job(job: Job, model: Any):
-    """Worker body: drive ``iter_colorize``; returns its result or a :class:`Failure`.
+    """Worker body: load the model if need be and drive ``iter_colorize``.
 
-    User errors (bad input, out of memory) come back as ``Failure`` so they become one
-    notification instead of a traceback dialog.
+    The job holds only options the model takes (the widget leaves out the others).
+
+    Parameters
+    ----------
+    job : Job
+        What to colorize and how.
+    model : ColorModel or str
+        A loaded model, or a model name or file to load on ``job.config.device``.
+
+    Yields
+    ------
+    Progress
+        After each batch of tiles.
+
+    Returns
+    -------
+    tuple of (ColorModel, ColorizeResult) or Failure
+        The model (to keep for the next run) and the result; a :class:`Failure` for a user
+        error (bad input, out of memory), shown as one notification, not a traceback dialog.
     """
     from ..core.engine import iter_colorize
 
@@ -140,28 +174,15 @@ def run_job(job: Job, model: Any):
         if not hasattr(model, "spec"):
             from ..models.registry import load_model, resolve_device
 
-            model = load_model(model, device=str(resolve_device(job.engine_kwargs["device"])))
-        kwargs = dict(job.engine_kwargs)
-        if model.spec.kind != "fractions":
-            kwargs.pop("channels", None)  # the option only means something for channel models
-        if model.spec.kind != "chroma":
-            kwargs.pop("hints", None)  # colour hints steer colour models only
-        job.gen = iter_colorize(job.data, model, out=job.out, **kwargs)
+            model = load_model(model, device=str(resolve_device(job.config.device)))
+        job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints, config=job.config)
         result = yield from job.gen
     except ValueError as exc:
         return Failure(str(exc).split("\n")[0])
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
             return Failure("Out of memory: try a smaller tile size, or the CPU device.")
-        return _unexpected(exc)
+        return Failure.unexpected(exc)
     except Exception as exc:
-        return _unexpected(exc)
+        return Failure.unexpected(exc)
     return model, result
-
-
-def _unexpected(exc: Exception) -> Failure:
-    import logging
-
-    logging.getLogger(__name__).exception("colorize run failed")
-    first = (str(exc).splitlines() or [""])[0]
-    return Failure(f"Colorize failed: {type(exc).__name__}: {first}")

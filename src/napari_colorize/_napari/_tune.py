@@ -28,7 +28,7 @@ from napari.utils.notifications import show_error, show_info
 
 from ..models.registry import DEFAULT_MODEL, list_models
 from ._controls import RunControls
-from ._job import Failure, _unexpected
+from ._failure import Failure
 from ._layers import level0, made_here, offset_transform, widget_tag
 from ._results import remove_own
 
@@ -117,7 +117,7 @@ def run_tune(job: TuneJob):
     except MemoryError:
         return Failure("Out of memory: tune on smaller layers or regions.")
     except Exception as exc:
-        return _unexpected(exc)
+        return Failure.unexpected(exc)
 
 
 class TuneSection(RunControls, Container):

@@ -11,25 +11,50 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
-from ..models.registry import DEFAULT_MODEL, available_devices, list_models, load_model
+from ..core.config import HELP, PRECISIONS, ColorizeConfig
+from ..models.registry import (
+    DEFAULT_MODEL,
+    available_devices,
+    list_models,
+    load_model,
+    resolve_device,
+)
 from ._controls import RunControls
+from ._failure import Failure
 from ._hints import HintsSection, hints_for
-from ._job import SCOPES, VISIBLE, Failure, Job, plan_job, run_job
+from ._job import SCOPES, VISIBLE, Job, plan_job, run_job
 from ._layers import FROM_RGB, format_progress, made_here
 from ._results import remove_running, show_channels, show_result, show_running
+from ._specs import read_spec
 from ._tune import TuneSection
 
 if TYPE_CHECKING:
     import napari.viewer
 
+    from ..models.spec import ModelSpec
+
 LOAD_FILE = "Load model file..."
-TILE_SIZES = ("auto", "256", "384", "512", "768", "1024")
-AUTO_TILE = 512
+#: The settings a run starts from (the library's defaults).
+DEFAULTS = ColorizeConfig()
+#: Tile sides offered: multiples of the bundled models' divisor, and the default.
+TILE_SIZES = tuple(sorted({256, 384, 512, 768, 1024, DEFAULTS.tile_size}))
+#: Offered while the picked model's card cannot be read (loading it then says why).
+ALL_OPTIONS = frozenset({"hints", "channels", "palette"})
 
 
 class ColorizeWidget(RunControls, Container):
-    """Colorize a grayscale image layer (or an RGB layer's lightness, with "From RGB");
-    results appear as ``"<name> colorized"`` above it."""
+    """The Colorize dock widget.
+
+    Colorizes the picked grayscale image layer (or an RGB layer's lightness, with "From RGB")
+    in a worker; results appear as ``"<name> colorized"`` above it. Settings start at
+    :class:`~napari_colorize.ColorizeConfig`'s defaults; the controls of optional settings
+    (channel layers, colour hints) are enabled for models that take them.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are colorized.
+    """
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
@@ -40,25 +65,33 @@ class ColorizeWidget(RunControls, Container):
         self._worker: Any = None
         self._layer_combo = ComboBox(label="Image", choices=self._source_layers)
         self._from_rgb_check = CheckBox(text=f"{FROM_RGB}: colorize the image's lightness",
-                                        value=False, visible=False)
+                                        value=DEFAULTS.from_rgb, visible=False,
+                                        tooltip=HELP["from_rgb"])
         self._model_combo = ComboBox(label="Model", choices=self._model_choices)
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
         self._scope_combo = ComboBox(label="Scope", choices=SCOPES, value=SCOPES[0])
-        self._tile_combo = ComboBox(label="Tile size", choices=TILE_SIZES, value="auto")
-        self._overlap_spin = SpinBox(label="Overlap", value=64, min=0, max=480, step=16)
-        self._device_combo = ComboBox(label="Device", choices=available_devices())
-        self._confidence_check = CheckBox(text="Confidence layer", value=False)
+        self._tile_combo = ComboBox(label="Tile size", choices=TILE_SIZES,
+                                    value=DEFAULTS.tile_size, tooltip=HELP["tile_size"])
+        self._overlap_spin = SpinBox(label="Overlap", value=DEFAULTS.overlap, min=0, step=16,
+                                     max=max(TILE_SIZES) // 2 - 16, tooltip=HELP["overlap"])
+        devices = list(dict.fromkeys([DEFAULTS.device, *available_devices()]))
+        self._device_combo = ComboBox(label="Device", choices=devices, value=DEFAULTS.device,
+                                      tooltip=HELP["device"])
+        self._precision_combo = ComboBox(label="Precision", choices=PRECISIONS,
+                                         value=DEFAULTS.precision, tooltip=HELP["precision"])
+        self._confidence_check = CheckBox(text="Confidence layer", value=DEFAULTS.confidence,
+                                          tooltip=HELP["confidence"])
         self._channels_check = CheckBox(text="One layer per channel (channel models)",
-                                        value=False)
+                                        value=DEFAULTS.channels, tooltip=HELP["channels"])
         self._run_button = PushButton(text="Run")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
         self._status = Label(value="")
         self.extend([
             self._layer_combo, self._from_rgb_check, self._model_combo, self._scope_combo,
-            self._tile_combo, self._overlap_spin, self._device_combo, self._confidence_check,
-            self._channels_check, self._run_button, self._cancel_button, self._progress,
-            self._status,
+            self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
+            self._confidence_check, self._channels_check, self._run_button,
+            self._cancel_button, self._progress, self._status,
         ])
         self._hints = HintsSection(viewer, source=lambda: self._layer_combo.value,
                                    rerun=self.rerun_visible)
@@ -75,6 +108,7 @@ class ColorizeWidget(RunControls, Container):
             event.connect(self.reset_choices)
         events.removed.connect(self._on_layer_removed)
         self._on_layer_choice(self._layer_combo.value)
+        self._show_options(self._model_spec(self._model_combo.value))
 
     # -- choices -----------------------------------------------------------------------------
     def _source_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -110,11 +144,27 @@ class ColorizeWidget(RunControls, Container):
     def _model_choices(self, _widget: Any = None) -> list[str]:
         return [*list_models(), *self._model_files, LOAD_FILE]
 
+    def _model_spec(self, choice: str | None) -> ModelSpec | None:
+        """The picked model's spec: of the loaded model, else read from its card (no weights)."""
+        if choice is None:
+            return None
+        for (name, _device), model in self._models.items():
+            if name == choice:
+                return model.spec
+        return read_spec(self._model_files.get(choice, choice))
+
+    def _show_options(self, spec: ModelSpec | None) -> None:
+        """Enable the controls of the optional settings the model takes."""
+        supports = ALL_OPTIONS if spec is None else spec.supports
+        self._channels_check.enabled = "channels" in supports
+        self._hints.set_supported("hints" in supports, spec.name if spec else "")
+
     def _on_model_choice(self, value: str) -> None:
         job = self._job
         if job is not None and value not in (LOAD_FILE, None, self._key[0]):
             self._note_unchanged(job, f"model {value!r} is used at the next Run")
         if value != LOAD_FILE:
+            self._show_options(self._model_spec(value))
             return
         from qtpy.QtWidgets import QFileDialog
 
@@ -126,13 +176,30 @@ class ColorizeWidget(RunControls, Container):
             self.add_model_file(path)
 
     def select_model(self, name: str) -> None:
-        """Offer the models found now (e.g. one just tuned) and select ``name``."""
+        """Offer the models found now (e.g. one just tuned) and select one.
+
+        Parameters
+        ----------
+        name : str
+            The model to select.
+        """
         self._model_combo.reset_choices()
         self._model_combo.value = name
 
     def add_model_file(self, path: str | Path) -> bool:
-        """Load a model file, offer it in the model picker and select it; notify on failure."""
-        device = self._device_combo.value
+        """Load a model file, offer it in the model picker and select it; notify on failure.
+
+        Parameters
+        ----------
+        path : str or Path
+            The model's ``.safetensors`` weights or ``.json`` card.
+
+        Returns
+        -------
+        bool
+            Whether the model loaded.
+        """
+        device = str(resolve_device(self._device_combo.value))
         try:
             model = load_model(path, device=device)
         except (ValueError, OSError) as exc:
@@ -146,18 +213,27 @@ class ColorizeWidget(RunControls, Container):
         return True
 
     # -- run ---------------------------------------------------------------------------------
-    def _engine_kwargs(self) -> dict[str, Any]:
-        tile = self._tile_combo.value
-        return {
-            "tile_size": AUTO_TILE if tile == "auto" else int(tile),
-            "overlap": int(self._overlap_spin.value),
-            "device": self._device_combo.value,
-            "confidence": bool(self._confidence_check.value),
-            "channels": bool(self._channels_check.value),
-        }
+    def _config(self, supports: frozenset[str]) -> ColorizeConfig:
+        """The run's settings from the controls, checked as the library checks them; options
+        the model does not take are left out (the engine would refuse them)."""
+        return ColorizeConfig(
+            tile_size=int(self._tile_combo.value),
+            overlap=int(self._overlap_spin.value),
+            device=self._device_combo.value,
+            precision=self._precision_combo.value,
+            confidence=bool(self._confidence_check.value),
+            channels=bool(self._channels_check.value) and "channels" in supports,
+            from_rgb=bool(self._from_rgb_check.value),
+        )
 
     def rerun_visible(self) -> Any:
-        """Re-colorize the visible region (live hints); after the current run if one is going."""
+        """Re-colorize the visible region (live hints); after the current run if one is going.
+
+        Returns
+        -------
+        worker or None
+            The run started now; ``None`` when it waits for the current run or cannot start.
+        """
         if self._worker is not None:
             self._rerun_pending = True
             return None
@@ -168,23 +244,24 @@ class ColorizeWidget(RunControls, Container):
         if self._worker is not None or self._closing:
             return None
         layer = self._layer_combo.value
+        choice = self._model_combo.value or DEFAULT_MODEL
+        spec = self._model_spec(choice)
+        supports = ALL_OPTIONS if spec is None else spec.supports
         try:
             job = plan_job(self._viewer, layer, scope or self._scope_combo.value,
-                           self._engine_kwargs(), from_rgb=bool(self._from_rgb_check.value))
-        except ValueError as exc:
+                           self._config(supports))
+        except (ValueError, TypeError) as exc:
             show_error(str(exc))
             return None
-        hints = hints_for(self._viewer, layer) if layer is not None else None
+        hints = hints_for(self._viewer, layer) if "hints" in supports else None
         if hints is not None:
             points, colours = hints
-            job.engine_kwargs["hints"] = (points - np.asarray(job.offset, float), colours)
-        choice = self._model_combo.value or DEFAULT_MODEL
-        model = self._models.get((choice, job.engine_kwargs["device"]))
-        model = model or self._model_files.get(choice, choice)
+            job.hints = (points - np.asarray(job.offset, float), colours)
+        self._key = (choice, str(resolve_device(job.config.device)))
+        model = self._models.get(self._key) or self._model_files.get(choice, choice)
         if job.out is not None:  # whole stack: planes show up here as they finish
             show_running(self._viewer, job)
         worker = create_worker(run_job, job, model, _start_thread=False)
-        self._key = (choice, job.engine_kwargs["device"])
         return self._start(worker, job, "starting...")
 
     def _on_progress(self, event: Any) -> None:
@@ -213,6 +290,8 @@ class ColorizeWidget(RunControls, Container):
         model, result = result
         job.shown = True
         self._models[self._key] = model
+        if self._model_combo.value == self._key[0]:
+            self._show_options(model.spec)  # the card could not say (e.g. it was unreadable)
         show_result(self._viewer, job, result.rgb, result.confidence)
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)

@@ -1,0 +1,45 @@
+"""What a worker of the dock widget returns when it fails: one sentence for a notification."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A user-facing error from a worker, shown as one notification sentence.
+
+    Workers return it instead of raising, so that a user error (bad input, out of memory)
+    becomes one notification rather than a traceback dialog.
+
+    Parameters
+    ----------
+    message : str
+        The sentence to show.
+
+    Examples
+    --------
+    >>> Failure.unexpected(KeyError("x")).message
+    "Colorize failed: KeyError: 'x'"
+    """
+
+    message: str
+
+    @classmethod
+    def unexpected(cls, exc: BaseException) -> Failure:
+        """A failure for an error no check foresaw; its traceback goes to the log.
+
+        Parameters
+        ----------
+        exc : BaseException
+            The error caught in the worker.
+
+        Returns
+        -------
+        Failure
+            Naming the error's type and the first line of its message.
+        """
+        logging.getLogger(__name__).exception("colorize run failed", exc_info=exc)
+        first = (str(exc).splitlines() or [""])[0]
+        return cls(f"Colorize failed: {type(exc).__name__}: {first}")
