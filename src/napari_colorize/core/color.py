@@ -47,7 +47,14 @@ def _f(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t > _EPS, t.clamp_min(1e-12) ** (1 / 3), (_KAPPA * t + 16) / 116)
 
 
-def _finv(f: torch.Tensor) -> torch.Tensor:
+def lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
+    """The inverse of CIE Lab's companding function: ``(L + 16) / 116`` -> relative Y.
+
+    Examples
+    --------
+    >>> float(lab_f_inverse(torch.tensor([(50 + 16) / 116]))[0])  # L* 50 is Y 0.184
+    0.18418...
+    """
     # f > 6/29 is the same test as f**3 > _EPS, without cubing twice.
     cube = f * f
     cube.mul_(f)
@@ -94,7 +101,7 @@ def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     fy = (lab[0] + 16) / 116
     fx = fy + lab[1] / 500
     fz = fy - lab[2] / 200
-    xyz = torch.stack([_finv(fx) * _XN, _finv(fy), _finv(fz) * _ZN])
+    xyz = torch.stack([lab_f_inverse(fx) * _XN, lab_f_inverse(fy), lab_f_inverse(fz) * _ZN])
     m = _XYZ_TO_RGB.to(lab.dtype)
     return torch.einsum("ij,j...->i...", m, xyz)
 
@@ -228,7 +235,7 @@ class _Workspace:
 
 
 def _finv_into(f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """:func:`_finv` of ``f`` written into ``out`` (``f`` is overwritten), without branching.
+    """:func:`lab_f_inverse` of ``f`` written into ``out`` (``f`` is overwritten), without branching.
 
     With c = 6/29 and s = 116/kappa: finv(f) = max(f, c)**3 + (min(f, c) - c) * s, because the
     linear branch is the tangent of the cube at c (the cube's slope there is 3c**2 = s).

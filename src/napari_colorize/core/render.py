@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .color import _finv, linear_to_srgb
+from .color import lab_f_inverse, linear_to_srgb
 
 #: Colour names a palette may use (RGB in [0, 1]).
 NAMED_COLOURS = {
@@ -57,7 +57,7 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
 def intensity_from_lightness(lightness: torch.Tensor) -> torch.Tensor:
     """The windowed gray ``v`` in [0, 1] whose CIE lightness is ``lightness`` (inverse of the
     engine's intensity mapping)."""
-    return linear_to_srgb(_finv((lightness + 16) / 116))
+    return linear_to_srgb(lab_f_inverse((lightness + 16) / 116))
 
 
 def render_composite(
