@@ -15,8 +15,10 @@ from qtpy.QtCore import QEvent, QObject
 
 
 class _WindowWatch(QObject):
-    """Event filter on the viewer's main window: a non-spontaneous Hide is the window closing
-    (a minimised window gets a spontaneous one)."""
+    """Event filter on the viewer's main window.
+
+    A non-spontaneous Hide is the window closing (a minimised window gets a spontaneous one).
+    """
 
     def __init__(self, on_hide: Callable[[], None], on_show: Callable[[], None],
                  parent: QObject) -> None:
@@ -65,7 +67,7 @@ class RunControls:
         return call
 
     def _on_aborted(self) -> None:
-        """The worker stopped at a yield after Cancel (panels may clean up here)."""
+        """Handle the worker stopping at a yield after Cancel (panels may clean up here)."""
 
     def _finished(self) -> None:
         if not self._closing:
@@ -122,7 +124,7 @@ class RunControls:
         self._on_closing()
 
     def _on_closing(self) -> None:
-        """The window is closing (its viewer still answers): panels drop partial layers here."""
+        """Handle the window closing (its viewer still answers): panels drop partial layers."""
 
     def _on_window_shown(self) -> None:
         if self._closing and self._worker is None and self._job is None:

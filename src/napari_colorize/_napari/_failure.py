@@ -28,7 +28,7 @@ class Failure:
 
     @classmethod
     def unexpected(cls, exc: BaseException) -> Failure:
-        """A failure for an error no check foresaw; its traceback goes to the log.
+        """Make the failure for an error no check foresaw; its traceback goes to the log.
 
         Parameters
         ----------

@@ -22,12 +22,41 @@ DEBOUNCE_MS = 150
 
 
 def hints_name(source: str) -> str:
-    """Name of the hints layer of image layer ``source``."""
+    """Name the hints layer of an image layer.
+
+    Parameters
+    ----------
+    source : str
+        The image layer's name.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> hints_name("cells")
+    'cells hints'
+    """
     return f"{source} hints"
 
 
 def hints_for(viewer: Any, layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(points, RGB colours 0-1) of ``layer``'s hints layer in its data coordinates, or None."""
+    """Read the hints of an image layer from its hints layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer holding both layers.
+    layer : napari.layers.Image
+        The image layer.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        (points in the image's data coordinates, RGB colours in [0, 1]); ``None`` without a
+        hints layer or hints.
+    """
     name = hints_name(layer.name)
     if name not in viewer.layers:
         return None
@@ -38,7 +67,20 @@ def hints_for(viewer: Any, layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def reference_colour(reference: Any, world_point: np.ndarray) -> np.ndarray | None:
-    """RGB (0-1) of an RGB layer at a world position, or None outside it."""
+    """Read the colour of an RGB layer at a world position.
+
+    Parameters
+    ----------
+    reference : napari.layers.Image
+        An RGB layer (uint8 or float).
+    world_point : numpy.ndarray
+        The position in world coordinates.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        RGB in [0, 1]; ``None`` outside the layer.
+    """
     from ._layers import level0
 
     data = level0(reference.data)
@@ -51,7 +93,19 @@ def reference_colour(reference: Any, world_point: np.ndarray) -> np.ndarray | No
 
 
 class HintsSection(Container):
-    """Add hints, pick their colour (or take it from a reference layer), re-colorize live."""
+    """The Hints section: add hints and pick their colour; re-colorize live.
+
+    A hint's colour comes from the picker, or from a reference RGB layer under the new point.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    source : callable
+        Returns the image layer picked in the widget.
+    rerun : callable
+        Re-colorizes the visible region (called debounced after hint edits when Live is on).
+    """
 
     def __init__(self, viewer: Any, source: Callable[[], Any], rerun: Callable[[], Any]) -> None:
         super().__init__(label="Hints")
@@ -95,7 +149,13 @@ class HintsSection(Container):
             self.set_colour((picked.red() / 255, picked.green() / 255, picked.blue() / 255))
 
     def set_colour(self, rgb: Any) -> None:
-        """Colour for new hints (RGB 0-1); also the current colour of the hints layer."""
+        """Set the colour of new hints; also the current colour of the hints layer.
+
+        Parameters
+        ----------
+        rgb : array-like
+            RGB in [0, 1].
+        """
         self.colour = np.clip(np.asarray(rgb, dtype=float)[:3], 0, 1)
         self._colour_button.text = self._colour_text()
         layer = self._watched
@@ -107,7 +167,13 @@ class HintsSection(Container):
 
     # -- hints layer ------------------------------------------------------------------------
     def add_hints_layer(self, _value: Any = None) -> Any:
-        """Create (or select) the hints layer of the picked image, in add mode."""
+        """Create (or select) the hints layer of the picked image, in add mode.
+
+        Returns
+        -------
+        napari.layers.Points or None
+            The hints layer; ``None`` (and a notification) when no image is picked.
+        """
         from napari.utils.notifications import show_error
 
         image = self._source()

@@ -26,7 +26,33 @@ SCOPES = (PLANE, STACK, VISIBLE)
 
 @dataclass
 class Job:
-    """Everything a run needs, fixed when Run is pressed (later layer switches do not matter)."""
+    """Everything a run needs, fixed when Run is pressed (later layer switches do not matter).
+
+    Attributes
+    ----------
+    source : napari.layers.Image
+        The layer colorized.
+    name : str
+        Its name when Run was pressed.
+    data : array-like
+        What the engine colorizes: the layer's data or a cut of it.
+    transforms : dict
+        Placement of the result layers.
+    scope : str
+        One of :data:`SCOPES`.
+    config : ColorizeConfig
+        The run's settings.
+    out : numpy.ndarray or None
+        The array a whole-stack run fills plane by plane (shown as it fills).
+    offset : tuple of float
+        Where ``data`` starts in the layer's data coordinates.
+    gen : generator or None
+        The engine's generator, closed on Cancel.
+    started : float
+        ``time.perf_counter()`` at Run.
+    cancelled, shown : bool
+        Whether the run was cancelled; whether its result is shown.
+    """
 
     source: Any
     name: str
@@ -51,12 +77,22 @@ class Job:
     noted: bool = False
 
     def result_name(self, kind: str = "colorized") -> str:
-        """Name of this run's result layer of ``kind`` (``"colorized"``, ``"confidence"``...)."""
+        """Name this run's result layer of a kind.
+
+        Parameters
+        ----------
+        kind : str
+            ``"colorized"``, ``"confidence"`` or a channel name.
+
+        Returns
+        -------
+        str
+        """
         return result_name(self.name, kind, self.part)
 
 
 def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
-    """Data index of the leading (non-plane) axes at the viewer's current position."""
+    """Return the data index of the leading (non-plane) axes at the viewer's position."""
     point = layer.world_to_data(viewer.dims.point)
     shape = level0(layer.data).shape
     return tuple(
@@ -65,7 +101,7 @@ def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
 
 
 def _check_plane_view(viewer: Any, scope: str) -> None:
-    """A plane or region is cut from the image's last two axes: they must be the ones shown."""
+    """Refuse a view whose displayed axes are not the image's last two (planes are cut there)."""
     ndim = viewer.dims.ndim
     if viewer.dims.ndisplay != 2 or list(viewer.dims.displayed) != [ndim - 2, ndim - 1]:
         raise ValueError(f"{scope.capitalize()} works in the 2-D view of the image's last two "

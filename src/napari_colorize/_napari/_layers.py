@@ -16,36 +16,110 @@ FROM_RGB = "From RGB"
 
 
 def widget_tag(kind: str, source: str) -> dict[str, Any]:
-    """Layer metadata marking a layer the widget made: ``{TAG: {...}}``."""
+    """Make the metadata that marks a layer the widget made.
+
+    Parameters
+    ----------
+    kind : str
+        What the layer is: ``"colorized"``, ``"confidence"``, ``"channel"``, ``"running"``...
+    source : str
+        Name of the layer it was made from.
+
+    Returns
+    -------
+    dict
+        ``{TAG: {"made_by": WIDGET, "kind": kind, "source": source}}``.
+    """
     return {TAG: {"made_by": WIDGET, "kind": kind, "source": source}}
 
 
 def made_here(layer: Any) -> bool:
-    """Whether the plugin made ``layer`` (a result, a preview, a result read from disk)."""
+    """Tell whether the plugin made a layer (a result, a preview, a result read from disk).
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        Any layer.
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(getattr(layer, "metadata", {}).get(TAG), dict)
 
 
 def made_by_widget(layer: Any) -> bool:
-    """Whether the dock widget made ``layer`` in this session (so a new run may replace it)."""
+    """Tell whether the dock widget made a layer in this session (so a new run may replace it).
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        Any layer.
+
+    Returns
+    -------
+    bool
+    """
     return made_here(layer) and layer.metadata[TAG].get("made_by") == WIDGET
 
 
 def result_name(source: str, kind: str = "colorized", part: str = "") -> str:
-    """Name of a result layer, e.g. ``"<source> colorized"``, ``"<source> confidence"`` or, for
-    a part of the source, ``"<source> colorized (region)"``."""
+    """Name a result layer.
+
+    Parameters
+    ----------
+    source : str
+        Name of the source layer.
+    kind : str
+        What the result is (``"colorized"``, ``"confidence"``, a channel name).
+    part : str
+        The part of the source it covers (``"plane"``, ``"region"``), or ``""`` for all of it.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> result_name("cells"), result_name("cells", "confidence", "region")
+    ('cells colorized', 'cells confidence (region)')
+    """
     return f"{source} {kind}" + (f" ({part})" if part else "")
 
 
 def level0(data: Any) -> Any:
-    """Full-resolution array of a layer's data (the first level of a multiscale pyramid: a
-    list, tuple or napari's ``MultiScaleData``; arrays are not sequences)."""
+    """Return the full-resolution array of a layer's data.
+
+    Parameters
+    ----------
+    data : array-like or sequence of array-like
+        A layer's data: an array, or a multiscale pyramid (a list, tuple or napari's
+        ``MultiScaleData``; arrays are not sequences).
+
+    Returns
+    -------
+    array-like
+        The array, or the pyramid's first level.
+    """
     return data[0] if isinstance(data, Sequence) else data
 
 
 def source_problem(layer: Any, from_rgb: bool = False) -> str | None:
-    """One sentence on why ``layer`` cannot be colorized, or ``None`` when it can.
+    """Say in one sentence why a layer cannot be colorized.
 
     An RGB layer is colorized only ``from_rgb`` (its lightness), which the message names.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+        The picked layer.
+    from_rgb : bool
+        Whether the user asked to colorize an RGB layer's lightness.
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when the layer can be colorized.
     """
     rgb = bool(getattr(layer, "rgb", False))
     if rgb and not from_rgb:
@@ -61,12 +135,33 @@ def source_problem(layer: Any, from_rgb: bool = False) -> str | None:
 
 
 def all_nan(plane: np.ndarray) -> bool:
-    """Whether a float plane holds no finite value at all."""
+    """Tell whether a float plane holds no finite value at all.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        Pixel values.
+
+    Returns
+    -------
+    bool
+    """
     return plane.dtype.kind == "f" and not np.isfinite(plane).any()
 
 
 def transform_kwargs(layer: Any) -> dict[str, Any]:
-    """Keyword arguments that give a new layer the same placement in the world as ``layer``."""
+    """Return the keywords that give a new layer the same placement in the world as a layer.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        The layer to copy scale, translate, rotate, shear, affine, units and axis labels from.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for a layer's constructor.
+    """
     kwargs = {}
     for key in TRANSFORM_KEYS:
         value = getattr(layer, key, None)
@@ -83,10 +178,22 @@ def transform_kwargs(layer: Any) -> dict[str, Any]:
 
 
 def offset_transform(layer: Any, offset: tuple[float, ...]) -> dict[str, Any]:
-    """Transforms for a crop of ``layer`` that starts at ``offset`` (data coordinates).
+    """Return the transforms of a crop of a layer, so that the crop overlays it exactly.
 
     The crop keeps scale, rotate, shear and affine; its translate is where the crop origin lands
-    after the layer's own scale/rotate/shear/translate, so the crop overlays its source exactly.
+    after the layer's own scale/rotate/shear/translate.
+
+    Parameters
+    ----------
+    layer : napari.layers.Layer
+        The cropped layer.
+    offset : tuple of float
+        Where the crop starts, in the layer's data coordinates.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for the crop layer's constructor.
     """
     from napari.utils.transforms import Affine
 
@@ -100,18 +207,47 @@ def offset_transform(layer: Any, offset: tuple[float, ...]) -> dict[str, Any]:
 
 
 def insert_index(layers: Any, source: Any) -> int:
-    """Index directly above ``source`` in a layer list (the end when the source is gone)."""
+    """Return the index directly above a layer in a layer list.
+
+    Parameters
+    ----------
+    layers : napari.components.LayerList
+        The viewer's layers.
+    source : napari.layers.Layer
+        The layer a result belongs to.
+
+    Returns
+    -------
+    int
+        Above ``source``; the end of the list when the source is gone.
+    """
     return layers.index(source) + 1 if source in layers else len(layers)
 
 
 def crop_box(
     corners: np.ndarray, shape: tuple[int, int], factor: tuple[float, float] = (1.0, 1.0)
 ) -> tuple[slice, slice] | None:
-    """Slices of a plane ``shape`` covering displayed ``corners`` ((2, 2): min and max rows/cols).
+    """Return the slices of a plane that cover the displayed corners.
 
-    ``factor`` maps the corners' resolution level to full resolution: a pixel of that level
-    covers ``factor`` full-resolution pixels. Rounded outwards and clipped; ``None`` when
-    nothing of the plane is visible.
+    Parameters
+    ----------
+    corners : numpy.ndarray
+        ``(2, 2)``: the minimum and maximum displayed (row, column).
+    shape : tuple of int
+        The plane's full-resolution shape.
+    factor : tuple of float
+        Maps the corners' resolution level to full resolution: a pixel of that level covers
+        ``factor`` full-resolution pixels.
+
+    Returns
+    -------
+    tuple of slice or None
+        Rounded outwards and clipped to the plane; ``None`` when nothing of it is visible.
+
+    Examples
+    --------
+    >>> crop_box(np.array([[10.2, -5], [20.7, 30]]), (100, 100))
+    (slice(10, 22, None), slice(0, 31, None))
     """
     corners = np.asarray(corners, dtype=float)
     factor = np.asarray(factor, dtype=float)
@@ -123,7 +259,26 @@ def crop_box(
 
 
 def format_progress(done: int, total: int, plane: int, n_planes: int, elapsed: float) -> str:
-    """A status line such as ``"plane 2/9, tile 34/81, about 12 s left"``."""
+    """Write the status line of a run.
+
+    Parameters
+    ----------
+    done, total : int
+        Tiles done and tiles in the run.
+    plane, n_planes : int
+        The plane being colorized (from 0) and the number of planes.
+    elapsed : float
+        Seconds since the run started.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_progress(34, 81, 1, 9, 8.5)
+    'plane 2/9, tile 34/81, about 12 s left'
+    """
     text = f"tile {done}/{total}"
     if n_planes > 1:
         text = f"plane {min(plane + 1, n_planes)}/{n_planes}, " + text

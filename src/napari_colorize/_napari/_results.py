@@ -14,7 +14,27 @@ from ._layers import insert_index, made_by_widget, widget_tag
 
 def image_layer(data: Any, name: str, transforms: dict[str, Any], kind: str, source: str,
                 rgb: bool = True, **kwargs: Any) -> Any:
-    """An Image layer the widget made (tagged), placed like its source."""
+    """Make an Image layer tagged as the widget's, placed like its source.
+
+    Parameters
+    ----------
+    data : array-like
+        The layer's data.
+    name : str
+        The layer's name.
+    transforms : dict
+        Its placement (see :func:`._layers.transform_kwargs`).
+    kind, source : str
+        What it is and the name of its source layer (see :func:`._layers.widget_tag`).
+    rgb : bool
+        Whether the data is RGB.
+    **kwargs
+        More keywords for :class:`napari.layers.Image`.
+
+    Returns
+    -------
+    napari.layers.Image
+    """
     from napari.layers import Image
 
     return Image(data, name=name, rgb=rgb, **transforms, metadata=widget_tag(kind, source),
@@ -22,27 +42,63 @@ def image_layer(data: Any, name: str, transforms: dict[str, Any], kind: str, sou
 
 
 def remove_own(layers: Any, name: str) -> None:
-    """Remove the result layer ``name`` made by this widget; a user's own layer stays."""
+    """Remove a result layer made by the widget; a user's own layer of that name stays.
+
+    Parameters
+    ----------
+    layers : napari.components.LayerList
+        The viewer's layers.
+    name : str
+        The layer's name.
+    """
     if name in layers and made_by_widget(layers[name]):
         layers.remove(name)
 
 
 def show_running(viewer: Any, job: Job) -> None:
-    """The layer a whole-stack run fills plane by plane, above its source."""
+    """Add the layer a whole-stack run fills plane by plane, above its source.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    job : Job
+        The run; its ``out`` array becomes the layer's data.
+    """
     job.running = image_layer(job.out, f"{job.result_name()} (running)", job.transforms,
                               "running", job.name)
     viewer.layers.insert(insert_index(viewer.layers, job.source), job.running)
 
 
 def remove_running(viewer: Any, job: Job | None) -> None:
-    """Drop the job's "(running)" layer, if the viewer still holds it."""
+    """Drop the job's "(running)" layer, if the viewer still holds it.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    job : Job or None
+        The run.
+    """
     layer = job.running if job is not None else None
     if layer is not None and layer in viewer.layers:
         viewer.layers.remove(layer)
 
 
 def show_result(viewer: Any, job: Job, rgb: Any, conf: Any) -> None:
-    """The RGB result (and confidence) above the source, replacing the previous ones."""
+    """Show the RGB result (and confidence) above the source, replacing the previous ones.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    job : Job
+        The run.
+    rgb : array-like
+        The colorized image.
+    conf : array-like or None
+        Its confidence in [0, 1], when asked for.
+    """
     layers = viewer.layers
     remove_running(viewer, job)
     for kind in ("colorized", "confidence"):
@@ -58,7 +114,19 @@ def show_result(viewer: Any, job: Job, rgb: Any, conf: Any) -> None:
 
 
 def show_channels(viewer: Any, job: Job, maps: Any, spec: Any) -> None:
-    """One layer per predicted channel, coloured by the palette, blended additively."""
+    """Show one layer per predicted channel, coloured by the palette, blended additively.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    job : Job
+        The run.
+    maps : array-like
+        The channel maps, ``(K, *image.shape)``.
+    spec : ModelSpec
+        The channel model's spec (channel names and palette).
+    """
     from napari.utils.colormaps import Colormap
 
     layers = viewer.layers

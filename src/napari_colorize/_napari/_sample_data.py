@@ -18,7 +18,13 @@ SOURCE_DIR = Path(__file__).resolve().parents[3] / "sample_data"
 
 @cache
 def sample_dir() -> Path:
-    """The source tree's ``sample_data/`` (editable install), else the installed copy."""
+    """Find the sample images.
+
+    Returns
+    -------
+    Path
+        The source tree's ``sample_data/`` (editable install), else the installed copy.
+    """
     if SOURCE_DIR.is_dir():
         return SOURCE_DIR
     from importlib.metadata import PackageNotFoundError, files
@@ -50,37 +56,82 @@ def _rgb(name: str, title: str) -> list[tuple]:
 
 
 def cmu1_gray() -> list[tuple]:
-    """H&E region of CMU-1-Small-Region (CC0), converted to gray."""
+    """Open an H&E region of CMU-1-Small-Region (CC0), converted to gray.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _gray("cmu1_region_gray.png", "CMU-1 region (gray)")
 
 
 def cmu1_truth() -> list[tuple]:
-    """The same H&E region in its true colours."""
+    """Open the CMU-1 H&E region in its true colours.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _rgb("cmu1_region_rgb.jpg", "CMU-1 region (true colour)")
 
 
 def histo_gray() -> list[tuple]:
-    """stardist's histo.jpg (TCIA) converted to gray."""
+    """Open StarDist's histo.jpg (TCIA) converted to gray.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _gray("stardist_histo_gray.png", "histo (gray)")
 
 
 def histo_truth() -> list[tuple]:
-    """stardist's histo.jpg in its true colours."""
+    """Open StarDist's histo.jpg in its true colours.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _rgb("stardist_histo_rgb.jpg", "histo (true colour)")
 
 
 def focus_stack() -> list[tuple]:
-    """A 9-plane grayscale focus stack of an H&E region, for the whole-stack path."""
+    """Open a 9-plane grayscale focus stack of an H&E region, for the whole-stack path.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _gray("cmu1_focus_stack_gray.tif", "CMU-1 focus stack (gray)")
 
 
 def scratch_assay() -> list[tuple]:
-    """Five time points of a wound-healing assay in gray (Hoechst + oblique light, uint16;
-    ndev-sampledata, BSD-3-Clause): the validation series of the fluorescence model."""
+    """Open five time points of a wound-healing assay in gray.
+
+    Hoechst and oblique light, uint16 (ndev-sampledata, BSD-3-Clause): the validation series of
+    the fluorescence model.
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _gray("ndev_scratch_assay_gray.tif", "scratch assay (gray)")
 
 
 def neuron() -> list[tuple]:
-    """A cultured neuron, four fluorescence channels summed to gray (uint16; ndev-sampledata,
-    BSD-3-Clause)."""
+    """Open a cultured neuron, four fluorescence channels summed to gray.
+
+    uint16 (ndev-sampledata, BSD-3-Clause).
+
+    Returns
+    -------
+    list of tuple
+        One napari layer-data tuple.
+    """
     return _gray("ndev_neuron_gray.tif", "neuron (gray)")

@@ -15,7 +15,7 @@ from ..models.spec import ModelSpec
 
 
 def card_path(name_or_path: str | Path) -> Path | None:
-    """The card of a model name or file, found as :func:`~..models.registry.load_model` does.
+    """Find the card of a model name or file, as :func:`~..models.registry.load_model` does.
 
     Parameters
     ----------
@@ -39,7 +39,7 @@ def card_path(name_or_path: str | Path) -> Path | None:
 
 
 def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
-    """The :class:`~..models.spec.ModelSpec` a model's card declares, without its weights.
+    """Read the :class:`~..models.spec.ModelSpec` a model's card declares, without its weights.
 
     Parameters
     ----------

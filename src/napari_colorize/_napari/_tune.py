@@ -41,8 +41,19 @@ MAX_PIXELS = 64_000_000
 class TuneJob:
     """What one tuning run uses, fixed when Run is pressed.
 
-    ``sources`` hold each reference's array and box; the worker reads them (up to
-    :data:`MAX_PIXELS` each, possibly lazy arrays), never the GUI thread.
+    Attributes
+    ----------
+    layers : list of napari.layers.Image
+        The reference layers.
+    sources : list of tuple
+        Each reference's array and box; the worker reads them (up to :data:`MAX_PIXELS` each,
+        possibly lazy arrays), never the GUI thread.
+    masks : list of numpy.ndarray or None
+        The Shapes regions inside each box, when regions were picked.
+    base, name : str
+        The model tuned and the name the tuned model is saved as.
+    settings : dict
+        Fields of :class:`~napari_colorize.training.tuning.TuneConfig`.
     """
 
     layers: list[Any]
@@ -62,10 +73,25 @@ class TuneJob:
 def shapes_region(
     shapes: Any, image_layer: Any, shape: tuple[int, int]
 ) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """Bounding box (in ``image_layer``'s pixels) of ``shapes`` and their mask inside it.
+    """Find the bounding box of shapes on an image layer, and their mask inside it.
 
-    Shapes map to the image through world coordinates; ``None`` when none lies on the image.
-    Only the box is read later, so regions on a large slide do not load the whole slide.
+    Shapes map to the image through world coordinates. Only the box is read later, so regions
+    on a large slide do not load the whole slide.
+
+    Parameters
+    ----------
+    shapes : napari.layers.Shapes
+        The regions.
+    image_layer : napari.layers.Image
+        The reference layer.
+    shape : tuple of int
+        The reference's (rows, columns).
+
+    Returns
+    -------
+    tuple or None
+        ``((row slice, column slice), mask)`` in the image's pixels; ``None`` when no shape
+        lies on the image.
     """
     from napari.layers import Shapes
 
@@ -88,7 +114,22 @@ def shapes_region(
 
 
 def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask of ``shapes`` over the whole of ``image_layer``'s pixels."""
+    """Make the boolean mask of shapes over the whole of an image layer's pixels.
+
+    Parameters
+    ----------
+    shapes : napari.layers.Shapes
+        The regions.
+    image_layer : napari.layers.Image
+        The reference layer.
+    shape : tuple of int
+        The reference's (rows, columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shaped ``shape``.
+    """
     full = np.zeros(shape, bool)
     region = shapes_region(shapes, image_layer, shape)
     if region is not None:
@@ -97,13 +138,41 @@ def shapes_mask(shapes: Any, image_layer: Any, shape: tuple[int, int]) -> np.nda
 
 
 def read_reference(data: Any, box: tuple[slice, slice]) -> np.ndarray:
-    """The RGB pixels of ``box`` of a reference layer's array, in memory."""
+    """Read the RGB pixels of a box of a reference layer's array into memory.
+
+    Parameters
+    ----------
+    data : array-like
+        The layer's (possibly lazy) ``(rows, columns, 3 or 4)`` array.
+    box : tuple of slice
+        Rows and columns to read.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, columns, 3)``.
+    """
     return np.asarray(data[box])[..., :3]
 
 
 def run_tune(job: TuneJob):
-    """Worker body: read the references, drive ``iter_tune``; returns a ``TuneResult`` or a
-    :class:`Failure`."""
+    """Read the references and drive ``iter_tune`` (the worker's body).
+
+    Parameters
+    ----------
+    job : TuneJob
+        What to tune on and how.
+
+    Yields
+    ------
+    TuneProgress
+        The tuning's progress events.
+
+    Returns
+    -------
+    TuneResult or Failure
+        The tuned model, or a :class:`Failure` shown as one notification.
+    """
     from ..training.tuning import TuneConfig, iter_tune
 
     try:
@@ -121,7 +190,15 @@ def run_tune(job: TuneJob):
 
 
 class TuneSection(RunControls, Container):
-    """Pick RGB reference layers (and Shapes regions), a time budget; Run/Cancel tuning."""
+    """The Tune section: tune a model on RGB reference layers (and Shapes regions) in a budget.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The widget's viewer.
+    on_saved : callable, optional
+        Called with the new model's name once it is saved (the widget selects it).
+    """
 
     def __init__(self, viewer: Any, on_saved: Callable[[str], None] | None = None) -> None:
         super().__init__(label=False)
@@ -149,8 +226,8 @@ class TuneSection(RunControls, Container):
 
     # -- choices -----------------------------------------------------------------------------
     def _rgb_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
-        """Colour images the user brought; never a layer this plugin made (a model must not
-        be tuned on its own output)."""
+        # Colour images the user brought; never a layer this plugin made (a model must not
+        # be tuned on its own output).
         from napari.layers import Image
 
         return [(lay.name, lay) for lay in self._viewer.layers

@@ -145,7 +145,7 @@ class ColorizeWidget(RunControls, Container):
         return [*list_models(), *self._model_files, LOAD_FILE]
 
     def _model_spec(self, choice: str | None) -> ModelSpec | None:
-        """The picked model's spec: of the loaded model, else read from its card (no weights)."""
+        """Return the picked model's spec: the loaded model's, else its card's (no weights)."""
         if choice is None:
             return None
         for (name, _device), model in self._models.items():
@@ -214,8 +214,10 @@ class ColorizeWidget(RunControls, Container):
 
     # -- run ---------------------------------------------------------------------------------
     def _config(self, supports: frozenset[str]) -> ColorizeConfig:
-        """The run's settings from the controls, checked as the library checks them; options
-        the model does not take are left out (the engine would refuse them)."""
+        """Build the run's settings from the controls, checked as the library checks them.
+
+        Options the model does not take are left out (the engine would refuse them).
+        """
         return ColorizeConfig(
             tile_size=int(self._tile_combo.value),
             overlap=int(self._overlap_spin.value),
