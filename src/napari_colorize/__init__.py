@@ -22,7 +22,7 @@ _LAZY = {
     "ColorizeResult": "napari_colorize.core.result",
     "colorize": "napari_colorize.core.engine",
     "iter_colorize": "napari_colorize.core.engine",
-    "train": "napari_colorize.training.loop",
+    "train": "napari_colorize.training.api",
     "evaluate": "napari_colorize.training.evaluation",
     "list_models": "napari_colorize.models.registry",
     "load_model": "napari_colorize.models.registry",
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from .core.render import render_composite
     from .core.result import ColorizeResult
     from .models.registry import list_models, load_model
+    from .training.api import train
     from .training.evaluation import evaluate
-    from .training.loop import train
 
 
 def __getattr__(name: str) -> Any:

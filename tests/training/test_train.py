@@ -1,4 +1,8 @@
+import io
 import json
+import re
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -52,13 +56,13 @@ def test_stopping_training_keeps_base(colour_image, tiny_model):
 
 
 def test_interrupted_train_saves_nothing(tmp_path, colour_image, monkeypatch):
-    import napari_colorize.training.loop as loop
+    import napari_colorize.training.api as api
 
     def interrupt(bar, event):
         if event.step == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "show_step", interrupt)
+    monkeypatch.setattr(api, "show_step", interrupt)
     with pytest.raises(KeyboardInterrupt):
         train([colour_image], steps=20, patch=64, batch_size=2, out=tmp_path / "m.safetensors",
               progress=False)
@@ -105,9 +109,9 @@ def test_small_images_are_skipped_with_a_count(colour_image):
 
 def test_taken_or_misnamed_output_is_refused_before_training(tmp_path, colour_image,
                                                             monkeypatch):
-    from napari_colorize.training import loop
+    from napari_colorize.training import api
 
-    monkeypatch.setattr(loop, "iter_train", lambda *a, **k: pytest.fail("trained anyway"))
+    monkeypatch.setattr(api, "iter_train", lambda *a, **k: pytest.fail("trained anyway"))
     taken = tmp_path / "m.safetensors"
     taken.write_bytes(b"x")
     with pytest.raises(ValueError, match="already exists"):
@@ -193,7 +197,8 @@ def test_patches_and_prior(colour_image):
 
 
 def test_recipe_card_records_settings_and_metrics(tmp_path, colour_image):
-    from napari_colorize.training.recipes import Recipe, train_and_save
+    from napari_colorize.training.api import train_and_save
+    from napari_colorize.training.recipes import Recipe
 
     settings = {"steps": 2, "patch": 128, "batch_size": 2, "augment": Augment.none()}
     recipe = Recipe(name="tiny-recipe", train=(), holdout=(), validation=(), settings=settings,
@@ -208,3 +213,24 @@ def test_recipe_card_records_settings_and_metrics(tmp_path, colour_image):
     assert card["recipe"]["command"] == "napari-colorize train --recipe tiny-recipe --out DIR"
     assert card["metrics"] == {"validation": {"score": 1.0}}
     assert load_model(tmp_path / "tiny-recipe.safetensors").card["sha256"] == card["sha256"]
+
+
+def _bar_lines(text: str) -> list[str]:
+    return [line for line in re.split(r"[\r\n]+", text) if line.strip()]
+
+
+def test_time_budgeted_progress_counts_seconds_and_writes_few_lines_to_a_log(
+    colour_image, monkeypatch
+):
+    log = io.StringIO()  # stderr redirected to a file: not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    start = time.perf_counter()
+    train([colour_image], seconds=600, steps=12, patch=64, batch_size=2, device="cpu",
+          name="timed")
+    elapsed = time.perf_counter() - start
+    lines = _bar_lines(log.getvalue())
+    assert lines[0].startswith("timed:")
+    assert "/600 s" in lines[-1]  # the total is the time budget
+    assert "step=12," in lines[-1]
+    # first and last draw, and at most one redraw per 10 s: not a line per step
+    assert len(lines) <= 2 + elapsed // 10

@@ -1,4 +1,8 @@
+import io
 import json
+import re
+import sys
+import time
 
 import imageio.v3 as iio
 import numpy as np
@@ -217,13 +221,13 @@ def test_cancel_saves_nothing_and_keeps_base(colour_image, tiny_model, models_di
     assert not models_dir.exists()
     assert all(torch.equal(before[k], v) for k, v in tiny_model.net.state_dict().items())
 
-    import napari_colorize.training.tuning as tuning
+    import napari_colorize.training.api as api
 
     def interrupt(bar, event):
         if event.phase == "train":
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(tuning, "show_event", interrupt)
+    monkeypatch.setattr(api, "show_event", interrupt)
     with pytest.raises(KeyboardInterrupt):
         train([colour_image], base=tiny_model, seconds=60, name="lab-b", progress=False, **FAST)
     assert not models_dir.exists()
@@ -296,3 +300,17 @@ def test_cli_train_base(tmp_path, colour_image, tiny_model, models_dir, capsys):
     assert not (models_dir / "lab-d.json").exists()
     assert main(["train", "--recipe", "he-histology", "--base", "tiny", "--out", "x"]) == 2
     assert "--recipe regenerates a bundled model" in capsys.readouterr().err
+
+
+def test_tuning_progress_counts_seconds_of_the_budget_in_a_log(colour_image, tiny_model,
+                                                               models_dir, monkeypatch):
+    log = io.StringIO()  # not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    start = time.perf_counter()
+    train([colour_image], base=tiny_model, seconds=600, steps=6, name="lab-log", save=False,
+          **FAST)
+    elapsed = time.perf_counter() - start
+    lines = [line for line in re.split(r"[\r\n]+", log.getvalue()) if line.strip()]
+    assert "/600 s" in lines[-1]  # the total is the time budget
+    assert "step=6," in lines[-1]
+    assert len(lines) <= 2 + elapsed // 10  # at most one redraw per 10 s

@@ -295,7 +295,7 @@ def check_header(weights: Path, expected: dict[str, tuple[int, ...]]) -> str | N
     >>> weights = WEIGHTS_DIR / "he-histology.safetensors"
     >>> check_header(weights, expected_tensors(ChromaNet)) is None
     True
-    >>> check_header(weights, expected_tensors(lambda: ChromaNet((32, 64, 96, 64))))[:40]
+    >>> check_header(weights, expected_tensors(lambda: ChromaNet((32, 64, 96, 64))))[:41]
     'misshapen tensors: enc4.0.0.bias is [128]'
     """
     from safetensors import safe_open

@@ -35,7 +35,7 @@ class ChromaNet(Trunk):
     Examples
     --------
     >>> net = ChromaNet((8, 8, 8, 8))
-    >>> out = net(torch.full((1, 1, 64, 64), 50.0))
+    >>> out = net(torch.full((1, 1, 64, 64), 50.0)).detach()
     >>> out.shape, float(out[:, :2].abs().max())
     (torch.Size([1, 3, 64, 64]), 0.0)
     """

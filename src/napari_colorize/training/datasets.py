@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.readers import read_rgb
 from ..models.registry import sha256_file
 
 
@@ -135,8 +136,6 @@ def fetch(name: str) -> Path:
 
 def load_rgb(name: str) -> np.ndarray:
     """The image ``name`` as uint8 RGB ``(H, W, 3)``."""
-    from ..io.readers import read_rgb
-
     return read_rgb(fetch(name))
 
 

@@ -18,6 +18,7 @@ from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
 from ..core.render import intensity_from_lightness
 from .lut import lut_prior
 from .patches import tissue_mask
+from .recipes import region_images
 
 TILE = 64
 
@@ -192,8 +193,6 @@ def truth_rgb(image: Any, label: str) -> np.ndarray:
 
 def evaluate_regions(model: Any, regions: Any) -> dict[str, dict]:
     """Evaluate on recipe regions; keyed by image name."""
-    from .recipes import region_images
-
     out = {}
     for region, rgb in zip(regions, region_images(tuple(regions)), strict=True):
         out[region.image] = evaluate_image(model, rgb, label=region.image)

@@ -32,8 +32,9 @@ from ..core.color import gray_to_lightness
 from ..core.intensity import compute_window
 from ..models.cards import Architecture, ModelCard
 from ..models.fraction_net import FractionNet
-from ..models.network import ChromaNet
+from ..models.registry import resolve_device
 from ..models.spec import ColorModel
+from .datasets import load_channels
 from .loop import TrainProgress, optimise
 
 CHANNEL_PERCENTILES = (0.5, 99.8)
@@ -89,8 +90,8 @@ class FractionConfig:
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps {self.steps} must be >= 1")
-        if self.patch % ChromaNet.divisor:
-            raise ValueError(f"patch {self.patch} must be a multiple of {ChromaNet.divisor}")
+        if self.patch % FractionNet.divisor:
+            raise ValueError(f"patch {self.patch} must be a multiple of {FractionNet.divisor}")
         if len(self.palette) != len(self.channel_names):
             raise ValueError(
                 f"palette has {len(self.palette)} colours for {len(self.channel_names)} channels"
@@ -176,8 +177,6 @@ class FractionSampler:
         config: FractionConfig,
         images: list[np.ndarray] | None = None,
     ) -> None:
-        from .datasets import load_channels
-
         self.config = config
         self.sources = sources
         self.amounts, self.windows = [], []
@@ -266,8 +265,6 @@ def iter_train_fractions(
     name: str = "fluorescence-composite",
 ) -> Generator[TrainProgress, None, ColorModel]:
     """Train a FractionNet from scratch, yielding :class:`TrainProgress`; returns the model."""
-    from ..models.registry import resolve_device
-
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     sampler = sources if isinstance(sources, FractionSampler) else FractionSampler(sources, config)
@@ -320,39 +317,3 @@ TARGET_DEFINITION = (
     "channel's floor goes to the ``diffuse`` class. The amounts sum to ``C * S``, so the "
     "fractions ``amount_k / sum_k amount_k`` split the input exactly."
 )
-
-
-def run_fraction_recipe(
-    recipe: Any,
-    out: Any,
-    *,
-    progress: bool = True,
-    device: str = "cpu",
-    evaluate_model: bool = True,
-    on_step: Any = None,
-) -> Any:
-    """Train the fractions model of ``recipe`` from scratch, evaluate it, save weights + card."""
-    from .datasets import load_channels
-    from .fraction_metrics import evaluate_fractions
-    from .recipes import train_and_save
-
-    settings = dict(recipe.settings)
-    sources = [ChannelSource(**s) for s in settings.pop("sources")]
-    settings.pop("kind")
-    config = FractionConfig(**settings)
-    mapping = []
-    for src in sources:
-        names = load_channels(src.image)[1]
-        mapping.append({
-            "image": src.image,
-            "channels": {n: (config.channel_names[k] if k is not None else None)
-                         for n, k in zip(names, src.classes, strict=False)},
-            "floor_size": src.floor_size, "scale": list(src.scale),
-        })
-    gen = iter_train_fractions(sources, config, device=device, name=recipe.name)
-    metrics = (lambda model: {"validation": evaluate_fractions(model)}) if evaluate_model else None
-    return train_and_save(
-        recipe, gen, config.steps, out, progress=progress, on_step=on_step, metrics=metrics,
-        extra={"input": INPUT_DEFINITION, "targets": TARGET_DEFINITION,
-               "channel_mapping": mapping},
-    )

@@ -20,6 +20,8 @@ import torch
 from torch.nn import functional as F
 
 from ..core.intensity import compute_window, to_lightness
+from ..models.registry import load_model
+from .datasets import load_channels
 from .fluorescence import normalise_channels, window_gray
 
 #: Validation: Hoechst 33342 -> model class 0 (nuclear); oblique transmitted light -> classes
@@ -75,9 +77,6 @@ def evaluate_fractions(
     >>> metrics = evaluate_fractions("fluorescence-composite")  # doctest: +SKIP
     >>> metrics["model"]["pearson_map"], metrics["baseline"]["pearson_map"]  # doctest: +SKIP
     """
-    from ..models.registry import load_model
-    from .datasets import load_channels
-
     if isinstance(model, str):
         model = load_model(model)
     ds = dataset or SCRATCH_ASSAY

@@ -1,4 +1,5 @@
-"""Train or fine-tune a ChromaNet from colour RGB images: ``iter_train`` (generator) and ``train``.
+"""Train or fine-tune a ChromaNet from colour RGB images: the generator :func:`iter_train`, and
+the optimiser loop and losses every training of the package runs through.
 
 The mean chroma is fitted with an L1 loss (robust to stain speckle); a per-pixel Laplace scale is
 fitted by likelihood against the detached error, which is what the confidence map reports.
@@ -7,26 +8,22 @@ fitted by likelihood against the detached error, which is what the confidence ma
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
-import warnings
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..core.color import rgb_uint8_to_lab
-from ..core.events import drain
-from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.cards import Architecture, ModelCard
 from ..models.network import ChromaNet
-from ..models.registry import load_model, resolve_device, save_model
+from ..models.registry import load_model, resolve_device
 from ..models.spec import ColorModel
+from ..models.trunk import DEFAULT_WIDTHS
 from .ciede2000 import ciede2000
+from .images import check_training_images, image_hashes
 from .lut import fit_lut
 from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tissue_mask
 
@@ -37,7 +34,53 @@ LOSSES = ("l1", "ciede2000")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one training run. At least one of ``steps`` and ``seconds`` bounds it."""
+    """Settings of one training run. At least one of ``steps`` and ``seconds`` bounds it.
+
+    Parameters
+    ----------
+    steps : int, optional
+        Gradient steps.
+    seconds : float, optional
+        Time budget of the gradient steps; training stops at whichever bound comes first.
+    batch_size, patch : int
+        Patches per step and their side (a multiple of 32).
+    lr, weight_decay : float
+        AdamW settings (learning rate at its peak).
+    warmup : int
+        Steps of linear learning-rate warm-up (cosine decay follows).
+    seed : int
+        Seeds initialisation, patch sampling and augmentation.
+    widths : tuple of 4 int
+        The network's widths.
+    augment : Augment
+        Augmentation ranges.
+    balance : bool
+        Draw each image equally often, whatever its size.
+    min_tissue : float
+        Least share of tissue a patch should show (up to 8 draws to find one).
+    uncertainty_weight : float
+        Weight of the confidence's likelihood loss beside the chroma loss.
+    loss : {"l1", "ciede2000"}
+        Per-pixel chroma error the training fits.
+    lab_shift : tuple of float
+        Stain jitter (scale, shift) of the colours the confidence is fitted against.
+    confidence_loss : {"l1", "ciede2000"}, optional
+        Error the confidence is fitted to; ``None``: the same as ``loss``.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting and its value.
+
+    Examples
+    --------
+    >>> TrainConfig(seconds=60).patch
+    256
+    >>> TrainConfig(steps=10, patch=100)
+    Traceback (most recent call last):
+    ...
+    ValueError: patch 100 must be a multiple of 32
+    """
 
     steps: int | None = None
     seconds: float | None = None
@@ -47,7 +90,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup: int = 100
     seed: int = 0
-    widths: tuple[int, int, int, int] = (32, 64, 96, 128)
+    widths: tuple[int, int, int, int] = DEFAULT_WIDTHS
     augment: Augment = field(default_factory=Augment)
     balance: bool = False
     min_tissue: float = 0.0
@@ -76,7 +119,26 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """One training step done."""
+    """One training step done.
+
+    Parameters
+    ----------
+    step : int
+        Steps done.
+    total : int, optional
+        Steps planned (``None``: bounded by time only).
+    loss : float
+        Smoothed loss.
+    elapsed : float
+        Seconds since the first step started.
+    fraction : float
+        Share of the budget (steps or time) used, in [0, 1].
+
+    Examples
+    --------
+    >>> TrainProgress(step=3, total=10, loss=4.2, elapsed=1.5, fraction=0.3).step
+    3
+    """
 
     step: int
     total: int | None
@@ -85,60 +147,28 @@ class TrainProgress:
     fraction: float
 
 
-def _as_rgb(image: Any, label: str) -> np.ndarray:
-    if isinstance(image, (str, Path)):
-        return read_rgb(image)
-    arr = np.asarray(image)
-    if arr.ndim != 3:
-        raise ValueError(f"training image {label} is not RGB (shape {arr.shape})")
-    return as_rgb_uint8(arr, f"training image {label}")
-
-
-def image_label(image: Any, index: int) -> str:
-    """How errors name a training image: its path, or ``#index`` for an array."""
-    return str(image) if isinstance(image, (str, Path)) else f"#{index}"
-
-
-def check_training_images(
-    images: Iterable[Any], patch: int, *, labels: list[str] | None = None
-) -> list[np.ndarray]:
-    """Load and check training images: colour, some tissue, at least ``patch`` pixels a side.
-
-    ``labels`` name the images in error messages (default: the path, or ``#index``).
-    """
-    checked, small = [], 0
-    for i, image in enumerate(images):
-        label = labels[i] if labels is not None else image_label(image, i)
-        rgb = _as_rgb(image, label)
-        step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-        lab = rgb_uint8_to_lab(rgb[::step, ::step])
-        chroma = torch.sqrt(lab[1] ** 2 + lab[2] ** 2)
-        if float(torch.quantile(chroma.flatten().float(), 0.99)) < 2.0:
-            raise ValueError(f"training image {label} has no colour (it is grayscale)")
-        if float(tissue_mask(lab).double().mean()) < 0.01:
-            raise ValueError(f"training image {label} shows no tissue (less than 1% of pixels)")
-        if min(rgb.shape[:2]) < patch:
-            small += 1
-            continue
-        checked.append(rgb)
-    if small:
-        warnings.warn(
-            f"skipped {small} of {small + len(checked)} training images smaller than the "
-            f"{patch}-px patch",
-            stacklevel=3,
-        )
-    if not checked:
-        raise ValueError(f"no training image is at least {patch} pixels on each side")
-    return checked
-
-
-def image_hashes(images: list[np.ndarray]) -> list[str]:
-    """sha256 of each image's pixels (for the model card)."""
-    return [hashlib.sha256(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images]
-
-
 def lr_factor(fraction: float, step: int, warmup: int) -> float:
-    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine to 0."""
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine to 0.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the budget used.
+    step : int
+        Steps done.
+    warmup : int
+        Warm-up steps (0: none).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> lr_factor(0.0, 0, warmup=10), lr_factor(0.5, 50, warmup=10), lr_factor(1.0, 99, 10)
+    (0.1, 0.5, 0.0)
+    """
     warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
     return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
 
@@ -155,12 +185,50 @@ def optimise(
     deadline: float | None = None,
     smoothing: float = 0.02,
 ) -> Generator[tuple[int, float, float, float], None, tuple[int, float | None]]:
-    """AdamW (warm-up, then cosine decay, gradients clipped to norm 1) until ``steps`` are done
-    or the time budget (``seconds`` from now, or a ``deadline``) is spent.
+    """Run AdamW until ``steps`` are done or the time budget is spent.
 
-    ``loss_step()`` draws a batch and returns (the loss to report, the loss to minimise). Yields
-    ``(step, smoothed loss, fraction of the budget used, seconds)`` after each step; returns
-    ``(steps done, smoothed loss)``. Every training loop of the package runs through here.
+    Warm-up, then cosine decay; gradients are clipped to norm 1. Every training loop of the
+    package runs through here.
+
+    Parameters
+    ----------
+    params : list of Parameter
+        What the steps update.
+    loss_step : callable
+        Draws a batch; returns (the loss to report, the loss to minimise).
+    lr, weight_decay : float
+        AdamW settings (learning rate at its peak).
+    warmup : int
+        Steps of linear warm-up.
+    steps : int, optional
+        Steps to run.
+    seconds : float, optional
+        Time budget from now.
+    deadline : float, optional
+        ``time.perf_counter()`` value to stop at (instead of ``seconds``).
+    smoothing : float
+        Weight of each new loss in the reported moving average.
+
+    Yields
+    ------
+    tuple
+        ``(step, smoothed loss, fraction of the budget used, seconds)`` after each step.
+
+    Returns
+    -------
+    tuple
+        ``(steps done, smoothed loss or None)``.
+
+    Examples
+    --------
+    >>> from napari_colorize.core.events import drain
+    >>> w = torch.nn.Parameter(torch.tensor([3.0]))
+    >>> def loss_step():
+    ...     loss = (w**2).sum()
+    ...     return loss, loss
+    >>> steps, loss = drain(optimise([w], loss_step, lr=0.1, weight_decay=0.0, warmup=0, steps=5))
+    >>> steps, float(w) < 3.0
+    (5, True)
     """
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     start = time.perf_counter()
@@ -190,7 +258,28 @@ def optimise(
 def chroma_error(
     lightness: torch.Tensor, pred: torch.Tensor, ab: torch.Tensor, loss: str = "l1"
 ) -> torch.Tensor:
-    """Per-pixel error ``(B, 1, H, W)`` of predicted vs true chroma ``(B, 2, H, W)``."""
+    """Per-pixel error of predicted vs true chroma.
+
+    Parameters
+    ----------
+    lightness : torch.Tensor
+        ``(B, 1, H, W)`` CIE lightness.
+    pred, ab : torch.Tensor
+        ``(B, 2, H, W)`` predicted and true a, b.
+    loss : {"l1", "ciede2000"}
+        Summed absolute a, b differences, or CIEDE2000.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, 1, H, W)``.
+
+    Examples
+    --------
+    >>> lightness, ab = torch.full((1, 1, 1, 1), 50.0), torch.zeros(1, 2, 1, 1)
+    >>> float(chroma_error(lightness, ab + 3.0, ab))
+    6.0
+    """
     if loss == "ciede2000":
         return ciede2000(torch.cat([lightness, pred], 1), torch.cat([lightness, ab], 1))[:, None]
     return (pred - ab).abs().sum(1, keepdim=True)
@@ -205,12 +294,38 @@ def loss_terms(
     ab_other: torch.Tensor | None = None,
     confidence_loss: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(chroma loss, Laplace-scale likelihood loss) weighted towards tissue pixels.
+    """The chroma loss and the Laplace-scale likelihood loss, weighted towards tissue pixels.
 
-    ``mask`` ``(B, 1, H, W)`` in [0, 1], optional, multiplies the weights (pixels outside a
-    region of interest count less or not at all). ``loss`` is one of :data:`LOSSES`; the
-    Laplace scale (the confidence) is fitted to the same error (or to ``confidence_loss``),
-    measured against ``ab_other`` (e.g. the patch as another lab stained it) when given.
+    Parameters
+    ----------
+    net : ChromaNet
+        The network being trained.
+    lightness : torch.Tensor
+        ``(B, 1, H, W)`` input.
+    ab : torch.Tensor
+        ``(B, 2, H, W)`` true chroma.
+    mask : torch.Tensor, optional
+        ``(B, 1, H, W)`` in [0, 1]: multiplies the weights (pixels outside a region of interest
+        count less or not at all).
+    loss : {"l1", "ciede2000"}
+        The chroma error (see :data:`LOSSES`).
+    ab_other : torch.Tensor, optional
+        Chroma the confidence is measured against (e.g. the patch as another lab stained it).
+    confidence_loss : {"l1", "ciede2000"}, optional
+        The error the Laplace scale is fitted to; ``None``: ``loss``.
+
+    Returns
+    -------
+    chroma_loss, nll : torch.Tensor
+        Weighted means (scalars).
+
+    Examples
+    --------
+    >>> net = ChromaNet((8, 8, 8, 8))
+    >>> lightness, ab = torch.full((1, 1, 32, 32), 50.0), torch.full((1, 2, 32, 32), 2.0)
+    >>> chroma_loss, nll = loss_terms(net, lightness, ab)
+    >>> float(chroma_loss)
+    4.0
     """
     pred, logvar = net.forward_raw(lightness)
     pred, logvar = pred.float(), logvar.float()
@@ -239,9 +354,44 @@ def iter_train(
     device: str = "auto",
     name: str = "custom",
 ) -> Generator[TrainProgress, None, ColorModel]:
-    """Train, yielding :class:`TrainProgress` each step; returns the trained :class:`ColorModel`.
+    """Train, yielding :class:`TrainProgress` each step; returns the trained model.
 
     Closing the generator stops training; the base model is never modified.
+
+    Parameters
+    ----------
+    images : iterable of array or path
+        Colour images (see :func:`~.images.check_training_images`).
+    config : TrainConfig
+        The run's settings.
+    base : str, path or ColorModel, optional
+        Model to start from (its network and prior); ``None``: a new network whose prior is
+        fitted on ``images``.
+    device : str
+        Where to train (``"auto"``: the best device here).
+    name : str
+        Name of the new model.
+
+    Yields
+    ------
+    TrainProgress
+        After each step.
+
+    Returns
+    -------
+    ColorModel
+        On the CPU, with its card (a dict).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_colorize.core.events import drain
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> config = TrainConfig(steps=2, patch=64, batch_size=1, widths=(8, 8, 8, 8))
+    >>> model = drain(iter_train([pink], config, device="cpu"))
+    >>> model.card["training"]["steps"], model.spec.kind
+    (2, 'chroma')
     """
     rgb = check_training_images(images, config.patch)
     dev = resolve_device(device)
@@ -290,92 +440,3 @@ def iter_train(
         },
     )
     return ColorModel(net, card.spec(), card.to_dict(), device=dev)
-
-
-def show_step(bar: Any, event: TrainProgress) -> None:
-    """Advance a tqdm bar by one training step."""
-    bar.update(1)
-    bar.set_postfix(loss=f"{event.loss:.2f}")
-
-
-def train(
-    images: Iterable[Any],
-    *,
-    base: str | Path | ColorModel | None = None,
-    seconds: float | None = None,
-    steps: int | None = None,
-    seed: int = 0,
-    out: str | Path | None = None,
-    progress: bool = True,
-    device: str = "auto",
-    name: str | None = None,
-    masks: Iterable[Any] | None = None,
-    save: bool = True,
-    overwrite: bool = False,
-    **settings: Any,
-) -> ColorModel:
-    """Train a model from scratch (``base=None``) or tune one to your stain (``base=NAME``).
-
-    Parameters
-    ----------
-    images : iterable of array or path
-        Colour RGB images; their lightness is the input and their chroma the target.
-    base : str, path or ColorModel, optional
-        Model to tune (e.g. ``"he-histology"``). ``None`` trains a new one from scratch.
-    seconds, steps : optional
-        Budget. From scratch: time and/or steps (whichever ends first). Tuning: ``seconds``
-        bounds the whole run (evaluation, calibration, gradient steps; default 120),
-        ``steps`` the gradient steps (0: calibration only).
-    seed : int
-        Seeds sampling, augmentation and initialisation.
-    out : path, optional
-        Where to save ``.safetensors`` + ``.json`` card. Nothing is saved if training is stopped.
-    progress : bool
-        Show a tqdm progress bar with the current loss.
-    name : str, optional
-        Name of the new model (default ``"custom"``, or ``"<base>-tuned"`` when tuning):
-        letters, digits, ``.``, ``_`` or ``-``, and not the name of a bundled model.
-    masks : iterable of bool arrays, optional
-        Tuning only: one mask (or ``None``) per image, same height and width; only those
-        regions are used, for calibration, patches and the held-out metrics.
-    save, overwrite : bool
-        An existing model file is only replaced with ``overwrite`` (checked before training).
-        Tuning without ``out`` saves the model as ``name`` in the user's models folder
-        (``napari_colorize.models.registry.user_models_dir()``), where :func:`list_models` finds
-        it at once; ``save=False`` saves nothing.
-    **settings
-        Other :class:`TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...), or when tuning
-        :class:`~napari_colorize.training.tuning.TuneConfig` fields (``layers``, ``holdout``...).
-
-    Examples
-    --------
-    >>> model = train(["a.tif"], base="he-histology", seconds=60, name="lab")  # doctest: +SKIP
-    >>> load_model("lab").card["metrics"]["holdout_ciede2000_tissue"]  # doctest: +SKIP
-    """
-    if base is not None:
-        from .tuning import tune
-
-        base_name = base.name if isinstance(base, ColorModel) else Path(str(base)).stem
-        if seconds is None and steps is None:
-            seconds = 120.0
-        result = tune(list(images), base=base, masks=None if masks is None else list(masks),
-                      name=name or f"{base_name}-tuned", out=out, save=save or out is not None,
-                      overwrite=overwrite, progress=progress, device=device, seconds=seconds,
-                      steps=steps, seed=seed, **settings)
-        return result.model
-    if masks is not None:
-        raise ValueError("masks restrict tuning regions: give a base model to tune")
-    from tqdm.auto import tqdm
-
-    name = name or "custom"
-    config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
-    if out is not None:
-        from .tuning import model_out_path
-
-        out = model_out_path(name, out, overwrite)
-    gen = iter_train(images, config, base=None, device=device, name=name)
-    with tqdm(total=steps, disable=not progress, desc=name, unit="step") as bar:
-        model = drain(gen, lambda event: show_step(bar, event))
-    if out is not None:
-        save_model(model.net, model.card, out)
-    return model

@@ -6,16 +6,11 @@
 
 from __future__ import annotations
 
-import platform
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..models.cards import ModelCard
 from .datasets import IMAGES, load_rgb
 from .patches import Augment
 
@@ -163,95 +158,3 @@ def data_card(recipe: Recipe) -> list[dict[str, Any]]:
                 "cols": list(r.cols), "licence": img.licence, "source": img.source,
             })
     return entries
-
-
-def run_recipe(
-    name: str,
-    out: str | Path,
-    *,
-    progress: bool = True,
-    device: str = "cpu",
-    evaluate_model: bool = True,
-    on_step: Callable[[Any], None] | None = None,
-) -> Path:
-    """Train the bundled model ``name`` from scratch, evaluate it and save weights + card."""
-    from .loop import TrainConfig, iter_train
-
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
-    recipe = RECIPES[name]
-    if recipe.settings.get("kind") == "fractions":
-        from .fluorescence import run_fraction_recipe
-
-        return run_fraction_recipe(recipe, out, progress=progress, device=device,
-                                   evaluate_model=evaluate_model, on_step=on_step)
-    config = TrainConfig(**recipe.settings)
-    gen = iter_train(region_images(recipe.train), config, device=device, name=recipe.name)
-    metrics = (lambda model: recipe_metrics(model, recipe)) if evaluate_model else None
-    return train_and_save(recipe, gen, config.steps, out, progress=progress, on_step=on_step,
-                          metrics=metrics)
-
-
-def train_and_save(
-    recipe: Recipe,
-    gen: Any,
-    steps: int | None,
-    out: str | Path,
-    *,
-    progress: bool,
-    on_step: Callable[[Any], None] | None,
-    metrics: Callable[[Any], dict] | None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Drain a recipe's training generator under a progress bar and save weights + card.
-
-    The card gets the recipe's description, data and exact settings (and ``extra``). It is saved
-    once right after training, so a failing evaluation loses nothing, and again with
-    ``metrics(model)``. Returns the card's path.
-    """
-    from tqdm.auto import tqdm
-
-    from ..core.events import drain
-    from ..models.registry import save_model
-    from .loop import show_step
-
-    def step(event: Any) -> None:
-        show_step(bar, event)
-        if on_step is not None:
-            on_step(event)
-
-    with tqdm(total=steps, disable=not progress, desc=recipe.name, unit="step") as bar:
-        model = drain(gen, step)
-    card = ModelCard.from_dict(model.card)
-    card = replace(
-        card,
-        version=recipe.version,
-        description=recipe.description,
-        intended_use=recipe.intended_use,
-        limitations=list(recipe.limitations),
-        extra={**card.extra, **(extra or {})},
-        data=data_card(recipe),
-        recipe={
-            "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
-            "settings": {k: (vars(v) if isinstance(v, Augment) else v)
-                         for k, v in recipe.settings.items()},
-            "torch": torch.__version__,
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-        },
-    )
-    target = Path(out) / f"{recipe.name}.safetensors"
-    card_path = save_model(model.net, card, target)
-    if metrics is not None:
-        card = replace(card, metrics=metrics(model))
-        card_path = save_model(model.net, card, target)
-    return card_path
-
-
-def recipe_metrics(model: Any, recipe: Recipe) -> dict[str, Any]:
-    """Evaluation of ``model`` on the recipe's validation and held-out regions."""
-    from .evaluation import evaluate_regions
-
-    return {
-        "validation": evaluate_regions(model, recipe.validation),
-        "holdout": evaluate_regions(model, recipe.holdout),
-    }

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.events import drain
 from ..models.cards import Architecture, ModelCard
 from ..models.network import ChromaNet
 from ..models.registry import (
@@ -33,15 +32,8 @@ from ..models.registry import (
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
-from .loop import (
-    LOSSES,
-    _as_rgb,
-    check_training_images,
-    image_hashes,
-    image_label,
-    loss_terms,
-    optimise,
-)
+from .images import as_rgb, check_training_images, image_hashes, image_label
+from .loop import LOSSES, loss_terms, optimise
 from .patches import Augment, MaskedPatchSampler, mean_chroma
 
 #: Parameter groups that gradient steps may update.
@@ -126,7 +118,7 @@ def check_references(
                                                      for i, im in enumerate(images)]
     if masks is not None and len(masks) != len(images):
         raise ValueError(f"got {len(masks)} masks for {len(images)} images: give one per image")
-    rgb = [_as_rgb(im, label) for im, label in zip(images, labels, strict=True)]
+    rgb = [as_rgb(im, label) for im, label in zip(images, labels, strict=True)]
     for im, label in zip(rgb, labels, strict=True):
         if min(im.shape[:2]) < 64:
             raise ValueError(f"reference image {label} is {im.shape[0]}x{im.shape[1]}: "
@@ -336,41 +328,3 @@ def save_tuned(result: TuneResult, out: str | Path | None = None, *,
     path = model_out_path(result.model.card["name"], out, overwrite)
     save_model(result.model.net, result.model.card, path)
     return path
-
-
-def show_event(bar: Any, event: TuneProgress) -> None:
-    """Show a tuning event on a tqdm bar: one tick per gradient step, loss as postfix."""
-    if event.phase == "train":
-        bar.set_description("tune")
-        bar.update(1)
-        bar.set_postfix(loss=f"{event.loss:.2f}")
-    else:
-        bar.set_description(event.phase)
-        bar.refresh()
-
-
-def tune(
-    images: Sequence[Any],
-    *,
-    base: str | Path | ColorModel = "he-histology",
-    masks: Sequence[Any] | None = None,
-    name: str = "tuned",
-    out: str | Path | None = None,
-    save: bool = True,
-    overwrite: bool = False,
-    progress: bool = True,
-    device: str = "auto",
-    **settings: Any,
-) -> TuneResult:
-    """Tune and (unless ``save=False``) save; ``settings`` are :class:`TuneConfig` fields."""
-    from tqdm.auto import tqdm
-
-    config = TuneConfig(**settings)
-    if save:
-        model_out_path(name, out, overwrite)  # refuse before spending the time budget
-    gen = iter_tune(images, config, base=base, masks=masks, device=device, name=name)
-    with tqdm(total=config.steps or None, disable=not progress, unit="step") as bar:
-        result = drain(gen, lambda event: show_event(bar, event))
-    if save:
-        save_tuned(result, out, overwrite=overwrite)
-    return result

@@ -1,0 +1,425 @@
+"""Whole training runs for scripts and the CLI: train, tune, regenerate a bundled model.
+
+Each drains a generator (:func:`~.loop.iter_train`, :func:`~.tuning.iter_tune`,
+:func:`~.fluorescence.iter_train_fractions`) under a progress bar and saves the result. The
+modules below hold the work; this one only puts them together, so nothing below imports it.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core.events import drain
+from ..models.cards import ModelCard
+from ..models.registry import save_model
+from ..models.spec import ColorModel
+from .datasets import load_channels
+from .evaluation import evaluate_regions
+from .fluorescence import (
+    INPUT_DEFINITION,
+    TARGET_DEFINITION,
+    ChannelSource,
+    FractionConfig,
+    iter_train_fractions,
+)
+from .fraction_metrics import evaluate_fractions
+from .loop import TrainConfig, iter_train
+from .patches import Augment
+from .progress import progress_bar, show_event, show_step
+from .recipes import RECIPES, Recipe, data_card, region_images
+from .tuning import TuneConfig, TuneResult, iter_tune, model_out_path, save_tuned
+
+
+def train(
+    images: Iterable[Any],
+    *,
+    base: str | Path | ColorModel | None = None,
+    seconds: float | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress: bool = True,
+    device: str = "auto",
+    name: str | None = None,
+    masks: Iterable[Any] | None = None,
+    save: bool = True,
+    overwrite: bool = False,
+    **settings: Any,
+) -> ColorModel:
+    """Train a model from scratch (``base=None``) or tune one to your stain (``base=NAME``).
+
+    Parameters
+    ----------
+    images : iterable of array or path
+        Colour RGB images; their lightness is the input and their chroma the target.
+    base : str, path or ColorModel, optional
+        Model to tune (e.g. ``"he-histology"``). ``None`` trains a new one from scratch.
+    seconds, steps : optional
+        Budget. From scratch: time and/or steps (whichever ends first). Tuning: ``seconds``
+        bounds the whole run (evaluation, calibration, gradient steps; default 120),
+        ``steps`` the gradient steps (0: calibration only).
+    seed : int
+        Seeds sampling, augmentation and initialisation.
+    out : path, optional
+        Where to save ``.safetensors`` + ``.json`` card. Nothing is saved if training is stopped.
+    progress : bool
+        Show a progress bar on stderr: seconds out of the time budget (or steps), with the step
+        and the current loss.
+    device : str
+        Where to train (``"auto"``: the best device here).
+    name : str, optional
+        Name of the new model (default ``"custom"``, or ``"<base>-tuned"`` when tuning):
+        letters, digits, ``.``, ``_`` or ``-``, and not the name of a bundled model.
+    masks : iterable of bool arrays, optional
+        Tuning only: one mask (or ``None``) per image, same height and width; only those
+        regions are used, for calibration, patches and the held-out metrics.
+    save, overwrite : bool
+        An existing model file is only replaced with ``overwrite`` (checked before training).
+        Tuning without ``out`` saves the model as ``name`` in the user's models folder
+        (``napari_colorize.models.registry.user_models_dir()``), where :func:`list_models` finds
+        it at once; ``save=False`` saves nothing.
+    **settings
+        Other :class:`~.loop.TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...), or when
+        tuning :class:`~.tuning.TuneConfig` fields (``layers``, ``holdout``, ...).
+
+    Returns
+    -------
+    ColorModel
+        The trained model, with its card.
+
+    Raises
+    ------
+    ValueError
+        For unusable images, settings, names or outputs, before any training.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> model = train([pink], steps=2, patch=64, batch_size=1, widths=(8, 8, 8, 8),
+    ...               progress=False, device="cpu", name="pink")
+    >>> model.name, model.card["training"]["steps"]
+    ('pink', 2)
+    """
+    if base is not None:
+        base_name = base.name if isinstance(base, ColorModel) else Path(str(base)).stem
+        if seconds is None and steps is None:
+            seconds = 120.0
+        result = tune(list(images), base=base, masks=None if masks is None else list(masks),
+                      name=name or f"{base_name}-tuned", out=out, save=save or out is not None,
+                      overwrite=overwrite, progress=progress, device=device, seconds=seconds,
+                      steps=steps, seed=seed, **settings)
+        return result.model
+    if masks is not None:
+        raise ValueError("masks restrict tuning regions: give a base model to tune")
+    name = name or "custom"
+    config = TrainConfig(steps=steps, seconds=seconds, seed=seed, **settings)
+    if out is not None:
+        out = model_out_path(name, out, overwrite)
+    gen = iter_train(images, config, base=None, device=device, name=name)
+    with progress_bar(seconds=seconds, steps=steps, desc=name, disable=not progress) as bar:
+        model = drain(gen, lambda event: show_step(bar, event))
+    if out is not None:
+        save_model(model.net, model.card, out)
+    return model
+
+
+def tune(
+    images: Sequence[Any],
+    *,
+    base: str | Path | ColorModel = "he-histology",
+    masks: Sequence[Any] | None = None,
+    name: str = "tuned",
+    out: str | Path | None = None,
+    save: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: str = "auto",
+    **settings: Any,
+) -> TuneResult:
+    """Tune a model to colour reference images and (unless ``save=False``) save it.
+
+    Parameters
+    ----------
+    images : sequence of array or path
+        Colour reference images.
+    base : str, path or ColorModel
+        The model to tune (never modified).
+    masks : sequence of bool arrays, optional
+        One region (or ``None``) per image.
+    name : str
+        Name of the tuned model.
+    out : path, optional
+        Where to save it (default: the user's models folder).
+    save, overwrite : bool
+        Save the model; replace an existing file.
+    progress : bool
+        Show a progress bar on stderr (seconds of the budget, or gradient steps).
+    device : str
+        Where to tune.
+    **settings
+        :class:`~.tuning.TuneConfig` fields.
+
+    Returns
+    -------
+    TuneResult
+        The tuned model, its held-out metrics and a preview.
+
+    Raises
+    ------
+    ValueError
+        For unusable images, masks, settings, names or outputs, before any training.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> base = train([pink], steps=1, patch=64, batch_size=1, widths=(8, 8, 8, 8),
+    ...              progress=False, device="cpu")
+    >>> result = tune([pink], base=base, seconds=None, steps=1, patch=64, batch_size=1,
+    ...               save=False, progress=False, device="cpu")
+    >>> sorted(result.metrics["holdout_ciede2000_tissue"])
+    ['base', 'calibrated', 'lut', 'tuned']
+    """
+    config = TuneConfig(**settings)
+    if save:
+        model_out_path(name, out, overwrite)  # refuse before spending the time budget
+    gen = iter_tune(images, config, base=base, masks=masks, device=device, name=name)
+    with progress_bar(seconds=config.seconds, steps=config.steps or None,
+                      disable=not progress) as bar:
+        result = drain(gen, lambda event: show_event(bar, event))
+    if save:
+        save_tuned(result, out, overwrite=overwrite)
+    return result
+
+
+def run_recipe(
+    name: str,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    device: str = "cpu",
+    evaluate_model: bool = True,
+    on_step: Callable[[Any], None] | None = None,
+) -> Path:
+    """Train the bundled model ``name`` from scratch, evaluate it and save weights + card.
+
+    Parameters
+    ----------
+    name : str
+        A recipe in :data:`~.recipes.RECIPES`.
+    out : path
+        Folder to write ``NAME.safetensors`` and ``NAME.json`` to.
+    progress : bool
+        Show a progress bar.
+    device : str
+        Where to train.
+    evaluate_model : bool
+        Evaluate the model and record the metrics in its card.
+    on_step : callable, optional
+        Called with each :class:`~.loop.TrainProgress`.
+
+    Returns
+    -------
+    Path
+        The card.
+
+    Raises
+    ------
+    ValueError
+        For an unknown recipe.
+
+    Examples
+    --------
+    >>> run_recipe("he-histology", "models/")  # doctest: +SKIP
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    if recipe.settings.get("kind") == "fractions":
+        return run_fraction_recipe(recipe, out, progress=progress, device=device,
+                                   evaluate_model=evaluate_model, on_step=on_step)
+    config = TrainConfig(**recipe.settings)
+    gen = iter_train(region_images(recipe.train), config, device=device, name=recipe.name)
+    metrics = (lambda model: recipe_metrics(model, recipe)) if evaluate_model else None
+    return train_and_save(recipe, gen, config.steps, out, progress=progress, on_step=on_step,
+                          metrics=metrics)
+
+
+def run_fraction_recipe(
+    recipe: Recipe,
+    out: str | Path,
+    *,
+    progress: bool = True,
+    device: str = "cpu",
+    evaluate_model: bool = True,
+    on_step: Callable[[Any], None] | None = None,
+) -> Path:
+    """Train the fractions model of ``recipe`` from scratch, evaluate it, save weights + card.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        A recipe whose settings have ``kind="fractions"`` and ``sources``.
+    out : path
+        Folder to write the model to.
+    progress : bool
+        Show a progress bar.
+    device : str
+        Where to train.
+    evaluate_model : bool
+        Evaluate the model on the validation time series and record the metrics.
+    on_step : callable, optional
+        Called with each :class:`~.loop.TrainProgress`.
+
+    Returns
+    -------
+    Path
+        The card.
+
+    Examples
+    --------
+    >>> from napari_colorize.training.recipes import FLUORESCENCE_COMPOSITE
+    >>> run_fraction_recipe(FLUORESCENCE_COMPOSITE, "models/")  # doctest: +SKIP
+    """
+    settings = dict(recipe.settings)
+    sources = [ChannelSource(**s) for s in settings.pop("sources")]
+    settings.pop("kind")
+    config = FractionConfig(**settings)
+    mapping = []
+    for src in sources:
+        names = load_channels(src.image)[1]
+        mapping.append({
+            "image": src.image,
+            "channels": {n: (config.channel_names[k] if k is not None else None)
+                         for n, k in zip(names, src.classes, strict=False)},
+            "floor_size": src.floor_size, "scale": list(src.scale),
+        })
+    gen = iter_train_fractions(sources, config, device=device, name=recipe.name)
+    metrics = (lambda model: {"validation": evaluate_fractions(model)}) if evaluate_model else None
+    return train_and_save(
+        recipe, gen, config.steps, out, progress=progress, on_step=on_step, metrics=metrics,
+        extra={"input": INPUT_DEFINITION, "targets": TARGET_DEFINITION,
+               "channel_mapping": mapping},
+    )
+
+
+def train_and_save(
+    recipe: Recipe,
+    gen: Generator[Any, None, ColorModel],
+    steps: int | None,
+    out: str | Path,
+    *,
+    progress: bool,
+    on_step: Callable[[Any], None] | None,
+    metrics: Callable[[ColorModel], dict] | None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Drain a recipe's training generator under a progress bar and save weights + card.
+
+    The card gets the recipe's description, data and exact settings (and ``extra``). It is saved
+    once right after training, so a failing evaluation loses nothing, and again with
+    ``metrics(model)``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The recipe the model comes from.
+    gen : generator
+        Yields training progress, returns the model.
+    steps : int, optional
+        Total of the progress bar.
+    out : path
+        Folder to write ``RECIPE.safetensors`` and its card to.
+    progress : bool
+        Show a progress bar.
+    on_step : callable, optional
+        Called with each event.
+    metrics : callable, optional
+        Scores of the trained model for its card.
+    extra : dict, optional
+        More card keys.
+
+    Returns
+    -------
+    Path
+        The card.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> settings = {"steps": 1, "patch": 64, "batch_size": 1, "widths": (8, 8, 8, 8)}
+    >>> recipe = Recipe(name="pink", train=(), holdout=(), validation=(), settings=settings)
+    >>> gen = iter_train([pink], TrainConfig(**settings), device="cpu", name="pink")
+    >>> path = train_and_save(recipe, gen, 1, tempfile.mkdtemp(), progress=False, on_step=None,
+    ...                       metrics=None)
+    >>> path.name
+    'pink.json'
+    """
+
+    def step(event: Any) -> None:
+        show_step(bar, event)
+        if on_step is not None:
+            on_step(event)
+
+    with progress_bar(seconds=None, steps=steps, desc=recipe.name, disable=not progress) as bar:
+        model = drain(gen, step)
+    card = ModelCard.from_dict(model.card)
+    card = replace(
+        card,
+        version=recipe.version,
+        description=recipe.description,
+        intended_use=recipe.intended_use,
+        limitations=list(recipe.limitations),
+        extra={**card.extra, **(extra or {})},
+        data=data_card(recipe),
+        recipe={
+            "command": f"napari-colorize train --recipe {recipe.name} --out DIR",
+            "settings": {k: (vars(v) if isinstance(v, Augment) else v)
+                         for k, v in recipe.settings.items()},
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+        },
+    )
+    target = Path(out) / f"{recipe.name}.safetensors"
+    card_path = save_model(model.net, card, target)
+    if metrics is not None:
+        card = replace(card, metrics=metrics(model))
+        card_path = save_model(model.net, card, target)
+    return card_path
+
+
+def recipe_metrics(model: ColorModel, recipe: Recipe) -> dict[str, Any]:
+    """Evaluation of ``model`` on the recipe's validation and held-out regions.
+
+    Parameters
+    ----------
+    model : ColorModel
+        A chroma model.
+    recipe : Recipe
+        Names the regions (images are fetched once and cached).
+
+    Returns
+    -------
+    dict
+        ``{"validation": ..., "holdout": ...}``, each keyed by image name.
+
+    Examples
+    --------
+    >>> from napari_colorize.training.recipes import HE_HISTOLOGY
+    >>> recipe_metrics(load_model("he-histology"), HE_HISTOLOGY)  # doctest: +SKIP
+    """
+    return {
+        "validation": evaluate_regions(model, recipe.validation),
+        "holdout": evaluate_regions(model, recipe.holdout),
+    }
