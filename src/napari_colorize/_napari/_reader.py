@@ -15,7 +15,13 @@ from ..io.readers import incomplete_message, read_metadata
 
 
 def get_reader(path: str | list[str]) -> Any:
-    """Return a reader for an OME-Zarr written by napari-colorize, else ``None``."""
+    """Return a reader for an OME-Zarr written by napari-colorize, else ``None``.
+
+    Parameters
+    ----------
+    path : str or list of str
+        What napari asks about (one path, or a list of one).
+    """
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
@@ -27,7 +33,7 @@ def get_reader(path: str | list[str]) -> Any:
 
 
 def _levels(path: Path, meta: ImageMetadata) -> list[Any]:
-    """The pyramid levels as dask arrays, finest first."""
+    """Open the pyramid levels as dask arrays, finest first."""
     import dask.array as da
     import zarr
 
@@ -69,8 +75,10 @@ def _confidence_layer(path: Path, name: str) -> tuple:
 
 
 def _channel_layers(path: Path, name: str) -> tuple:
-    """The channel maps of a channel model (``NAME.channels.ome.zarr``): one additive layer per
-    channel, coloured as stored in its omero metadata."""
+    """Make the layers of a channel model's maps (``NAME.channels.ome.zarr``).
+
+    One additive layer per channel, coloured as stored in its omero metadata.
+    """
     from napari.utils.colormaps import Colormap
 
     meta = read_image_metadata(path)
@@ -89,8 +97,26 @@ def _channel_layers(path: Path, name: str) -> tuple:
 
 
 def read_colorized(path: str | list[str]) -> list[tuple]:
-    """Layer data for an OME-Zarr result: RGB channel-last with scale and translate from NGFF,
-    plus its confidence image when one was written beside it."""
+    """Make the layer data of an OME-Zarr result.
+
+    The RGB image channel-last, with scale and translate from NGFF, plus its confidence image
+    when one was written beside it (hidden). A confidence or channel-maps store opens alone.
+
+    Parameters
+    ----------
+    path : str or list of str
+        The store (npe2 passes one path, or a list of one).
+
+    Returns
+    -------
+    list of tuple
+        ``(data, kwargs, "image")`` per layer.
+
+    Raises
+    ------
+    ValueError
+        One line naming the store when its metadata does not check.
+    """
     import dask.array as da
 
     if isinstance(path, (list, tuple)):

@@ -29,7 +29,27 @@ def _set_transform(path: str, scale: list[float], translate: list[float]) -> Non
 
 
 def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
-    """npe2 single-layer writer: RGB image layers to ``.ome.zarr``/``.zarr`` or ``.tif``."""
+    """Save an RGB image layer to ``.ome.zarr``/``.zarr`` or ``.tif`` (npe2 single-layer writer).
+
+    Parameters
+    ----------
+    path : str
+        The output; an OME-Zarr gets the layer's scale and translate as NGFF transforms.
+    data : array-like or list
+        The layer's data (level 0 of a pyramid is saved).
+    meta : dict
+        The layer's attributes (``rgb``, ``scale``, ``translate``, ``name``).
+
+    Returns
+    -------
+    list of str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If the layer is not RGB, or the output cannot be written.
+    """
     if not meta.get("rgb", False):
         raise ValueError(
             f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} "

@@ -27,7 +27,7 @@ def _number(v: Any) -> bool:
 
 
 def _check(block: Mapping[str, Any]) -> str | None:
-    """The first problem with the known keys of ``block``, else None."""
+    """Name the first problem with the known keys of ``block``, else None."""
     expect = {"complete": (bool, "true or false"), "model": (str, "a string"),
               "model_version": (str, "a string"), "settings": (Mapping, "an object"),
               "kind": (str, "a string"), "input": (Mapping, "an object"),
@@ -170,7 +170,7 @@ def changed_keys(stored: Mapping[str, Any], wanted: Mapping[str, Any],
 
 def result_block(metadata: Mapping[str, Any], *, complete: bool,
                  where: str | Path = "metadata") -> dict[str, Any]:
-    """The block to store for a run's ``metadata``: JSON values, ``complete`` first.
+    """Build the block to store for a run's ``metadata``: JSON values, ``complete`` first.
 
     Parameters
     ----------
@@ -202,7 +202,7 @@ def result_block(metadata: Mapping[str, Any], *, complete: bool,
 
 
 def read_colorize_block(path: str | Path) -> dict[str, Any]:
-    """The raw ``napari_colorize`` block of a store's ``zarr.json``, or ``{}``.
+    """Read the raw ``napari_colorize`` block of a store's ``zarr.json``, or ``{}``.
 
     Lenient on purpose: ``{}`` also when the store is missing, is not zarr v3, or the block
     cannot be parsed (such a store was not written by napari-colorize, or is not usable).

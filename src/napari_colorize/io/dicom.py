@@ -132,7 +132,7 @@ def _order(headers: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
     positions = [_position(ds) for _, ds in headers]
     if all(p is not None for p in positions):
         numbers = [int(ds.get("InstanceNumber", 0) or 0) for _, ds in headers]
-        keys = list(zip(positions, numbers, range(len(headers)), strict=True))
+        keys: list[tuple] = list(zip(positions, numbers, range(len(headers)), strict=True))
     elif all(ds.get("InstanceNumber") is not None for _, ds in headers):
         keys = [(int(ds.InstanceNumber), i) for i, (_, ds) in enumerate(headers)]
     else:

@@ -130,7 +130,7 @@ class NgffImage:
             h, w = (h + 1) // 2, (w + 1) // 2
         return arrays
 
-    def _index(self, index: tuple[int, ...], region: tuple[slice, slice]) -> tuple:
+    def _index(self, index: tuple[int, ...], region: tuple[slice, ...]) -> tuple:
         if not self.channels:
             return (*index, *region)
         pos = channel_position(len(index))
@@ -284,6 +284,8 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
             "settings, or overwrite it"
         )
     level0 = root[meta.multiscale.paths[0]]
+    if not isinstance(level0, zarr.Array):
+        raise ValueError(f"cannot resume {path}: its level 0 is a group, not an array")
     expected = list(shape)
     if channels:
         expected.insert(channel_position(len(shape) - 2), channels)

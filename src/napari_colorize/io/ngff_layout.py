@@ -8,7 +8,7 @@ it is stored. Reading them back is :mod:`.ngff_meta`'s job.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ __all__ = ["build_ome", "channel_position", "image_axes", "with_name", "with_tra
 
 
 def channel_position(n_leading: int) -> int:
-    """Index of the channel axis in NGFF order (t, c, z, y, x) for 0-2 leading axes.
+    """Give the channel axis's index in NGFF order (t, c, z, y, x) for 0-2 leading axes.
 
     Examples
     --------
@@ -29,7 +29,7 @@ def channel_position(n_leading: int) -> int:
 
 
 def image_axes(n_leading: int, *, channels: bool) -> tuple[Axis, ...]:
-    """The axes of a result with ``n_leading`` axes before (y, x): z, then t before it.
+    """List the axes of a result with ``n_leading`` axes before (y, x): z, then t before it.
 
     Parameters
     ----------
@@ -62,7 +62,7 @@ def image_axes(n_leading: int, *, channels: bool) -> tuple[Axis, ...]:
 
 def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,
               channels: Sequence[Channel] = (), top: int = 1) -> dict[str, Any]:
-    """The ``ome`` attributes of a result: a 2x pyramid in (y, x), and omero channels.
+    """Build the ``ome`` attributes of a result: a 2x pyramid in (y, x), and omero channels.
 
     Parameters
     ----------
@@ -116,8 +116,13 @@ def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,
     return ome
 
 
-def with_name(ome: Mapping[str, Any], name: str, where: str | Path) -> dict[str, Any]:
-    """A copy of our ``ome`` attributes with the multiscale renamed (a store moved).
+def with_name(ome: Any, name: str, where: str | Path) -> dict[str, Any]:
+    """Copy our ``ome`` attributes with the multiscale renamed (a store moved).
+
+    Raises
+    ------
+    ValueError
+        If ``ome`` (a group's ``ome`` attribute, as read) is not valid NGFF 0.5.
 
     Examples
     --------
@@ -126,14 +131,14 @@ def with_name(ome: Mapping[str, Any], name: str, where: str | Path) -> dict[str,
     'b.ome.zarr'
     """
     validate_ome(ome, where)
-    ome = json.loads(json.dumps(ome))
-    ome["multiscales"][0]["name"] = name
-    return ome
+    renamed: dict[str, Any] = json.loads(json.dumps(ome))
+    renamed["multiscales"][0]["name"] = name
+    return renamed
 
 
-def with_transform(ome: Mapping[str, Any], scale: Sequence[float], translate: Sequence[float],
+def with_transform(ome: Any, scale: Sequence[float], translate: Sequence[float],
                    where: str | Path) -> dict[str, Any]:
-    """A copy of our ``ome`` attributes placing level 0 at ``scale`` and ``translate``.
+    """Copy our ``ome`` attributes, placing level 0 at ``scale`` and ``translate``.
 
     ``scale`` and ``translate`` have one entry per axis except the channel axis (a napari
     layer's). Each coarser level's scale is 2x per level in (y, x), and its translation moves
@@ -152,8 +157,8 @@ def with_transform(ome: Mapping[str, Any], scale: Sequence[float], translate: Se
     ['scale', 'translation']
     """
     validate_ome(ome, where)
-    ome = json.loads(json.dumps(ome))
-    ms = ome["multiscales"][0]
+    placed: dict[str, Any] = json.loads(json.dumps(ome))
+    ms = placed["multiscales"][0]
     names = [a["name"] for a in ms["axes"]]
     c = next((i for i, a in enumerate(ms["axes"]) if a.get("type") == "channel"), None)
     if c is not None:
@@ -169,5 +174,5 @@ def with_transform(ome: Mapping[str, Any], scale: Sequence[float], translate: Se
         if any(shift):
             transforms.append({"type": "translation", "translation": shift})
         dataset["coordinateTransformations"] = transforms
-    validate_ome(ome, where)
-    return ome
+    validate_ome(placed, where)
+    return placed

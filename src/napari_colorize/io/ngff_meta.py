@@ -89,12 +89,13 @@ class Channel:
     color: str
 
     def __post_init__(self) -> None:
+        """Check the colour."""
         if not isinstance(self.color, str) or not _HEX.fullmatch(self.color):
             raise ValueError(f"channel {self.label!r} colour {self.color!r} is not RRGGBB hex")
 
     @classmethod
     def from_rgb(cls, label: str, rgb: Sequence[float]) -> Channel:
-        """A channel coloured by ``rgb`` floats in [0, 1]."""
+        """Make a channel coloured by ``rgb`` floats in [0, 1]."""
         return cls(label, "".join(f"{round(v * 255):02X}" for v in rgb))
 
     @property
@@ -215,7 +216,7 @@ least 1 item after validation, not 0
 
 
 def _vector_problem(ome: Any) -> str | None:
-    """A scale or translation whose length is not the number of axes, else None.
+    """Name a scale or translation whose length is not the number of axes, else None.
 
     ome-zarr-models compares the levels' scales before it checks their lengths, and trips
     over such a vector with an ``IndexError``; this names the problem instead.
@@ -268,7 +269,11 @@ def _vectors(datasets: list, kind: str) -> tuple[tuple[float, ...] | None, ...]:
 
 
 def parse_multiscale(attrs: Any, where: str | Path) -> Multiscale | None:
-    """The first NGFF ``multiscales`` entry of a group's attributes (NGFF 0.3-0.5), leniently.
+    """Parse the first NGFF ``multiscales`` entry of a group's attributes (NGFF 0.3-0.5).
+
+    Lenient, for inputs from any writer: NGFF 0.3 bare axis names and left-out axes are taken,
+    and transforms are not checked (a malformed one reads as ``None``). Only what reading the
+    pixels needs must be well formed: the datasets' paths and the axes list.
 
     Parameters
     ----------
@@ -326,7 +331,7 @@ of objects
 
 
 def parse_omero(ome: Any, where: str | Path) -> tuple[Channel, ...]:
-    """The omero channels (label and colour) of ``ome`` attributes, or ``()`` without any.
+    """Parse the omero channels (label and colour) of ``ome`` attributes; ``()`` without any.
 
     Raises
     ------
@@ -352,7 +357,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def read_image_metadata(path: str | Path) -> ImageMetadata:
-    """The metadata of an NGFF 0.5 OME-Zarr (ours, or another tool's), validated.
+    """Read and check the metadata of an NGFF 0.5 OME-Zarr (ours, or another tool's).
 
     The ``ome`` attributes are checked against NGFF 0.5, every dataset must be an array with
     one dimension per axis, and our block is type-checked.

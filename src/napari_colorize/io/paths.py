@@ -1,5 +1,4 @@
-"""Output paths: the format a suffix picks, refusing taken or clashing paths, removing partial
-outputs.
+"""Output paths: the format a suffix picks, refusing taken or clashing paths, cleaning up.
 
 Every output of a run (the result and its side stores) must resolve to a path distinct from the
 input and from each other, none inside another, before anything is deleted: see
@@ -20,7 +19,23 @@ ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
 def output_kind(path: str | Path) -> str:
-    """``"zarr"``, ``"tiff"`` or ``"png"`` from the output path's suffix."""
+    """Tell the output format from a path's suffix.
+
+    Returns
+    -------
+    str
+        ``"zarr"``, ``"tiff"`` or ``"png"``.
+
+    Raises
+    ------
+    ValueError
+        For any other suffix.
+
+    Examples
+    --------
+    >>> output_kind("out.ome.zarr"), output_kind("out.OME.TIF"), output_kind("out.png")
+    ('zarr', 'tiff', 'png')
+    """
     name = str(path).lower().rstrip("/\\")
     if name.endswith(".zarr"):
         return "zarr"
@@ -32,15 +47,49 @@ def output_kind(path: str | Path) -> str:
 
 
 def is_zarr_store(path: str | Path) -> bool:
-    """Whether ``path`` is a folder holding zarr metadata (a zarr array, group or OME-Zarr)."""
+    """Tell whether ``path`` is a folder holding zarr metadata (an array, group or OME-Zarr).
+
+    Examples
+    --------
+    >>> is_zarr_store("no-such.zarr")
+    False
+    """
     path = Path(path)
     return path.is_dir() and any((path / name).is_file() for name in ZARR_MARKERS)
 
 
 def check_output(path: str | Path, overwrite: bool = False) -> Path:
-    """Check an output path first: known suffix, free (or ``overwrite``), parent a writable
-    folder. ``overwrite`` replaces a file with a file and a zarr store with a zarr store only:
-    never a folder tree with a file, nor an arbitrary folder or a file with a zarr store."""
+    """Check an output path before anything is written.
+
+    Its suffix must be known, the path free (or ``overwrite``), its parent a writable folder.
+    ``overwrite`` replaces a file with a file and a zarr store with a zarr store only: never a
+    folder tree with a file, nor an arbitrary folder or a file with a zarr store.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output.
+    overwrite : bool
+        Whether an existing output may be replaced.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        One line saying why the path cannot be written (taken, incomplete and resumable,
+        locked by a running process, a folder that is no zarr store, a missing parent...).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = check_output(Path(tmp) / "r.ome.zarr")
+    ...     out.name
+    'r.ome.zarr'
+    """
     path = Path(path)
     kind = output_kind(path)
     if kind == "zarr" and path.is_dir():
@@ -101,7 +150,14 @@ def temp_path(path: Path) -> Path:
 
 
 def remove(path: str | Path) -> None:
-    """Delete a file or a folder (a zarr store); nothing if it is not there."""
+    """Delete a file or a folder (a zarr store); nothing if it is not there.
+
+    A symlink is removed, never what it points to.
+
+    Examples
+    --------
+    >>> remove("no-such-output.ome.zarr")
+    """
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -118,6 +174,16 @@ def replace_file(tmp: Path, path: Path) -> None:
         The finished output (see :func:`temp_path`).
     path : Path
         Its final name; what is there is replaced.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = Path(tmp) / "r.png"
+    ...     _ = temp_path(out).write_bytes(b"png")
+    ...     replace_file(temp_path(out), out)
+    ...     sorted(p.name for p in Path(tmp).iterdir())
+    ['r.png']
     """
     if path.is_dir() and not path.is_symlink():
         remove(path)  # a zarr store replaced by a zarr store (checked by check_output)
@@ -128,9 +194,25 @@ def replace_file(tmp: Path, path: Path) -> None:
 
 
 def source_path(image: Any) -> Path | None:
-    """The file or store an array reads from, when it can be told: a path, a zarr array on a
-    local store (its store root and array path), a tifffile-backed zarr array, a numpy memmap
-    (or a view of one), a dask array over one of these. ``None`` for in-memory data."""
+    """Find the file or store an array reads from, when it can be told.
+
+    Parameters
+    ----------
+    image : object
+        A path, a zarr array on a local store (gives its store root and array path), a
+        tifffile-backed zarr array, a numpy memmap (or a view of one), or a dask array over
+        one of these.
+
+    Returns
+    -------
+    Path or None
+        ``None`` for in-memory data.
+
+    Examples
+    --------
+    >>> source_path("in.tif").name, source_path([0, 1, 2])
+    ('in.tif', None)
+    """
     if isinstance(image, (str, Path)):
         return Path(image)
     found = _zarr_source(image)
@@ -192,7 +274,7 @@ def _dask_source(image: Any) -> Path | None:
 
 
 def _resolved(path: str | Path) -> str:
-    """An absolute, symlink-free, case-normalised spelling of ``path``."""
+    """Spell ``path`` absolute, symlink-free and case-normalised."""
     text = os.path.normcase(str(Path(os.path.expanduser(str(path))).resolve()))
     return text.rstrip("/\\") or text
 
@@ -218,8 +300,24 @@ def _inside(a: str | Path, b: str | Path) -> bool:
 def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[str, Any]]) -> None:
     """Refuse outputs that are an input, another output, or inside one of them (or contain one).
 
-    ``inputs`` and ``outputs`` are ``(label, path)`` pairs; ``None`` paths are skipped. Runs
-    before anything is deleted, so ``overwrite`` can never replace what a run reads.
+    Runs before anything is deleted, so ``overwrite`` can never replace what a run reads.
+
+    Parameters
+    ----------
+    inputs, outputs : iterable of (str, path or None)
+        ``(label, path)`` pairs; ``None`` paths are skipped.
+
+    Raises
+    ------
+    ValueError
+        Naming both paths and how they clash.
+
+    Examples
+    --------
+    >>> check_distinct([("input", "a.tif")], [("output", "a.tif")])
+    Traceback (most recent call last):
+    ...
+    ValueError: output a.tif is the input a.tif; choose a separate output path
     """
     ins = [(label, p) for label, p in inputs if p is not None]
     outs = [(label, p) for label, p in outputs if p is not None]
@@ -241,10 +339,30 @@ def check_distinct(inputs: Iterable[tuple[str, Any]], outputs: Iterable[tuple[st
 
 
 def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
-    """Where a side output of an OME-Zarr result goes: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``
-    (or ``x.channels.ome.zarr``).
+    """Name the side output of an OME-Zarr result: ``x.ome.zarr`` -> ``x.confidence.ome.zarr``.
 
     A separate image (not a sub-group) keeps the result a plain NGFF image for other readers.
+
+    Parameters
+    ----------
+    path : str or Path
+        The result (``.ome.zarr`` or ``.zarr``).
+    kind : str
+        ``"confidence"`` or ``"channels"``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a ``.zarr`` path.
+
+    Examples
+    --------
+    >>> confidence_path("x.ome.zarr").name, confidence_path("x.zarr", "channels").name
+    ('x.confidence.ome.zarr', 'x.channels.zarr')
     """
     path = Path(path)
     for suffix in (".ome.zarr", ".zarr"):

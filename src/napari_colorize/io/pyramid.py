@@ -1,5 +1,7 @@
-"""Pyramid geometry shared by the OME-Zarr and OME-TIFF writers: how many levels, 2x means,
-and chunk sizes that keep each block's chunks its own."""
+"""Pyramid geometry shared by the OME-Zarr and OME-TIFF writers.
+
+How many levels, 2x means, and chunk sizes that keep each block's chunks its own.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ def downsample(plane: np.ndarray) -> np.ndarray:
 
 
 def choose_chunk(chunk: int, block_size: int, plane: Sequence[int]) -> int:
-    """A chunk size such that no chunk is shared by two blocks (so a block is written whole).
+    """Pick a chunk size such that no two blocks share a chunk (a block is written whole).
 
     Parameters
     ----------

@@ -7,10 +7,7 @@ decoded to numpy. A file that cannot be read gives one ``ValueError`` line namin
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +17,39 @@ from .arrays import FileArray, LightnessArray, one_line
 from .colorize_attrs import read_colorize_block
 from .ngff_meta import parse_multiscale
 from .paths import is_zarr_store
+from .plain import read_plain
 
 TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
 PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 DICOM_SUFFIXES = (".dcm",)
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
 DONE_FOLDER = ".napari_colorize_done"
-_MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
-          ".jpeg": (b"\xff\xd8\xff",), ".bmp": (b"BM",)}
 
 
 def is_zarr_path(path: Path) -> bool:
-    """Whether ``path`` names a zarr store (by suffix, or a folder holding zarr metadata)."""
+    """Tell whether ``path`` names a zarr store (by suffix, or a folder holding zarr metadata).
+
+    Examples
+    --------
+    >>> is_zarr_path(Path("in.zarr")), is_zarr_path(Path("in.tif"))
+    (True, False)
+    """
     return path.suffix == ".zarr" or is_zarr_store(path)
 
 
 def incomplete_message(path: str | Path) -> str | None:
-    """A one-line warning if ``path`` is an unfinished napari-colorize result, else None."""
+    """Warn in one line if ``path`` is an unfinished napari-colorize result, else None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_colorize.io.ngff import OmeZarrMerger
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     merger = OmeZarrMerger(Path(tmp) / "r.ome.zarr", (40, 30), confidence=False)
+    ...     merger.close()  # interrupted before the end
+    ...     incomplete_message(Path(tmp) / "r.ome.zarr").split("(")[1].split(")")[0]
+    'an interrupted run; 0 blocks written'
+    """
     path = Path(path)
     if read_metadata(path).get("complete") is not False:
         return None
@@ -83,67 +96,42 @@ def _read_zarr(path: Path, warn: bool = True) -> Any:
     raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
 
 
-_PIL_LIMIT = threading.Lock()
-
-
-@contextlib.contextmanager
-def _pixel_limit_lifted(path: Path, kind: str) -> Iterator[None]:
-    """Decode a PNG/JPEG of any size that fits in memory.
-
-    Pillow refuses images over about 179 MP as "decompression bombs"; stitched microscope
-    mosaics are often larger. The size is read from the header and checked against available
-    memory instead, then Pillow's limit is lifted for this decode only.
-    """
-    import psutil
-    from PIL import Image
-
-    with _PIL_LIMIT:
-        limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None
-        try:
-            with Image.open(path) as im:  # reads the header only
-                need = im.width * im.height * len(im.getbands()) * (2 if ";16" in im.mode else 1)
-            available = psutil.virtual_memory().available
-            if need > available:
-                raise ValueError(
-                    f"a {im.width} x {im.height} {kind} needs {need / 2**30:.1f} GB to decode and "
-                    f"{available / 2**30:.1f} GB are free; convert it to a tiled TIFF or OME-Zarr "
-                    "(read in blocks)"
-                )
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
-
-
-def _read_plain(path: Path, suffix: str) -> np.ndarray:
-    import imageio.v3 as iio
-
-    kind = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(suffix, suffix[1:].upper())
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if not head:
-        raise ValueError(f"not a {kind} image (empty file)")
-    if not any(head.startswith(m) for magics in _MAGIC.values() for m in magics):
-        raise ValueError(f"not a {kind} image (it starts with {head[:4]!r})")
-    with _pixel_limit_lifted(path, kind):
-        arr = np.asarray(iio.imread(path, plugin="pillow"))
-    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
-        arr = arr[..., 0]
-    return arr
-
-
 def read_image(path: str | Path) -> Any:
-    """Open an image file lazily: a numpy array or memmap, a zarr array, or (DICOM) an
-    array-like reading frames on demand.
+    """Open an image file lazily.
 
     TIFF-like files give series 0 at full resolution (level 0); an OME-Zarr group gives its
     first multiscale dataset; a folder of DICOM slices gives one stack ordered by position.
-    Raises ``ValueError`` with one line naming the file when it is missing, unreadable,
-    truncated or of an unknown type.
+
+    Parameters
+    ----------
+    path : str or Path
+        TIFF/OME-TIFF/SVS..., zarr or OME-Zarr (NGFF 0.3-0.5), PNG/JPEG/BMP, DICOM file or
+        folder.
+
+    Returns
+    -------
+    array-like
+        A numpy array or memmap, a zarr array, or (DICOM) an array-like reading frames on
+        demand.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when it is missing, unreadable, truncated, of an unknown
+        type, or its OME-Zarr metadata is malformed.
 
     Examples
     --------
-    >>> arr = read_image("slide.svs")  # doctest: +SKIP
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(Path(tmp) / "s.tif", np.zeros((2, 30, 40), np.uint16))
+    ...     arr = read_image(Path(tmp) / "s.tif")
+    ...     arr.shape, arr.dtype
+    ((2, 30, 40), dtype('uint16'))
+    >>> read_image("missing.tif")
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot read missing.tif: no such file
     """
     from .dicom import has_preamble, is_dicom_folder, read_dicom
     from .tiff import read_tiff
@@ -167,7 +155,7 @@ def read_image(path: str | Path) -> Any:
         elif suffix in TIFF_SUFFIXES:
             arr = read_tiff(path)
         elif suffix in PLAIN_SUFFIXES:
-            arr = _read_plain(path, suffix)
+            arr = read_plain(path, suffix)
         elif suffix in DICOM_SUFFIXES or has_preamble(path):
             arr = read_dicom(path)
         else:
@@ -188,15 +176,34 @@ def read_image(path: str | Path) -> Any:
 
 
 def open_image(image: Any, *, from_rgb: bool = False) -> Any:
-    """What the engine colorizes: a path opened lazily (see :func:`read_image`; a file with
-    several channels is refused), or any array-like with ``shape``/``dtype`` and slicing.
+    """Open what the engine colorizes: a path (lazily) or any array-like.
 
-    With ``from_rgb=True`` an RGB(A) image (last axis 3 or 4) is seen as the uint8 gray of the
-    same CIE lightness, converted region by region (:class:`~.arrays.LightnessArray`).
+    Parameters
+    ----------
+    image : str, Path or array-like
+        A file (see :func:`read_image`), or anything with ``shape``, ``dtype`` and slicing
+        (else it is made a numpy array).
+    from_rgb : bool
+        See an RGB(A) image (last axis 3 or 4) as the uint8 gray of the same CIE lightness,
+        converted region by region (:class:`~.arrays.LightnessArray`).
+
+    Returns
+    -------
+    array-like
+
+    Raises
+    ------
+    ValueError
+        If a file cannot be read, has several channels, or looks RGB without ``from_rgb``.
+    TypeError
+        If ``from_rgb`` is not a bool.
 
     Examples
     --------
-    >>> image = open_image("slide.svs", from_rgb=True)  # doctest: +SKIP
+    >>> open_image([[0, 1], [2, 3]]).shape
+    (2, 2)
+    >>> open_image(np.zeros((30, 40, 3), np.uint8), from_rgb=True).shape  # RGB as lightness
+    (30, 40)
     """
     if not isinstance(from_rgb, (bool, np.bool_)):
         raise TypeError(f"from_rgb must be True or False; got {from_rgb!r}")
@@ -235,8 +242,30 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
 
 
 def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
-    """uint8 RGB ``(..., 3)`` from RGB(A) data: floats in [0, 1] or [0, 255], or wider integers
-    (scaled by their range when they exceed 255). Alpha is dropped."""
+    """Convert RGB(A) data to uint8 RGB ``(..., 3)``, dropping alpha.
+
+    Parameters
+    ----------
+    arr : array-like
+        ``(..., 3)`` or ``(..., 4)``: floats in [0, 1] or [0, 255], or integers (scaled by their
+        range when they exceed 255).
+    label : str
+        How the error names the data.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3 or 4.
+
+    Examples
+    --------
+    >>> as_rgb_uint8(np.array([[[0.0, 0.5, 1.0, 1.0]]])).tolist()
+    [[[0, 128, 255]]]
+    """
     arr = np.asarray(arr)
     if arr.ndim < 3 or arr.shape[-1] not in (3, 4):
         raise ValueError(f"{label} is not an RGB image (shape {arr.shape})")
@@ -252,7 +281,22 @@ def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped)."""
+    """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when it cannot be read or is not a 2-D RGB image.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_colorize.io.writers import write_rgb
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_rgb(Path(tmp) / "c.png", np.full((4, 5, 3), 200, np.uint8))
+    ...     read_rgb(out).shape
+    (4, 5, 3)
+    """
     arr = read_image(path)
     try:
         arr = np.asarray(arr[...])
@@ -264,7 +308,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The ``napari_colorize`` block of an OME-Zarr written by this package, as stored.
+    """Read the ``napari_colorize`` block of an OME-Zarr written by this package, as stored.
 
     Parameters
     ----------
@@ -291,9 +335,18 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
-    """``(axis, size, axes)`` of a channel axis with more than one channel in a TIFF's or
-    OME-Zarr's (NGFF 0.3-0.5) metadata, else None. Interleaved RGB samples (the last axis) do
-    not count: they are refused as RGB later; planar RGB samples do count."""
+    """Find a channel axis with more than one channel in a TIFF's or OME-Zarr's metadata.
+
+    Interleaved RGB samples (the last axis) do not count: they are refused as RGB later;
+    planar RGB samples do count. OME-Zarr axes are read by
+    :func:`~.ngff_meta.parse_multiscale` (NGFF 0.3-0.5).
+
+    Returns
+    -------
+    tuple of (int, int, str) or None
+        ``(axis, size, axes)``, e.g. ``(0, 2, "CYX")``; None without one, or when the
+        metadata cannot be read (:func:`read_image` reports that).
+    """
     path = Path(path)
     try:
         if is_zarr_path(path):

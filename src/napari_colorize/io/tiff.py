@@ -28,8 +28,11 @@ MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 class _Quiet(logging.Filter):
-    """Installed once on tifffile's logger: drops the records of threads inside
-    :func:`quiet_tifffile` (collecting them there), lets every other thread's through."""
+    """A filter installed once on tifffile's logger, per thread.
+
+    It drops the records of threads inside :func:`quiet_tifffile` (collecting them there) and
+    lets every other thread's through.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,8 +54,23 @@ _INSTALL = threading.Lock()
 
 @contextlib.contextmanager
 def quiet_tifffile() -> Iterator[list[str]]:
-    """Collect tifffile's logged warnings instead of printing them (in this thread only: the
-    logger itself is never reconfigured, so concurrent readers cannot silence it)."""
+    """Collect tifffile's logged warnings instead of printing them, in this thread only.
+
+    The logger itself is never reconfigured, so concurrent readers cannot silence it.
+
+    Yields
+    ------
+    list of str
+        The messages logged inside the block, each on one line.
+
+    Examples
+    --------
+    >>> import logging
+    >>> with quiet_tifffile() as messages:
+    ...     logging.getLogger("tifffile").warning("odd  tag")
+    >>> messages
+    ['odd tag']
+    """
     logger = logging.getLogger("tifffile")
     with _INSTALL:
         if _QUIET not in logger.filters:
@@ -105,7 +123,33 @@ def _check_extent(series: Any, size: int) -> None:
 
 
 def read_tiff(path: Path) -> Any:
-    """Series 0, level 0 of a TIFF: a numpy memmap or a zarr array over tifffile's store."""
+    """Open series 0, level 0 of a TIFF lazily.
+
+    Parameters
+    ----------
+    path : Path
+        A TIFF-like file (TIFF, OME-TIFF, SVS, NDPI...).
+
+    Returns
+    -------
+    numpy.memmap or zarr.Array
+        A memory map for uncompressed contiguous data, else a zarr array over tifffile's store.
+
+    Raises
+    ------
+    ValueError
+        One line: not a TIFF, corrupt (a damaged page chain, mismatched metadata), or
+        truncated.
+
+    Examples
+    --------
+    >>> import tempfile, tifffile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(Path(tmp) / "z.tif", np.zeros((64, 64), np.uint8), tile=(32, 32),
+    ...                      compression="zlib")
+    ...     type(read_tiff(Path(tmp) / "z.tif")).__name__
+    'Array'
+    """
     import tifffile
     import zarr
 
@@ -137,9 +181,25 @@ def read_tiff(path: Path) -> Any:
 
 
 def tiff_channels(path: Path) -> tuple[int, int, str] | None:
-    """``(axis, size, axes)`` of a channel axis with more than one channel in series 0, else
-    None. Interleaved RGB samples (the last axis) do not count: they are refused as RGB later;
-    planar samples do count."""
+    """Find a channel axis with more than one channel in series 0.
+
+    Interleaved RGB samples (the last axis) do not count: they are refused as RGB later;
+    planar samples do count.
+
+    Returns
+    -------
+    tuple of (int, int, str) or None
+        ``(axis, size, axes)`` (tifffile's axes letters), else None.
+
+    Examples
+    --------
+    >>> import tempfile, tifffile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(Path(tmp) / "c.ome.tif", np.zeros((2, 8, 8), np.uint8),
+    ...                      metadata={"axes": "CYX"})
+    ...     tiff_channels(Path(tmp) / "c.ome.tif")
+    (0, 2, 'CYX')
+    """
     import tifffile
 
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:

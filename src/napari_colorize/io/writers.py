@@ -27,6 +27,38 @@ def write_rgb(
     """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG).
 
     OME-Zarr is written block by block, so a lazy (dask or zarr) ``rgb`` is never loaded whole.
+    TIFF and PNG are written under a temporary name and renamed at the end.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.ome.zarr``/``.zarr`` (multiscale NGFF 0.5), ``.ome.tif`` (pyramidal, see
+        :func:`write_ome_tiff`), ``.tif`` or ``.png`` (2-D only).
+    rgb : array-like
+        uint8 ``(..., H, W, 3)``; numpy, dask or zarr.
+    overwrite : bool
+        Replace an existing output of the same kind.
+    **zarr_kw
+        Passed to :class:`~.ngff.OmeZarrMerger` (e.g. ``chunk``, ``metadata``).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        If the path is taken or unusable (see :func:`~.paths.check_output`), or a PNG is
+        asked for more than one plane.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import zarr
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_rgb(Path(tmp) / "r.ome.zarr", np.zeros((2, 40, 30, 3), np.uint8))
+    ...     zarr.open_group(out, mode="r")["0"].shape  # channels first, as NGFF orders axes
+    (3, 2, 40, 30)
     """
     path = check_output(path, overwrite)
     kind = output_kind(path)
@@ -74,9 +106,25 @@ def write_rgb(
 
 
 def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
-    """A pyramidal OME-TIFF of ``rgb`` ``(..., H, W, 3)``: tiled 256 px, zlib, each 2x smaller
-    level in SubIFDs down to about 256 px, as tifffile (``series[0].levels``), Fiji/Bio-Formats
-    and QuPath read pyramids."""
+    """Write a pyramidal OME-TIFF of ``rgb`` ``(..., H, W, 3)``.
+
+    Tiled 256 px, zlib, each 2x smaller level in SubIFDs down to about 256 px, as tifffile
+    (``series[0].levels``), Fiji/Bio-Formats and QuPath read pyramids; BigTIFF past 2 GB.
+
+    Raises
+    ------
+    ValueError
+        If ``rgb`` has more than 2 axes before (y, x).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_ome_tiff(Path(tmp) / "r.ome.tif", np.zeros((600, 520, 3), np.uint8))
+    ...     with tifffile.TiffFile(Path(tmp) / "r.ome.tif") as tif:
+    ...         [level.shape for level in tif.series[0].levels]
+    [(600, 520, 3), (300, 260, 3)]
+    """
     import tifffile
 
     axes = "TZ"[2 - min(2, rgb.ndim - 3):] + "YXS" if rgb.ndim <= 5 else None
@@ -84,7 +132,7 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
         raise ValueError(f"OME-TIFF holds at most 2 axes before (y, x); the result has "
                          f"shape {rgb.shape}")
     n_levels = count_levels(rgb.shape[-3:-1])
-    options = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
+    options: dict[str, Any] = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
     # BigTIFF past 2 GB: classic TIFF offsets stop at 4 GB and the levels add a third
     with tifffile.TiffWriter(path, bigtiff=rgb.nbytes > 2**31, ome=True) as tif:
         tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes}, **options)
@@ -95,7 +143,24 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
 
 
 def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) -> Path:
-    """Write a float or integer single-channel result (e.g. confidence) to TIFF or zarr."""
+    """Write a float or integer single-channel result (e.g. confidence) by suffix.
+
+    TIFF and zarr keep the values; PNG stores floats in [0, 1] as uint8. Written under a
+    temporary name and renamed at the end.
+
+    Raises
+    ------
+    ValueError
+        If the path is taken or unusable (see :func:`~.paths.check_output`).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_gray(Path(tmp) / "c.tif", np.full((4, 5), 0.5, np.float32))
+    ...     tifffile.imread(out).dtype
+    dtype('float32')
+    """
     path = check_output(path, overwrite)
     kind = output_kind(path)
     tmp = temp_path(path)

@@ -1,0 +1,92 @@
+"""PNG, JPEG and BMP: small formats, decoded whole; stitched mosaics past Pillow's limit too."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_plain"]
+
+_MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
+          ".jpeg": (b"\xff\xd8\xff",), ".bmp": (b"BM",)}
+
+_PIL_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pixel_limit_lifted(path: Path, kind: str) -> Iterator[None]:
+    """Decode a PNG/JPEG of any size that fits in memory.
+
+    Pillow refuses images over about 179 MP as "decompression bombs"; stitched microscope
+    mosaics are often larger. The size is read from the header and checked against available
+    memory instead, then Pillow's limit is lifted for this decode only.
+    """
+    import psutil
+    from PIL import Image
+
+    with _PIL_LIMIT:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with Image.open(path) as im:  # reads the header only
+                need = im.width * im.height * len(im.getbands()) * (2 if ";16" in im.mode else 1)
+            available = psutil.virtual_memory().available
+            if need > available:
+                raise ValueError(
+                    f"a {im.width} x {im.height} {kind} needs {need / 2**30:.1f} GB to decode and "
+                    f"{available / 2**30:.1f} GB are free; convert it to a tiled TIFF or OME-Zarr "
+                    "(read in blocks)"
+                )
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def read_plain(path: Path, suffix: str) -> np.ndarray:
+    """Decode a PNG, JPEG or BMP file whole (any size that fits in memory).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    suffix : str
+        Its lower-case suffix (names the format in errors).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` gray (a gray + alpha image loses its alpha) or ``(H, W, 3|4)`` colour.
+
+    Raises
+    ------
+    ValueError
+        If the file is empty, does not start like an image, or needs more memory than is
+        free (checked from the header, before decoding).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import imageio.v3 as iio
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     iio.imwrite(Path(tmp) / "g.png", np.zeros((3, 4), np.uint8))
+    ...     read_plain(Path(tmp) / "g.png", ".png").shape
+    (3, 4)
+    """
+    import imageio.v3 as iio
+
+    kind = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(suffix, suffix[1:].upper())
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise ValueError(f"not a {kind} image (empty file)")
+    if not any(head.startswith(m) for magics in _MAGIC.values() for m in magics):
+        raise ValueError(f"not a {kind} image (it starts with {head[:4]!r})")
+    with _pixel_limit_lifted(path, kind):
+        arr = np.asarray(iio.imread(path, plugin="pillow"))
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
+        arr = arr[..., 0]
+    return arr
