@@ -25,10 +25,10 @@ from .intensity import to_lightness
 from .merge import BlockBlender, axis_inverse_weight
 from .plan import RunPlan
 from .render import intensity_from_lightness, render_composite
-from .tiling import Block, relative
+from .tiling import AxisPlan, Block, relative
 
 
-def read_plane(image: Any, index: tuple[int, ...]) -> np.ndarray:
+def read_plane(image: Any, index: tuple[Any, ...]) -> np.ndarray:
     try:
         return np.asarray(image[index])
     except Exception as exc:  # truncated files and broken stores surface here
@@ -76,7 +76,7 @@ class BlockRunner:
         self.image = image
         self.net = net
         self.plan = plan
-        self.batch_size = plan.config.batch_size
+        self.batch_size = plan.batch_size
         self.planes = plan.planes
         # On CUDA, blocks stay on the device from lightness to uint8 sRGB; elsewhere the CPU.
         self.device = net.device if net.device.type == "cuda" else torch.device("cpu")
@@ -85,16 +85,17 @@ class BlockRunner:
         """Lightness of the window all of ``block``'s tiles read, and that window."""
         box = self.plan.window_of(block)
         h, w = self.plan.shape[-2:]
-        inside = (
-            slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w))
+        index: tuple[Any, ...] = (
+            *self.planes[plane_no],
+            slice(box[0].start, min(box[0].stop, h)), slice(box[1].start, min(box[1].stop, w)),
         )
-        raw = read_plane(self.image, self.planes[plane_no] + inside)
+        raw = read_plane(self.image, index)
         size = (box[0].stop - box[0].start, box[1].stop - box[1].start)
         if self.device.type == "cuda" and self.plan.window.is_uint8_identity(raw.dtype):
             # copy the 1-byte pixels and look lightness up on the GPU: 4x less to transfer
-            raw = torch.from_numpy(writable(raw)).pin_memory()
-            raw = raw.to(self.device, non_blocking=True)
-            return pad_to(self._table()[raw.long()], size), box
+            codes = torch.from_numpy(writable(raw)).pin_memory()
+            codes = codes.to(self.device, non_blocking=True)
+            return pad_to(self._table()[codes.long()], size), box
         lightness = pad_to(to_lightness(raw, self.plan.window, plane_name(self.planes[plane_no])),
                            size)
         if self.device.type == "cuda":  # blending and conversion run on the GPU too
@@ -106,19 +107,20 @@ class BlockRunner:
             self._lut = torch.from_numpy(uint8_lightness_table()).to(self.device)
         return self._lut
 
-    def inverse(self, block: Block) -> torch.Tensor | None:
+    def inverse(self, block: Block) -> tuple[torch.Tensor, torch.Tensor] | None:
         if self.plan.config.blending != "taper":
             return None
         # Keyed by the tiles' windows relative to the block, so the blocks of a huge plane share
         # a few geometries (interior, edges, corners) instead of one weight map per block.
         grid, overlap, device = self.plan.blocks, self.plan.config.overlap, str(self.device)
-        return tuple(
-            _cached_inverse(span.stop - span.start,
-                            tuple((a - span.start, b - span.start)
-                                  for a, b, *_ in (plan[i] for i in tiles)), overlap, device)
-            for span, plan, tiles in ((block.rows, grid.rows, block.tile_rows),
-                                      (block.cols, grid.cols, block.tile_cols))
-        )
+
+        def axis(span: slice, plan: AxisPlan, tiles: range) -> torch.Tensor:
+            windows = tuple((a - span.start, b - span.start)
+                            for a, b, *_ in (plan[i] for i in tiles))
+            return _cached_inverse(span.stop - span.start, windows, overlap, device)
+
+        return (axis(block.rows, grid.rows, block.tile_rows),
+                axis(block.cols, grid.cols, block.tile_cols))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The model on a batch; on a GPU out of memory, halve the batch and go on."""
@@ -183,11 +185,11 @@ class BlockRunner:
                 rgb = _to_host(rgb, target)
             return BlockResult(plane_no, block, rgb.numpy(), conf)
         maps = pred[:k].mul_(intensity_from_lightness(lightness)).cpu()
-        rgb = render_composite(maps, self.plan.palette)
+        composite = render_composite(maps, self.plan.palette)
         if target is not None:
-            target[...] = rgb
-        maps = maps.numpy() if self.plan.config.channels else None
-        return BlockResult(plane_no, block, rgb, conf, maps)
+            target[...] = composite
+        kept = maps.numpy() if self.plan.config.channels else None
+        return BlockResult(plane_no, block, composite, conf, kept)
 
 
 def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:

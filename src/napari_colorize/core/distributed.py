@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..io.readers import open_image
 from ..models.registry import resolve_model
 from .blocks import BlockResult, BlockRunner, TilesDone
+from .tiling import Block
 
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -93,7 +94,7 @@ def compute_blocks(source: Any, model: Any, device: str, plan: Any, jobs: list) 
         return [event for event in runner.run(jobs) if isinstance(event, BlockResult)]
 
 
-def _tasks(jobs: list, tiles_per_task: int) -> Iterator[list]:
+def _tasks(jobs: Iterable[tuple[int, Block]], tiles_per_task: int) -> Iterator[list]:
     task, count = [], 0
     for job in jobs:
         task.append(job)
@@ -106,7 +107,8 @@ def _tasks(jobs: list, tiles_per_task: int) -> Iterator[list]:
 
 
 def run_distributed(
-    client: Any, source: Any, model: Any, net: Any, plan: Any, jobs: list, device: str = "auto"
+    client: Any, source: Any, model: Any, net: Any, plan: Any,
+    jobs: Iterable[tuple[int, Block]], device: str = "auto",
 ) -> Iterator[Any]:
     """Yield the engine's events (:class:`TilesDone`, :class:`BlockResult`) as tasks finish.
 

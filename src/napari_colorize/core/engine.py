@@ -107,7 +107,7 @@ def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = F
 
         return OmeZarrMerger(out, plan.shape, confidence=config.confidence,
                              metadata=run.metadata, overwrite=overwrite, resume=resume,
-                             block_size=config.block_size,
+                             block_size=plan.block_size,
                              channels=run.metadata.get("channels") if n_maps else None)
     if resume:
         raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
@@ -227,8 +227,9 @@ def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple
         r0 = min(max(0, row - size[0] // 2), plan.padded[0] - size[0])
         c0 = min(max(0, col - size[1] // 2), plan.padded[1] - size[1])
         h, w = plan.shape[-2:]
-        raw = read_plane(image, planes[plane_no] + (slice(r0, min(r0 + size[0], h)),
-                                                      slice(c0, min(c0 + size[1], w))))
+        index: tuple[Any, ...] = (*planes[plane_no], slice(r0, min(r0 + size[0], h)),
+                                  slice(c0, min(c0 + size[1], w)))
+        raw = read_plane(image, index)
         lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
         ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
         return lightness, ab, (row - r0, col - c0)

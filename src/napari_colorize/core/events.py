@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from types import GeneratorType
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def drain(gen: Generator[Any, None, T], on_event: Callable[[Any], None] | None =
     except BaseException as exc:
         # Raised by on_event, or between two events (a signal's KeyboardInterrupt): raise it in
         # the suspended generator, never leave it to be closed later (which would discard).
-        if getattr(gen, "gi_frame", None) is not None and not gen.gi_running:
+        if getattr(gen, "gi_frame", None) is not None and not cast(GeneratorType, gen).gi_running:
             try:
                 gen.throw(exc)
             except BaseException:

@@ -60,6 +60,8 @@ MAX_CSV_BYTES = 1 << 20
 def parse_hints(hints: Any, ndim: int) -> Hints:
     """Hints from ``(points, colours)``, a dict with ``points``/``colors``, a :class:`Hints`,
     or a CSV path (columns: one per image axis, then r, g, b)."""
+    points: Any
+    colours: Any
     if isinstance(hints, Hints):
         points, colours = hints.points, hints.colours
     elif isinstance(hints, (str, Path)):

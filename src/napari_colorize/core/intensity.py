@@ -50,7 +50,7 @@ class IntensityWindow:
         if max(abs(self.low), abs(self.high)) >= _F32_SAFE:
             return False
         width = float(self.high - self.low)
-        return _F32_TINY < width and np.float32(self.high) > np.float32(self.low)
+        return _F32_TINY < width and bool(np.float32(self.high) > np.float32(self.low))
 
 
 def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:

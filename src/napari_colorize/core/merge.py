@@ -171,15 +171,23 @@ class ArrayMerger(Merger):
         self.rgb: np.ndarray | None = np.zeros((*shape, 3), dtype=np.uint8)
         self.extras = _Extras(shape, confidence, n_maps)
 
+    def _held(self) -> np.ndarray:
+        if self.rgb is None:
+            raise RuntimeError("this merger's result was discarded")
+        return self.rgb
+
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
         """The block's slot in the result, for converting straight into it (saves a copy)."""
-        return self.rgb[(*index, *region)]
+        where: tuple[Any, ...] = (*index, *region)
+        return self._held()[where]
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        if not np.shares_memory(rgb, self.rgb):
-            self.rgb[(*index, *region)] = rgb
-        self.extras.write((*index, *region), confidence, maps)
+        where: tuple[Any, ...] = (*index, *region)
+        held = self._held()
+        if not np.shares_memory(rgb, held):
+            held[where] = rgb
+        self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
         return self.extras.result(self.rgb)
@@ -202,7 +210,7 @@ class OutArrayMerger(Merger):
         check_out_array(array, shape)  # writable, uint8, image.shape + (3,)
         check_memory(shape, rgb=False, confidence=confidence, n_maps=n_maps)
         self.array = array
-        self.written: list[tuple[int, ...]] = []
+        self.written: list[tuple[Any, ...]] = []  # plane indices, then a block's slices
         self.extras = _Extras(shape, confidence, n_maps)
 
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray | None:
@@ -210,15 +218,17 @@ class OutArrayMerger(Merger):
         other arrays (zarr), which are written in :meth:`write`."""
         if not isinstance(self.array, np.ndarray):
             return None
-        self.written.append((*index, *region))
-        return self.array[(*index, *region)]
+        where: tuple[Any, ...] = (*index, *region)
+        self.written.append(where)
+        return self.array[where]
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
+        where: tuple[Any, ...] = (*index, *region)
         if not (isinstance(self.array, np.ndarray) and np.shares_memory(rgb, self.array)):
-            self.array[(*index, *region)] = rgb
-            self.written.append((*index, *region))
-        self.extras.write((*index, *region), confidence, maps)
+            self.array[where] = rgb
+            self.written.append(where)
+        self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
         return self.extras.result(self.array)

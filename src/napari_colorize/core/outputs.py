@@ -83,7 +83,7 @@ def check_memory(shape: tuple[int, ...], *, rgb: bool = True, confidence: bool =
         )
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
         if n < 1024 or unit == "PB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"

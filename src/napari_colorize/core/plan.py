@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,12 +21,15 @@ from .tiling import AxisPlan, Block, BlockGrid, TileSpec, make_tile, plan_blocks
 from .validation import check_tiling
 
 
-def _tile_shape(plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int) -> tuple:
+def _tile_shape(
+    plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int
+) -> tuple[int, int]:
     """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller."""
-    return tuple(
-        tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor)
-        for n in plane
-    )
+
+    def side(n: int) -> int:
+        return tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor)
+
+    return (side(plane[0]), side(plane[1]))
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class RunPlan:
     @property
     def n_planes(self) -> int:
         return math.prod(self.shape[:-2])
+
+    @property
+    def batch_size(self) -> int:
+        """Tiles per model call (the config is resolved: never "auto")."""
+        return cast(int, self.config.batch_size)
+
+    @property
+    def block_size(self) -> int:
+        """Largest block side in pixels (the config is resolved: never "auto")."""
+        return cast(int, self.config.block_size)
 
     @property
     def channels(self) -> int:
@@ -118,12 +131,13 @@ def make_plan(
     check_tiling(config.tile_size, config.overlap, config.batch_size, spec.min_tile,
                  spec.divisor)
     shape = tuple(int(s) for s in shape)
-    plane = shape[-2:]
+    plane = (shape[-2], shape[-1])
     tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
     padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
     rows = AxisPlan(padded[0], tile[0], config.overlap)
     cols = AxisPlan(padded[1], tile[1], config.overlap)
-    blocks = plan_blocks(plane, rows, cols, config.block_size,
+    # ``config`` comes from resolve_config: its block_size is an int, never "auto"
+    blocks = plan_blocks(plane, rows, cols, cast(int, config.block_size),
                          constant=config.blending == "constant")
     return RunPlan(shape, blocks, padded, window, config, spec.kind, spec.channels,
                    tuple(map(tuple, palette)) if palette is not None else ())

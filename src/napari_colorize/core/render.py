@@ -33,7 +33,7 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
             f"palette has {len(colours)} colours but the model predicts {len(names)} channels "
             f"({', '.join(names)})"
         )
-    out = []
+    out: list[Any] = []  # RGB triples: tuples, lists or arrays
     for colour in colours:
         if isinstance(colour, str):
             key = colour.lower()

@@ -14,6 +14,9 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,16 @@ class TileSpec:
     crop: tuple[slice, slice]
 
 
-class _Lazy(Sequence):
+class _Lazy(Sequence[T]):
     """A sequence whose entries are computed on demand by ``_item(i, len)``."""
 
-    def __getitem__(self, i):  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         n = len(self)
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(n))]
@@ -41,12 +50,12 @@ class _Lazy(Sequence):
             raise IndexError(f"index {i} out of range for {n} {type(self).__name__} entries")
         return self._item(i, n)
 
-    def _item(self, i: int, n: int) -> object:
+    def _item(self, i: int, n: int) -> T:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class AxisPlan(_Lazy):
+class AxisPlan(_Lazy[tuple[int, int, int, int]]):
     """The tiles of one axis: entry ``i`` is ``(start, stop, own_start, own_stop)``.
 
     Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end
@@ -163,7 +172,7 @@ class Block:
 
 
 @dataclass(frozen=True)
-class BlockGrid(_Lazy):
+class BlockGrid(_Lazy[Block]):
     """The blocks (at most ``block_size`` a side) of a ``plane`` (rows, cols), row-major, made on
     demand from the axis plans: a few integers, whatever the plane's size."""
 
@@ -224,19 +233,19 @@ def plan_blocks(
     Each block lists the tiles whose window (``crop`` with constant blending) touches it, in plan
     order. Tiles straddling a block edge are computed once per block they touch.
     """
-    return BlockGrid(tuple(plane), block_size, rows, cols, constant)  # type: ignore[arg-type]
+    return BlockGrid((plane[0], plane[1]), block_size, rows, cols, constant)
 
 
 def intersect(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
     """Overlap of two windows (may be empty)."""
-    return tuple(
-        slice(max(x.start, y.start), max(max(x.start, y.start), min(x.stop, y.stop)))
-        for x, y in zip(a, b, strict=True)
-    )  # type: ignore[return-value]
+    def overlap(x: slice, y: slice) -> slice:
+        start = max(x.start, y.start)
+        return slice(start, max(start, min(x.stop, y.stop)))
+
+    return (overlap(a[0], b[0]), overlap(a[1], b[1]))
 
 
 def relative(window: tuple[slice, slice], origin: tuple[slice, slice]) -> tuple[slice, slice]:
     """``window`` in coordinates relative to ``origin``'s start."""
-    return tuple(
-        slice(w.start - o.start, w.stop - o.start) for w, o in zip(window, origin, strict=True)
-    )  # type: ignore[return-value]
+    return (slice(window[0].start - origin[0].start, window[0].stop - origin[0].start),
+            slice(window[1].start - origin[1].start, window[1].stop - origin[1].start))

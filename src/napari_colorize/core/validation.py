@@ -67,7 +67,7 @@ MAX_BATCH_PIXELS = 1 << 28
 
 
 def check_tiling(
-    tile_size: int, overlap: int, batch_size: int, min_tile: int, divisor: int
+    tile_size: int, overlap: int, batch_size: Any, min_tile: int, divisor: int
 ) -> None:
     """Raise ``ValueError`` for tile settings the model cannot use."""
     for name, value, unit in (("tile_size", tile_size, "pixels"), ("overlap", overlap, "pixels"),
