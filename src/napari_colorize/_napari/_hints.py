@@ -237,14 +237,14 @@ class HintsSection(Container):
         model : str
             The model's name, for the explanation.
         """
-        self.supported = supported
+        changed, self.supported = supported != self.supported, supported
         for control in (self._colour_button, self._reference, self._add_button, self._live):
             control.enabled = supported
-        if supported:
+        if supported and changed:  # else keep the last run's note on ignored hints
             self._status.value = ""
             if self._watched is not None:
                 self.show_count()
-        else:
+        elif not supported:
             self._status.value = f"{model or 'this model'} takes no colour hints"
 
     def show_count(self, ignored: str = "") -> None:
