@@ -152,6 +152,18 @@ def changed_keys(stored: Mapping[str, Any], wanted: Mapping[str, Any],
                  prefix: str = "") -> list[str]:
     """List the dotted names of the entries that differ between two nested blocks.
 
+    Parameters
+    ----------
+    stored, wanted : mapping
+        The blocks to compare (JSON values).
+    prefix : str
+        Put before each name (the nesting so far).
+
+    Returns
+    -------
+    list of str
+        Sorted by key at each level.
+
     Examples
     --------
     >>> changed_keys({"model": "m", "settings": {"overlap": 16}},

@@ -112,7 +112,15 @@ def fsync_tree(root: str | Path) -> None:
 
 
 def write_durably(path: str | Path, data: bytes = b"") -> None:
-    """Create or replace ``path`` with ``data`` and flush it and its folder."""
+    """Create or replace ``path`` with ``data`` and flush it and its folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    data : bytes
+        Its content (empty: a marker file).
+    """
     with open(path, "wb") as f:
         f.write(data)
         f.flush()

@@ -137,7 +137,21 @@ class OmeZarrMerger(Merger):
 
     def write(self, index: tuple[int, ...], region: tuple[slice, slice], rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        """Store a finished block: RGB ``(h, w, 3)``, confidence ``(h, w)``, maps ``(C, h, w)``."""
+        """Store a finished block in each image written.
+
+        Parameters
+        ----------
+        index : tuple of int
+            The plane (leading axes).
+        region : (slice, slice)
+            Rows and columns of the block.
+        rgb : ndarray
+            uint8 ``(h, w, 3)``.
+        confidence : ndarray or None
+            float32 ``(h, w)``, kept when the confidence is written.
+        maps : ndarray or None
+            float32 ``(C, h, w)``, kept when channel maps are written.
+        """
         if self.conf is not None and confidence is not None:
             self.conf.write(index, region, confidence)
         if self.maps is not None and maps is not None:
@@ -145,7 +159,7 @@ class OmeZarrMerger(Merger):
         self.rgb.write(index, region, rgb)
 
     def mark_done(self, key: str) -> None:
-        """Record a written block, after the chunk files it wrote are flushed.
+        """Record block ``key`` as written, after the chunk files it wrote are flushed.
 
         Flushing runs in the background (see :class:`~.durability.BlockRecorder`); the record
         never runs ahead of the data, even across a power loss.

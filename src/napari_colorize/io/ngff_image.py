@@ -234,6 +234,13 @@ class NgffImage:
 def rename_image(src: Path, dst: Path) -> None:
     """Move a finished OME-Zarr image to ``dst`` (replacing it), renaming its multiscale.
 
+    Parameters
+    ----------
+    src : Path
+        The finished image (written beside ``dst``).
+    dst : Path
+        Its final place; what is there is removed.
+
     Raises
     ------
     ValueError

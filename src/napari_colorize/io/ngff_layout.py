@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .ngff_meta import NGFF_VERSION, Axis, Channel, validate_ome
+from .ngff_meta import Axis, Channel
+from .ngff_schema import NGFF_VERSION, validate_ome
 
 __all__ = ["build_ome", "channel_position", "image_axes", "with_name", "with_transform"]
 
@@ -119,6 +120,19 @@ def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,
 def with_name(ome: Any, name: str, where: str | Path) -> dict[str, Any]:
     """Copy our ``ome`` attributes with the multiscale renamed (a store moved).
 
+    Parameters
+    ----------
+    ome : mapping
+        A group's ``ome`` attribute, as read.
+    name : str
+        The new name (the store's file name).
+    where : str or Path
+        The store, named in the error.
+
+    Returns
+    -------
+    dict
+
     Raises
     ------
     ValueError
@@ -143,6 +157,19 @@ def with_transform(ome: Any, scale: Sequence[float], translate: Sequence[float],
     ``scale`` and ``translate`` have one entry per axis except the channel axis (a napari
     layer's). Each coarser level's scale is 2x per level in (y, x), and its translation moves
     half a level-0 pixel further per doubling: a 2x2 block's centre.
+
+    Parameters
+    ----------
+    ome : mapping
+        A group's ``ome`` attribute, as read.
+    scale, translate : sequence of float
+        Level 0's pixel size and offset, one per non-channel axis.
+    where : str or Path
+        The store, named in errors.
+
+    Returns
+    -------
+    dict
 
     Raises
     ------

@@ -10,7 +10,7 @@ Two levels of checking:
 
 * The ``ome`` metadata we write, and that of our results when read back (napari reader,
   resume, the napari writer), is validated against the NGFF 0.5 schema with the pydantic
-  models of ``ome-zarr-models`` (imported lazily: it brings pydantic).
+  models of ``ome-zarr-models`` (:func:`~.ngff_schema.validate_ome`, re-exported here).
 * OME-Zarr *inputs* from other writers are parsed leniently (NGFF 0.3 bare axis names, 0.4 on
   zarr v2, axes left out): a strict schema would refuse files that other tools open, and
   reading pixels needs only the dataset paths and the axes.
@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .arrays import one_line
 from .colorize_attrs import ATTRS_KEY, ColorizeAttrs, read_colorize_block, result_block
+from .ngff_schema import NGFF_VERSION, validate_ome
 
 __all__ = [
     "ATTRS_KEY", "NGFF_VERSION", "RGB_CHANNELS", "Axis", "Channel", "ColorizeAttrs",
@@ -35,8 +37,6 @@ __all__ = [
     "read_image_metadata", "result_block", "validate_ome",
 ]
 
-#: The NGFF version napari-colorize writes (OME-Zarr on zarr v3).
-NGFF_VERSION = "0.5"
 _HEX = re.compile(r"[0-9A-Fa-f]{6}")
 
 
@@ -173,77 +173,6 @@ class ImageMetadata:
     attrs: ColorizeAttrs | None = None
 
 
-def validate_ome(ome: Any, where: str | Path) -> None:
-    """Check ``ome`` attributes against NGFF 0.5 (with ``ome-zarr-models``), omero included.
-
-    Parameters
-    ----------
-    ome : object
-        The value of a group's ``ome`` attribute.
-    where : str or Path
-        The store, named in the error.
-
-    Raises
-    ------
-    ValueError
-        One line naming ``where`` and the first problem found.
-
-    Examples
-    --------
-    >>> validate_ome({"version": "0.5", "multiscales": []}, "x.ome.zarr")
-    Traceback (most recent call last):
-    ...
-    ValueError: x.ome.zarr: invalid OME-Zarr 0.5 metadata: multiscales: List should have at \
-least 1 item after validation, not 0
-    """
-    from ome_zarr_models.common.omero import Omero
-    from ome_zarr_models.v05.image import ImageAttrs
-    from pydantic import ValidationError
-
-    checks: list[tuple[Any, Any, str]] = [(ImageAttrs, ome, "")]
-    if isinstance(ome, Mapping) and "omero" in ome:
-        checks.append((Omero, ome["omero"], "omero."))
-    for model, value, prefix in checks:
-        try:
-            model.model_validate(value)
-        except ValidationError as exc:
-            problem = _first_error(exc)
-        except (IndexError, KeyError, TypeError) as exc:  # a validator tripped by odd shapes
-            problem = _vector_problem(value) or " ".join(f"{type(exc).__name__}: {exc}".split())
-        else:
-            continue
-        raise ValueError(f"{where}: invalid OME-Zarr {NGFF_VERSION} metadata: {prefix}{problem}")
-
-
-def _vector_problem(ome: Any) -> str | None:
-    """Name a scale or translation whose length is not the number of axes, else None.
-
-    ome-zarr-models compares the levels' scales before it checks their lengths, and trips
-    over such a vector with an ``IndexError``; this names the problem instead.
-    """
-    try:
-        ms = ome["multiscales"][0]
-        n = len(ms["axes"])
-        for i, dataset in enumerate(ms["datasets"]):
-            for t in dataset["coordinateTransformations"]:
-                vector = t.get(t.get("type"))
-                if isinstance(vector, list) and len(vector) != n:
-                    return (f"multiscales.0.datasets.{i}: its {t['type']} has {len(vector)} "
-                            f"values for {n} axes")
-    except (KeyError, IndexError, TypeError, AttributeError):
-        pass
-    return None
-
-
-def _first_error(exc: Any) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "ome"
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return " ".join(f"{loc}: {msg}{more}".split())
-
-
 def _ome(attrs: Any, where: str | Path) -> Mapping[str, Any]:
     """NGFF 0.5 nests its metadata in ``ome``; 0.4 and 0.3 keep it in the group's attributes."""
     ome = attrs.get("ome", attrs) if isinstance(attrs, Mapping) else attrs
@@ -331,7 +260,19 @@ of objects
 
 
 def parse_omero(ome: Any, where: str | Path) -> tuple[Channel, ...]:
-    """Parse the omero channels (label and colour) of ``ome`` attributes; ``()`` without any.
+    """Parse the omero channels (label and colour) of ``ome`` attributes.
+
+    Parameters
+    ----------
+    ome : mapping
+        A group's ``ome`` attribute (NGFF 0.5), or its attributes (0.4).
+    where : str or Path
+        The store, named in the error.
+
+    Returns
+    -------
+    tuple of Channel
+        Empty without omero channels; an unlabelled one is called ``"channel N"``.
 
     Raises
     ------
@@ -350,7 +291,7 @@ def _json(path: Path) -> dict[str, Any]:
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path.parent}: cannot read {path.name} ({exc})") from None
+        raise ValueError(f"{path.parent}: cannot read {path.name} ({one_line(exc)})") from None
     if not isinstance(found, dict):
         raise ValueError(f"{path.parent}: {path.name} is not a JSON object")
     return found

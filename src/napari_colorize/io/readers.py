@@ -341,11 +341,25 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
     planar RGB samples do count. OME-Zarr axes are read by
     :func:`~.ngff_meta.parse_multiscale` (NGFF 0.3-0.5).
 
+    Parameters
+    ----------
+    path : str or Path
+        A TIFF-like file or a zarr store; other files have no channel axis here.
+
     Returns
     -------
     tuple of (int, int, str) or None
         ``(axis, size, axes)``, e.g. ``(0, 2, "CYX")``; None without one, or when the
         metadata cannot be read (:func:`read_image` reports that).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(Path(tmp) / "c.ome.tif", np.zeros((2, 8, 8), np.uint8),
+    ...                      metadata={"axes": "CYX"})
+    ...     channel_axis(Path(tmp) / "c.ome.tif")
+    (0, 2, 'CYX')
     """
     path = Path(path)
     try:

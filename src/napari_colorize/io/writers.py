@@ -111,6 +111,13 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
     Tiled 256 px, zlib, each 2x smaller level in SubIFDs down to about 256 px, as tifffile
     (``series[0].levels``), Fiji/Bio-Formats and QuPath read pyramids; BigTIFF past 2 GB.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file, written directly (:func:`write_rgb` writes it under a temporary name).
+    rgb : ndarray
+        uint8 ``(..., H, W, 3)`` with at most 2 leading axes (z, or t and z).
+
     Raises
     ------
     ValueError
@@ -147,6 +154,19 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
 
     TIFF and zarr keep the values; PNG stores floats in [0, 1] as uint8. Written under a
     temporary name and renamed at the end.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tif``, ``.zarr`` or ``.png``.
+    image : ndarray
+        The values.
+    overwrite : bool
+        Replace an existing output of the same kind.
+
+    Returns
+    -------
+    Path
 
     Raises
     ------
