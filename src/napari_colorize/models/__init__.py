@@ -1,0 +1,1 @@
+"""Models: networks, their cards, and the registry that lists, loads and saves them."""

@@ -16,7 +16,7 @@ from torch import nn
 from .fraction_net import FractionNet
 from .network import ChromaNet
 from .spec import ModelSpec
-from .trunk import DEFAULT_WIDTHS
+from .trunk import DEFAULT_WIDTHS, Trunk
 
 #: The card format this release reads (``card_version``; cards without it are format 1).
 CARD_VERSION = 1
@@ -25,7 +25,13 @@ NETWORKS: dict[str, type[nn.Module]] = {"ChromaNet": ChromaNet, "FractionNet": F
 
 
 class Unset(enum.Enum):
-    """The type of :data:`UNSET`."""
+    """The type of :data:`UNSET`.
+
+    Examples
+    --------
+    >>> ModelCard("m").base is UNSET, "base" in ModelCard("m", base=None).to_dict()
+    (True, True)
+    """
 
     UNSET = "unset"
 
@@ -65,11 +71,12 @@ class Architecture:
     """
 
     network: str = "ChromaNet"
-    widths: tuple[int, int, int, int] = DEFAULT_WIDTHS
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
     channels: int | None = None
     prior: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        """Check the network and its settings."""
         if self.network not in NETWORKS:
             raise ValueError(f"unknown architecture {self.network!r} in model card; known: "
                              f"{sorted(NETWORKS)}")
@@ -80,7 +87,7 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], channel_names: Any = ()) -> Architecture:
-        """The architecture of a card's ``architecture`` object, defaults filled in.
+        """Read a card's ``architecture`` object, defaults filled in.
 
         Parameters
         ----------
@@ -102,15 +109,15 @@ class Architecture:
         network = data.get("class", "ChromaNet")
         widths = tuple(data.get("widths", DEFAULT_WIDTHS))
         if network != "FractionNet":
-            return cls(network, widths)  # type: ignore[arg-type]
+            return cls(network, widths)
         prior = data.get("prior")
-        return cls(network, widths,  # type: ignore[arg-type]
+        return cls(network, widths,
                    channels=int(data.get("channels", len(channel_names or ()))),
                    prior=None if prior is None else tuple(prior))
 
     @classmethod
-    def of(cls, net: nn.Module) -> Architecture:
-        """The architecture of a network (a FractionNet's prior rounded to 6 decimals).
+    def of(cls, net: Trunk) -> Architecture:
+        """Describe a network (a FractionNet's prior rounded to 6 decimals).
 
         Parameters
         ----------
@@ -132,7 +139,7 @@ class Architecture:
         return cls(type(net).__name__, net.widths)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the card.
+        """Return the JSON object of the card.
 
         Returns
         -------
@@ -150,7 +157,7 @@ class Architecture:
         return out
 
     def build(self) -> nn.Module:
-        """An untrained network of this architecture (on torch's current default device).
+        """Build an untrained network of this architecture (on torch's default device).
 
         Returns
         -------
@@ -162,8 +169,14 @@ class Architecture:
         (8, 8, 8, 8)
         """
         if self.network == "FractionNet":
-            return FractionNet(self.widths, channels=self.channels or 0, prior=self.prior)
-        return ChromaNet(self.widths)
+            return FractionNet(_four(self.widths), channels=self.channels or 0,
+                               prior=self.prior)
+        return ChromaNet(_four(self.widths))
+
+
+def _four(widths: tuple[int, ...]) -> tuple[int, int, int, int]:
+    w1, w2, w3, w4 = widths
+    return w1, w2, w3, w4
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,7 @@ class ModelCard:
     card_version: int | None = None
 
     def __post_init__(self) -> None:
+        """Check the kind against the architecture."""
         if self.kind not in (None, "chroma", "fractions"):
             raise ValueError(f"kind {self.kind!r} must be 'chroma' or 'fractions'")
         if (self.architecture.network == "FractionNet") != (self.kind == "fractions"):
@@ -256,7 +270,7 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, name: str = "") -> ModelCard:
-        """The card of parsed JSON (checked by :func:`check_card` if it is untrusted).
+        """Read a card from parsed JSON (check untrusted JSON with ``check_card`` first).
 
         Parameters
         ----------
@@ -303,7 +317,7 @@ class ModelCard:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's JSON object (see the class notes for which keys it holds).
+        """Return the card's JSON object (see the class notes for which keys it holds).
 
         Returns
         -------
@@ -332,7 +346,7 @@ class ModelCard:
         return out
 
     def spec(self) -> ModelSpec:
-        """The input contract of the model this card describes.
+        """Return the input contract of the model this card describes.
 
         Returns
         -------

@@ -1,10 +1,11 @@
-"""Model cards checked before anything is built or read: types, bounds, the weights file's place
-and kind, and the tensors its safetensors header declares against the architecture's.
+"""Model cards checked before anything is built or read.
 
-A card is untrusted input (a user's folder, a download): an absurd width would allocate hundreds
-of GB, a weights path could name a device or a file outside the model's folder. Every check here
-reads the card, the weights file's metadata and the safetensors header only; the network used to
-compare shapes lives on torch's ``meta`` device, so nothing is allocated.
+Checked are types, bounds, the weights file's place and kind, and the tensors its safetensors
+header declares against the architecture's. A card is untrusted input (a user's folder, a
+download): an absurd width would allocate hundreds of GB, a weights path could name a device or
+a file outside the model's folder. Every check here reads the card, the weights file's metadata
+and the safetensors header only; the network used to compare shapes lives on torch's ``meta``
+device, so nothing is allocated.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _number(value: Any) -> bool:
 
 
 def check_card(card: Any, where: Path) -> ModelCard:
-    """The :class:`ModelCard` of parsed JSON, if it is a card this release can use.
+    """Check parsed JSON and return its :class:`ModelCard`, if this release can use the card.
 
     Parameters
     ----------
@@ -139,7 +140,7 @@ def check_card(card: Any, where: Path) -> ModelCard:
 
 
 def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
-    """The architecture with defaults filled in: class, widths (and channels, prior)."""
+    """Check an architecture object; return it with defaults (class, widths, channels, prior)."""
     if not isinstance(arch, dict):
         raise fail(f"architecture must be an object; got {arch!r}")
     cls = arch.get("class", "ChromaNet")
@@ -173,7 +174,7 @@ def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
 
 
 def read_card_text(path: Path) -> str:
-    """The text of a card file; a card that is not a small regular text file is refused.
+    """Read a card file; a card that is not a small regular text file is refused.
 
     Parameters
     ----------
@@ -211,7 +212,7 @@ def read_card_text(path: Path) -> str:
 
 
 def weights_path(card: ModelCard, card_path: Path) -> Path:
-    """The weights file of a card: a regular file in the card's folder (after resolving links).
+    """Find a card's weights: a regular file in the card's folder (after resolving links).
 
     Parameters
     ----------
@@ -272,7 +273,7 @@ def expected_tensors(build: Callable[[], torch.nn.Module]) -> dict[str, tuple[in
 
 
 def check_header(weights: Path, expected: dict[str, tuple[int, ...]]) -> str | None:
-    """What is wrong with the tensors a safetensors header declares (names, shapes, size).
+    """Say what is wrong with the tensors a safetensors header declares (names, shapes, size).
 
     Only the header is read.
 

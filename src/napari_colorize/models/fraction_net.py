@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-from .trunk import DEFAULT_WIDTHS, Trunk, unfold4
+from .trunk import DEFAULT_WIDTHS, Trunk, unfold4, zero_head
 
 #: Predicted error scale (sum over classes of |fraction error|) at which confidence is 1/e.
 FRACTION_SCALE = 0.25
@@ -75,9 +74,7 @@ class FractionNet(Trunk):
         # not a weight: it lives in the model card's architecture, the weights stay as trained
         prior_buffer = None if p is None else p.view(1, -1, 1, 1)
         self.register_buffer("class_prior", prior_buffer, persistent=False)
-        self.head = nn.Conv2d(self.widths[0], (self.channels + 1) * 16, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.head = zero_head(self.widths[0], (self.channels + 1) * 16)
 
     def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Class logits and log error scale, as training fits them (no prior blend).

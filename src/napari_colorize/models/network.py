@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-from .trunk import DEFAULT_WIDTHS, Trunk, unfold4
+from .trunk import DEFAULT_WIDTHS, Trunk, unfold4, zero_head
 
 #: Lightness bins of the prior table (L in [0, 100]).
 LUT_BINS = 101
@@ -44,14 +43,12 @@ class ChromaNet(Trunk):
 
     def __init__(self, widths: tuple[int, int, int, int] = DEFAULT_WIDTHS) -> None:
         super().__init__(widths)
-        self.head = nn.Conv2d(self.widths[0], 3 * 16, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.head = zero_head(self.widths[0], 3 * 16)
         # Prior: mean (a, b) for each lightness bin; replaced by the fitted table in training.
         self.register_buffer("lut", torch.zeros(2, LUT_BINS))
 
     def prior(self, lightness: torch.Tensor) -> torch.Tensor:
-        """The lookup-table prior of a lightness batch.
+        """Look up the table's prior for a lightness batch.
 
         Parameters
         ----------

@@ -10,20 +10,35 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from .cards import CARD_VERSION, Architecture, ModelCard
 from .checks import check_card, check_header, expected_tensors, read_card_text, weights_path
 from .spec import ColorModel, ModelSpec
+from .trunk import Trunk
 
 DEFAULT_MODEL = "he-histology"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
 def user_models_dir() -> Path:
-    """Folder for the user's own (tuned) models (``NAPARI_COLORIZE_MODELS`` overrides)."""
+    """Return the folder of the user's own (tuned) models.
+
+    Returns
+    -------
+    Path
+        ``NAPARI_COLORIZE_MODELS`` if set, else a folder in the user's data directory.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["NAPARI_COLORIZE_MODELS"] = "/tmp/my-models"
+    >>> user_models_dir()
+    PosixPath('/tmp/my-models')
+    >>> del os.environ["NAPARI_COLORIZE_MODELS"]
+    """
     env = os.environ.get("NAPARI_COLORIZE_MODELS")
     if env:
         return Path(env)
@@ -39,12 +54,17 @@ def _cards(folder: Path) -> dict[str, Path]:
 
 
 def list_models() -> list[str]:
-    """Names of the bundled models, then the user's models.
+    """List the bundled models, then the user's models.
+
+    Returns
+    -------
+    list of str
+        Model names (a user's model named like a bundled one is hidden by it).
 
     Examples
     --------
-    >>> "he-histology" in list_models()  # doctest: +SKIP
-    True
+    >>> list_models()[:2]
+    ['fluorescence-composite', 'he-histology']
     """
     names = list(_cards(WEIGHTS_DIR))
     names += [n for n in _cards(user_models_dir()) if n not in names]
@@ -52,7 +72,23 @@ def list_models() -> list[str]:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Return the hex sha256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> card = json.loads((WEIGHTS_DIR / "he-histology.json").read_text())
+    >>> sha256_file(WEIGHTS_DIR / "he-histology.safetensors") == card["sha256"]
+    True
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -76,7 +112,7 @@ def _find_card(name_or_path: str | Path) -> Path:
 
 
 def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
-    """An untrained network of the architecture a card names.
+    """Build an untrained network of the architecture a card names.
 
     Parameters
     ----------
@@ -110,9 +146,31 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     the tensors the weights' header declares must be the architecture's, and the weights'
     sha256 must match the card's.
 
+    Parameters
+    ----------
+    name_or_path : str or path, optional
+        A model name (see :func:`list_models`), or a card or weights file; ``None``: the
+        default model (``he-histology``).
+    device : str
+        Where the model runs (``"auto"``: the best device here).
+
+    Returns
+    -------
+    ColorModel
+        The network in eval mode with its spec and card (the card's JSON, as a dict).
+
+    Raises
+    ------
+    TypeError
+        ``name_or_path`` is neither a name nor a path.
+    ValueError
+        An unknown model, or a card or weights file that cannot be used (one line naming it).
+
     Examples
     --------
-    >>> model = load_model("he-histology")  # doctest: +SKIP
+    >>> model = load_model("he-histology")
+    >>> model.spec.kind, model.card["architecture"]["class"]
+    ('chroma', 'ChromaNet')
     """
     from safetensors.torch import load_file
 
@@ -152,9 +210,33 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
 
 
 def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str | Path) -> Path:
-    """Write ``out`` (``.safetensors``) and its card (``.json``) beside it; returns the card path.
+    """Write a network's weights (``.safetensors``) and its card (``.json``) beside them.
 
-    Both are written to temporary names first, so a failure leaves no half-written model.
+    Both are written to temporary names first, so a failure leaves no half-written model. The
+    card gets the weights' file name and sha256, the card format, and (if it has none) the
+    architecture ``ChromaNet`` with the network's widths.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network (its ``state_dict`` is saved).
+    card : ModelCard or dict
+        Its card.
+    out : str or path
+        The weights file, or a folder (then ``NAME.safetensors`` in it).
+
+    Returns
+    -------
+    Path
+        The card file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> path = save_model(ChromaNet((8, 8, 8, 8)), {"name": "mine"}, tempfile.mkdtemp())
+    >>> path.name, load_model(path).name
+    ('mine.json', 'mine')
     """
     from safetensors.torch import save_file
 
@@ -168,7 +250,7 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
     save_file(state, tmp)
     card = dict(card, weights=out.name, sha256=sha256_file(tmp))
     card.setdefault("card_version", CARD_VERSION)
-    card.setdefault("architecture", Architecture(widths=net.widths).to_dict())
+    card.setdefault("architecture", Architecture(widths=tuple(cast(Trunk, net).widths)).to_dict())
     card_path = out.with_suffix(".json")
     card_tmp = card_path.with_name(card_path.name + ".part")
     card_tmp.write_text(json.dumps(card, indent=2) + "\n")
@@ -178,7 +260,18 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
 
 
 def available_devices() -> list[str]:
-    """Devices torch can use here, best first."""
+    """List the devices torch can use here, best first.
+
+    Returns
+    -------
+    list of str
+        ``"cuda"``, ``"mps"`` where available, and ``"cpu"``.
+
+    Examples
+    --------
+    >>> available_devices()[-1]
+    'cpu'
+    """
     devices = []
     if torch.cuda.is_available():
         devices.append("cuda")
@@ -188,7 +281,33 @@ def available_devices() -> list[str]:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/``None`` -> the best available device; otherwise check ``device`` exists."""
+    """Return the device a name stands for, checked to exist here.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        A device; ``"auto"`` or ``None``: the best available one.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    TypeError
+        ``device`` is not a name or a device.
+    ValueError
+        Not a device name, or not available here.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'gpu' is not a device name; available: [...]
+    """
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device(available_devices()[0])
     if not isinstance(device, (str, torch.device)):
@@ -213,7 +332,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 def resolve_model(
     model: Any, device: str | torch.device | None = None, precision: str | None = None
 ) -> ColorModel:
-    """A ready :class:`ColorModel` from a name, a path, ``None`` (the default model) or a model.
+    """Return a ready :class:`ColorModel` for a name, a path, ``None`` or a model.
 
     A model object the caller passed is never changed: when ``device`` or ``precision`` differ
     from its own, the run gets a copy. ``device`` ``None`` or ``"auto"`` leaves a model object
@@ -222,7 +341,8 @@ def resolve_model(
     Parameters
     ----------
     model : str, path, ColorModel or None
-        Model name (see :func:`list_models`), card or weights path, or a loaded model.
+        Model name (see :func:`list_models`), card or weights path, a loaded model, or ``None``
+        (the default model).
     device : str or torch.device, optional
         Where the model runs (``"auto"``: the best device here).
     precision : {"auto", "fp32", "bf16"}, optional
@@ -266,7 +386,7 @@ def resolve_model(
         return model
     if isinstance(model, ColorModel):
         net = copy.deepcopy(model.net) if moved else model.net
-        return dataclasses.replace(model, net=net, device=target,
+        return dataclasses.replace(model, net=net, device=target or model.device,
                                    precision=precision or model.precision)
     copied = copy.deepcopy(model)
     if precise:

@@ -22,6 +22,37 @@ class ModelSpec:
     input's lightness) or ``"fractions"`` (C = ``len(channel_names)``: how the signal splits
     into structures, summing to 1, rendered additively with ``palette``, one RGB per channel in
     [0, 1]).
+
+    Parameters
+    ----------
+    name : str
+        Model name.
+    version : str
+        Model version.
+    divisor : int
+        Tile sides must be multiples of this.
+    min_tile : int
+        Smallest tile side (a multiple of ``divisor``).
+    kind : {"chroma", "fractions"}
+        What the output channels are.
+    channel_names : tuple of str
+        Fractions models: the name of each channel.
+    palette : tuple of (r, g, b)
+        Fractions models: the colour of each channel.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting and its value.
+
+    Examples
+    --------
+    >>> ModelSpec("he").channels
+    2
+    >>> ModelSpec("he", divisor=32, min_tile=48)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_tile 48 must be a positive multiple of divisor 32
     """
 
     name: str
@@ -34,16 +65,39 @@ class ModelSpec:
 
     @property
     def channels(self) -> int:
-        """Number of output channels before the confidence."""
+        """Number of output channels before the confidence.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> ModelSpec("f", kind="fractions", channel_names=("a", "b", "c"),
+        ...           palette=((1, 0, 0), (0, 1, 0), (0, 0, 1))).channels
+        3
+        """
         return 2 if self.kind == "chroma" else len(self.channel_names)
 
     @property
     def supports(self) -> frozenset[str]:
-        """Optional run settings this model honours: ``hints`` for colour (chroma) models,
-        ``channels`` and ``palette`` for channel (fractions) models."""
+        """Optional run settings this model honours.
+
+        Returns
+        -------
+        frozenset of str
+            ``hints`` for colour (chroma) models, ``channels`` and ``palette`` for channel
+            (fractions) models.
+
+        Examples
+        --------
+        >>> sorted(ModelSpec("he").supports)
+        ['hints']
+        """
         return frozenset({"hints"} if self.kind == "chroma" else {"channels", "palette"})
 
     def __post_init__(self) -> None:
+        """Check the contract."""
         if self.divisor < 1:
             raise ValueError(f"divisor {self.divisor} must be >= 1")
         if self.min_tile < self.divisor or self.min_tile % self.divisor:
@@ -63,7 +117,30 @@ class ModelSpec:
 
 @dataclass
 class ColorModel:
-    """A network with its spec and model card; call it on a batch of lightness tiles."""
+    """A network with its spec and model card; call it on a batch of lightness tiles.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Maps lightness ``(B, 1, H, W)`` to ``(B, C + 1, H, W)``; put in eval mode.
+    spec : ModelSpec
+        Its input contract.
+    card : dict
+        Its model card (the JSON object).
+    device : torch.device
+        Where the network runs (it is moved there).
+    precision : {"auto", "bf16", "fp32"}
+        ``"auto"``: bfloat16 autocast on CUDA, float32 elsewhere.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> model = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+    >>> model(torch.full((2, 1, 64, 64), 50.0)).shape
+    torch.Size([2, 3, 64, 64])
+    >>> model(torch.full((2, 1, 64, 64), 50.0), confidence=False).shape
+    torch.Size([2, 2, 64, 64])
+    """
 
     net: torch.nn.Module
     spec: ModelSpec
@@ -73,25 +150,54 @@ class ColorModel:
     precision: str = "auto"
 
     def __post_init__(self) -> None:
+        """Put the network in eval mode on ``device``."""
         self.net.eval()
         self.to(self.device)
 
     def to(self, device: str | torch.device) -> ColorModel:
-        """Move the network to ``device`` (in place) and return self."""
+        """Move the network to ``device`` (in place), channels-last on CUDA and CPU.
+
+        Parameters
+        ----------
+        device : str or torch.device
+
+        Returns
+        -------
+        ColorModel
+            ``self``.
+
+        Examples
+        --------
+        >>> from napari_colorize.models.network import ChromaNet
+        >>> ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny")).to("cpu").device
+        device(type='cpu')
+        """
         self.device = torch.device(device)
         self.net.to(self.device)
         if self.device.type in ("cuda", "cpu"):
-            self.net.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format; torch's type stubs do not say so
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return self
 
     @torch.inference_mode()
     def __call__(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
-        """``(B, C + 1, H, W)``: outputs and confidence; ``(B, C, H, W)`` where the network can
-        skip the confidence (``confidence=False``).
+        """Run the network on a batch of lightness tiles.
 
         On CUDA the batch is pinned and copied asynchronously. The network runs under bfloat16
         autocast with ``precision="bf16"`` (CPU or CUDA) and on CUDA with ``"auto"``; outputs are
         always float32.
+
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            ``(B, 1, H, W)`` CIE lightness in [0, 100].
+        confidence : bool
+            Also compute the confidence (a network that can skip it does when ``False``).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, C + 1, H, W)`` outputs and confidence, or ``(B, C, H, W)``.
         """
         x = lightness
         if self.device.type == "cuda":
@@ -109,14 +215,26 @@ class ColorModel:
 
     @property
     def name(self) -> str:
-        """Model name (``spec.name``)."""
+        """Model name (``spec.name``).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from napari_colorize.models.network import ChromaNet
+        >>> ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny")).name
+        'tiny'
+        """
         return self.spec.name
 
 
 @functools.cache
-def _takes_confidence_type(cls: type) -> bool:
+def _takes_confidence_type(cls: Any) -> bool:
     return "confidence" in inspect.signature(cls.forward).parameters
 
 
 def _takes_confidence(net: torch.nn.Module) -> bool:
-    return _takes_confidence_type(type(net))
+    cls: Any = type(net)  # hashable, though torch's stubs make Module's __hash__ look odd
+    return _takes_confidence_type(cls)

@@ -44,11 +44,12 @@ class Trunk(nn.Module):
 
     #: Height and width of the input must be multiples of this.
     divisor = 32
+    widths: tuple[int, int, int, int]
 
     def __init__(self, widths: tuple[int, int, int, int] = DEFAULT_WIDTHS) -> None:
         super().__init__()
-        self.widths = tuple(widths)
         c1, c2, c3, c4 = widths
+        self.widths = (c1, c2, c3, c4)
         self.enc1 = nn.Sequential(_conv(16, c1), _conv(c1, c1))
         self.enc2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
         self.enc3 = nn.Sequential(_conv(c2, c3, 2), _conv(c3, c3))
@@ -86,6 +87,32 @@ class Trunk(nn.Module):
         d3 = self.dec3(e3 + F.interpolate(self.lat3(e4), scale_factor=2.0, mode="nearest"))
         d2 = self.dec2(e2 + F.interpolate(self.lat2(d3), scale_factor=2.0, mode="nearest"))
         return self.dec1(e1 + F.interpolate(self.lat1(d2), scale_factor=2.0, mode="nearest"))
+
+
+def zero_head(cin: int, cout: int) -> nn.Conv2d:
+    """Build a 1x1 convolution whose weights and bias start at zero.
+
+    A head that starts at zero returns what the network adds its output to (a prior, uniform
+    fractions), so training starts from a sensible model.
+
+    Parameters
+    ----------
+    cin, cout : int
+        Input and output channels.
+
+    Returns
+    -------
+    torch.nn.Conv2d
+
+    Examples
+    --------
+    >>> float(zero_head(8, 48).weight.detach().abs().sum())
+    0.0
+    """
+    conv = nn.Conv2d(cin, cout, 1)
+    for param in conv.parameters():  # weight, then bias
+        nn.init.zeros_(param)
+    return conv
 
 
 def unfold4(x: torch.Tensor, channels: int) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Training: train, tune and evaluate models; recipes that regenerate the bundled ones."""
