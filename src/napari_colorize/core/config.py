@@ -51,7 +51,42 @@ class ColorizeConfig:
     """How a run computes: tiling, blending, outputs, intensity window, device and precision.
 
     Every field has the default that :func:`~napari_colorize.colorize`, the CLI and the widget
-    use. Values are checked when the config is made; the messages name the value.
+    use (``HELP`` says what each does in a line). Values are checked when the config is made;
+    the messages name the value. Checks that need the model run when a run is planned.
+
+    Parameters
+    ----------
+    tile_size, overlap : int
+        Tile side, and overlap between neighbouring tiles, in pixels.
+    batch_size : int or "auto"
+        Tiles per model call; ``"auto"``: what fits half the free GPU memory (4 on a CPU).
+    block_size : int or "auto"
+        Largest region computed at once, pixels a side (16 to ``MAX_BLOCK_SIZE``);
+        ``"auto"``: ``BLOCK_SIZE`` on a CPU, ``GPU_BLOCK_SIZE`` on CUDA.
+    blending : {"taper", "constant"}
+        Weighted blend of overlaps, or each pixel from the one tile that owns it.
+    confidence : bool
+        Also compute a per-pixel confidence in [0, 1].
+    channels : bool
+        With a channel model: also return the channel maps.
+    palette : sequence, optional
+        With a channel model: one colour per channel (names, ``#rrggbb`` or RGB).
+    contrast_limits : (float, float), optional
+        Intensity window (low, high); default identity for uint8, else the 0.5-99.5
+        percentiles of the whole stack.
+    device : str or torch.device
+        ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of the network; ``"auto"``: bfloat16 on CUDA, float32 elsewhere.
+    from_rgb : bool
+        The input is colour (RGB): colorize its CIE lightness.
+
+    Raises
+    ------
+    ValueError
+        A size, blending mode, precision or window that is out of range.
+    TypeError
+        A flag that is not a bool, or contrast limits that are not two numbers.
 
     Examples
     --------
@@ -79,6 +114,7 @@ class ColorizeConfig:
     from_rgb: bool = False
 
     def __post_init__(self) -> None:
+        """Check every value; store ``contrast_limits`` as a tuple of two floats."""
         for name, unit in (("tile_size", "pixels"), ("overlap", "pixels")):
             _check_int(name, getattr(self, name), unit)
         if self.batch_size != "auto":
@@ -105,8 +141,27 @@ class ColorizeConfig:
     @classmethod
     def from_options(cls, config: ColorizeConfig | None = None, /, **options: Any
                      ) -> ColorizeConfig:
-        """``config`` (default: the defaults) with ``options`` replaced; unknown names raise a
-        one-line ``TypeError`` naming the closest setting.
+        """Make a config from ``config`` (default: the defaults) with ``options`` replaced.
+
+        Parameters
+        ----------
+        config : ColorizeConfig, optional
+            The settings to start from (positional only).
+        **options
+            Settings to replace, by field name.
+
+        Returns
+        -------
+        ColorizeConfig
+            A new, checked config.
+
+        Raises
+        ------
+        TypeError
+            ``config`` is not a ColorizeConfig, or an option is not a setting (the message
+            names the closest one).
+        ValueError
+            A replaced value is out of range.
 
         Examples
         --------
@@ -128,7 +183,19 @@ class ColorizeConfig:
         return dataclasses.replace(config or cls(), **options)
 
     def metadata(self) -> dict[str, Any]:
-        """The settings an output records (a resume must use the same)."""
+        """Return the settings an output records (a resume must use the same).
+
+        Returns
+        -------
+        dict
+            ``tile_size``, ``overlap``, ``blending``, ``block_size`` and ``confidence``.
+
+        Examples
+        --------
+        >>> ColorizeConfig(block_size=1024).metadata()
+        {'tile_size': 512, 'overlap': 64, 'blending': 'taper', 'block_size': 1024,
+         'confidence': False}
+        """
         return {"tile_size": self.tile_size, "overlap": self.overlap, "blending": self.blending,
                 "block_size": self.block_size, "confidence": self.confidence}
 

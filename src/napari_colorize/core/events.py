@@ -12,10 +12,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a run stands.
+    """Where a run stands: a small event yielded by :func:`~napari_colorize.iter_colorize`.
 
-    ``done``/``total`` count tiles over the whole run; ``plane``/``n_planes`` count planes
-    (index into the flattened leading axes). ``message`` is a short status line.
+    Parameters
+    ----------
+    done, total : int
+        Tiles computed so far and tiles of the whole run.
+    plane, n_planes : int
+        The plane being computed (an index into the flattened leading axes) and the number of
+        planes.
+    message : str
+        A short status line (e.g. how many colour hints were ignored); empty if none.
+
+    Examples
+    --------
+    >>> event = Progress(3, 12, plane=1, n_planes=2)
+    >>> event.fraction
+    0.25
+    >>> Progress(0, 0).fraction  # nothing to do is done
+    1.0
     """
 
     done: int
@@ -36,6 +51,36 @@ def drain(gen: Generator[Any, None, T], on_event: Callable[[Any], None] | None =
     If ``on_event`` raises (e.g. KeyboardInterrupt), the exception is raised inside the generator
     too, so the engine reacts to it as if it had happened there (an interrupt keeps a resumable
     output; other errors discard partial output).
+
+    Parameters
+    ----------
+    gen : generator
+        A generator that yields events and returns a value, such as
+        :func:`~napari_colorize.iter_colorize`.
+    on_event : callable, optional
+        Called with each event as it is yielded.
+
+    Returns
+    -------
+    object
+        What the generator returns.
+
+    Raises
+    ------
+    BaseException
+        Whatever the generator or ``on_event`` raises, after raising it in the generator too.
+
+    Examples
+    --------
+    >>> def count(n):
+    ...     for i in range(n):
+    ...         yield i
+    ...     return "done"
+    >>> drain(count(3), print)
+    0
+    1
+    2
+    'done'
     """
     try:
         while True:

@@ -1,10 +1,10 @@
-"""Render channel fractions as an additive pseudo-colour composite, the way napari overlays
-channels (each channel's intensity times its colour, summed in display values, clipped).
+"""Render channel fractions as an additive pseudo-colour composite, as napari overlays channels.
 
-A fractions model predicts how each pixel's signal splits into structures. Channel ``k`` of the
-result is ``I * fraction_k``, where ``I`` is the input intensity after the stack's window, in
-[0, 1]; the composite is ``clip(sum_k channel_k * colour_k)``. Changing the palette re-renders
-the channels without running the model again (:func:`render_composite`).
+Each channel's intensity times its colour, summed in display values, clipped. A fractions model
+predicts how each pixel's signal splits into structures. Channel ``k`` of the result is
+``I * fraction_k``, where ``I`` is the input intensity after the stack's window, in [0, 1]; the
+composite is ``clip(sum_k channel_k * colour_k)``. Changing the palette re-renders the channels
+without running the model again (:func:`render_composite`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,37 @@ NAMED_COLOURS = {
 
 
 def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
-    """``(K, 3)`` float32 colours from names or RGB triples (0-1 or 0-255), one per channel."""
+    """Read a palette: one colour per channel, as names, ``#rrggbb`` or RGB triples.
+
+    Parameters
+    ----------
+    palette : str or sequence
+        Colours: names from ``NAMED_COLOURS``, ``"#rrggbb"`` strings or RGB triples (0-1, or
+        0-255 when any value is above 1). A single string is a one-colour palette.
+    names : tuple of str
+        The model's channel names; the palette needs one colour per name.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 colours ``(K, 3)`` in [0, 1] (triples above 1 are divided by 255).
+
+    Raises
+    ------
+    ValueError
+        The palette has the wrong number of colours, an unknown name or a bad triple.
+
+    Examples
+    --------
+    >>> parse_palette(["red", "#00ff00", (0, 0, 255)], ("a", "b", "c"))
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]], dtype=float32)
+    >>> parse_palette(["red"], ("nuclear", "cytoplasmic"))
+    Traceback (most recent call last):
+    ...
+    ValueError: palette has 1 colours but the model predicts 2 channels (nuclear, cytoplasmic)
+    """
     colours = [palette] if isinstance(palette, str) else list(palette)
     if len(colours) != len(names):
         raise ValueError(
@@ -55,20 +85,72 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
 
 
 def intensity_from_lightness(lightness: torch.Tensor) -> torch.Tensor:
-    """The windowed gray ``v`` in [0, 1] whose CIE lightness is ``lightness`` (inverse of the
-    engine's intensity mapping)."""
+    """Find the windowed gray ``v`` in [0, 1] whose CIE lightness is ``lightness``.
+
+    The inverse of the engine's intensity mapping (gray to lightness).
+
+    Parameters
+    ----------
+    lightness : torch.Tensor
+        CIE lightness L*, 0-100.
+
+    Returns
+    -------
+    torch.Tensor
+        The sRGB gray values, shaped like ``lightness``.
+
+    Examples
+    --------
+    >>> from napari_colorize.core.color import gray_to_lightness
+    >>> gray = torch.tensor([0.0, 0.25, 1.0])
+    >>> intensity_from_lightness(gray_to_lightness(gray))
+    tensor([0.0000, 0.2500, 1.0000])
+    """
     return linear_to_srgb(lab_f_inverse((lightness + 16) / 116))
 
 
 def render_composite(
     channels: Any, palette: Any, names: tuple[str, ...] | None = None
 ) -> np.ndarray:
-    """Additive composite of channel maps ``(K, ...)`` in [0, 1]: sRGB uint8 ``(..., 3)``.
+    """Render channel maps as an additive composite: ``clip(sum_k map_k * colour_k)``.
+
+    Parameters
+    ----------
+    channels : array-like
+        Channel maps ``(K, ...)`` in [0, 1], such as ``ColorizeResult.channels``.
+    palette : str or sequence
+        One colour per channel (see :func:`parse_palette`).
+    names : tuple of str, optional
+        Channel names for error messages; default ``"0"``, ``"1"``, ...
+
+    Returns
+    -------
+    numpy.ndarray
+        sRGB uint8 shaped ``(..., 3)``.
+
+    Raises
+    ------
+    ValueError
+        The palette does not give one valid colour per channel.
 
     Examples
     --------
-    >>> rgb, chans = colorize(img, "fluorescence-composite", channels=True)  # doctest: +SKIP
-    >>> recoloured = render_composite(chans, ["yellow", "blue", "red"])  # doctest: +SKIP
+    Two channels, red and cyan: where both are on, the colours add up to white.
+
+    >>> maps = np.array([[[1.0, 1.0, 0.0]], [[0.0, 1.0, 0.5]]])  # (2 channels, 1, 3)
+    >>> render_composite(maps, ["red", "cyan"])
+    array([[[255,   0,   0],
+            [255, 255, 255],
+            [  0, 128, 128]]], dtype=uint8)
+
+    Re-colour the channels of a run without running the model again:
+
+    >>> from napari_colorize import colorize
+    >>> gray = np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)
+    >>> result = colorize(gray, "fluorescence-composite", channels=True, device="cpu")
+    >>> recoloured = render_composite(result.channels, ["yellow", "blue", "red"])
+    >>> result.channels.shape, recoloured.shape, recoloured.dtype
+    ((3, 64, 64), (64, 64, 3), dtype('uint8'))
     """
     maps = torch.as_tensor(np.asarray(channels), dtype=torch.float32)
     colours = torch.from_numpy(parse_palette(palette, names or tuple(map(str, range(len(maps))))))

@@ -57,11 +57,25 @@ class ColorizeResult:
     hints_ignored: int = 0
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """The RGB image as a numpy array."""
+        """Return the RGB image as a numpy array (``np.asarray(result)``).
+
+        Parameters
+        ----------
+        dtype : numpy.dtype, optional
+            Convert to this dtype (default: uint8 as stored).
+        copy : bool, optional
+            Accepted for numpy 2's protocol; a copy is made only when converting.
+
+        Returns
+        -------
+        numpy.ndarray
+            The sRGB image, read into memory if it is a zarr array.
+        """
         rgb = np.asarray(self.rgb[...] if not isinstance(self.rgb, np.ndarray) else self.rgb)
         return rgb.astype(dtype, copy=False) if dtype is not None else rgb
 
     def __repr__(self) -> str:
+        """Describe the outputs by type, shape and dtype (never their pixels)."""
         parts = [f"rgb={_describe(self.rgb)}"]
         parts += [f"{name}={_describe(value)}" for name, value in
                   (("confidence", self.confidence), ("channels", self.channels))

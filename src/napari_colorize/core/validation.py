@@ -8,7 +8,29 @@ import numpy as np
 
 
 def check_image(image: Any) -> None:
-    """Raise ``ValueError`` unless ``image`` is a non-empty real-valued grayscale array (>= 2-D)."""
+    """Check that ``image`` is a non-empty, real-valued grayscale array of at least 2-D.
+
+    Only the shape and dtype are looked at; no pixel is read.
+
+    Parameters
+    ----------
+    image : array-like
+        Anything with ``shape`` and ``dtype`` (numpy, dask, zarr, the package's readers).
+
+    Raises
+    ------
+    ValueError
+        The image is 1-D, empty, boolean, complex, not numeric, or looks like gray+alpha, RGB
+        or RGBA (last axis 2, 3 or 4); the message says what to pass instead.
+
+    Examples
+    --------
+    >>> check_image(np.zeros((4, 5), np.uint16))
+    >>> check_image(np.zeros((4, 5), bool))
+    Traceback (most recent call last):
+    ...
+    ValueError: image is boolean (a mask?); colorize a grayscale image, or convert with ...
+    """
     shape = tuple(int(s) for s in image.shape)
     dtype = np.dtype(image.dtype)
     if len(shape) < 2:
@@ -41,7 +63,27 @@ def check_image(image: Any) -> None:
 
 
 def check_input(image: Any) -> None:
-    """:func:`check_image` and :func:`check_store`, naming a zarr array in the message."""
+    """Check an opened input with :func:`check_image` and :func:`check_store`.
+
+    Parameters
+    ----------
+    image : array-like
+        The opened input.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_image` (prefixed with the zarr array's name, for one) and
+        :func:`check_store`.
+
+    Examples
+    --------
+    >>> check_input(np.zeros((2, 8, 8), np.float32))
+    >>> check_input(np.zeros((0, 8)))
+    Traceback (most recent call last):
+    ...
+    ValueError: image is empty (shape (0, 8))
+    """
     try:
         check_image(image)
     except ValueError as exc:
@@ -51,7 +93,28 @@ def check_input(image: Any) -> None:
 
 
 def check_finite(plane: np.ndarray, where: str = "image") -> None:
-    """Raise ``ValueError`` if a float ``plane`` holds NaN or infinite values."""
+    """Check that a float ``plane`` holds no NaN or infinite values.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        Pixels read from the image; integer planes pass without a look.
+    where : str
+        How the message names the plane.
+
+    Raises
+    ------
+    ValueError
+        The plane holds NaN or infinite values (the message counts them).
+
+    Examples
+    --------
+    >>> check_finite(np.array([0.0, 1.0]))
+    >>> check_finite(np.array([0.0, np.nan, np.inf]), "image plane (3,)")
+    Traceback (most recent call last):
+    ...
+    ValueError: image plane (3,) contains 2 NaN or infinite values; replace them first, ...
+    """
     if plane.dtype.kind == "f" and not np.isfinite(plane).all():
         bad = int(np.count_nonzero(~np.isfinite(plane)))
         raise ValueError(
@@ -69,7 +132,37 @@ MAX_BATCH_PIXELS = 1 << 28
 def check_tiling(
     tile_size: int, overlap: int, batch_size: Any, min_tile: int, divisor: int
 ) -> None:
-    """Raise ``ValueError`` for tile settings the model cannot use."""
+    """Check tile settings against a model's minimum tile and divisor.
+
+    Parameters
+    ----------
+    tile_size, overlap : int
+        Tile side and overlap in pixels.
+    batch_size : int
+        Tiles per model call; anything but an integer (such as ``"auto"``, which must be
+        resolved first) is refused.
+    min_tile, divisor : int
+        The model's smallest tile and the number its tile sides must be a multiple of.
+
+    Raises
+    ------
+    ValueError
+        A value that is not an integer, a tile below the minimum, above ``MAX_TILE_SIZE`` or
+        not a multiple of the divisor, an overlap outside ``[0, tile_size/2)``, a batch below 1
+        or more than ``MAX_BATCH_PIXELS`` pixels per model call.
+
+    Examples
+    --------
+    >>> check_tiling(512, 64, 4, min_tile=64, divisor=32)
+    >>> check_tiling(512, 256, 4, min_tile=64, divisor=32)
+    Traceback (most recent call last):
+    ...
+    ValueError: overlap 256 must be < tile_size/2 = 256
+    >>> check_tiling(500, 64, 4, min_tile=64, divisor=32)
+    Traceback (most recent call last):
+    ...
+    ValueError: tile_size 500 must be a multiple of 32 for this model
+    """
     for name, value, unit in (("tile_size", tile_size, "pixels"), ("overlap", overlap, "pixels"),
                               ("batch_size", batch_size, "tiles")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -94,15 +187,37 @@ def check_tiling(
 
 
 def check_store(image: Any) -> None:
-    """Raise ``ValueError`` if a zarr input looks like an incomplete copy (its missing chunks
-    would read as fill values and be colorized silently).
+    """Refuse a zarr input that looks like an incomplete copy.
 
-    Bounded work whatever the declared shape: only directory stores are inspected (tifffile's
-    TIFF store, remote, zip and memory stores list no faithful keys); the store is complete if
-    its last chunk (or shard) in C order exists; otherwise it is refused only when none of a few
-    present chunks near the end takes the fill value. Absent chunks of a complete-looking store
+    Its missing chunks would read as fill values and be colorized silently. Bounded work
+    whatever the declared shape: only directory stores are inspected (tifffile's TIFF store,
+    remote, zip and memory stores list no faithful keys); the store is complete if its last
+    chunk (or shard) in C order exists; otherwise it is refused only when none of a few present
+    chunks near the end takes the fill value. Absent chunks of a complete-looking store
     are fill values (zarr does not write chunks equal to the fill value). See
     :mod:`napari_colorize.io.stores`.
+
+    Parameters
+    ----------
+    image : array-like
+        The input; anything but a zarr array in a directory store passes unread.
+
+    Raises
+    ------
+    ValueError
+        Chunks are missing (the message counts them), or a chunk cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, zarr
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     z = zarr.create_array(f"{tmp}/copy.zarr", shape=(20, 20), chunks=(10, 10),
+    ...                           dtype="uint8")
+    ...     z[:10, :10] = 1  # a copy that stopped after its first chunk
+    ...     check_store(z)
+    Traceback (most recent call last):
+    ...
+    ValueError: zarr array .../copy.zarr is missing 3 of 4 chunks (an incomplete copy?); ...
     """
     from ..io.stores import missing_chunks
 
@@ -129,7 +244,26 @@ def check_store(image: Any) -> None:
 
 
 def zarr_name(image: Any) -> str:
-    """``"zarr array <store>/<path>"`` for a zarr array, else ``""``."""
+    """Name a zarr array for messages.
+
+    Parameters
+    ----------
+    image : array-like
+        Any array (the package's lazy readers are looked through).
+
+    Returns
+    -------
+    str
+        ``"zarr array <store>/<path>"`` for a zarr array, else ``""``.
+
+    Examples
+    --------
+    >>> zarr_name(np.zeros((2, 2)))
+    ''
+    >>> import zarr
+    >>> zarr_name(zarr.zeros((2, 2)))
+    'zarr array memory://...'
+    """
     image = base_array(image)
     store = getattr(image, "store", None)
     if store is None or not hasattr(image, "nchunks"):
@@ -140,7 +274,24 @@ def zarr_name(image: Any) -> str:
 
 
 def base_array(image: Any) -> Any:
-    """The array a lazy reader wraps (``.source`` of the package's readers), else ``image``."""
+    """Unwrap the package's lazy readers down to the array they read.
+
+    Parameters
+    ----------
+    image : array-like
+        An array, or a reader of :mod:`napari_colorize.io.arrays` wrapping one (``.source``).
+
+    Returns
+    -------
+    array-like
+        The innermost ``.source``, or ``image`` itself.
+
+    Examples
+    --------
+    >>> array = np.zeros((2, 2))
+    >>> base_array(array) is array
+    True
+    """
     from ..io.arrays import FileArray, LightnessArray
 
     while isinstance(image, (FileArray, LightnessArray)):
@@ -155,8 +306,34 @@ def _is_real(value: Any) -> bool:
 
 
 def check_contrast_limits(limits: Any) -> tuple[float, float]:
-    """``(low, high)`` as floats; ``ValueError``/``TypeError`` naming ``contrast_limits`` unless
-    they are two finite, increasing numbers."""
+    """Check an intensity window: two finite, increasing numbers.
+
+    Parameters
+    ----------
+    limits : sequence of two numbers
+        ``(low, high)``: a tuple, list or array.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``.
+
+    Raises
+    ------
+    TypeError
+        ``limits`` is not two real numbers (a string, a dict, three values, a bool...).
+    ValueError
+        The numbers are not finite, or do not increase.
+
+    Examples
+    --------
+    >>> check_contrast_limits(np.array([10, 200]))
+    (10.0, 200.0)
+    >>> check_contrast_limits((5, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: contrast_limits (5.0, 5.0) must increase (low < high)
+    """
     if isinstance(limits, (str, bytes, dict, set)) or not hasattr(limits, "__len__"):
         raise TypeError(
             f"contrast_limits must be two numbers (low, high); got {type(limits).__name__} "
@@ -180,6 +357,26 @@ def check_contrast_limits(limits: Any) -> tuple[float, float]:
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` on one line, cut to ``limit`` characters (for error messages)."""
+    """Shorten ``repr(value)`` to one line of at most ``limit`` characters (for messages).
+
+    Parameters
+    ----------
+    value : object
+        Anything.
+    limit : int
+        Longest result, in characters.
+
+    Returns
+    -------
+    str
+        The repr with runs of whitespace made one space, cut with ``...``.
+
+    Examples
+    --------
+    >>> short_repr("auto")
+    "'auto'"
+    >>> short_repr(list(range(100)), limit=20)
+    '[0, 1, 2, 3, 4, 5...'
+    """
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
