@@ -32,21 +32,54 @@ _F32_TINY = 1e-30
 
 @dataclass(frozen=True)
 class IntensityWindow:
-    """Raw values ``low``..``high`` map to sRGB gray 0..1 (clipped)."""
+    """An intensity window: raw values ``low``..``high`` map to sRGB gray 0..1 (clipped).
+
+    Parameters
+    ----------
+    low, high : float
+        The raw values mapped to black and to white.
+
+    Raises
+    ------
+    ValueError
+        The bounds are not finite or do not increase.
+
+    Examples
+    --------
+    >>> window = IntensityWindow(0, 4095)
+    >>> window.float32_safe, window.is_uint8_identity(np.dtype(np.uint16))
+    (True, False)
+    >>> IntensityWindow(10, 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: contrast_limits (10.0, 10.0) must increase (low < high)
+    """
 
     low: float
     high: float
 
     def __post_init__(self) -> None:
+        """Check the bounds."""
         check_contrast_limits((self.low, self.high))
 
     def is_uint8_identity(self, dtype: np.dtype) -> bool:
-        """True when the window is the plain uint8 mapping (fast table look-up)."""
+        """Tell whether pixels of ``dtype`` take the plain uint8 mapping (a table look-up).
+
+        Parameters
+        ----------
+        dtype : numpy.dtype
+            The dtype of the pixels.
+
+        Returns
+        -------
+        bool
+            True for uint8 pixels and the window 0..255.
+        """
         return dtype == np.uint8 and self.low == 0 and self.high == 255
 
     @property
     def float32_safe(self) -> bool:
-        """True when mapping in float32 cannot overflow or divide by zero."""
+        """Whether mapping in float32 can neither overflow nor divide by zero."""
         if max(abs(self.low), abs(self.high)) >= _F32_SAFE:
             return False
         width = float(self.high - self.low)
@@ -54,7 +87,28 @@ class IntensityWindow:
 
 
 def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:
-    """Indices (into the leading axes) of up to ``n`` planes spread evenly over the stack."""
+    """Pick up to ``n`` planes spread evenly over a stack.
+
+    Parameters
+    ----------
+    image : array-like
+        The stack; planes are its last two axes.
+    n : int
+        Most planes picked.
+
+    Returns
+    -------
+    list of tuple of int
+        Indices into the leading axes (``[()]`` for a 2-D image), first and last plane
+        included.
+
+    Examples
+    --------
+    >>> sample_planes(np.zeros((3, 5, 8, 8)), 4)
+    [(0, 0), (1, 0), (1, 4), (2, 4)]
+    >>> sample_planes(np.zeros((8, 8)))
+    [()]
+    """
     leading = tuple(image.shape[:-2])
     total = math.prod(leading)
     m = min(n, total)  # a stack of fewer than n planes: every plane
@@ -63,7 +117,7 @@ def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:
 
 
 def _chunk_plane(image: Any) -> tuple[int, int] | None:
-    """The chunk shape of the image's last two axes (zarr, dask, h5py), if it has one."""
+    """Return the chunk shape of the image's last two axes (zarr, dask, h5py), if it has one."""
     for attr in ("chunksize", "chunks"):
         chunks = getattr(image, attr, None)
         if isinstance(chunks, tuple) and len(chunks) == len(image.shape):
@@ -76,11 +130,33 @@ def _chunk_plane(image: Any) -> tuple[int, int] | None:
 def sample_windows(
     shape: tuple[int, int], chunks: tuple[int, int] | None, n: int = SAMPLE_WINDOWS
 ) -> list[tuple[slice, slice]]:
-    """Up to ``n`` windows on an even grid over a plane of ``shape``, at most
-    :data:`SAMPLE_WINDOW_SIDE` a side: a fixed amount to read. Along an axis whose chunks
-    (``chunks``) are at least that long a window stays inside one chunk; along a thinner one
-    (the one-row strips of a compressed strip TIFF) it spans as many whole chunks as fit, so
-    the sample is not a few rows."""
+    """Place up to ``n`` sample windows on an even grid over a plane of ``shape``.
+
+    Windows are at most :data:`SAMPLE_WINDOW_SIDE` a side: a fixed amount to read. Along an
+    axis whose chunks (``chunks``) are at least that long a window stays inside one chunk;
+    along a thinner one (the one-row strips of a compressed strip TIFF) it spans as many whole
+    chunks as fit, so the sample is not a few rows.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Rows and columns of the plane.
+    chunks : tuple of int or None
+        The chunk shape of the plane's axes, if the array has one.
+    n : int
+        Most windows; a square grid of ``isqrt(n)`` a side is used.
+
+    Returns
+    -------
+    list of tuple of slice
+        ``(rows, cols)`` windows, row-major.
+
+    Examples
+    --------
+    >>> windows = sample_windows((2048, 1024), None, n=4)
+    >>> [(w[0].start, w[1].start) for w in windows], windows[0][0].stop
+    ([(0, 0), (0, 512), (1536, 0), (1536, 512)], 512)
+    """
     grid = max(1, math.isqrt(n))
     windows = []
     per_axis = []
@@ -99,7 +175,33 @@ def sample_windows(
 def compute_window(
     image: Any, contrast_limits: tuple[float, float] | None = None
 ) -> IntensityWindow:
-    """The stack's intensity window (see module docstring)."""
+    """Compute the intensity window of a whole stack, once, from a bounded sample.
+
+    Parameters
+    ----------
+    image : array-like
+        The stack; planes are its last two axes.
+    contrast_limits : (float, float), optional
+        The user's window; used as given (after checking).
+
+    Returns
+    -------
+    IntensityWindow
+        ``contrast_limits``; else 0..255 for uint8; else the 0.5 and 99.5 percentiles of a
+        sample of up to 8 planes.
+
+    Raises
+    ------
+    ValueError
+        Bad ``contrast_limits``, or NaN or infinite values in the sample.
+
+    Examples
+    --------
+    >>> compute_window(np.zeros((4, 4), np.uint8))
+    IntensityWindow(low=0.0, high=255.0)
+    >>> compute_window(np.arange(1000, dtype=np.uint16).reshape(10, 100))
+    IntensityWindow(low=4.995, high=994.005)
+    """
     if contrast_limits is not None:
         low, high = check_contrast_limits(contrast_limits)
         return IntensityWindow(low, high)
@@ -122,7 +224,25 @@ def compute_window(
 
 
 def window_of_sample(sample: np.ndarray) -> IntensityWindow:
-    """The percentile window of a float64 ``sample``; a window holding its value if constant."""
+    """Find the percentile window of a float64 ``sample``.
+
+    Parameters
+    ----------
+    sample : numpy.ndarray
+        float64 pixel values (finite).
+
+    Returns
+    -------
+    IntensityWindow
+        The ``PERCENTILES`` of the sample; for a constant sample, a window holding its value.
+
+    Examples
+    --------
+    >>> window_of_sample(np.linspace(0, 1000, 1001))
+    IntensityWindow(low=5.0, high=995.0)
+    >>> window_of_sample(np.full(10, 7.0))
+    IntensityWindow(low=6.5, high=7.5)
+    """
     big = np.finfo(np.float64).max / 4
     scale = 0.5 if float(np.abs(sample).max()) > big else 1.0  # no overflow interpolating
     low, high = (float(v) / scale for v in np.percentile(sample * scale, PERCENTILES))
@@ -135,11 +255,37 @@ def window_of_sample(sample: np.ndarray) -> IntensityWindow:
 
 
 def to_lightness(plane: np.ndarray, window: IntensityWindow, where: str = "image") -> torch.Tensor:
-    """CIE lightness (float32 tensor, 0-100) of a raw 2-D ``plane``.
+    """Map a raw 2-D ``plane`` to CIE lightness through ``window``.
 
-    ``where`` names the plane in errors. The mapping runs in float32 when that is exact enough,
-    else in float64 (values or windows beyond float32's range, or narrower than its resolution),
-    so lightness is always finite. The input is never written, and read-only arrays are fine.
+    The mapping runs in float32 when that is exact enough, else in float64 (values or windows
+    beyond float32's range, or narrower than its resolution), so lightness is always finite.
+    The input is never written, and read-only arrays are fine.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        Raw pixels of any real dtype.
+    window : IntensityWindow
+        The stack's window.
+    where : str
+        How errors name the plane.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 lightness, 0-100, shaped like ``plane``.
+
+    Raises
+    ------
+    ValueError
+        The plane holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> to_lightness(np.array([[0, 128, 255]], np.uint8), IntensityWindow(0, 255))
+    tensor([[  0.0000,  53.5850, 100.0000]])
+    >>> to_lightness(np.array([[-5.0, 50.0, 500.0]]), IntensityWindow(0, 100))  # clipped
+    tensor([[  0.0000,  53.3890, 100.0000]])
     """
     plane = np.asarray(plane)
     if window.is_uint8_identity(plane.dtype):

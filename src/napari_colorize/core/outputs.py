@@ -1,5 +1,4 @@
-"""Checks on a run's outputs before any work: where they go, whether they fit, what they came
-from.
+"""Check a run's outputs before any work: where they go, whether they fit, what they came from.
 
 * :func:`check_targets`: output paths distinct from the input and each other, ``out=`` arrays
   writable and of the right shape and dtype, in-memory results that fit in memory.
@@ -25,7 +24,30 @@ FINGERPRINT_PLANES = 8
 
 
 def check_out_array(out: Any, shape: tuple[int, ...]) -> None:
-    """Raise unless ``out`` is a writable uint8 array shaped ``shape + (3,)``."""
+    """Check that ``out`` is a writable uint8 array shaped ``shape + (3,)``.
+
+    Parameters
+    ----------
+    out : array-like
+        The caller's output array (numpy, zarr, ...).
+    shape : tuple of int
+        The image's shape.
+
+    Raises
+    ------
+    TypeError
+        ``out`` is not an array.
+    ValueError
+        ``out`` has another shape or dtype, is a dask array, or is read-only.
+
+    Examples
+    --------
+    >>> check_out_array(np.zeros((4, 5, 3), np.uint8), (4, 5))
+    >>> check_out_array(np.zeros((4, 5), np.uint8), (4, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: out has shape (4, 5); it must be image.shape + (3,) = (4, 5, 3)
+    """
     expected = (*shape, 3)
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         raise TypeError(
@@ -58,14 +80,57 @@ def _writable(out: Any) -> bool:
 
 
 def result_bytes(shape: tuple[int, ...], *, rgb: bool, confidence: bool, n_maps: int) -> int:
-    """Bytes of an in-memory result: uint8 RGB, float32 confidence, float32 channel maps."""
+    """Count the bytes of an in-memory result: uint8 RGB, float32 confidence and channel maps.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape.
+    rgb, confidence : bool
+        Whether the result holds the RGB image, and the confidence map.
+    n_maps : int
+        Number of channel maps held.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Examples
+    --------
+    >>> result_bytes((100, 200), rgb=True, confidence=True, n_maps=0)  # 3 + 4 bytes a pixel
+    140000
+    """
     per_pixel = 3 * int(rgb) + 4 * int(confidence) + 4 * n_maps
     return math.prod(int(s) for s in shape) * per_pixel
 
 
 def check_memory(shape: tuple[int, ...], *, rgb: bool = True, confidence: bool = False,
                  n_maps: int = 0) -> None:
-    """Raise ``ValueError`` if an in-memory result would not fit in the available memory."""
+    """Check that an in-memory result fits in the available memory.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape.
+    rgb, confidence : bool
+        Whether the result holds the RGB image, and the confidence map.
+    n_maps : int
+        Number of channel maps held.
+
+    Raises
+    ------
+    ValueError
+        The result would need more than the available memory (the message suggests OME-Zarr).
+
+    Examples
+    --------
+    >>> check_memory((512, 512), confidence=True)
+    >>> check_memory((10**7, 10**7))
+    Traceback (most recent call last):
+    ...
+    ValueError: the result (RGB of shape (10000000, 10000000)) needs 272.8 TB of memory but ...
+    """
     need = result_bytes(shape, rgb=rgb, confidence=confidence, n_maps=n_maps)
     if not need:
         return
@@ -94,7 +159,36 @@ def _size(n: float) -> str:
 def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps: int) -> None:
     """Check where a run's results go, before the model runs or anything is written.
 
-    ``source`` is what the caller passed (a path or an array), ``image`` the opened array.
+    Parameters
+    ----------
+    source : path or array-like
+        What the caller passed as the input.
+    image : array-like
+        The opened input.
+    out : path, array-like or None
+        An OME-Zarr path, an array to write into, or ``None`` (a result in memory).
+    confidence : bool
+        Whether a confidence map is computed (a store beside a path ``out``).
+    n_maps : int
+        Number of channel maps kept (a store beside a path ``out``), 0 for none.
+
+    Raises
+    ------
+    ValueError
+        A path that is not zarr or clashes with the input or another output, an array of the
+        wrong shape or dtype or read-only, or a result that does not fit in memory.
+    TypeError
+        ``out`` is neither a path nor an array.
+
+    Examples
+    --------
+    >>> gray = np.zeros((64, 64), np.uint8)
+    >>> check_targets(gray, gray, None, confidence=True, n_maps=0)
+    >>> check_targets(gray, gray, np.zeros((64, 64, 3), np.uint8), confidence=False, n_maps=0)
+    >>> check_targets("in.tif", gray, "out.png", confidence=False, n_maps=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: out=out.png must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI
     """
     shape = tuple(int(s) for s in image.shape)
     if out is None:
@@ -119,11 +213,32 @@ def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps
 
 
 def input_fingerprint(image: Any) -> str:
-    """sha256 of the input's shape, dtype and a fixed set of small windows (a grid of 64 px
-    windows at the centres of a 6 x 6 partition of each plane, on up to 8 planes spread over the
-    stack): cheap on any size, mostly inside the image rather than on its borders (where two
-    slides' background looks alike), and the same for the same pixels whichever reader (numpy,
-    memmap, zarr, dask) serves them."""
+    """Digest the input's shape, dtype and a fixed set of small windows (sha256).
+
+    The windows are a grid of 64 px windows at the centres of a 6 x 6 partition of each plane,
+    on up to 8 planes spread over the stack: cheap on any size, mostly inside the image rather
+    than on its borders (where two slides' background looks alike), and the same for the same
+    pixels whichever reader (numpy, memmap, zarr, dask) serves them.
+
+    Parameters
+    ----------
+    image : array-like
+        The opened input.
+
+    Returns
+    -------
+    str
+        The hex digest.
+
+    Examples
+    --------
+    >>> image = np.arange(200 * 300, dtype=np.uint16).reshape(200, 300)
+    >>> digest = input_fingerprint(image)
+    >>> len(digest), digest == input_fingerprint(image.copy())
+    (64, True)
+    >>> digest == input_fingerprint(image[::-1])
+    False
+    """
     from .intensity import sample_planes
 
     shape = tuple(int(s) for s in image.shape)
