@@ -1,8 +1,11 @@
 """Make the user-guide screenshots from a real napari viewer.
 
+Rerun this script whenever the widget changes (controls, sections, messages), and look at every
+image before committing them: the README and the guide show them as the current widget.
+
 Run under an X server, e.g.::
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
 Opens the bundled samples, drives the Colorize widget like a user would and saves PNGs into
 ``docs/images/`` (palette PNGs, each well under 300 KB).
@@ -69,14 +72,14 @@ def main() -> None:
 
     # 2. Gray, colorized and true colour side by side.
     viewer.open_sample(PLUGIN, "cmu1_truth")
-    viewer.grid.shape = (1, 3)
-    viewer.grid.enabled = True
+    viewer.canvas.grid.shape = (1, 3)
+    viewer.canvas.grid.enabled = True
     wait(0.5)
     viewer.reset_view()
     wait(1)
     save(viewer, "compare.png", canvas_only=True, width=900)  # gray | colorized | truth
     viewer.reset_view()
-    viewer.grid.enabled = False
+    viewer.canvas.grid.enabled = False
     viewer.layers.remove("CMU-1 region (true colour)")
 
     # 3. Preview: colorize only what is on screen.
