@@ -23,8 +23,21 @@ T = TypeVar("T")
 class TileSpec:
     """One tile of a 2-D plane.
 
-    ``read`` is the window (in plane pixels) fed to the model. ``crop`` is the part of it that
-    this tile alone owns when tiles are not blended: the crops of a plan cover every pixel once.
+    Parameters
+    ----------
+    read : tuple of slice
+        The window (rows, cols, in plane pixels) fed to the model.
+    crop : tuple of slice
+        The part of ``read`` that this tile alone owns when tiles are not blended: the crops of
+        a plan cover every pixel once.
+
+    Examples
+    --------
+    >>> tile = plan_tiles((300, 200), tile_size=256, overlap=32)[0]
+    >>> tile.read
+    (slice(0, 256, None), slice(0, 200, None))
+    >>> tile.crop
+    (slice(0, 150, None), slice(0, 200, None))
     """
 
     read: tuple[slice, slice]
@@ -61,6 +74,28 @@ class AxisPlan(_Lazy[tuple[int, int, int, int]]):
     Tiles of size ``tile`` advance by ``tile - overlap``; the last one is shifted inward to end
     at ``length``. Ownership boundaries lie half-way through each overlap. Entries are computed
     on demand; starts and ownership bounds increase with ``i``.
+
+    Parameters
+    ----------
+    length : int
+        Pixels along the axis.
+    tile : int
+        Tile length; an axis no longer than a tile has one tile of the axis' length.
+    overlap : int
+        Pixels shared by neighbouring tiles, in ``[0, tile)``.
+
+    Raises
+    ------
+    ValueError
+        A length or tile below 1, or an overlap outside ``[0, tile)``.
+
+    Examples
+    --------
+    >>> plan = AxisPlan(1000, 256, 32)
+    >>> len(plan), plan[0], plan[-1]
+    (5, (0, 256, 0, 240), (744, 1000, 836, 1000))
+    >>> plan.touching(300, 500)  # tiles 1 (224-480) and 2 (448-704)
+    range(1, 3)
     """
 
     length: int
@@ -68,6 +103,7 @@ class AxisPlan(_Lazy[tuple[int, int, int, int]]):
     overlap: int
 
     def __post_init__(self) -> None:
+        """Check the length, tile and overlap."""
         if self.length < 1 or self.tile < 1:
             raise ValueError(f"axis length {self.length} and tile {self.tile} must be >= 1")
         if self.length > self.tile and not 0 <= self.overlap < self.tile:
@@ -79,11 +115,24 @@ class AxisPlan(_Lazy[tuple[int, int, int, int]]):
         return min(self.tile, self.length)
 
     def __len__(self) -> int:
+        """Count the tiles of the axis."""
         if self.length <= self.tile:
             return 1
         return math.ceil((self.length - self.tile) / (self.tile - self.overlap)) + 1
 
     def start(self, i: int) -> int:
+        """Return where tile ``i`` starts (the last tile is shifted inward to fit).
+
+        Parameters
+        ----------
+        i : int
+            Tile index, from 0 to ``len(self) - 1``.
+
+        Returns
+        -------
+        int
+            The first pixel of the tile.
+        """
         if self.length <= self.tile:
             return 0
         return min(i * (self.tile - self.overlap), self.length - self.tile)
@@ -95,8 +144,20 @@ class AxisPlan(_Lazy[tuple[int, int, int, int]]):
         return (start, start + size, own_start, own_stop)
 
     def touching(self, start: int, stop: int, constant: bool = False) -> range:
-        """Indices of the tiles whose window (``crop`` with ``constant`` blending, else
-        ``read``) overlaps ``[start, stop)``."""
+        """Find the tiles whose window overlaps ``[start, stop)``, by bisection.
+
+        Parameters
+        ----------
+        start, stop : int
+            A range of pixels along the axis.
+        constant : bool
+            Look at the tiles' owned part (``crop``, constant blending), not their ``read``.
+
+        Returns
+        -------
+        range
+            Indices of the tiles, in order (empty if none).
+        """
         if constant:  # own_start < stop and own_stop > start
             first = bisect.bisect_right(self, start, key=lambda e: e[3])
             last = bisect.bisect_left(self, stop, key=lambda e: e[2])
@@ -107,12 +168,45 @@ class AxisPlan(_Lazy[tuple[int, int, int, int]]):
 
 
 def plan_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile (see :class:`AxisPlan`)."""
+    """Plan one axis: ``(start, stop, own_start, own_stop)`` per tile (see :class:`AxisPlan`).
+
+    Parameters
+    ----------
+    length, tile, overlap : int
+        Pixels along the axis, tile length and overlap.
+
+    Returns
+    -------
+    list of tuple of int
+        Every entry of ``AxisPlan(length, tile, overlap)``.
+
+    Examples
+    --------
+    >>> plan_axis(10, 4, 1)
+    [(0, 4, 0, 3), (3, 7, 3, 6), (6, 10, 6, 10)]
+    """
     return list(AxisPlan(length, tile, overlap))
 
 
 def make_tile(rows: tuple[int, ...], cols: tuple[int, ...]) -> TileSpec:
-    """The :class:`TileSpec` of one row entry and one column entry of two axis plans."""
+    """Make the :class:`TileSpec` of one row entry and one column entry of two axis plans.
+
+    Parameters
+    ----------
+    rows, cols : tuple of int
+        ``(start, stop, own_start, own_stop)`` entries of :class:`AxisPlan`.
+
+    Returns
+    -------
+    TileSpec
+        ``read`` from the starts and stops, ``crop`` from the owned bounds.
+
+    Examples
+    --------
+    >>> tile = make_tile((0, 4, 0, 3), (2, 6, 3, 6))
+    >>> tile.read, tile.crop
+    ((slice(0, 4, None), slice(2, 6, None)), (slice(0, 3, None), slice(3, 6, None)))
+    """
     return TileSpec(
         read=(slice(rows[0], rows[1]), slice(cols[0], cols[1])),
         crop=(slice(rows[2], rows[3]), slice(cols[2], cols[3])),
@@ -122,9 +216,27 @@ def make_tile(rows: tuple[int, ...], cols: tuple[int, ...]) -> TileSpec:
 def plan_tiles(
     shape: tuple[int, int], tile_size: int | tuple[int, int], overlap: int
 ) -> list[TileSpec]:
-    """Tiles covering a plane of ``shape`` (rows, cols), in row-major order.
+    """Plan the tiles covering a plane of ``shape`` (rows, cols), in row-major order.
 
-    ``tile_size`` may differ per axis (a plane narrower than a tile on one axis).
+    Parameters
+    ----------
+    shape : tuple of int
+        Rows and columns of the plane.
+    tile_size : int or tuple of int
+        Tile side, or rows and columns (they may differ per axis, for a plane narrower than a
+        tile on one axis).
+    overlap : int
+        Pixels shared by neighbouring tiles.
+
+    Returns
+    -------
+    list of TileSpec
+        Every tile, row-major; their crops cover every pixel exactly once.
+
+    Raises
+    ------
+    ValueError
+        An empty plane, or an overlap outside ``[0, tile_size)``.
 
     Examples
     --------
@@ -146,6 +258,19 @@ class Block:
     of the tiles touching the block; its tiles are their product, in plan (row-major) order.
     Runs are resumed and distributed block by block. A block's result depends only on its tiles,
     so it is the same whichever process computes it, and in whichever batch.
+
+    Parameters
+    ----------
+    rows, cols : slice
+        The block's pixels in the plane.
+    tile_rows, tile_cols : range
+        Indices of the tiles touching it, into the plan's row and column :class:`AxisPlan`.
+
+    Examples
+    --------
+    >>> block = Block(slice(0, 512), slice(512, 600), range(0, 3), range(2, 3))
+    >>> block.key, block.n_tiles, list(block.tiles)
+    ('0-512', 3, [(0, 2), (1, 2), (2, 2)])
     """
 
     rows: slice
@@ -155,14 +280,17 @@ class Block:
 
     @property
     def region(self) -> tuple[slice, slice]:
+        """The block's ``(rows, cols)`` window in the plane."""
         return (self.rows, self.cols)
 
     @property
     def key(self) -> str:
+        """The block's name in a plane: ``"row-col"`` of its first pixel (resume markers)."""
         return f"{self.rows.start}-{self.cols.start}"
 
     @property
     def n_tiles(self) -> int:
+        """Number of tiles touching the block."""
         return len(self.tile_rows) * len(self.tile_cols)
 
     @property
@@ -173,8 +301,31 @@ class Block:
 
 @dataclass(frozen=True)
 class BlockGrid(_Lazy[Block]):
-    """The blocks (at most ``block_size`` a side) of a ``plane`` (rows, cols), row-major, made on
-    demand from the axis plans: a few integers, whatever the plane's size."""
+    """The blocks of a plane, row-major, made on demand from the axis plans.
+
+    A few integers, whatever the plane's size. Use :func:`plan_blocks` to make one.
+
+    Parameters
+    ----------
+    plane : tuple of int
+        Rows and columns of the plane.
+    block_size : int
+        Largest block side; blocks on the last row and column may be smaller.
+    rows, cols : AxisPlan
+        The tile plans of the two axes.
+    constant : bool
+        Constant blending: a block's tiles are those whose ``crop`` touches it.
+
+    Examples
+    --------
+    >>> grid = BlockGrid((1000, 600), 512, AxisPlan(1000, 256, 32), AxisPlan(600, 256, 32))
+    >>> len(grid), grid.grid, grid.n_tiles
+    (4, (2, 2), 24)
+    >>> grid[1].region
+    (slice(0, 512, None), slice(512, 600, None))
+    >>> grid.at(0, 512) == grid[1], grid.at(1, 0)
+    (True, None)
+    """
 
     plane: tuple[int, int]
     block_size: int
@@ -188,6 +339,7 @@ class BlockGrid(_Lazy[Block]):
         return (-(-self.plane[0] // self.block_size), -(-self.plane[1] // self.block_size))
 
     def __len__(self) -> int:
+        """Count the blocks of the plane."""
         return self.grid[0] * self.grid[1]
 
     def _axis(self, axis: int, i: int) -> tuple[slice, range]:
@@ -202,6 +354,7 @@ class BlockGrid(_Lazy[Block]):
         return Block(rows, cols, tile_rows, tile_cols)
 
     def __iter__(self) -> Iterator[Block]:
+        """Yield the blocks row by row (each column's tile range computed once)."""
         cols = [self._axis(1, c) for c in range(self.grid[1])]
         for r in range(self.grid[0]):
             rows, tile_rows = self._axis(0, r)
@@ -209,7 +362,18 @@ class BlockGrid(_Lazy[Block]):
                 yield Block(rows, col, tile_rows, tile_cols)
 
     def at(self, row: int, col: int) -> Block | None:
-        """The block starting at pixel ``(row, col)``, or ``None`` if no block starts there."""
+        """Find the block starting at pixel ``(row, col)``.
+
+        Parameters
+        ----------
+        row, col : int
+            A pixel of the plane.
+
+        Returns
+        -------
+        Block or None
+            The block starting there, or ``None`` if no block starts there.
+        """
         if row % self.block_size or col % self.block_size:
             return None
         r, c = row // self.block_size, col // self.block_size
@@ -232,12 +396,56 @@ def plan_blocks(
 
     Each block lists the tiles whose window (``crop`` with constant blending) touches it, in plan
     order. Tiles straddling a block edge are computed once per block they touch.
+
+    Parameters
+    ----------
+    plane : tuple of int
+        Rows and columns of the plane.
+    rows, cols : AxisPlan
+        The tile plans of the two axes.
+    block_size : int
+        Largest block side in pixels.
+    constant : bool
+        Constant blending: blocks need only the tiles whose ``crop`` touches them.
+
+    Returns
+    -------
+    BlockGrid
+        The blocks, made on demand.
+
+    Examples
+    --------
+    >>> rows, cols = AxisPlan(2048, 512, 64), AxisPlan(2048, 512, 64)
+    >>> len(plan_blocks((2048, 2048), rows, cols, 4096)), len(rows) * len(cols)
+    (1, 25)
+    >>> grid = plan_blocks((2048, 2048), rows, cols, 1024)
+    >>> len(grid), grid.n_tiles  # tiles on block edges are computed twice
+    (4, 36)
     """
     return BlockGrid((plane[0], plane[1]), block_size, rows, cols, constant)
 
 
 def intersect(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
-    """Overlap of two windows (may be empty)."""
+    """Intersect two windows.
+
+    Parameters
+    ----------
+    a, b : tuple of slice
+        ``(rows, cols)`` windows with explicit starts and stops.
+
+    Returns
+    -------
+    tuple of slice
+        Their overlap; an empty slice on an axis where they do not meet.
+
+    Examples
+    --------
+    >>> intersect((slice(0, 10), slice(5, 8)), (slice(4, 20), slice(0, 6)))
+    (slice(4, 10, None), slice(5, 6, None))
+    >>> intersect((slice(0, 4), slice(0, 4)), (slice(6, 9), slice(0, 4)))[0]
+    slice(6, 6, None)
+    """
+
     def overlap(x: slice, y: slice) -> slice:
         start = max(x.start, y.start)
         return slice(start, max(start, min(x.stop, y.stop)))
@@ -246,6 +454,22 @@ def intersect(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, sl
 
 
 def relative(window: tuple[slice, slice], origin: tuple[slice, slice]) -> tuple[slice, slice]:
-    """``window`` in coordinates relative to ``origin``'s start."""
+    """Express ``window`` in coordinates relative to ``origin``'s start.
+
+    Parameters
+    ----------
+    window, origin : tuple of slice
+        ``(rows, cols)`` windows in the same coordinates.
+
+    Returns
+    -------
+    tuple of slice
+        ``window`` shifted by ``origin``'s starts.
+
+    Examples
+    --------
+    >>> relative((slice(5, 10), slice(7, 9)), (slice(4, 20), slice(2, 6)))
+    (slice(1, 6, None), slice(5, 7, None))
+    """
     return (slice(window[0].start - origin[0].start, window[0].stop - origin[0].start),
             slice(window[1].start - origin[1].start, window[1].stop - origin[1].start))
