@@ -33,12 +33,44 @@ _GAMUT_MARGIN = 0.985
 
 
 def srgb_to_linear(v: torch.Tensor) -> torch.Tensor:
-    """Undo the sRGB transfer curve; ``v`` in [0, 1]."""
+    """Undo the sRGB transfer curve.
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        sRGB values in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        Linear values, shaped like ``v``.
+
+    Examples
+    --------
+    >>> srgb_to_linear(torch.tensor([0.0, 0.5, 1.0]))
+    tensor([0.0000, 0.2140, 1.0000])
+    """
     return torch.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(v: torch.Tensor) -> torch.Tensor:
-    """Apply the sRGB transfer curve; ``v`` in [0, 1]."""
+    """Apply the sRGB transfer curve.
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        Linear values; clipped to [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        sRGB values in [0, 1], shaped like ``v``.
+
+    Examples
+    --------
+    >>> linear_to_srgb(torch.tensor([-1.0, 0.214, 1.0]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
     v = v.clamp(0.0, 1.0)
     return torch.where(v <= 0.0031308, v * 12.92, 1.055 * v.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
 
@@ -48,7 +80,17 @@ def _f(t: torch.Tensor) -> torch.Tensor:
 
 
 def lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
-    """The inverse of CIE Lab's companding function: ``(L + 16) / 116`` -> relative Y.
+    """Invert CIE Lab's companding function, e.g. ``(L + 16) / 116`` -> relative luminance Y.
+
+    Parameters
+    ----------
+    f : torch.Tensor
+        Companded values (``(L + 16) / 116``, or its sums with ``a / 500`` and ``-b / 200``).
+
+    Returns
+    -------
+    torch.Tensor
+        Relative X, Y or Z, shaped like ``f``.
 
     Examples
     --------
@@ -64,19 +106,64 @@ def lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
 
 
 def gray_to_lightness(v: torch.Tensor) -> torch.Tensor:
-    """CIE L of the sRGB gray ``v`` in [0, 1] (for gray, Y equals the linear value)."""
+    """Compute the CIE lightness of sRGB grays (for a gray, Y equals the linear value).
+
+    Parameters
+    ----------
+    v : torch.Tensor
+        sRGB gray values in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        Lightness L*, 0-100, shaped like ``v``.
+
+    Examples
+    --------
+    >>> gray_to_lightness(torch.tensor([0.0, 0.5, 1.0]))
+    tensor([  0.0000,  53.3890, 100.0000])
+    """
     return 116 * _f(srgb_to_linear(v)) - 16
 
 
 @functools.cache
 def uint8_lightness_table() -> np.ndarray:
-    """L for each of the 256 uint8 gray levels, float32."""
+    """Tabulate the lightness of each of the 256 uint8 gray levels (cached: do not write).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 lightness ``(256,)``, 0-100.
+
+    Examples
+    --------
+    >>> table = uint8_lightness_table()
+    >>> table.shape, table[[0, 128, 255]].round(2).tolist()
+    ((256,), [0.0, 53.59, 100.0])
+    """
     v = torch.arange(256, dtype=torch.float64) / 255
     return gray_to_lightness(v).float().numpy()
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """sRGB in [0, 1], channels first ``(3, ...)`` -> Lab ``(3, ...)``."""
+    """Convert sRGB (D65) to CIE Lab.
+
+    Parameters
+    ----------
+    rgb : torch.Tensor
+        sRGB in [0, 1] (clipped), channels first ``(3, ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        L, a, b ``(3, ...)``, in ``rgb``'s dtype.
+
+    Examples
+    --------
+    >>> red = torch.tensor([[1.0], [0.0], [0.0]])
+    >>> rgb_to_lab(red)[:, 0]
+    tensor([53.2408, 80.0925, 67.2032])
+    """
     lin = srgb_to_linear(rgb.clamp(0, 1))
     m = _RGB_TO_XYZ.to(rgb.dtype)
     xyz = torch.einsum("ij,j...->i...", m, lin)
@@ -85,14 +172,57 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def writable(array: np.ndarray, dtype: Any = None) -> np.ndarray:
-    """``array`` as a contiguous, writable array (copied only if needed), for
-    ``torch.from_numpy``, which warns on read-only memory such as a file's memmap."""
+    """Make ``array`` contiguous and writable, copying only if needed.
+
+    For ``torch.from_numpy``, which warns on read-only memory such as a file's memmap.
+
+    Parameters
+    ----------
+    array : array-like
+        Any array.
+    dtype : numpy.dtype, optional
+        Convert to this dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``array`` itself when it already is contiguous and writable (and of ``dtype``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frozen = np.zeros(3)
+    >>> frozen.flags.writeable = False
+    >>> copy = writable(frozen)
+    >>> copy is frozen, copy.flags.writeable
+    (False, True)
+    >>> ready = np.zeros(3)
+    >>> writable(ready) is ready
+    True
+    """
     array = np.ascontiguousarray(array, dtype=dtype)
     return array if array.flags.writeable else array.copy()
 
 
 def rgb_uint8_to_lab(rgb: np.ndarray) -> torch.Tensor:
-    """uint8 RGB ``(H, W, 3)`` -> Lab float64 ``(3, H, W)``."""
+    """Convert a uint8 sRGB image to CIE Lab.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        uint8 sRGB, channels last ``(H, W, 3)``.
+
+    Returns
+    -------
+    torch.Tensor
+        float64 L, a, b ``(3, H, W)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgb_uint8_to_lab(np.array([[[255, 0, 0]]], np.uint8))[:, 0, 0]
+    tensor([53.2408, 80.0925, 67.2032], dtype=torch.float64)
+    """
     t = torch.from_numpy(writable(rgb)).permute(2, 0, 1).double() / 255
     return rgb_to_lab(t)
 
@@ -129,7 +259,25 @@ def _gamut_table() -> torch.Tensor:
 
 
 def max_chroma(lightness: torch.Tensor, hue: torch.Tensor) -> torch.Tensor:
-    """Largest in-gamut chroma for each lightness (0-100) and hue (radians, as from atan2)."""
+    """Look up the largest in-gamut chroma for each lightness and hue.
+
+    Parameters
+    ----------
+    lightness : torch.Tensor
+        L*, 0-100 (clipped).
+    hue : torch.Tensor
+        Hue angle in radians, as from ``atan2(b, a)``, shaped like ``lightness``.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 chroma (from a table: a cell's smallest value, so it stays inside sRGB).
+
+    Examples
+    --------
+    >>> max_chroma(torch.tensor([50.0, 100.0]), torch.tensor([0.0, 0.0]))
+    tensor([78.8876,  0.0000])
+    """
     table = _gamut_table().to(lightness.device).flatten()
     li = (lightness.clamp(0, 100) * ((_N_L - 1) / 100)).to(torch.int32)
     hi = ((hue + math.pi) * (_N_H / (2 * math.pi))).to(torch.int32).clamp_(0, _N_H - 1)
@@ -142,7 +290,24 @@ def _lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def fit_chroma(lab: torch.Tensor) -> torch.Tensor:
-    """Scale (a, b) towards the L axis until each colour is inside sRGB; L is unchanged."""
+    """Scale (a, b) towards the L axis until each colour is inside sRGB; L is unchanged.
+
+    Parameters
+    ----------
+    lab : torch.Tensor
+        L, a, b ``(3, ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        L, a, b ``(3, ...)`` with the hue kept and the chroma at most ``max_chroma`` (less a
+        small margin).
+
+    Examples
+    --------
+    >>> fit_chroma(torch.tensor([[50.0], [120.0], [0.0]]))[:, 0]  # too red for sRGB
+    tensor([50.0000, 77.7042,  0.0000])
+    """
     lightness, a, b = lab[0], lab[1], lab[2]
     chroma = torch.sqrt(a * a + b * b)
     limit = max_chroma(lightness, torch.atan2(b, a)) * _GAMUT_MARGIN
@@ -151,7 +316,23 @@ def fit_chroma(lab: torch.Tensor) -> torch.Tensor:
 
 
 def lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
-    """Lab ``(3, ...)`` -> sRGB in [0, 1] ``(3, ...)``, reducing chroma (not L) to fit the gamut."""
+    """Convert CIE Lab to sRGB, reducing chroma (not L) to fit the gamut.
+
+    Parameters
+    ----------
+    lab : torch.Tensor
+        L, a, b ``(3, ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        sRGB in [0, 1] ``(3, ...)``.
+
+    Examples
+    --------
+    >>> lab_to_srgb(torch.tensor([[50.0], [0.0], [0.0]]))[:, 0]  # L* 50 is a mid gray
+    tensor([0.4663, 0.4663, 0.4663])
+    """
     return linear_to_srgb(_lab_to_linear(fit_chroma(lab)))
 
 
@@ -179,6 +360,25 @@ def lab_to_srgb_uint8(
 
     The arithmetic of :func:`lab_to_srgb`, in bands of rows with in-place passes and the transfer
     curve read from a 16-bit table: this runs once per output pixel, so it must be cheap.
+
+    Parameters
+    ----------
+    lightness, a, b : torch.Tensor
+        float32 planes ``(H, W)``.
+    out : torch.Tensor, optional
+        uint8 ``(H, W, 3)`` to write into (e.g. a view of the result array).
+
+    Returns
+    -------
+    torch.Tensor
+        ``out``, or a new uint8 ``(H, W, 3)`` tensor on the planes' device.
+
+    Examples
+    --------
+    >>> lightness, a, b = torch.tensor([[50.0, 100.0]]), torch.zeros(1, 2), torch.zeros(1, 2)
+    >>> lab_to_srgb_uint8(lightness, a, b)
+    tensor([[[119, 119, 119],
+             [255, 255, 255]]], dtype=torch.uint8)
     """
     device = lightness.device
     if out is None:
@@ -235,7 +435,7 @@ class _Workspace:
 
 
 def _finv_into(f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """:func:`lab_f_inverse` of ``f`` written into ``out`` (``f`` is overwritten), without branching.
+    """Write :func:`lab_f_inverse` of ``f`` into ``out`` without branching (``f`` is overwritten).
 
     With c = 6/29 and s = 116/kappa: finv(f) = max(f, c)**3 + (min(f, c) - c) * s, because the
     linear branch is the tangent of the cube at c (the cube's slope there is 3c**2 = s).
