@@ -1,5 +1,4 @@
-"""Colour hints: a few points with the colour the user wants there, propagated to the structures
-they sit on.
+"""Colour hints: a few points with the colour wanted there, carried to the structures they mark.
 
 Each hint says "this pixel should have chroma (a, b)". The model's own prediction at the hint
 (from a tile centred on it, so it does not depend on the run's tiling) gives a correction
@@ -38,16 +37,44 @@ PRIOR_WEIGHT = 0.3
 
 @dataclass(frozen=True)
 class Hints:
-    """Hint points in data coordinates (``(N, ndim)``: leading indices, row, column) and their
-    sRGB colours ``(N, 3)`` in [0, 1]."""
+    """Colour hints: points in data coordinates and the sRGB colour wanted at each.
+
+    Made by :func:`parse_hints`, which checks and normalises what the user gives.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        float64 ``(N, ndim)``: leading indices, row, column.
+    colours : numpy.ndarray
+        float64 sRGB ``(N, 3)`` in [0, 1].
+
+    Examples
+    --------
+    >>> hints = parse_hints(([[10, 20]], [(0, 0, 255)]), ndim=2)
+    >>> len(hints), hints.colours
+    (1, array([[0., 0., 1.]]))
+    """
 
     points: np.ndarray
     colours: np.ndarray
 
     def __len__(self) -> int:
+        """Count the hints."""
         return len(self.points)
 
     def to_metadata(self) -> dict:
+        """Describe the hints for a result's metadata (JSON: rounded lists).
+
+        Returns
+        -------
+        dict
+            ``points`` (rounded to 3 decimals) and ``colors`` (sRGB 0-1, 4 decimals).
+
+        Examples
+        --------
+        >>> parse_hints(([[10, 20]], [(0, 0, 255)]), ndim=2).to_metadata()
+        {'points': [[10.0, 20.0]], 'colors': [[0.0, 0.0, 1.0]]}
+        """
         return {"points": self.points.round(3).tolist(), "colors": self.colours.round(4).tolist()}
 
 
@@ -58,8 +85,39 @@ MAX_CSV_BYTES = 1 << 20
 
 
 def parse_hints(hints: Any, ndim: int) -> Hints:
-    """Hints from ``(points, colours)``, a dict with ``points``/``colors``, a :class:`Hints`,
-    or a CSV path (columns: one per image axis, then r, g, b)."""
+    """Read and check colour hints given in any of the accepted forms.
+
+    Parameters
+    ----------
+    hints : tuple, dict, Hints, str or path
+        ``(points, colours)``; a dict with ``points`` and ``colors`` (or ``colours``); a
+        :class:`Hints`; or a CSV path (columns: one per image axis, then r, g, b). Points are
+        ``(N, ndim)`` (a single point may be flat); colours are sRGB in 0-1 or 0-255, RGB or
+        RGBA (alpha is dropped).
+    ndim : int
+        The image's number of axes.
+
+    Returns
+    -------
+    Hints
+        float64 points ``(N, ndim)`` and colours ``(N, 3)`` in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        An unknown form, points with the wrong number of coordinates, more than ``MAX_HINTS``
+        points, not one colour per point, non-finite numbers, colours outside 0-255, or an
+        unreadable CSV file.
+
+    Examples
+    --------
+    >>> parse_hints({"points": [[1, 2, 3]], "colors": [[0.5, 0.5, 0.5, 1.0]]}, ndim=3)
+    Hints(points=array([[1., 2., 3.]]), colours=array([[0.5, 0.5, 0.5]]))
+    >>> parse_hints(([[1, 2]], [(255, 0, 0)]), ndim=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: hint points need 3 coordinates each (one per image axis); got points shaped (1, 2)
+    """
     points: Any
     colours: Any
     if isinstance(hints, Hints):
@@ -120,7 +178,38 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
 
 
 def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of ``axis_0, ..., axis_{ndim-1}, r, g, b`` (a header row is allowed)."""
+    r"""Read a hints CSV file: rows of ``axis_0, ..., axis_{ndim-1}, r, g, b``.
+
+    A header row is allowed. The file is at most ``MAX_CSV_BYTES`` long.
+
+    Parameters
+    ----------
+    path : str or path
+        The CSV file.
+    ndim : int
+        The image's number of axes (coordinates per row).
+
+    Returns
+    -------
+    points, colours : numpy.ndarray
+        float64 ``(N, ndim)`` and ``(N, 3)``, as written (colours not yet scaled).
+
+    Raises
+    ------
+    ValueError
+        The file cannot be read, is not a text file or too large, holds no rows, or a row has
+        the wrong number of columns or a value that is not a number.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "hints.csv"
+    ...     _ = path.write_text("row,col,r,g,b\n20,21,40,60,200\n")
+    ...     read_hints_csv(path, ndim=2)
+    (array([[20., 21.]]), array([[ 40.,  60., 200.]]))
+    """
     path = Path(path)
     try:
         info = path.stat()
@@ -165,8 +254,29 @@ def _is_number(text: str) -> bool:
 
 
 def split_by_plane(hints: Hints, shape: tuple[int, ...]) -> tuple[dict, int]:
-    """Hints grouped by plane (flat index into the leading axes) with integer pixel positions,
-    and the number ignored because they fall outside the image."""
+    """Group hints by plane, at whole pixels, leaving out those outside the image.
+
+    Parameters
+    ----------
+    hints : Hints
+        Checked hints.
+    shape : tuple of int
+        The image's shape.
+
+    Returns
+    -------
+    by_plane : dict
+        Flat plane index (into the leading axes) -> list of ``(row, col, colour)``.
+    ignored : int
+        Hints outside the image.
+
+    Examples
+    --------
+    >>> hints = parse_hints(([[1, 5, 6], [0, 2, 2], [3, 0, 0]], [(1, 0, 0)] * 3), ndim=3)
+    >>> by_plane, ignored = split_by_plane(hints, (2, 8, 8))
+    >>> sorted(by_plane), by_plane[1][0][:2], ignored
+    ([0, 1], (5, 6), 1)
+    """
     leading = shape[:-2]
     by_plane: dict[int, list] = {}
     ignored = 0
@@ -182,7 +292,34 @@ def split_by_plane(hints: Hints, shape: tuple[int, ...]) -> tuple[dict, int]:
 
 @dataclass(frozen=True)
 class HintField:
-    """The hints of one plane, ready to apply: positions, features and corrections (float32)."""
+    """The hints of one plane, ready to apply: positions, features and corrections.
+
+    Made by :func:`hint_fields`. Applying it is a pointwise function of a pixel's position,
+    lightness and predicted chroma, so blocks and tiles cannot cut it.
+
+    Parameters
+    ----------
+    rows, cols : numpy.ndarray
+        float32 ``(N,)`` pixel positions of the hints in the plane.
+    features : numpy.ndarray
+        float32 ``(N, 3)``: lightness and the model's (a, b) at each hint.
+    delta : numpy.ndarray
+        float32 ``(N, 2)``: wanted minus predicted (a, b) at each hint.
+
+    Examples
+    --------
+    One hint asking for +20 a*, -10 b* on a plain plane of lightness 50:
+
+    >>> import torch
+    >>> field = HintField(np.array([2.0], np.float32), np.array([2.0], np.float32),
+    ...                   np.array([[50, 0, 0]], np.float32), np.array([[20, -10]], np.float32))
+    >>> ab = torch.zeros(2, 1, 400)
+    >>> field.apply(torch.full((1, 400), 50.0), ab, origin=(0, 0))
+    >>> ab[:, 0, 2]  # at the hint: most of the correction (the prior keeps the rest)
+    tensor([15.3841, -7.6921])
+    >>> ab[:, 0, 399]  # far away, on the same structure: a weaker share
+    tensor([10.7710, -5.3855])
+    """
 
     rows: np.ndarray
     cols: np.ndarray
@@ -190,8 +327,22 @@ class HintField:
     delta: np.ndarray  # (N, 2): wanted minus predicted chroma
 
     def apply(self, lightness: torch.Tensor, ab: torch.Tensor, origin: tuple[int, int]) -> None:
-        """Correct chroma ``ab`` ``(2, h, w)`` in place; ``origin`` is the block's top-left
-        pixel in the plane, ``lightness`` its ``(h, w)`` lightness."""
+        """Correct the chroma of one block in place.
+
+        Each pixel receives the weighted mean of the hints' corrections (and of "no
+        correction", weight ``PRIOR_WEIGHT``); a hint's weight is the similarity of the pixel's
+        lightness and chroma to the hint's, times a spatial term that falls from 1 at the hint
+        to ``FAR_WEIGHT`` far away.
+
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            The block's lightness ``(h, w)``.
+        ab : torch.Tensor
+            The block's predicted chroma ``(2, h, w)``; corrected in place.
+        origin : tuple of int
+            The block's top-left pixel in the plane.
+        """
         h, w = lightness.shape
         dev = lightness.device
         ys = torch.arange(origin[0], origin[0] + h, dtype=torch.float32, device=dev)[:, None]
@@ -215,8 +366,35 @@ class HintField:
 def hint_fields(
     by_plane: dict[int, list], predict: Any, tile: tuple[int, int]
 ) -> dict[int, HintField]:
-    """:class:`HintField` per plane. ``predict(plane, window)`` returns lightness ``(h, w)`` and
-    the model's chroma ``(2, h, w)`` for a window of the plane."""
+    """Make the :class:`HintField` of each plane from the model's prediction at each hint.
+
+    Parameters
+    ----------
+    by_plane : dict
+        Plane -> ``(row, col, colour)`` entries, from :func:`split_by_plane`.
+    predict : callable
+        ``predict(plane, row, col, size)`` returns the lightness ``(h, w)`` and the model's
+        chroma ``(2, h, w)`` of a ``size`` window around the pixel, and the pixel's position
+        in that window.
+    tile : tuple of int
+        The window size to predict on.
+
+    Returns
+    -------
+    dict
+        Plane -> :class:`HintField`.
+
+    Examples
+    --------
+    A model that predicts gray everywhere; one blue hint:
+
+    >>> import torch
+    >>> def predict(plane, row, col, size):
+    ...     return torch.full(size, 50.0), torch.zeros(2, *size), (size[0] // 2, size[1] // 2)
+    >>> fields = hint_fields({0: [(3, 4, np.array([0.0, 0.0, 1.0]))]}, predict, (8, 8))
+    >>> fields[0].features, fields[0].delta.round(1)
+    (array([[50.,  0.,  0.]], dtype=float32), array([[  79.2, -107.9]], dtype=float32))
+    """
     from .color import rgb_to_lab
 
     fields = {}
