@@ -123,6 +123,11 @@ class Multiscale:
         Per level, the scale and translation vectors (``None`` where not given).
     name : str or None
         The multiscale's name.
+
+    Raises
+    ------
+    ValueError
+        Without a dataset path, or with scales or translations not one per level.
     """
 
     axes: tuple[Axis, ...]
@@ -130,6 +135,14 @@ class Multiscale:
     scales: tuple[tuple[float, ...] | None, ...] = ()
     translations: tuple[tuple[float, ...] | None, ...] = ()
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check one path per level, and scales and translations to match."""
+        if not self.paths:
+            raise ValueError("a multiscale needs at least one dataset path")
+        for kind, vectors in (("scales", self.scales), ("translations", self.translations)):
+            if vectors and len(vectors) != len(self.paths):
+                raise ValueError(f"{len(vectors)} {kind} for {len(self.paths)} levels")
 
     @property
     def names(self) -> list[str]:
@@ -156,7 +169,7 @@ class Multiscale:
 
 @dataclass(frozen=True)
 class ImageMetadata:
-    """The validated metadata of an OME-Zarr result written by napari-colorize.
+    """The checked metadata of an NGFF 0.5 OME-Zarr (see :func:`read_image_metadata`).
 
     Parameters
     ----------
