@@ -20,9 +20,9 @@ import torch
 from torch.nn import functional as F
 
 from ..models.spec import ColorModel
+from .blender import BlockBlender, axis_inverse_weight
 from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
 from .intensity import to_lightness
-from .merge import BlockBlender, axis_inverse_weight
 from .plan import RunPlan
 from .render import intensity_from_lightness, render_composite
 from .tiling import AxisPlan, Block, relative

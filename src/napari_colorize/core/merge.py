@@ -1,95 +1,48 @@
-"""Blend tiles into blocks, and the outputs finished blocks go to (memory or an array).
+"""The outputs finished blocks go to: memory or a caller's array (OME-Zarr is in ``io``).
 
 Every output is a :class:`Merger`: ``write(index, region, rgb, confidence, maps)`` per finished
 block of plane ``index``, ``finalize()`` returning the :class:`Outputs`, ``discard()`` undoing
-everything written (cancel or error).
+everything written (cancel or error). Blending tiles into a block is in :mod:`.blender`
+(re-exported here).
 """
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 
-from .blending import taper_ramp, taper_window
+from .blender import BlockBlender, axis_inverse_weight
 from .outputs import check_memory, check_out_array
-from .tiling import TileSpec, intersect, relative
 
-
-class BlockBlender:
-    """Accumulates model outputs ``(C, h, w)`` of the tiles touching one block of a plane.
-
-    Taper blending sums ``w * y`` with a raised-cosine window and multiplies by the inverse of the
-    summed windows; constant blending writes each tile's own crop, so every pixel comes from
-    exactly one tile. Tiles are added in plan order, so every pixel's sum is formed in the same
-    order whichever block (or process) computes it.
-    """
-
-    def __init__(
-        self, region: tuple[slice, slice], channels: int, overlap: int,
-        inverse_weight: tuple[torch.Tensor, torch.Tensor] | None,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        self.region = region
-        self.overlap = overlap
-        shape = tuple(s.stop - s.start for s in region)
-        self.acc = torch.zeros((channels, *shape), dtype=torch.float32, device=device)
-        # None: "constant" blending. Else the inverse weight sum per axis (rows, cols): it
-        # depends only on the tile plan, so the engine computes it once per block geometry
-        # (see :func:`axis_inverse_weight`).
-        self.inverse_weight = inverse_weight
-
-    def add(self, tile: TileSpec, pred: torch.Tensor) -> None:
-        """Add one tile's prediction (the model output for the tile's read window)."""
-        source = tile.crop if self.inverse_weight is None else tile.read
-        part = intersect(source, self.region)
-        dst = (slice(None), *relative(part, self.region))
-        src = (slice(None), *relative(part, tile.read))
-        if self.inverse_weight is None:
-            self.acc[dst] = pred[src]
-            return
-        win = _window(tuple(pred.shape[-2:]), self.overlap, pred.device)
-        self.acc[dst].addcmul_(pred[src], win[src[1:]])
-
-    def result(self) -> torch.Tensor:
-        """The blended block ``(C, h, w)``."""
-        if self.inverse_weight is None:
-            return self.acc
-        rows, cols = self.inverse_weight
-        return self.acc.mul_(rows[:, None]).mul_(cols)
-
-
-def axis_inverse_weight(
-    length: int, windows: tuple[tuple[int, int], ...], overlap: int
-) -> torch.Tensor:
-    """``1 / sum of taper ramps`` along one axis of a block of ``length`` pixels, for the tile
-    ``windows`` (start, stop relative to the block) touching it.
-
-    The taper window is the outer product of two ramps and a block's tiles are the product of
-    its tile rows and columns, so the 2-D weight sum is the outer product of the two per-axis
-    sums: a block needs two vectors, never a block-sized weight map.
-    """
-    weight = np.zeros(length, dtype=np.float32)
-    for start, stop in windows:
-        lo, hi = max(start, 0), min(stop, length)
-        weight[lo:hi] += taper_ramp(stop - start, overlap)[lo - start : hi - start]
-    return torch.from_numpy(np.reciprocal(weight))
-
-
-@functools.lru_cache(maxsize=8)
-def _window(shape: tuple[int, int], overlap: int, device: Any = None) -> torch.Tensor:
-    # every tile of a plan has the same shape: build its window once, not once per tile
-    return torch.from_numpy(taper_window(shape, overlap)).to(device or "cpu")
+__all__ = [
+    "ArrayMerger", "BlockBlender", "Merger", "OutArrayMerger", "Outputs", "Region",
+    "axis_inverse_weight",
+]
 
 
 Region = tuple[slice, slice]
 
 
 class Outputs(NamedTuple):
-    """What a merger holds after a run: the sRGB result and the side outputs asked for."""
+    """What a merger holds after a run: the sRGB result and the side outputs asked for.
+
+    Parameters
+    ----------
+    rgb : array-like
+        sRGB uint8 ``(*shape, 3)`` (numpy, zarr, ...).
+    confidence : array-like or None
+        float32 confidence ``shape``, if asked for.
+    channels : array-like or None
+        float32 channel maps ``(K, *shape)``, if asked for.
+
+    Examples
+    --------
+    >>> rgb, confidence, channels = Outputs(np.zeros((2, 2, 3), np.uint8))
+    >>> rgb.shape, confidence, channels
+    ((2, 2, 3), None, None)
+    """
 
     rgb: Any
     confidence: Any = None
@@ -102,6 +55,24 @@ class Merger(ABC):
     The engine calls :meth:`write` for each finished block (then :meth:`mark_done` with the
     block's key), :meth:`finalize` at the end, :meth:`discard` on cancel or error and
     :meth:`close` always. The defaults suit an output that keeps no record between runs.
+
+    Examples
+    --------
+    A merger needs only :meth:`write`, :meth:`result` and :meth:`discard`:
+
+    >>> class Count(Merger):
+    ...     def __init__(self):
+    ...         self.blocks = 0
+    ...     def write(self, index, region, rgb, confidence, maps=None):
+    ...         self.blocks += 1
+    ...     def result(self):
+    ...         return Outputs(self.blocks)
+    ...     def discard(self):
+    ...         self.blocks = 0
+    >>> merger = Count()
+    >>> merger.write((), (slice(0, 2), slice(0, 2)), np.zeros((2, 2, 3), np.uint8), None)
+    >>> merger.finalize().rgb, merger.complete, merger.completed()
+    (1, False, set())
     """
 
     #: Whether an interrupted run (Ctrl-C, a full disk) keeps what it wrote, for a resume.
@@ -113,28 +84,78 @@ class Merger(ABC):
         return False
 
     def completed(self) -> set[str]:
-        """Keys of the blocks already written (by an interrupted run of the same job)."""
+        """List the blocks already written (by an interrupted run of the same job).
+
+        Returns
+        -------
+        set of str
+            Their keys (``RunPlan.key``); empty by default.
+        """
         return set()
 
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray | None:
-        """The block's slot in the output, to convert straight into; ``None``: use :meth:`write`."""
+        """Give the block's slot in the output, for converting straight into it.
+
+        Parameters
+        ----------
+        index : tuple of int
+            The plane's indices into the leading axes.
+        region : tuple of slice
+            The block's ``(rows, cols)``.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            A writable uint8 view ``(h, w, 3)``, or ``None`` (the default): use :meth:`write`.
+        """
         return None
 
     @abstractmethod
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        """Store one block of plane ``index``: ``rgb`` (h, w, 3) uint8, ``confidence`` (h, w)
-        float32 or None, channel ``maps`` (K, h, w) float32 or None."""
+        """Store one finished block.
+
+        Parameters
+        ----------
+        index : tuple of int
+            The plane's indices into the leading axes.
+        region : tuple of slice
+            The block's ``(rows, cols)``.
+        rgb : numpy.ndarray
+            uint8 ``(h, w, 3)`` (possibly a view of :meth:`buffer`'s slot).
+        confidence : numpy.ndarray or None
+            float32 ``(h, w)``.
+        maps : numpy.ndarray or None
+            float32 channel maps ``(K, h, w)``.
+        """
 
     def mark_done(self, key: str) -> None:  # noqa: B027 - optional hook
-        """Record that the block named ``key`` is written."""
+        """Record that the block named ``key`` is written (does nothing by default).
+
+        Parameters
+        ----------
+        key : str
+            The block's key (``RunPlan.key``).
+        """
 
     @abstractmethod
     def result(self) -> Outputs:
-        """The outputs as they stand."""
+        """Return the outputs as they stand.
+
+        Returns
+        -------
+        Outputs
+            The result and side outputs.
+        """
 
     def finalize(self) -> Outputs:
-        """Finish the output and return it."""
+        """Finish the output and return it.
+
+        Returns
+        -------
+        Outputs
+            :meth:`result`, by default.
+        """
         return self.result()
 
     @abstractmethod
@@ -146,8 +167,10 @@ class Merger(ABC):
 
 
 class _Extras:
-    """The in-memory side outputs of a run: confidence ``(*shape)`` and channel maps
-    ``(K, *shape)``, either of which may be absent."""
+    """The in-memory side outputs of a run: confidence and channel maps, either may be absent.
+
+    Confidence is ``(*shape)``, channel maps ``(K, *shape)``.
+    """
 
     def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int) -> None:
         self.conf = np.zeros(shape, dtype=np.float32) if confidence else None
@@ -164,7 +187,36 @@ class _Extras:
 
 
 class ArrayMerger(Merger):
-    """Planes into in-memory numpy arrays shaped ``leading + (H, W, 3)`` (and side outputs)."""
+    """Collect the planes in in-memory numpy arrays shaped ``leading + (H, W, 3)``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape.
+    confidence : bool
+        Also hold a float32 confidence map shaped ``shape``.
+    n_maps : int
+        Also hold this many float32 channel maps, ``(n_maps, *shape)``.
+
+    Raises
+    ------
+    ValueError
+        The result would not fit in the available memory.
+
+    Examples
+    --------
+    >>> merger = ArrayMerger((2, 4, 4), confidence=True)
+    >>> merger.write((1,), (slice(0, 2), slice(0, 4)), np.full((2, 4, 3), 7, np.uint8),
+    ...              np.ones((2, 4), np.float32))
+    >>> outputs = merger.finalize()
+    >>> outputs.rgb[1, :, :, 0]
+    array([[7, 7, 7, 7],
+           [7, 7, 7, 7],
+           [0, 0, 0, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    >>> outputs.confidence.shape, outputs.channels
+    ((2, 4, 4), None)
+    """
 
     def __init__(self, shape: tuple[int, ...], confidence: bool, n_maps: int = 0) -> None:
         check_memory(shape, confidence=confidence, n_maps=n_maps)
@@ -177,12 +229,26 @@ class ArrayMerger(Merger):
         return self.rgb
 
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray:
-        """The block's slot in the result, for converting straight into it (saves a copy)."""
+        """Give the block's slot in the result, for converting straight into it (no copy).
+
+        Parameters
+        ----------
+        index : tuple of int
+            The plane's indices into the leading axes.
+        region : tuple of slice
+            The block's ``(rows, cols)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            A writable uint8 view ``(h, w, 3)``.
+        """
         where: tuple[Any, ...] = (*index, *region)
         return self._held()[where]
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
+        """Copy a block into the arrays (the RGB is not copied if it is the buffer's slot)."""
         where: tuple[Any, ...] = (*index, *region)
         held = self._held()
         if not np.shares_memory(rgb, held):
@@ -190,19 +256,54 @@ class ArrayMerger(Merger):
         self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
+        """Return the arrays (``rgb`` is ``None`` after :meth:`discard`)."""
         return self.extras.result(self.rgb)
 
     def discard(self) -> None:
+        """Drop the arrays."""
         self.rgb = None
         self.extras = _Extras((), False, 0)
 
 
 class OutArrayMerger(Merger):
-    """Planes into a caller's array (zarr, numpy, ...) shaped ``leading + (H, W, 3)``, uint8.
+    """Write the planes into a caller's uint8 array (zarr, numpy, ...): ``leading + (H, W, 3)``.
 
     Blocks land as they finish, so a viewer showing the array sees the run progress.
     ``discard`` resets the blocks written to the array's fill value (0 for numpy), so a
-    cancelled run leaves no partial result in it.
+    cancelled run leaves no partial result in it. Side outputs are held in memory.
+
+    Parameters
+    ----------
+    array : array-like
+        Writable, uint8, shaped ``shape + (3,)``.
+    shape : tuple of int
+        The image's shape.
+    confidence : bool
+        Also hold a float32 confidence map in memory.
+    n_maps : int
+        Also hold this many float32 channel maps in memory.
+
+    Raises
+    ------
+    TypeError
+        ``array`` is not an array.
+    ValueError
+        ``array`` has the wrong shape or dtype or is read-only, or the side outputs would not
+        fit in memory.
+
+    Examples
+    --------
+    >>> out = np.zeros((4, 4, 3), np.uint8)
+    >>> merger = OutArrayMerger(out, (4, 4), confidence=False)
+    >>> merger.write((), (slice(0, 2), slice(0, 2)), np.full((2, 2, 3), 9, np.uint8), None)
+    >>> out[:, :, 0]
+    array([[9, 9, 0, 0],
+           [9, 9, 0, 0],
+           [0, 0, 0, 0],
+           [0, 0, 0, 0]], dtype=uint8)
+    >>> merger.discard()  # cancelled: the written block is reset
+    >>> int(out.max())
+    0
     """
 
     def __init__(self, array: Any, shape: tuple[int, ...], confidence: bool,
@@ -214,8 +315,21 @@ class OutArrayMerger(Merger):
         self.extras = _Extras(shape, confidence, n_maps)
 
     def buffer(self, index: tuple[int, ...], region: Region) -> np.ndarray | None:
-        """The block's slot in a numpy output, for converting straight into it; ``None`` for
-        other arrays (zarr), which are written in :meth:`write`."""
+        """Give the block's slot in a numpy output, for converting straight into it.
+
+        Parameters
+        ----------
+        index : tuple of int
+            The plane's indices into the leading axes.
+        region : tuple of slice
+            The block's ``(rows, cols)``.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            A writable view ``(h, w, 3)``; ``None`` for other arrays (zarr), which are written
+            in :meth:`write`.
+        """
         if not isinstance(self.array, np.ndarray):
             return None
         where: tuple[Any, ...] = (*index, *region)
@@ -224,6 +338,7 @@ class OutArrayMerger(Merger):
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
+        """Write a block into the array (unless it already is the buffer's slot)."""
         where: tuple[Any, ...] = (*index, *region)
         if not (isinstance(self.array, np.ndarray) and np.shares_memory(rgb, self.array)):
             self.array[where] = rgb
@@ -231,9 +346,11 @@ class OutArrayMerger(Merger):
         self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
+        """Return the caller's array and the in-memory side outputs."""
         return self.extras.result(self.array)
 
     def discard(self) -> None:
+        """Reset every block written to the array's fill value."""
         fill = getattr(self.array, "fill_value", 0) or 0
         for index in self.written:
             self.array[index] = fill
