@@ -37,7 +37,42 @@ class RunPlan:
     """Everything a process needs to compute any block of a run (picklable for dask workers).
 
     Tiles and blocks are made on demand from the per-axis plans (``blocks.rows``,
-    ``blocks.cols``), so a plan is a few integers whatever the image's size.
+    ``blocks.cols``), so a plan is a few integers whatever the image's size. Make one with
+    :func:`make_plan`.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape; planes are the last two axes.
+    blocks : BlockGrid
+        The blocks of a plane, with the tile plans of its axes.
+    padded : tuple of int
+        The plane's size padded to at least one tile.
+    window : IntensityWindow
+        The stack's intensity window.
+    config : ColorizeConfig
+        The run's settings, resolved: ``batch_size`` and ``block_size`` are integers.
+    kind : {"chroma", "fractions"}
+        What the model predicts.
+    outputs : int
+        Model output channels (without the confidence).
+    palette : tuple
+        One RGB colour per channel of a fractions model.
+    hints : dict
+        Plane number -> :class:`~napari_colorize.core.hints.HintField`.
+
+    Examples
+    --------
+    >>> from napari_colorize.core.intensity import IntensityWindow
+    >>> config = ColorizeConfig(tile_size=256, block_size=512)
+    >>> plan = make_plan((3, 600, 700), ModelSpec("m"), IntensityWindow(0, 255), config)
+    >>> plan.n_planes, plan.planes[-1], plan.tile_shape, plan.batch_size, plan.block_size
+    (3, (2,), (256, 256), 4, 512)
+    >>> block = plan.blocks[1]
+    >>> plan.key(2, block), plan.tiles_of_key("2-0-512"), len(plan.block_tiles(block))
+    ('2-0-512', 6, 6)
+    >>> plan.window_of(block)
+    (slice(0, 600, None), slice(384, 700, None))
     """
 
     shape: tuple[int, ...]
@@ -52,10 +87,12 @@ class RunPlan:
 
     @property
     def planes(self) -> list[tuple[int, ...]]:
+        """Indices of every plane into the leading axes, in C order (``[()]`` for 2-D)."""
         return list(np.ndindex(*self.shape[:-2]))
 
     @property
     def n_planes(self) -> int:
+        """Number of planes."""
         return math.prod(self.shape[:-2])
 
     @property
@@ -79,27 +116,84 @@ class RunPlan:
         return (self.blocks.rows.size, self.blocks.cols.size)
 
     def tile(self, row: int, col: int) -> TileSpec:
-        """The tile in row ``row``, column ``col`` of the tile grid."""
+        """Make the tile in row ``row``, column ``col`` of the tile grid.
+
+        Parameters
+        ----------
+        row, col : int
+            Indices into the row and column tile plans.
+
+        Returns
+        -------
+        TileSpec
+            The tile.
+        """
         return make_tile(self.blocks.rows[row], self.blocks.cols[col])
 
     def block_tiles(self, block: Block) -> list[TileSpec]:
-        """The tiles touching ``block``, in plan order."""
+        """Make the tiles touching ``block``, in plan order.
+
+        Parameters
+        ----------
+        block : Block
+            A block of this plan.
+
+        Returns
+        -------
+        list of TileSpec
+            Its tiles, row-major.
+        """
         rows = [self.blocks.rows[r] for r in block.tile_rows]
         cols = [self.blocks.cols[c] for c in block.tile_cols]
         return [make_tile(r, c) for r, c in itertools.product(rows, cols)]
 
     def window_of(self, block: Block) -> tuple[slice, slice]:
-        """The window all of ``block``'s tiles read (their bounding box)."""
+        """Find the window all of ``block``'s tiles read (their bounding box).
+
+        Parameters
+        ----------
+        block : Block
+            A block of this plan.
+
+        Returns
+        -------
+        tuple of slice
+            ``(rows, cols)`` in the padded plane.
+        """
         rows, cols = self.blocks.rows, self.blocks.cols
         return (slice(rows[block.tile_rows[0]][0], rows[block.tile_rows[-1]][1]),
                 slice(cols[block.tile_cols[0]][0], cols[block.tile_cols[-1]][1]))
 
     def key(self, plane_no: int, block: Block) -> str:
-        """Name of one block of one plane (resume markers)."""
+        """Name one block of one plane (resume markers).
+
+        Parameters
+        ----------
+        plane_no : int
+            Flat plane number.
+        block : Block
+            A block of this plan.
+
+        Returns
+        -------
+        str
+            ``"plane-row-col"``.
+        """
         return f"{plane_no}-{block.key}"
 
     def tiles_of_key(self, key: str) -> int:
-        """Tiles of the block a :meth:`key` names (0 for a name this plan does not make)."""
+        """Count the tiles of the block a :meth:`key` names.
+
+        Parameters
+        ----------
+        key : str
+            A resume marker.
+
+        Returns
+        -------
+        int
+            The block's tiles; 0 for a name this plan does not make.
+        """
         try:
             plane_no, row, col = (int(v) for v in key.split("-"))
         except ValueError:
@@ -112,9 +206,31 @@ def make_plan(
     shape: tuple[int, ...], spec: ModelSpec, window: IntensityWindow, config: ColorizeConfig,
     palette: Any = None,
 ) -> RunPlan:
-    """The tiles and blocks of a run on an image of ``shape`` (planes are the last two axes).
+    """Plan the tiles and blocks of a run on an image of ``shape``.
 
-    ``config`` has its ``batch_size`` and ``block_size`` resolved to integers.
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape; planes are the last two axes.
+    spec : ModelSpec
+        The model's contract (divisor, minimum tile, kind, channels).
+    window : IntensityWindow
+        The stack's intensity window.
+    config : ColorizeConfig
+        The run's settings, with ``batch_size`` and ``block_size`` resolved to integers
+        (see :func:`~napari_colorize.core.engine.resolve_config`).
+    palette : array-like, optional
+        One RGB colour per channel of a fractions model (see :func:`model_palette`).
+
+    Returns
+    -------
+    RunPlan
+        The plan.
+
+    Raises
+    ------
+    ValueError
+        Tile settings the model cannot use.
 
     Examples
     --------
@@ -146,8 +262,41 @@ def make_plan(
 
 
 def model_palette(spec: ModelSpec, channels: bool, palette: Any) -> np.ndarray | None:
-    """The palette of a channel (fractions) model, ``None`` for a colour (chroma) model;
-    refuses options the model cannot honour."""
+    """Choose the palette of a channel (fractions) model; refuse options a model cannot honour.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model's contract.
+    channels : bool
+        Whether channel maps were asked for.
+    palette : sequence or None
+        The user's palette; default the model's.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        float32 ``(K, 3)`` for a fractions model; ``None`` for a colour (chroma) model.
+
+    Raises
+    ------
+    ValueError
+        ``channels`` or a palette with a chroma model, or a bad palette.
+
+    Examples
+    --------
+    >>> model_palette(ModelSpec("m"), False, None) is None
+    True
+    >>> model_palette(ModelSpec("m"), True, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: channels=True needs a model that predicts channels ...
+    >>> spec = ModelSpec("f", kind="fractions", channel_names=("nuclei", "membrane"),
+    ...                  palette=((0, 1, 1), (1, 0, 1)))
+    >>> model_palette(spec, True, ["red", "#00ff00"])
+    array([[1., 0., 0.],
+           [0., 1., 0.]], dtype=float32)
+    """
     if spec.kind == "chroma":
         for name, value in (("channels=True", channels), ("palette", palette)):
             if value not in (False, None):
