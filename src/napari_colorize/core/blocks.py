@@ -17,41 +17,33 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from ..models.spec import ColorModel
 from .blender import BlockBlender, axis_inverse_weight
 from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
 from .intensity import to_lightness
 from .plan import RunPlan
+from .planes import pad_to, plane_name, read_plane
 from .render import intensity_from_lightness, render_composite
 from .tiling import AxisPlan, Block, relative
 
 
-def read_plane(image: Any, index: tuple[Any, ...]) -> np.ndarray:
-    try:
-        return np.asarray(image[index])
-    except Exception as exc:  # truncated files and broken stores surface here
-        raise ValueError(f"cannot read plane {index}: {type(exc).__name__}: {exc}") from None
-
-
-def plane_name(index: tuple[int, ...]) -> str:
-    """How errors name plane ``index`` of the image (``"image"`` for a 2-D image)."""
-    return f"image plane {index}" if index else "image"
-
-
-def pad_to(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Pad a ``(H, W)`` plane at the bottom/right to at least ``shape`` (reflect where possible)."""
-    ph, pw = max(0, shape[0] - x.shape[0]), max(0, shape[1] - x.shape[1])
-    if not (ph or pw):
-        return x
-    mode = "reflect" if ph < x.shape[0] and pw < x.shape[1] else "replicate"
-    return F.pad(x[None, None], (0, pw, 0, ph), mode=mode)[0, 0]
-
-
 @dataclass(frozen=True)
 class TilesDone:
-    """A batch of tiles went through the model."""
+    """An event of :meth:`BlockRunner.run`: a batch of tiles went through the model.
+
+    Parameters
+    ----------
+    plane : int
+        Flat number of the plane of the batch's last tile.
+    tiles : int
+        Tiles in the batch.
+
+    Examples
+    --------
+    >>> TilesDone(plane=0, tiles=4)
+    TilesDone(plane=0, tiles=4)
+    """
 
     plane: int
     tiles: int
@@ -59,7 +51,25 @@ class TilesDone:
 
 @dataclass
 class BlockResult:
-    """One finished block: sRGB and (optionally) confidence of ``block`` of plane ``plane``."""
+    """An event of :meth:`BlockRunner.run`: one finished block.
+
+    Parameters
+    ----------
+    plane : int
+        Flat plane number.
+    block : Block
+        The block.
+    rgb : numpy.ndarray
+        sRGB uint8 ``(h, w, 3)``.
+    confidence : numpy.ndarray or None
+        float32 ``(h, w)``, if asked for.
+    channels : numpy.ndarray or None
+        float32 channel maps ``(K, h, w)``, if asked for.
+
+    Examples
+    --------
+    See :class:`BlockRunner`.
+    """
 
     plane: int
     block: Block
@@ -69,8 +79,44 @@ class BlockResult:
 
 
 class BlockRunner:
-    """Computes blocks of a run: reads their input (one block ahead, in a thread), runs their
-    tiles through the model in batches that may span blocks and planes, blends and renders."""
+    """Compute the blocks of a run, for a local run and for dask workers alike.
+
+    Reads a block's input one block ahead in a thread, runs its tiles through the model in
+    batches that may span blocks and planes, blends and renders them.
+
+    Parameters
+    ----------
+    image : array-like
+        The opened input.
+    net : ColorModel
+        The model, on its device.
+    plan : RunPlan
+        The run's plan.
+
+    Examples
+    --------
+    A stand-in model that predicts one colour (a*, b* = 5, 20) everywhere:
+
+    >>> from napari_colorize.core.config import ColorizeConfig
+    >>> from napari_colorize.core.intensity import IntensityWindow
+    >>> from napari_colorize.core.plan import make_plan
+    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
+    >>> class Sepia(torch.nn.Module):
+    ...     def forward(self, lightness):
+    ...         ones = torch.ones_like(lightness)
+    ...         return torch.cat([5 * ones, 20 * ones, ones], dim=1)  # a, b, confidence
+    >>> net = ColorModel(Sepia(), ModelSpec("sepia"))
+    >>> gray = np.full((100, 150), 128, np.uint8)
+    >>> config = ColorizeConfig(tile_size=64, overlap=16, block_size=128)
+    >>> plan = make_plan(gray.shape, net.spec, IntensityWindow(0, 255), config)
+    >>> events = list(BlockRunner(gray, net, plan).run((0, b) for b in plan.blocks))
+    >>> [type(event).__name__ for event in events]
+    ['TilesDone', 'BlockResult', 'BlockResult', 'TilesDone']
+    >>> events[1].block.region, events[1].rgb.shape
+    ((slice(0, 100, None), slice(0, 128, None)), (100, 128, 3))
+    >>> events[1].rgb[0, 0]  # the input's lightness, the model's chroma
+    array([149, 124,  94], dtype=uint8)
+    """
 
     def __init__(self, image: Any, net: ColorModel, plan: RunPlan) -> None:
         self.image = image
@@ -82,7 +128,22 @@ class BlockRunner:
         self.device = net.device if net.device.type == "cuda" else torch.device("cpu")
 
     def read(self, plane_no: int, block: Block) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Lightness of the window all of ``block``'s tiles read, and that window."""
+        """Read the lightness of the window all of ``block``'s tiles read.
+
+        Parameters
+        ----------
+        plane_no : int
+            Flat plane number.
+        block : Block
+            A block of the plan.
+
+        Returns
+        -------
+        lightness : torch.Tensor
+            float32 ``(h, w)``, padded past the image's edge, on the runner's device.
+        box : tuple of slice
+            The window, in the padded plane.
+        """
         box = self.plan.window_of(block)
         h, w = self.plan.shape[-2:]
         index: tuple[Any, ...] = (
@@ -108,6 +169,18 @@ class BlockRunner:
         return self._lut
 
     def inverse(self, block: Block) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Give the inverse taper weight sums of ``block``'s rows and columns.
+
+        Parameters
+        ----------
+        block : Block
+            A block of the plan.
+
+        Returns
+        -------
+        tuple of torch.Tensor or None
+            See :func:`axis_inverse_weight`; ``None`` with constant blending.
+        """
         if self.plan.config.blending != "taper":
             return None
         # Keyed by the tiles' windows relative to the block, so the blocks of a huge plane share
@@ -123,7 +196,23 @@ class BlockRunner:
                 axis(block.cols, grid.cols, block.tile_cols))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The model on a batch; on a GPU out of memory, halve the batch and go on."""
+        """Run the model on a batch; on a GPU out of memory, halve the batch and go on.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Lightness tiles ``(B, 1, h, w)``.
+
+        Returns
+        -------
+        torch.Tensor
+            The model's output channels (and the confidence, if asked for) ``(B, C, h, w)``.
+
+        Raises
+        ------
+        torch.OutOfMemoryError
+            A single tile does not fit.
+        """
         try:
             return self.net(x, confidence=self.plan.config.confidence)[:, : self.plan.channels]
         except torch.OutOfMemoryError:
@@ -134,9 +223,20 @@ class BlockRunner:
             return torch.cat([self.forward(part) for part in x.split(self.batch_size)])
 
     def run(self, jobs: Iterable[tuple[int, Block]], buffer: Any = None) -> Iterator[Any]:
-        """Yield :class:`TilesDone` after each batch and :class:`BlockResult` per block.
+        """Compute blocks: yield :class:`TilesDone` per batch and :class:`BlockResult` per block.
 
-        ``jobs`` (``(plane, block)`` pairs) may be a generator: it is consumed as blocks start.
+        Parameters
+        ----------
+        jobs : iterable of (int, Block)
+            ``(plane, block)`` pairs; a generator is consumed as blocks start.
+        buffer : callable, optional
+            ``buffer(index, region)`` gives a block's slot in the output to convert straight
+            into (:meth:`Merger.buffer <napari_colorize.core.merge.Merger.buffer>`), or ``None``.
+
+        Yields
+        ------
+        TilesDone or BlockResult
+            The events, in order.
         """
         channels = self.plan.channels
         with ThreadPoolExecutor(1, thread_name_prefix="napari-colorize-read") as pool:
@@ -169,7 +269,30 @@ class BlockRunner:
                         yield self.finish(*job, state[0], state[1], state[2], buffer)
                 yield TilesDone(batch[-1][1][0], len(batch))
 
-    def finish(self, plane_no, block, lightness, box, blender, buffer) -> BlockResult:
+    def finish(self, plane_no: int, block: Block, lightness: torch.Tensor,
+               box: tuple[slice, slice], blender: BlockBlender, buffer: Any) -> BlockResult:
+        """Blend, correct by the hints and render one block whose tiles are all added.
+
+        Parameters
+        ----------
+        plane_no : int
+            Flat plane number.
+        block : Block
+            The block.
+        lightness : torch.Tensor
+            The lightness of ``box`` (from :meth:`read`).
+        box : tuple of slice
+            The window all of the block's tiles read.
+        blender : BlockBlender
+            The block's blended tiles.
+        buffer : callable or None
+            See :meth:`run`.
+
+        Returns
+        -------
+        BlockResult
+            The finished block.
+        """
         pred = blender.result()
         target = buffer(self.planes[plane_no], block.region) if buffer is not None else None
         out = torch.from_numpy(target) if target is not None and self.device.type == "cpu" else None
@@ -193,8 +316,11 @@ class BlockRunner:
 
 
 def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:
-    """Copy a GPU block to the host: straight into a contiguous ``target``, else through pinned
-    memory (a GPU copy into strided pageable memory is several times slower)."""
+    """Copy a GPU block to the host.
+
+    Straight into a contiguous ``target``, else through pinned memory (a GPU copy into strided
+    pageable memory is several times slower).
+    """
     if target is not None and target.flags.c_contiguous:
         return torch.from_numpy(target).copy_(rgb)
     host = torch.empty(rgb.shape, dtype=torch.uint8, pin_memory=True).copy_(rgb)
@@ -206,8 +332,10 @@ def _to_host(rgb: torch.Tensor, target: np.ndarray | None) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)  # per axis: first, interior and last blocks (vectors only)
 def _cached_inverse(length: int, windows: tuple, overlap: int, device: str) -> torch.Tensor:
-    """:func:`axis_inverse_weight` of one axis of a block geometry (tile windows relative to
-    the block), kept across blocks and runs."""
+    """Compute :func:`axis_inverse_weight` of one axis of a block geometry, kept across runs.
+
+    The geometry is the tile windows relative to the block.
+    """
     return axis_inverse_weight(length, windows, overlap).to(device)
 
 
@@ -225,7 +353,29 @@ def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]
 
 
 def auto_batch_size(net: ColorModel, tile_size: int) -> int:
-    """Tiles per model call: 4 on CPU; on CUDA, what fits half the free memory (1-64)."""
+    """Choose the tiles per model call: 4 on CPU; on CUDA, what fits half the free memory.
+
+    On CUDA the model runs once on a tile to measure its memory.
+
+    Parameters
+    ----------
+    net : ColorModel
+        The model, on its device.
+    tile_size : int
+        Tile side in pixels.
+
+    Returns
+    -------
+    int
+        1 to 64 on CUDA; 4 elsewhere.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
+    >>> auto_batch_size(ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny")), 512)
+    4
+    """
     if net.device.type != "cuda":
         return 4
     torch.cuda.synchronize(net.device)

@@ -24,13 +24,14 @@ from typing import Any
 from ..io.readers import open_image
 from ..models.registry import resolve_model
 from ..models.spec import ColorModel
-from .blocks import BlockResult, BlockRunner, auto_batch_size, pad_to, plane_name, read_plane
+from .blocks import BlockResult, BlockRunner, auto_batch_size
 from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig
 from .events import Progress, drain
 from .intensity import compute_window, to_lightness
 from .merge import ArrayMerger, Merger, OutArrayMerger, Outputs
 from .outputs import check_targets, input_fingerprint
 from .plan import RunPlan, make_plan, model_palette
+from .planes import pad_to, plane_name, read_plane
 from .result import ColorizeResult
 from .validation import check_input, check_tiling
 
