@@ -59,8 +59,15 @@ def test_user_models_are_listed(tmp_path, monkeypatch, tiny_model):
     assert load_model("lab-a").spec.name == "lab-a"
 
 
-def test_device_checks():
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+def test_device_checks(monkeypatch):
+    # "auto" is the best device available: CUDA when there is one, else the CPU (without MPS)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(None) == torch.device("cpu")
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="not available"):
         resolve_device("cuda:7" if torch.cuda.is_available() else "cuda")
     with pytest.raises(ValueError, match="'gpu' is not a device name; available"):

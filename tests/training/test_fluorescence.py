@@ -11,14 +11,16 @@ from napari_colorize.core.events import drain
 from napari_colorize.models.fraction_net import FractionNet
 from napari_colorize.models.registry import WEIGHTS_DIR, build_network, save_model
 from napari_colorize.training.fluorescence import (
-    ChannelSource,
     FractionConfig,
     FractionSampler,
-    class_amounts,
     fraction_loss,
+    iter_train_fractions,
+)
+from napari_colorize.training.fraction_targets import (
+    ChannelSource,
+    class_amounts,
     fractions_from_amounts,
     input_signal,
-    iter_train_fractions,
     normalise_channels,
 )
 

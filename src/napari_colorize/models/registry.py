@@ -5,6 +5,7 @@ Weights are only ever read with safetensors, which holds plain tensors: nothing 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -365,9 +366,6 @@ def resolve_model(
     >>> resolve_model(net, "cpu", precision="bf16") is net  # a copy: the caller's is unchanged
     False
     """
-    import copy
-    import dataclasses
-
     if model is None or isinstance(model, (str, Path)):
         loaded = load_model(model, device=str(resolve_device(device)))
         if precision is not None:
@@ -386,7 +384,7 @@ def resolve_model(
         return model
     if isinstance(model, ColorModel):
         net = copy.deepcopy(model.net) if moved else model.net
-        return dataclasses.replace(model, net=net, device=target or model.device,
+        return replace(model, net=net, device=target or model.device,
                                    precision=precision or model.precision)
     copied = copy.deepcopy(model)
     if precise:

@@ -21,19 +21,15 @@ from ..models.registry import save_model
 from ..models.spec import ColorModel
 from .datasets import load_channels
 from .evaluation import evaluate_regions
-from .fluorescence import (
-    INPUT_DEFINITION,
-    TARGET_DEFINITION,
-    ChannelSource,
-    FractionConfig,
-    iter_train_fractions,
-)
+from .fluorescence import FractionConfig, iter_train_fractions
 from .fraction_metrics import evaluate_fractions
+from .fraction_targets import INPUT_DEFINITION, TARGET_DEFINITION, ChannelSource
 from .loop import TrainConfig, iter_train
 from .patches import Augment
 from .progress import progress_bar, show_event, show_step
 from .recipes import RECIPES, Recipe, data_card, region_images
-from .tuning import TuneConfig, TuneResult, iter_tune, model_out_path, save_tuned
+from .tune_config import TuneConfig, TuneResult
+from .tuning import iter_tune, model_out_path, save_tuned
 
 
 def train(
@@ -86,7 +82,7 @@ def train(
         it at once; ``save=False`` saves nothing.
     **settings
         Other :class:`~.loop.TrainConfig` fields (``batch_size``, ``patch``, ``lr``, ...), or when
-        tuning :class:`~.tuning.TuneConfig` fields (``layers``, ``holdout``, ...).
+        tuning :class:`~.tune_config.TuneConfig` fields (``layers``, ``holdout``, ...).
 
     Returns
     -------
@@ -165,7 +161,7 @@ def tune(
     device : str
         Where to tune.
     **settings
-        :class:`~.tuning.TuneConfig` fields.
+        :class:`~.tune_config.TuneConfig` fields.
 
     Returns
     -------
@@ -225,7 +221,7 @@ def run_recipe(
     evaluate_model : bool
         Evaluate the model and record the metrics in its card.
     on_step : callable, optional
-        Called with each :class:`~.loop.TrainProgress`.
+        Called with each :class:`~.optimiser.TrainProgress`.
 
     Returns
     -------
@@ -278,7 +274,7 @@ def run_fraction_recipe(
     evaluate_model : bool
         Evaluate the model on the validation time series and record the metrics.
     on_step : callable, optional
-        Called with each :class:`~.loop.TrainProgress`.
+        Called with each :class:`~.optimiser.TrainProgress`.
 
     Returns
     -------
@@ -400,7 +396,7 @@ def train_and_save(
 
 
 def recipe_metrics(model: ColorModel, recipe: Recipe) -> dict[str, Any]:
-    """Evaluation of ``model`` on the recipe's validation and held-out regions.
+    """Evaluate ``model`` on the recipe's validation and held-out regions.
 
     Parameters
     ----------

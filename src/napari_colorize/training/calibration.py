@@ -29,7 +29,31 @@ from .patches import BACKGROUND_WEIGHT, tissue_mask
 def feature_windows(
     masks: list[np.ndarray], size: int = 512, max_windows: int = 12, seed: int = 0
 ) -> list[tuple[int, int, int, int, int]]:
-    """``(image, y, x, h, w)`` windows (sides multiples of 32) on a grid, each touching its mask."""
+    """Plan windows on a grid over each mask, each window touching its mask.
+
+    Parameters
+    ----------
+    masks : list of ndarray
+        One boolean ``(H, W)`` mask per image.
+    size : int
+        Largest window side (sides are multiples of 32, at most the image's).
+    max_windows : int
+        At most this many windows, picked at random (``seed``) when there are more.
+    seed : int
+        Seeds the pick.
+
+    Returns
+    -------
+    list of tuple
+        ``(image, y, x, h, w)``.
+
+    Examples
+    --------
+    >>> mask = np.zeros((100, 1100), bool)
+    >>> mask[:, 600:] = True
+    >>> feature_windows([mask])
+    [(0, 0, 512, 96, 512), (0, 0, 588, 96, 512), (0, 4, 512, 96, 512), (0, 4, 588, 96, 512)]
+    """
     windows = []
     for i, mask in enumerate(masks):
         h = min(size, mask.shape[0] // ChromaNet.divisor * ChromaNet.divisor)
@@ -47,8 +71,11 @@ def feature_windows(
 
 
 def _design(net: ChromaNet, rgb: np.ndarray, mask: np.ndarray):
-    """Features ``X`` (N, C+1), chroma residual targets ``Y`` (N, 32), weights ``W`` (N,), and
-    the lightness and prior chroma of each sub-pixel ``(N, 48)`` (for the error in Lab)."""
+    """Build the regression's rows of one window.
+
+    Features ``X`` (N, C+1), chroma residual targets ``Y`` (N, 32), weights ``W`` (N,), and the
+    lightness and prior chroma of each sub-pixel ``(N, 48)`` (for the error in Lab).
+    """
     lab = rgb_uint8_to_lab(rgb).float()
     lightness = lab[None, :1].contiguous()
     with torch.no_grad():
@@ -69,7 +96,7 @@ def _design(net: ChromaNet, rgb: np.ndarray, mask: np.ndarray):
 def _ciede2000_rows(
     context: torch.Tensor, fitted: torch.Tensor, target: torch.Tensor, rows: int = 1 << 15
 ) -> torch.Tensor:
-    """CIEDE2000 ``(N, 16)`` of fitted vs target residuals, per sub-pixel, in chunks of rows."""
+    """Compute CIEDE2000 ``(N, 16)`` of fitted vs target residuals per sub-pixel, in chunks."""
     out = []
     for start in range(0, len(context), rows):
         part = slice(start, start + rows)
@@ -96,6 +123,34 @@ def fit_head(
     features, shrunk towards the base head (``ridge`` times the mean feature energy).
     Confidence: the log-scale offset that maximises the Laplace likelihood of the new error,
     measured as the model was trained (``loss``: ``"l1"`` on a, b or ``"ciede2000"``).
+
+    Parameters
+    ----------
+    net : ChromaNet
+        The network (its head changes).
+    images : list of ndarray
+        uint8 RGB references.
+    masks : list of ndarray
+        One boolean mask per image: the regions fitted.
+    ridge : float
+        Shrinkage towards the base head, relative to the mean feature energy.
+    seed : int
+        Seeds the pick of windows (see :func:`feature_windows`).
+    loss : {"l1", "ciede2000"}
+        The error the confidence is fitted to.
+
+    Returns
+    -------
+    dict
+        ``windows`` used, ``fit_l1`` (mean |a|+|b| error of the fit) and ``log_scale_shift``.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> stats = fit_head(ChromaNet((8, 8, 8, 8)), [pink], [np.ones((64, 64), bool)])
+    >>> sorted(stats)
+    ['fit_l1', 'log_scale_shift', 'windows']
     """
     net.eval()
     parts = []
@@ -144,7 +199,42 @@ def calibrate(
     seed: int = 0,
     loss: str = "l1",
 ) -> dict[str, float]:
-    """Refit ``net``'s prior on the references, then its head (in place); returns stats."""
+    """Refit ``net``'s prior on the references, then its head (in place).
+
+    Parameters
+    ----------
+    net : ChromaNet
+        The network (its table and head change).
+    images : list of ndarray
+        uint8 RGB references.
+    masks : list of ndarray
+        One boolean mask per image: the regions fitted.
+    prior_count : float
+        Weight of the base table in each bin (see :func:`~.lut.blend_lut`).
+    ridge : float
+        Shrinkage of the head's fit (see :func:`fit_head`).
+    head : bool
+        Also refit the head.
+    seed : int
+        Seeds the pick of windows.
+    loss : {"l1", "ciede2000"}
+        The error the confidence is fitted to.
+
+    Returns
+    -------
+    dict
+        ``tissue_pixels``, ``lut_bins_filled`` and (with ``head``) :func:`fit_head`'s stats.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> net = ChromaNet((8, 8, 8, 8))
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> calibrate(net, [pink], [np.ones((64, 64), bool)], head=False)
+    {'tissue_pixels': 4096, 'lut_bins_filled': 1}
+    >>> round(float(net.lut[0].max())), float(net.lut[0, 0])  # pink's bins; empty bins: base
+    (28, 0.0)
+    """
     sums, counts = lut_statistics(images, masks)
     with torch.no_grad():
         net.lut.copy_(blend_lut(sums, counts, net.lut, prior_count).to(net.lut.device))

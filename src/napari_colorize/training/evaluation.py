@@ -15,7 +15,10 @@ import numpy as np
 import torch
 
 from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
+from ..core.engine import colorize
 from ..core.render import intensity_from_lightness
+from ..models.registry import resolve_model
+from .images import truth_rgb
 from .lut import lut_prior
 from .patches import tissue_mask
 from .recipes import region_images
@@ -24,31 +27,114 @@ TILE = 64
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB ``(H, W, 3)`` -> Lab float64 ``(3, H, W)``."""
+    """Convert uint8 RGB to CIE Lab.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8.
+
+    Returns
+    -------
+    ndarray
+        ``(3, H, W)`` float64 L, a, b.
+
+    Examples
+    --------
+    >>> rgb_to_lab_np(np.full((1, 1, 3), 255, np.uint8)).ravel().round(3).tolist()
+    [100.0, 0.0, 0.0]
+    """
     return rgb_uint8_to_lab(rgb).numpy()
 
 
 def gray_with_lightness(rgb: np.ndarray) -> np.ndarray:
-    """The uint8 gray image whose CIE lightness equals that of the colour image ``rgb``."""
+    """Make the uint8 gray image whose CIE lightness equals that of a colour image.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` uint8.
+
+    Examples
+    --------
+    >>> gray_with_lightness(np.full((1, 1, 3), (90, 50, 150), np.uint8)).tolist()
+    [[73]]
+    """
     lightness = torch.from_numpy(rgb_to_lab_np(rgb)[0])
     return (intensity_from_lightness(lightness) * 255 + 0.5).to(torch.uint8).numpy()
 
 
 def render(lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Lab planes -> uint8 sRGB ``(H, W, 3)`` as the engine renders them."""
+    """Render Lab planes to uint8 sRGB as the engine does.
+
+    Parameters
+    ----------
+    lightness, a, b : ndarray
+        ``(H, W)`` planes.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` uint8.
+
+    Examples
+    --------
+    >>> flat = np.full((1, 1), 50.0)
+    >>> render(flat, flat * 0, flat * 0).ravel().tolist()
+    [119, 119, 119]
+    """
     t = [torch.from_numpy(writable(p, np.float32)) for p in (lightness, a, b)]
     return lab_to_srgb_uint8(*t).numpy()
 
 
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """Per-pixel CIEDE2000 between Lab images ``(3, H, W)``."""
+    """Compute the per-pixel CIEDE2000 between Lab images (scikit-image's).
+
+    Parameters
+    ----------
+    lab1, lab2 : ndarray
+        ``(3, H, W)`` CIE Lab.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)``.
+
+    Examples
+    --------
+    >>> lab = np.zeros((3, 1, 1))
+    >>> ciede2000(lab, lab).tolist()
+    [[0.0]]
+    """
     from skimage.color import deltaE_ciede2000
 
     return deltaE_ciede2000(np.moveaxis(lab1, 0, -1), np.moveaxis(lab2, 0, -1))
 
 
 def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness of uint8 RGB, over ``mask`` pixels."""
+    """Measure the colourfulness of Hasler & Suesstrunk (2003) over ``mask`` pixels.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8.
+    mask : ndarray, optional
+        ``(H, W)`` boolean; all pixels by default.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> colourfulness(np.full((2, 2, 3), 128, np.uint8))
+    0.0
+    """
     px = rgb.reshape(-1, 3).astype(np.float64) if mask is None else rgb[mask].astype(np.float64)
     rg = px[:, 0] - px[:, 1]
     yb = 0.5 * (px[:, 0] + px[:, 1]) - px[:, 2]
@@ -56,7 +142,26 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 
 def tile_spearman(uncertainty: np.ndarray, error: np.ndarray, mask: np.ndarray) -> float | None:
-    """Spearman correlation of per-tile mean uncertainty and error (tiles >= half tissue)."""
+    """Correlate per-tile mean uncertainty and error (Spearman; tiles at least half tissue).
+
+    Parameters
+    ----------
+    uncertainty, error : ndarray
+        ``(H, W)`` maps.
+    mask : ndarray
+        ``(H, W)`` boolean tissue.
+
+    Returns
+    -------
+    float or None
+        ``None`` with fewer than 5 tiles of :data:`TILE` pixels.
+
+    Examples
+    --------
+    >>> error = np.repeat(np.arange(6.0), 64)[None].repeat(64, 0)
+    >>> tile_spearman(error / 10, error, np.ones_like(error, bool))
+    1.0
+    """
     from scipy.stats import spearmanr
 
     h, w = error.shape
@@ -78,7 +183,30 @@ def _scores(de: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 
 
 def random_hints(rgb: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` hints at random tissue pixels (fixed seed) carrying their true colours."""
+    """Place ``n`` hints at random tissue pixels, carrying their true colours.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8 true colour.
+    n : int
+        Number of hints (fewer if fewer pixels are tissue).
+    seed : int
+        Seeds the pick.
+
+    Returns
+    -------
+    points : ndarray
+        ``(n, 2)`` row, column.
+    colours : ndarray
+        ``(n, 3)`` uint8 RGB.
+
+    Examples
+    --------
+    >>> points, colours = random_hints(np.full((8, 8, 3), (90, 50, 150), np.uint8), 3)
+    >>> points.shape, colours[0].tolist()
+    ((3, 2), [90, 50, 150])
+    """
     mask = tissue_mask(rgb_to_lab_np(rgb))
     ys, xs = np.nonzero(mask)
     pick = np.random.default_rng(seed).choice(len(ys), size=min(n, len(ys)), replace=False)
@@ -88,9 +216,41 @@ def random_hints(rgb: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np
 def evaluate_image(
     model: Any, rgb: np.ndarray, *, label: str = "image", hints: int = 0, **colorize_kw: Any
 ) -> dict:
-    """Metrics for one colour image (see :func:`evaluate`)."""
-    from ..core.engine import colorize
+    """Score a model on one colour image (see :func:`evaluate`).
 
+    Parameters
+    ----------
+    model : ColorModel
+        A loaded chroma model.
+    rgb : ndarray
+        ``(H, W, 3)`` uint8 true colour.
+    label : str
+        Names the image in the result and in errors.
+    hints : int
+        Also score the model with this many hints.
+    **colorize_kw
+        More :func:`~napari_colorize.colorize` settings.
+
+    Returns
+    -------
+    dict
+        The image's metrics (see :func:`evaluate`).
+
+    Raises
+    ------
+    ValueError
+        The image shows no tissue.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
+    >>> model = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("gray"))
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> result = evaluate_image(model, pink)
+    >>> result["ciede2000"]["model"] == result["ciede2000"]["gray"]  # an untrained net: gray
+    True
+    """
     truth = rgb_to_lab_np(rgb)
     mask = tissue_mask(truth)
     if not mask.any():
@@ -137,7 +297,7 @@ def evaluate_image(
 def evaluate(
     model: Any = None, images: Any = (), *, hints: int = 0, **colorize_kw: Any
 ) -> list[dict]:
-    """Evaluate a model on colour images (arrays or paths): one dict of metrics per image.
+    """Evaluate a colour model on colour images (arrays or paths): one dict of metrics each.
 
     Mean CIEDE2000 on tissue (true L < 88 or chroma > 8) and on all pixels for the model and three
     baselines: gray (a = b = 0), the global mean chroma of the model's training data, and the
@@ -146,12 +306,39 @@ def evaluate(
     ``hints=N``, also the model's tissue CIEDE2000 with ``N`` hints at random tissue pixels
     (seed 0) carrying their true colours.
 
+    Parameters
+    ----------
+    model : str, path or ColorModel, optional
+        A chroma model (default: the default model).
+    images : array, path or sequence of them
+        True-colour images.
+    hints : int
+        Also score the model with this many hints.
+    **colorize_kw
+        More :func:`~napari_colorize.colorize` settings (``tile_size``, ...).
+
+    Returns
+    -------
+    list of dict
+        Per image: ``ciede2000`` (model and baselines, on tissue and all pixels),
+        ``model_vs_lut``, ``colourfulness``, ``confidence_spearman``, ``mean_confidence`` and
+        (with ``hints``) ``hints``.
+
+    Raises
+    ------
+    ValueError
+        For a model that is not a chroma model, negative ``hints``, or unusable images.
+    TypeError
+        ``hints`` is not a whole number.
+
     Examples
     --------
-    >>> evaluate("he-histology", ["truth.png"])  # doctest: +SKIP
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> (result,) = evaluate("he-histology", [pink], device="cpu")
+    >>> sorted(result["ciede2000"])
+    ['gray', 'lut', 'mean_chroma', 'model']
     """
-    from ..models.registry import resolve_model
-
     net = resolve_model(model, "auto")
     if net.spec.kind != "chroma":
         raise ValueError(f"evaluate scores colour (chroma) models against true colour; "
@@ -170,29 +357,26 @@ def evaluate(
     return results
 
 
-def truth_rgb(image: Any, label: str) -> np.ndarray:
-    """A true-colour image (array or path) as uint8 RGB; NaN or infinite colours are refused
-    (cast to uint8 they would become arbitrary colours)."""
-    from ..core.validation import check_finite
-    from ..io.readers import as_rgb_uint8, read_image, read_rgb
-
-    if isinstance(image, (str, Path)):
-        lazy = read_image(image)
-        if np.dtype(lazy.dtype).kind != "f":
-            return read_rgb(image)
-        try:
-            image = np.asarray(lazy[...])
-        except Exception as exc:
-            raise ValueError(f"cannot read {label}: {type(exc).__name__}: {exc}") from None
-    image = np.asarray(image)
-    if image.dtype.kind not in "uif":
-        raise ValueError(f"{label} has dtype {image.dtype}; expected RGB numbers")
-    check_finite(image, label)
-    return as_rgb_uint8(image, label)
-
-
 def evaluate_regions(model: Any, regions: Any) -> dict[str, dict]:
-    """Evaluate on recipe regions; keyed by image name."""
+    """Evaluate a model on recipe regions (fetched once, then cached).
+
+    Parameters
+    ----------
+    model : ColorModel
+        A chroma model.
+    regions : sequence of Region
+        The regions.
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_image`'s metrics, keyed by image name.
+
+    Examples
+    --------
+    >>> from napari_colorize.training.recipes import HE_HISTOLOGY
+    >>> evaluate_regions("he-histology", HE_HISTOLOGY.validation)  # doctest: +SKIP
+    """
     out = {}
     for region, rgb in zip(regions, region_images(tuple(regions)), strict=True):
         out[region.image] = evaluate_image(model, rgb, label=region.image)

@@ -1,19 +1,9 @@
 """Train a FractionNet: grayscale fluorescence -> fractions of K structure classes.
 
-Training pairs come from multichannel fluorescence images whose channels are assigned to classes
-(:class:`ChannelSource`). The exact definitions, shared by training and evaluation:
-
-* **Normalised channel** ``n_c = clip((x_c - p0.5_c) / (p99.8_c - p0.5_c), 0, 1)``, percentiles of
-  channel ``c`` over the whole file (all time points).
-* **Input** (what a user's grayscale image stands for) ``S = mean_c n_c``; it reaches the network
-  exactly as the engine maps any image: one percentile window (0.5, 99.5) for the whole image ->
-  gray ``v`` in [0, 1] -> CIE lightness via the sRGB curve.
-* **Class amounts** for training: each channel is split into a smooth *floor*
-  (``f_c = min(n_c, G_{size/4}(opening_size(G_1(n_c))) + 2 sigma_c)``: the locally darkest level
-  at the scale ``size`` of the file's objects, plus twice the channel's pixel noise ``sigma_c``)
-  and the *structured* rest ``n_c - f_c``. Structured
-  signal goes to the channel's class; every channel's floor goes to the ``diffuse`` class. The
-  amounts sum to ``C * S``, so the fractions ``amount_k / sum_k amount_k`` split the input exactly.
+Patches of multichannel images are drawn at random scales and turns; their class amounts (see
+:mod:`.fraction_targets` for the exact input and targets) give the target fractions, and the
+input gray is jittered as acquisitions differ (gain, offset, gamma, noise), which leaves the
+fractions as they are.
 """
 
 from __future__ import annotations
@@ -35,38 +25,66 @@ from ..models.fraction_net import FractionNet
 from ..models.registry import resolve_device
 from ..models.spec import ColorModel
 from .datasets import load_channels
-from .loop import TrainProgress, optimise
+from .fraction_targets import (
+    ChannelSource,
+    class_amounts,
+    fractions_from_amounts,
+    normalise_channels,
+    window_gray,
+)
+from .optimiser import TrainProgress, optimise
 
-CHANNEL_PERCENTILES = (0.5, 99.8)
+#: Loss weight of a pixel: its gray plus this, so dark pixels count a little.
 WEIGHT_FLOOR = 0.05
+#: Bounds of the predicted log error scale in the loss (the error is at most 2).
 LOG_B_MIN, LOG_B_MAX = math.log(1e-3), math.log(4.0)
 
 
 @dataclass(frozen=True)
-class ChannelSource:
-    """A multichannel image (see ``datasets.IMAGES``) and the class of each of its channels.
-
-    ``classes[c]`` is the class index of channel ``c`` (``None``: channel not used, e.g. a
-    label image). ``floor_size`` is the opening size (pixels, native resolution) that separates
-    objects from the diffuse floor; ``scale`` the range of resampling factors patches are drawn at.
-    """
-
-    image: str
-    classes: tuple[int | None, ...]
-    floor_size: int = 31
-    scale: tuple[float, float] = (0.5, 1.5)
-    weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.floor_size < 3:
-            raise ValueError(f"floor_size {self.floor_size} must be >= 3")
-        if not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"scale range {self.scale} must be positive and increasing")
-
-
-@dataclass(frozen=True)
 class FractionConfig:
-    """Settings of one FractionNet training run."""
+    """Settings of one FractionNet training run.
+
+    Parameters
+    ----------
+    steps, batch_size, patch : int
+        Gradient steps, patches per step and their side (a multiple of 32).
+    lr, weight_decay : float
+        AdamW settings (learning rate at its peak).
+    warmup : int
+        Steps of linear learning-rate warm-up.
+    seed : int
+        Seeds initialisation and sampling.
+    widths : tuple of 4 int
+        The network's widths.
+    channel_names : tuple of str
+        The classes.
+    palette : tuple of (r, g, b)
+        One colour in [0, 1] per class.
+    diffuse_class : int
+        The class the channels' floors go to.
+    gain, gamma : tuple of float
+        Ranges of the acquisition jitter of the input gray.
+    offset, noise : float
+        Range of the gray's offset, standard deviation of its noise.
+    uncertainty_weight : float
+        Weight of the confidence's likelihood loss beside the KL loss.
+    extra : dict
+        Free notes (not written to the card's training config).
+
+    Raises
+    ------
+    ValueError
+        Naming the setting and its value.
+
+    Examples
+    --------
+    >>> FractionConfig().channel_names
+    ('nuclear', 'cytoplasmic', 'diffuse')
+    >>> FractionConfig(diffuse_class=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: diffuse_class 3 is not a channel index
+    """
 
     steps: int = 3000
     batch_size: int = 16
@@ -88,6 +106,7 @@ class FractionConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check the settings."""
         if self.steps < 1:
             raise ValueError(f"steps {self.steps} must be >= 1")
         if self.patch % FractionNet.divisor:
@@ -100,76 +119,37 @@ class FractionConfig:
             raise ValueError(f"diffuse_class {self.diffuse_class} is not a channel index")
 
 
-def normalise_channels(data: np.ndarray) -> np.ndarray:
-    """``n_c`` of each channel of ``data`` (channel axis first), float32 in [0, 1]."""
-    out = np.empty(data.shape, dtype=np.float32)
-    for c in range(data.shape[0]):
-        x = data[c].astype(np.float32)
-        lo, hi = np.percentile(x, CHANNEL_PERCENTILES)
-        out[c] = np.clip((x - lo) / max(float(hi - lo), 1e-6), 0, 1)
-    return out
-
-
-def input_signal(normalised: np.ndarray, classes: tuple[int | None, ...]) -> np.ndarray:
-    """``S``: mean of the used normalised channels (channel axis first)."""
-    used = [c for c, k in enumerate(classes) if k is not None]
-    return normalised[used].mean(axis=0)
-
-
-def noise_level(channel: np.ndarray) -> float:
-    """Robust pixel-noise standard deviation of a 2-D channel (MAD of the 3x3 median residual)."""
-    from scipy import ndimage
-
-    residual = channel - ndimage.median_filter(channel, size=3, mode="reflect")
-    return float(1.4826 * np.median(np.abs(residual - np.median(residual))))
-
-
-def floor(channel: np.ndarray, size: int) -> np.ndarray:
-    """The smooth diffuse floor of a normalised 2-D channel (never above the channel).
-
-    The grey opening (window ``size``) of the lightly smoothed channel, smoothed with a Gaussian
-    of sigma ``size / 4``, plus twice the pixel noise: noise on the floor stays diffuse.
-    """
-    from scipy import ndimage
-
-    smoothed = ndimage.gaussian_filter(channel, sigma=1.0, mode="reflect")
-    opened = ndimage.grey_opening(smoothed, size=(size, size), mode="reflect")
-    base = ndimage.gaussian_filter(opened, sigma=size / 4, mode="reflect")
-    return np.minimum(channel, base + 2 * noise_level(channel))
-
-
-def class_amounts(
-    normalised: np.ndarray, source: ChannelSource, n_classes: int, diffuse_class: int
-) -> np.ndarray:
-    """Amount of signal per class ``(K, H, W)`` of one 2-D multichannel image."""
-    amounts = np.zeros((n_classes, *normalised.shape[1:]), dtype=np.float32)
-    for c, k in enumerate(source.classes):
-        if k is None:
-            continue
-        base = floor(normalised[c], source.floor_size)
-        amounts[k] += normalised[c] - base
-        amounts[diffuse_class] += base
-    return amounts
-
-
-def fractions_from_amounts(amounts: torch.Tensor, diffuse_class: int) -> torch.Tensor:
-    """Fractions ``(..., K, H, W)`` from amounts; pixels with no signal are all diffuse."""
-    total = amounts.sum(dim=-3, keepdim=True)
-    frac = amounts / total.clamp_min(1e-6)
-    empty = (total <= 1e-6).expand_as(frac)
-    onehot = torch.zeros_like(frac)
-    onehot[..., diffuse_class, :, :] = 1.0
-    return torch.where(empty, onehot, frac)
-
-
-def window_gray(signal: np.ndarray | torch.Tensor, window: Any) -> torch.Tensor:
-    """The engine's mapping of a raw signal to gray in [0, 1] for an intensity window."""
-    v = torch.as_tensor(np.asarray(signal, dtype=np.float32))
-    return ((v - window.low) / (window.high - window.low)).clamp(0, 1)
-
-
 class FractionSampler:
-    """Random augmented ``(lightness, fractions, weight)`` patches from prepared images."""
+    """Random augmented ``(lightness, fractions, weight)`` patches from multichannel images.
+
+    Each image's class amounts and its intensity window are computed once; :attr:`mix` is the
+    mean class mix of the targets (each image weighted as it is drawn), the prior of the model.
+
+    Parameters
+    ----------
+    sources : list of ChannelSource
+        The images and the class of each channel.
+    config : FractionConfig
+        Patch size, classes, jitter and seed.
+    images : list of ndarray, optional
+        The images' data (channel axis first) instead of fetching ``source.image``.
+
+    Raises
+    ------
+    ValueError
+        An image's channels do not match its source's classes.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> cells = rng.normal(300, 30, (2, 64, 64))
+    >>> cells[0, 20:30, 20:30] += 3000  # a nucleus (channel 0)
+    >>> cells[1, 10:40, 10:40] += 1000  # its cytoplasm (channel 1)
+    >>> config = FractionConfig(steps=2, batch_size=2, patch=64, widths=(8, 8, 8, 8))
+    >>> sampler = FractionSampler([ChannelSource("cells", (0, 1))], config, images=[cells])
+    >>> round(sum(sampler.mix), 3)
+    1.0
+    """
 
     def __init__(
         self,
@@ -222,7 +202,33 @@ class FractionSampler:
         return crop.flip(2) if self.rng.integers(0, 2) else crop
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Lightness ``(B, 1, P, P)``, target fractions ``(B, K, P, P)``, weights (B, 1, P, P)."""
+        """Draw a batch of training patches.
+
+        Parameters
+        ----------
+        batch : int
+            Number of patches.
+
+        Returns
+        -------
+        lightness : torch.Tensor
+            ``(B, 1, P, P)`` input.
+        target : torch.Tensor
+            ``(B, K, P, P)`` fractions.
+        weight : torch.Tensor
+            ``(B, 1, P, P)`` loss weights (the gray, plus :data:`WEIGHT_FLOOR`).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> cells = rng.normal(300, 30, (2, 64, 64))
+        >>> cells[0, 20:30, 20:30] += 3000  # a nucleus (channel 0)
+        >>> cells[1, 10:40, 10:40] += 1000  # its cytoplasm (channel 1)
+        >>> config = FractionConfig(steps=2, batch_size=2, patch=64, widths=(8, 8, 8, 8))
+        >>> sampler = FractionSampler([ChannelSource("cells", (0, 1))], config, images=[cells])
+        >>> [t.shape[1] for t in sampler.sample(2)]
+        [1, 3, 1]
+        """
         cfg = self.config
         idx = self.rng.choice(len(self.sources), size=batch, p=self.weights)
         amounts = torch.stack([self._crop(int(i)) for i in idx])
@@ -244,7 +250,32 @@ class FractionSampler:
 def fraction_loss(
     net: FractionNet, lightness: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(intensity-weighted KL of target vs predicted fractions, Laplace likelihood of the error)."""
+    """Compute the KL loss of the fractions and the Laplace likelihood of their error.
+
+    Parameters
+    ----------
+    net : FractionNet
+        The network being trained.
+    lightness : torch.Tensor
+        ``(B, 1, H, W)`` input.
+    target : torch.Tensor
+        ``(B, K, H, W)`` true fractions.
+    weight : torch.Tensor
+        ``(B, 1, H, W)`` pixel weights.
+
+    Returns
+    -------
+    kl, nll : torch.Tensor
+        Weighted means (scalars).
+
+    Examples
+    --------
+    >>> net = FractionNet((8, 8, 8, 8), channels=2)
+    >>> target = torch.full((1, 2, 32, 32), 0.5)
+    >>> kl, nll = fraction_loss(net, torch.zeros(1, 1, 32, 32), target, torch.ones(1, 1, 32, 32))
+    >>> float(kl.detach())  # uniform predictions of uniform targets
+    0.0
+    """
     logits, log_b = net.forward_raw(lightness)
     logp = torch.log_softmax(logits, dim=1)
     kl = (target * (torch.log(target.clamp_min(1e-6)) - logp)).sum(1, keepdim=True)
@@ -264,7 +295,42 @@ def iter_train_fractions(
     device: str = "cpu",
     name: str = "fluorescence-composite",
 ) -> Generator[TrainProgress, None, ColorModel]:
-    """Train a FractionNet from scratch, yielding :class:`TrainProgress`; returns the model."""
+    """Train a FractionNet from scratch, yielding :class:`~.optimiser.TrainProgress` each step.
+
+    Parameters
+    ----------
+    sources : list of ChannelSource, or FractionSampler
+        The images (fetched), or a prepared sampler.
+    config : FractionConfig
+        The run's settings.
+    device : str
+        Where to train.
+    name : str
+        Name of the new model.
+
+    Yields
+    ------
+    TrainProgress
+        After each step.
+
+    Returns
+    -------
+    ColorModel
+        A fractions model on the CPU, with its card (a dict).
+
+    Examples
+    --------
+    >>> from napari_colorize.core.events import drain
+    >>> rng = np.random.default_rng(0)
+    >>> cells = rng.normal(300, 30, (2, 64, 64))
+    >>> cells[0, 20:30, 20:30] += 3000  # a nucleus (channel 0)
+    >>> cells[1, 10:40, 10:40] += 1000  # its cytoplasm (channel 1)
+    >>> config = FractionConfig(steps=2, batch_size=2, patch=64, widths=(8, 8, 8, 8))
+    >>> sampler = FractionSampler([ChannelSource("cells", (0, 1))], config, images=[cells])
+    >>> model = drain(iter_train_fractions(sampler, config, name="cells"))
+    >>> model.spec.kind, model.spec.channels
+    ('fractions', 3)
+    """
     dev = resolve_device(device)
     torch.manual_seed(config.seed)
     sampler = sources if isinstance(sources, FractionSampler) else FractionSampler(sources, config)
@@ -291,7 +357,29 @@ def iter_train_fractions(
 def fraction_card(
     net: FractionNet, config: FractionConfig, name: str, seconds: float = 0.0
 ) -> ModelCard:
-    """The model card of a trained network: the network and its training run."""
+    """Write the model card of a trained network: the network and its training run.
+
+    Parameters
+    ----------
+    net : FractionNet
+        The trained network.
+    config : FractionConfig
+        Its settings.
+    name : str
+        The model's name.
+    seconds : float
+        How long training took.
+
+    Returns
+    -------
+    ModelCard
+
+    Examples
+    --------
+    >>> card = fraction_card(FractionNet((8, 8, 8, 8), 3), FractionConfig(), "mine")
+    >>> card.kind, card.architecture.channels
+    ('fractions', 3)
+    """
     return ModelCard(
         name=name,
         version="1",
@@ -302,18 +390,3 @@ def fraction_card(
         training={"steps": config.steps, "seconds": round(seconds, 1),
                   "config": {k: v for k, v in vars(config).items() if k != "extra"}},
     )
-
-
-INPUT_DEFINITION = (
-    "S = mean over used channels c of clip((x_c - p0.5_c) / (p99.8_c - p0.5_c), 0, 1), "
-    "percentiles per channel over the whole file; the engine maps S (or any raw image) to gray "
-    "with one (0.5, 99.5) percentile window per stack, then to CIE lightness via the sRGB curve."
-)
-TARGET_DEFINITION = (
-    "for training: each channel is split into a smooth *floor* (``f_c = min(n_c, "
-    "G_{size/4}(opening_size(G_1(n_c))) + 2 sigma_c)``: the locally darkest level at the scale "
-    "``size`` of the file's objects, plus twice the channel's pixel noise ``sigma_c``) and the "
-    "*structured* rest ``n_c - f_c``. Structured signal goes to the channel's class; every "
-    "channel's floor goes to the ``diffuse`` class. The amounts sum to ``C * S``, so the "
-    "fractions ``amount_k / sum_k amount_k`` split the input exactly."
-)

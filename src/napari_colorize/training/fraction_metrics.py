@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from ..core.intensity import compute_window, to_lightness
 from ..models.registry import load_model
 from .datasets import load_channels
-from .fluorescence import normalise_channels, window_gray
+from .fraction_targets import normalise_channels, window_gray
 
 #: Validation: Hoechst 33342 -> model class 0 (nuclear); oblique transmitted light -> classes
 #: 1 + 2 (cytoplasmic + diffuse). Channels 2, 3 of the file are label images (not signal).
@@ -36,7 +36,27 @@ SCRATCH_ASSAY = {
 
 
 def predict_fractions(model: Any, lightness: torch.Tensor) -> np.ndarray:
-    """Fractions and confidence ``(K + 1, H, W)`` of one lightness plane, padded to the divisor."""
+    """Predict the fractions and confidence of one lightness plane (padded to the model's tile).
+
+    Parameters
+    ----------
+    model : ColorModel
+        A fractions model.
+    lightness : torch.Tensor
+        ``(H, W)`` CIE lightness.
+
+    Returns
+    -------
+    ndarray
+        ``(K + 1, H, W)``: fractions, then confidence.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.registry import load_model
+    >>> out = predict_fractions(load_model("fluorescence-composite"), torch.full((20, 30), 50.0))
+    >>> out.shape, round(float(out[:3].sum(0).mean()), 4)
+    ((4, 20, 30), 1.0)
+    """
     h, w = lightness.shape
     d = model.spec.divisor
     ph, pw = max(-h % d, model.spec.min_tile - h, 0), max(-w % d, model.spec.min_tile - w, 0)
@@ -61,7 +81,10 @@ def _r(x: float | None, nd: int = 4) -> float | None:
 def evaluate_fractions(
     model: Any, dataset: dict[str, Any] | None = None, *, frames: int | None = None
 ) -> dict[str, Any]:
-    """Per-channel Pearson and MSE against the average-mix baseline, and frame-to-frame change.
+    """Score a fractions model against the average-mix baseline on a multichannel time series.
+
+    Per-channel Pearson and MSE of the maps and fractions, frame-to-frame change, confidence
+    against error, and (with label images) the classes inside nuclei, cytoplasm and outside.
 
     Parameters
     ----------
@@ -71,6 +94,12 @@ def evaluate_fractions(
         Validation definition like :data:`SCRATCH_ASSAY` (the default).
     frames : int, optional
         Use only the first ``frames`` time points.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``baseline`` scores, ``temporal``, ``shift_4px_mean_abs_change``,
+        ``confidence``, ``classes_in_labels`` and the dataset's description.
 
     Examples
     --------
@@ -133,9 +162,12 @@ def _scores(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str, 
 
 
 def _temporal(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str, Any]:
-    """Mean fraction per frame; mean |change| of fractions between consecutive frames, model vs
+    """Compare the model's and the truth's changes between consecutive frames.
+
+    Mean fraction per frame; mean |change| of fractions between consecutive frames, model vs
     truth, per pixel and over 4 x 4 blocks; and on pixels whose true fractions hardly change
-    (|change| < 0.02)."""
+    (|change| < 0.02).
+    """
     if pred.shape[1] < 2:
         return {}
     dp = np.abs(np.diff(pred, axis=1))
@@ -158,8 +190,11 @@ def _temporal(pred: np.ndarray, truth: np.ndarray, gray: np.ndarray) -> dict[str
 
 
 def _shift_check(model: Any, plane: np.ndarray, window: Any, shift: int = 4) -> float | None:
-    """Mean |change| of the fractions when the input is shifted by ``shift`` pixels both ways
-    (away from the wrapped borders): how much predictions depend on the grid, not the image."""
+    """Measure how much predictions depend on the tile grid rather than the image.
+
+    The mean |change| of the fractions when the input is shifted by ``shift`` pixels both ways
+    (away from the wrapped borders).
+    """
     a = predict_fractions(model, to_lightness(plane, window))[:-1]
     b = predict_fractions(model, to_lightness(np.roll(plane, (shift, shift), (0, 1)), window))[:-1]
     a = np.roll(a, (shift, shift), (1, 2))
@@ -168,7 +203,7 @@ def _shift_check(model: Any, plane: np.ndarray, window: Any, shift: int = 4) -> 
 
 
 def _blocks(x: np.ndarray, b: int) -> np.ndarray:
-    """Means of ``b x b`` blocks over the last two axes (edges that do not fill a block dropped)."""
+    """Average ``b x b`` blocks over the last two axes (edges that fill no block are dropped)."""
     h, w = x.shape[-2] // b * b, x.shape[-1] // b * b
     x = x[..., :h, :w]
     return x.reshape(*x.shape[:-2], h // b, b, w // b, b).mean(axis=(-3, -1))
@@ -193,8 +228,11 @@ def _label_check(
     window: Any,
     truth: np.ndarray,
 ) -> dict[str, Any]:
-    """Mean predicted fraction of each model class inside nuclei, inside cytoplasm (without
-    nuclei) and outside cells, from the file's label images; and the true channel fractions."""
+    """Average each class's predicted fraction inside nuclei, cytoplasm and outside cells.
+
+    Regions come from the file's label images (cytoplasm without nuclei); the true channel
+    fractions are given beside.
+    """
     nuclei = data[ds["labels"]["nuclei"]] > 0
     cells = data[ds["labels"]["cyto"]] > 0
     regions = {"nuclei": nuclei, "cytoplasm": cells & ~nuclei, "outside": ~cells & ~nuclei}

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.engine import colorize
 from .evaluation import ciede2000, gray_with_lightness, render, rgb_to_lab_np
 from .lut import lut_prior
 from .patches import tissue_mask
@@ -17,10 +18,27 @@ HOLDOUT_MAX = (512, 1024)
 def holdout_boxes(
     masks: list[np.ndarray], fraction: float
 ) -> list[tuple[slice, slice] | None]:
-    """For each mask, a strip at the far end of its bounding box's longer side.
+    """Place a held-out strip at the far end of each mask's bounding box, across its longer side.
 
-    The strip is ``fraction`` of that side thick (at most 512 px) and at most 1024 px long;
-    ``None`` when ``fraction`` is 0 or the region is too small to split.
+    The strip is ``fraction`` of that side thick (at most 512 px) and at most 1024 px long.
+
+    Parameters
+    ----------
+    masks : list of ndarray
+        Boolean ``(H, W)`` regions.
+    fraction : float
+        Thickness of the strip, as a share of the longer side.
+
+    Returns
+    -------
+    list
+        ``(rows, cols)`` slices per mask; ``None`` when ``fraction`` is 0 or the region is too
+        small to split (a strip under 8 px).
+
+    Examples
+    --------
+    >>> holdout_boxes([np.ones((100, 50), bool)], 0.2)
+    [(slice(80, 100, None), slice(0, 50, None))]
     """
     boxes: list[tuple[slice, slice] | None] = []
     for mask in masks:
@@ -49,14 +67,43 @@ def holdout_errors(
     lut: bool = True,
     preview: bool = False,
 ) -> dict[str, Any]:
-    """Mean tissue CIEDE2000 over all held-out pixels (tissue and in the mask).
+    """Score a model by its mean tissue CIEDE2000 over all held-out pixels (tissue in the mask).
 
     Predictions go through the user's path (uint8 gray of the true lightness, colorized,
-    rendered to uint8 sRGB). ``lut`` also scores the model's own prior alone. ``preview`` keeps
-    ``(image index, box, colorized RGB)`` of the first held-out box.
-    """
-    from ..core.engine import colorize
+    rendered to uint8 sRGB).
 
+    Parameters
+    ----------
+    model : ColorModel
+        A chroma model.
+    images : list of ndarray
+        uint8 RGB true colour.
+    masks : list of ndarray
+        One boolean region per image.
+    boxes : list
+        Held-out boxes (see :func:`holdout_boxes`).
+    lut : bool
+        Also score the model's own prior (its lookup table) alone.
+    preview : bool
+        Keep ``(image index, box, colorized RGB)`` of the first held-out box.
+
+    Returns
+    -------
+    dict
+        ``model`` and ``lut`` mean CIEDE2000 (``None`` without pixels), ``pixels`` counted,
+        ``preview``.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
+    >>> model = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("gray"))
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> masks = [np.ones((64, 64), bool)]
+    >>> scores = holdout_errors(model, [pink], masks, holdout_boxes(masks, 0.2))
+    >>> scores["pixels"], scores["model"] == scores["lut"]  # an untrained net is its prior
+    (832, True)
+    """
     sums = {"model": 0.0, "lut": 0.0}
     count = 0
     kept = None

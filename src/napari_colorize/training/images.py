@@ -1,4 +1,4 @@
-"""Colour images to train or tune on: read, checked (colour, tissue, size), named, hashed."""
+"""Colour images to train, tune or evaluate on: read, checked (colour, tissue, size), named."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import numpy as np
 import torch
 
 from ..core.color import rgb_uint8_to_lab
-from ..io.readers import as_rgb_uint8, read_rgb
+from ..core.validation import check_finite
+from ..io.readers import as_rgb_uint8, read_image, read_rgb
 from .patches import tissue_mask
 
 
 def as_rgb(image: Any, label: str) -> np.ndarray:
-    """A training image (array or path) as uint8 RGB.
+    """Read a training image (array or path) as uint8 RGB.
 
     Parameters
     ----------
@@ -156,3 +157,112 @@ def image_hashes(images: Iterable[np.ndarray]) -> list[str]:
     '6e340b9cffb37a98'
     """
     return [hashlib.sha256(np.ascontiguousarray(im).tobytes()).hexdigest() for im in images]
+
+
+def check_references(
+    images: Sequence[Any], masks: Sequence[Any] | None, labels: Sequence[str] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Load and check reference images for tuning, and their optional boolean masks.
+
+    Parameters
+    ----------
+    images : sequence of array or path
+        Colour references, each at least 64 pixels a side.
+    masks : sequence of bool arrays, optional
+        One mask (or ``None``: the whole image) per image, shaped like it.
+    labels : sequence of str, optional
+        Names of the images in error messages (default: the path, or ``#index``).
+
+    Returns
+    -------
+    rgb : list of ndarray
+        uint8 RGB images.
+    masks : list of ndarray
+        Boolean masks, one per image.
+    labels : list of str
+        The images' names.
+
+    Raises
+    ------
+    ValueError
+        No image, a grayscale or too small image, or a mask that does not fit or is empty.
+
+    Examples
+    --------
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> rgb, masks, labels = check_references([pink], None)
+    >>> bool(masks[0].all()), labels
+    (True, ['#0'])
+    >>> check_references([pink], [np.zeros((64, 64), bool)])
+    Traceback (most recent call last):
+    ...
+    ValueError: mask of #0 is empty: it selects no pixel
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("give at least one colour reference image to tune on")
+    labels = list(labels) if labels is not None else [image_label(im, i)
+                                                     for i, im in enumerate(images)]
+    if masks is not None and len(masks) != len(images):
+        raise ValueError(f"got {len(masks)} masks for {len(images)} images: give one per image")
+    rgb = [as_rgb(im, label) for im, label in zip(images, labels, strict=True)]
+    for im, label in zip(rgb, labels, strict=True):
+        if min(im.shape[:2]) < 64:
+            raise ValueError(f"reference image {label} is {im.shape[0]}x{im.shape[1]}: "
+                             "tuning needs at least 64 pixels a side")
+    rgb = check_training_images(rgb, 64, labels=labels)
+    out_masks = []
+    for i, (im, label) in enumerate(zip(rgb, labels, strict=True)):
+        m = None if masks is None else masks[i]
+        if m is None:
+            out_masks.append(np.ones(im.shape[:2], bool))
+            continue
+        m = np.asarray(m)
+        if m.shape != im.shape[:2]:
+            raise ValueError(f"mask of {label} has shape {m.shape}, expected {im.shape[:2]}")
+        if not m.any():
+            raise ValueError(f"mask of {label} is empty: it selects no pixel")
+        out_masks.append(m.astype(bool))
+    return rgb, out_masks, labels
+
+
+def truth_rgb(image: Any, label: str) -> np.ndarray:
+    """Read a true-colour image (array or path) as uint8 RGB.
+
+    NaN or infinite colours are refused: cast to uint8 they would become arbitrary colours.
+
+    Parameters
+    ----------
+    image : array or path
+        The image.
+    label : str
+        How errors name it.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` uint8.
+
+    Raises
+    ------
+    ValueError
+        An unreadable image, not numbers, or NaN or infinite values.
+
+    Examples
+    --------
+    >>> truth_rgb(np.full((2, 2, 3), 1.0), "truth")[0, 0].tolist()
+    [255, 255, 255]
+    """
+    if isinstance(image, (str, Path)):
+        lazy = read_image(image)
+        if np.dtype(lazy.dtype).kind != "f":
+            return read_rgb(image)
+        try:
+            image = np.asarray(lazy[...])
+        except Exception as exc:
+            raise ValueError(f"cannot read {label}: {type(exc).__name__}: {exc}") from None
+    image = np.asarray(image)
+    if image.dtype.kind not in "uif":
+        raise ValueError(f"{label} has dtype {image.dtype}; expected RGB numbers")
+    check_finite(image, label)
+    return as_rgb_uint8(image, label)

@@ -1,16 +1,15 @@
-"""Train or fine-tune a ChromaNet from colour RGB images: the generator :func:`iter_train`, and
-the optimiser loop and losses every training of the package runs through.
+"""Train or fine-tune a ChromaNet from colour RGB images.
 
-The mean chroma is fitted with an L1 loss (robust to stain speckle); a per-pixel Laplace scale is
-fitted by likelihood against the detached error, which is what the confidence map reports.
+:func:`iter_train` is the training generator; the chroma losses are shared with tuning. The mean
+chroma is fitted with an L1 loss (robust to stain speckle); a per-pixel Laplace scale is fitted by
+likelihood against the detached error, which is what the confidence map reports.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ..models.trunk import DEFAULT_WIDTHS
 from .ciede2000 import ciede2000
 from .images import check_training_images, image_hashes
 from .lut import fit_lut
+from .optimiser import TrainProgress, optimise
 from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tissue_mask
 
 #: Per-pixel chroma error the training fits: summed |a|, |b| differences, or CIEDE2000 (the
@@ -103,6 +103,7 @@ class TrainConfig:
     confidence_loss: str | None = None
 
     def __post_init__(self) -> None:
+        """Check the settings."""
         for name in ("loss", "confidence_loss"):
             value = getattr(self, name)
             if value not in LOSSES and not (name == "confidence_loss" and value is None):
@@ -115,144 +116,6 @@ class TrainConfig:
             raise ValueError(f"seconds {self.seconds} must be > 0")
         if self.patch % ChromaNet.divisor:
             raise ValueError(f"patch {self.patch} must be a multiple of {ChromaNet.divisor}")
-
-
-@dataclass(frozen=True)
-class TrainProgress:
-    """One training step done.
-
-    Parameters
-    ----------
-    step : int
-        Steps done.
-    total : int, optional
-        Steps planned (``None``: bounded by time only).
-    loss : float
-        Smoothed loss.
-    elapsed : float
-        Seconds since the first step started.
-    fraction : float
-        Share of the budget (steps or time) used, in [0, 1].
-
-    Examples
-    --------
-    >>> TrainProgress(step=3, total=10, loss=4.2, elapsed=1.5, fraction=0.3).step
-    3
-    """
-
-    step: int
-    total: int | None
-    loss: float
-    elapsed: float
-    fraction: float
-
-
-def lr_factor(fraction: float, step: int, warmup: int) -> float:
-    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine to 0.
-
-    Parameters
-    ----------
-    fraction : float
-        Share of the budget used.
-    step : int
-        Steps done.
-    warmup : int
-        Warm-up steps (0: none).
-
-    Returns
-    -------
-    float
-        In [0, 1].
-
-    Examples
-    --------
-    >>> lr_factor(0.0, 0, warmup=10), lr_factor(0.5, 50, warmup=10), lr_factor(1.0, 99, 10)
-    (0.1, 0.5, 0.0)
-    """
-    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
-    return warm * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0)))
-
-
-def optimise(
-    params: list[torch.nn.Parameter],
-    loss_step: Callable[[], tuple[torch.Tensor, torch.Tensor]],
-    *,
-    lr: float,
-    weight_decay: float,
-    warmup: int,
-    steps: int | None = None,
-    seconds: float | None = None,
-    deadline: float | None = None,
-    smoothing: float = 0.02,
-) -> Generator[tuple[int, float, float, float], None, tuple[int, float | None]]:
-    """Run AdamW until ``steps`` are done or the time budget is spent.
-
-    Warm-up, then cosine decay; gradients are clipped to norm 1. Every training loop of the
-    package runs through here.
-
-    Parameters
-    ----------
-    params : list of Parameter
-        What the steps update.
-    loss_step : callable
-        Draws a batch; returns (the loss to report, the loss to minimise).
-    lr, weight_decay : float
-        AdamW settings (learning rate at its peak).
-    warmup : int
-        Steps of linear warm-up.
-    steps : int, optional
-        Steps to run.
-    seconds : float, optional
-        Time budget from now.
-    deadline : float, optional
-        ``time.perf_counter()`` value to stop at (instead of ``seconds``).
-    smoothing : float
-        Weight of each new loss in the reported moving average.
-
-    Yields
-    ------
-    tuple
-        ``(step, smoothed loss, fraction of the budget used, seconds)`` after each step.
-
-    Returns
-    -------
-    tuple
-        ``(steps done, smoothed loss or None)``.
-
-    Examples
-    --------
-    >>> from napari_colorize.core.events import drain
-    >>> w = torch.nn.Parameter(torch.tensor([3.0]))
-    >>> def loss_step():
-    ...     loss = (w**2).sum()
-    ...     return loss, loss
-    >>> steps, loss = drain(optimise([w], loss_step, lr=0.1, weight_decay=0.0, warmup=0, steps=5))
-    >>> steps, float(w) < 3.0
-    (5, True)
-    """
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    start = time.perf_counter()
-    end = deadline if deadline is not None else (start + seconds if seconds else None)
-    step, smooth = 0, None
-    while True:
-        now = time.perf_counter()
-        fraction = max(
-            step / steps if steps else 0.0,
-            (now - start) / (end - start) if end is not None and end > start else 0.0,
-        )
-        if fraction >= 1.0 or (end is not None and now >= end):
-            return step, smooth
-        for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(fraction, step, warmup)
-        reported, total = loss_step()
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        value = float(reported.detach())
-        smooth = value if smooth is None else (1 - smoothing) * smooth + smoothing * value
-        yield step, smooth, fraction, time.perf_counter() - start
 
 
 def chroma_error(
@@ -294,7 +157,7 @@ def loss_terms(
     ab_other: torch.Tensor | None = None,
     confidence_loss: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The chroma loss and the Laplace-scale likelihood loss, weighted towards tissue pixels.
+    """Compute the chroma loss and the Laplace-scale likelihood loss, weighted towards tissue.
 
     Parameters
     ----------
@@ -324,7 +187,7 @@ def loss_terms(
     >>> net = ChromaNet((8, 8, 8, 8))
     >>> lightness, ab = torch.full((1, 1, 32, 32), 50.0), torch.full((1, 2, 32, 32), 2.0)
     >>> chroma_loss, nll = loss_terms(net, lightness, ab)
-    >>> float(chroma_loss)
+    >>> float(chroma_loss.detach())
     4.0
     """
     pred, logvar = net.forward_raw(lightness)

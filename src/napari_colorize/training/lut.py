@@ -1,9 +1,9 @@
-"""The per-lightness chroma table (``ChromaNet.lut``): fitted from colour images, blended with a
-base model's table, and looked up for the lookup-table baseline.
+"""The per-lightness chroma table (``ChromaNet.lut``).
 
-A table holds the mean (a, b) of tissue pixels for each integer lightness (``LUT_BINS`` bins).
-Bins no pixel falls in take the value of the nearest filled bin, and a light 3-bin smoothing
-follows: training from scratch (:func:`fit_lut`) and calibration to references
+It is fitted from colour images, blended with a base model's table, and looked up for the
+lookup-table baseline. A table holds the mean (a, b) of tissue pixels for each integer lightness
+(``LUT_BINS`` bins). Bins no pixel falls in take the value of the nearest filled bin, and a light
+3-bin smoothing follows: training from scratch (:func:`fit_lut`) and calibration to references
 (:func:`blend_lut`) fill and smooth the same way.
 """
 
@@ -131,7 +131,7 @@ def smooth_bins(values: torch.Tensor) -> torch.Tensor:
 
 
 def fit_lut(images: Sequence[np.ndarray]) -> torch.Tensor:
-    """The table of colour images: mean (a, b) of tissue pixels per lightness, filled, smoothed.
+    """Fit the table of colour images: mean (a, b) of tissue per lightness, filled, smoothed.
 
     Parameters
     ----------
@@ -158,7 +158,7 @@ def fit_lut(images: Sequence[np.ndarray]) -> torch.Tensor:
 def blend_lut(
     sums: torch.Tensor, counts: torch.Tensor, base_lut: torch.Tensor, prior_count: float
 ) -> torch.Tensor:
-    """The references' mean (a, b) per lightness, blended with ``base_lut`` where data is thin.
+    """Blend the references' mean (a, b) per lightness with ``base_lut`` where data is thin.
 
     Each bin is ``(n * ref + k * base) / (n + k)`` with ``n`` the references' tissue pixels in
     the bin and ``k = prior_count``: bins the references fill keep their colour, empty bins keep

@@ -26,14 +26,45 @@ BACKGROUND_WEIGHT = 0.25
 
 
 def tissue_mask(lab: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """Tissue pixels of a true-colour Lab image ``(3, ...)``: L < 88 or chroma > 8."""
+    """Find the tissue pixels of a true-colour Lab image: L < 88 or chroma > 8.
+
+    Parameters
+    ----------
+    lab : torch.Tensor or ndarray
+        ``(3, ...)`` CIE Lab.
+
+    Returns
+    -------
+    torch.Tensor or ndarray
+        Boolean, shaped like ``lab[0]``.
+
+    Examples
+    --------
+    >>> tissue_mask(np.array([[95.0, 60.0, 95.0], [0.0, 0.0, 20.0], [0.0, 0.0, -5.0]])).tolist()
+    [False, True, True]
+    """
     lightness, a, b = lab[0], lab[1], lab[2]
     return (lightness < 88) | ((a * a + b * b) > 64)
 
 
 @dataclass(frozen=True)
 class Augment:
-    """Augmentation ranges; ``Augment.none()`` for plain crops."""
+    """Augmentation ranges; ``Augment.none()`` for plain crops.
+
+    Parameters
+    ----------
+    scale : tuple of float
+        Range of resampling factors (scanner magnification).
+    flips : bool
+        Random flips and 90-degree turns.
+    stain_scale, stain_shift : float
+        Stain jitter in optical density (see :func:`stain_jitter`).
+
+    Examples
+    --------
+    >>> Augment().scale, Augment.none().scale
+    ((0.5, 1.5), (1.0, 1.0))
+    """
 
     scale: tuple[float, float] = (0.5, 1.5)
     flips: bool = True
@@ -42,14 +73,45 @@ class Augment:
 
     @classmethod
     def none(cls) -> Augment:
-        """No augmentation."""
+        """Make the ranges of no augmentation.
+
+        Returns
+        -------
+        Augment
+
+        Examples
+        --------
+        >>> Augment.none().flips
+        False
+        """
         return cls(scale=(1.0, 1.0), flips=False, stain_scale=0.0, stain_shift=0.0)
 
 
 def stain_jitter(
     rgb: torch.Tensor, gen: torch.Generator, scale: float, shift: float
 ) -> torch.Tensor:
-    """Perturb each stain's optical density: ``c' = c * (1 + s) + t``; rgb ``(B, 3, H, W)``."""
+    """Perturb each stain's optical density: ``c' = c * (1 + s) + t``.
+
+    Parameters
+    ----------
+    rgb : torch.Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+    gen : torch.Generator
+        Draws ``s`` in ``[-scale, scale]`` and ``t`` in ``[-shift, shift]`` per image and stain.
+    scale, shift : float
+        Jitter ranges.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+
+    Examples
+    --------
+    >>> rgb = torch.full((1, 3, 2, 2), 0.5)
+    >>> torch.equal(stain_jitter(rgb, torch.Generator().manual_seed(0), 0.0, 0.0), rgb)
+    True
+    """
     if scale == 0 and shift == 0:
         return rgb
     n = rgb.shape[0]
@@ -63,7 +125,26 @@ def stain_jitter(
 
 
 def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(L (B,1,H,W), ab (B,2,H,W))`` of rgb ``(B, 3, H, W)`` in [0, 1]."""
+    """Split RGB into CIE lightness and chroma.
+
+    Parameters
+    ----------
+    rgb : torch.Tensor
+        ``(B, 3, H, W)`` in [0, 1].
+
+    Returns
+    -------
+    lightness : torch.Tensor
+        ``(B, 1, H, W)``.
+    ab : torch.Tensor
+        ``(B, 2, H, W)``.
+
+    Examples
+    --------
+    >>> lightness, ab = split_lab(torch.ones(1, 3, 2, 2))
+    >>> round(float(lightness[0, 0, 0, 0]), 3), round(float(ab.abs().max()), 3)
+    (100.0, 0.0)
+    """
     lab = rgb_to_lab(rgb.movedim(1, 0)).movedim(0, 1)
     return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
 
@@ -71,8 +152,30 @@ def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class PatchSampler:
     """Draw random augmented ``(L, ab)`` patches from a list of uint8 RGB images.
 
-    Each image may carry a region (row and column slices) that patches are drawn from, so parts
-    of the same images can be held out.
+    Images are drawn in proportion to their area (or equally often with ``balance``); each
+    patch is cropped at a random scale, turned and flipped, and stain-jittered.
+
+    Parameters
+    ----------
+    images : list of ndarray
+        uint8 RGB images, each at least ``patch`` pixels a side.
+    patch : int
+        Side of the patches.
+    augment : Augment
+        Augmentation ranges.
+    seed : int
+        Seeds the draws.
+    balance : bool
+        Draw each image equally often, whatever its size.
+    min_tissue : float
+        Least share of tissue (gray darker than glass) a patch should show; up to 8 draws.
+
+    Examples
+    --------
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> lightness, ab = PatchSampler([pink], 32, Augment.none()).sample(2)
+    >>> lightness.shape, ab.shape
+    (torch.Size([2, 1, 32, 32]), torch.Size([2, 2, 32, 32]))
     """
 
     def __init__(
@@ -97,7 +200,7 @@ class PatchSampler:
         self._current = 0  # index of the image being cropped (masked sampling centres on it)
 
     def _window(self, image: np.ndarray, size: int) -> np.ndarray:
-        """A random ``size`` window; up to 8 draws to find one with ``min_tissue`` tissue."""
+        """Draw a random ``size`` window; up to 8 draws to find one with ``min_tissue`` tissue."""
         for _ in range(8):
             y = int(self.rng.integers(0, image.shape[0] - size + 1))
             x = int(self.rng.integers(0, image.shape[1] - size + 1))
@@ -129,7 +232,7 @@ class PatchSampler:
         return crop
 
     def _draw(self, batch: int) -> torch.Tensor:
-        """``batch`` augmented crops ``(B, C, P, P)`` in [0, 1], images drawn by weight."""
+        """Draw ``batch`` augmented crops ``(B, C, P, P)`` in [0, 1], images drawn by weight."""
         crops = []
         for i in self.rng.choice(len(self.images), size=batch, p=self.weights):
             self._current = int(i)
@@ -137,15 +240,57 @@ class PatchSampler:
         return torch.stack(crops).clamp(0, 1)
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(L (B,1,P,P), ab (B,2,P,P))`` in CIE units."""
+        """Draw a batch of patches.
+
+        Parameters
+        ----------
+        batch : int
+            Number of patches.
+
+        Returns
+        -------
+        lightness : torch.Tensor
+            ``(B, 1, P, P)`` CIE lightness.
+        ab : torch.Tensor
+            ``(B, 2, P, P)`` CIE a, b.
+
+        Examples
+        --------
+        >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+        >>> lightness, ab = PatchSampler([pink], 32, Augment.none()).sample(1)
+        >>> round(float(ab[0, 0].mean()))
+        28
+        """
         return self.sample_with_other_lab(batch)[:2]
 
     def sample_with_other_lab(
         self, batch: int, scale: float = 0.0, shift: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(L, ab, ab_other)``: ``ab_other`` is the chroma of the same patch after a further
-        stain jitter (``scale``, ``shift``), as another lab might have stained the same tissue;
-        without jitter it is ``ab``."""
+        """Draw patches and the chroma another lab's stain would give them.
+
+        Parameters
+        ----------
+        batch : int
+            Number of patches.
+        scale, shift : float
+            Further stain jitter of ``ab_other`` (see :func:`stain_jitter`).
+
+        Returns
+        -------
+        lightness, ab : torch.Tensor
+            As :meth:`sample`.
+        ab_other : torch.Tensor
+            The chroma of the same patches after the further jitter, as another lab might have
+            stained the same tissue; without jitter it is ``ab`` itself.
+
+        Examples
+        --------
+        >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+        >>> sampler = PatchSampler([pink], 32, Augment.none())
+        >>> _, ab, other = sampler.sample_with_other_lab(1)
+        >>> other is ab
+        True
+        """
         rgb = self._jitter(self._draw(batch))
         lightness, ab = split_lab(rgb)
         if scale == 0 and shift == 0:
@@ -157,9 +302,39 @@ class PatchSampler:
 
 
 class MaskedPatchSampler(PatchSampler):
-    """Patches centred on mask pixels; the mask travels with the patch as a loss weight."""
+    """Patches centred on mask pixels; the mask travels with the patch as a loss weight.
 
-    def __init__(self, images, masks, patch, augment, seed=0) -> None:
+    Parameters
+    ----------
+    images : list of ndarray
+        uint8 RGB images.
+    masks : list of ndarray
+        One boolean ``(H, W)`` mask per image, none empty.
+    patch : int
+        Side of the patches.
+    augment : Augment
+        Augmentation ranges.
+    seed : int
+        Seeds the draws.
+
+    Examples
+    --------
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> mask = np.zeros((64, 64), bool)
+    >>> mask[:8, :8] = True
+    >>> _, _, weight = MaskedPatchSampler([pink], [mask], 32, Augment.none()).sample_masked(1)
+    >>> float(weight[0, 0, 0, 0]), float(weight[0, 0, -1, -1])
+    (1.0, 0.0)
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        masks: list[np.ndarray],
+        patch: int,
+        augment: Augment,
+        seed: int = 0,
+    ) -> None:
         stacked = [np.concatenate([im, (m[..., None] * np.uint8(255))], axis=-1)
                    for im, m in zip(images, masks, strict=True)]
         super().__init__(stacked, patch, augment, seed=seed)
@@ -177,14 +352,51 @@ class MaskedPatchSampler(PatchSampler):
         return image[y : y + size, x : x + size]
 
     def sample_masked(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(L, ab, mask)``; mask ``(B, 1, P, P)`` in [0, 1]."""
+        """Draw patches with their mask.
+
+        Parameters
+        ----------
+        batch : int
+            Number of patches.
+
+        Returns
+        -------
+        lightness, ab : torch.Tensor
+            As :meth:`PatchSampler.sample`.
+        mask : torch.Tensor
+            ``(B, 1, P, P)`` in [0, 1].
+
+        Examples
+        --------
+        >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+        >>> mask = np.ones((64, 64), bool)
+        >>> sampler = MaskedPatchSampler([pink], [mask], 32, Augment.none())
+        >>> [t.shape[1] for t in sampler.sample_masked(2)]
+        [1, 2, 1]
+        """
         both = self._draw(batch)
         lightness, ab = split_lab(self._jitter(both[:, :3]))
         return lightness, ab, both[:, 3:].contiguous()
 
 
 def mean_chroma(images: list[np.ndarray]) -> list[float]:
-    """Mean (a, b) over the tissue pixels of ``images`` (the global-mean baseline)."""
+    """Average (a, b) over the tissue pixels of ``images`` (the global-mean baseline).
+
+    Parameters
+    ----------
+    images : list of ndarray
+        uint8 RGB images.
+
+    Returns
+    -------
+    list of float
+        ``[a, b]``; zeros when no pixel is tissue.
+
+    Examples
+    --------
+    >>> [round(v) for v in mean_chroma([np.full((4, 4, 3), (90, 50, 150), np.uint8)])]
+    [40, -48]
+    """
     total, count = torch.zeros(2, dtype=torch.float64), 0
     for image in images:
         lab = rgb_uint8_to_lab(image).reshape(3, -1)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
-    from .loop import TrainProgress
-    from .tuning import TuneProgress
+    from .optimiser import TrainProgress
+    from .tune_config import TuneProgress
 
 #: Seconds between redraws of a bar when stderr is not a terminal.
 LOG_INTERVAL = 10.0
@@ -25,7 +25,7 @@ TIME_FORMAT = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfi
 def progress_bar(
     *, seconds: float | None, steps: int | None, desc: str | None = None, disable: bool = False
 ) -> tqdm:
-    """A tqdm bar on stderr whose total is the time budget, or else the number of steps.
+    """Make a tqdm bar on stderr whose total is the time budget, or else the number of steps.
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ def show_step(bar: Any, event: TrainProgress) -> None:
 
     Examples
     --------
-    >>> from napari_colorize.training.loop import TrainProgress
+    >>> from napari_colorize.training.optimiser import TrainProgress
     >>> bar = progress_bar(seconds=None, steps=10)
     >>> show_step(bar, TrainProgress(step=1, total=10, loss=2.0, elapsed=0.5, fraction=0.1))
     >>> bar.n
@@ -127,7 +127,7 @@ def show_event(bar: Any, event: TuneProgress) -> None:
 
     Examples
     --------
-    >>> from napari_colorize.training.tuning import TuneProgress
+    >>> from napari_colorize.training.tune_config import TuneProgress
     >>> bar = progress_bar(seconds=120.0, steps=None)
     >>> show_event(bar, TuneProgress("calibrate", 0, None, None, elapsed=3.0, fraction=0.0))
     >>> bar.desc, bar.n

@@ -1,7 +1,7 @@
 """Seeded recipes that regenerate the bundled models from scratch on a CPU.
 
-``napari-colorize train --recipe NAME --out DIR`` runs :func:`run_recipe` (``he-histology``,
-``fluorescence-composite``).
+``napari-colorize train --recipe NAME --out DIR`` runs
+:func:`napari_colorize.training.api.run_recipe` (``he-histology``, ``fluorescence-composite``).
 """
 
 from __future__ import annotations
@@ -17,14 +17,43 @@ from .patches import Augment
 
 @dataclass(frozen=True)
 class Region:
-    """A named image and the rows/columns of it used (fractions of its height and width)."""
+    """A named image and the rows/columns of it used (fractions of its height and width).
+
+    Parameters
+    ----------
+    image : str
+        A name in :data:`~.datasets.IMAGES`.
+    rows, cols : tuple of float
+        Start and stop, as fractions of the height and width.
+
+    Examples
+    --------
+    >>> Region("stardist-histo", rows=(0.0, 0.8)).crop(np.zeros((10, 4, 3))).shape
+    (8, 4, 3)
+    """
 
     image: str
     rows: tuple[float, float] = (0.0, 1.0)
     cols: tuple[float, float] = (0.0, 1.0)
 
     def crop(self, rgb: np.ndarray) -> np.ndarray:
-        """The region of ``rgb``."""
+        """Crop the region out of an image.
+
+        Parameters
+        ----------
+        rgb : ndarray
+            ``(H, W, ...)``.
+
+        Returns
+        -------
+        ndarray
+            A view.
+
+        Examples
+        --------
+        >>> Region("x", cols=(0.5, 1.0)).crop(np.arange(4)[None]).tolist()
+        [[2, 3]]
+        """
         h, w = rgb.shape[:2]
         return rgb[
             int(self.rows[0] * h) : int(self.rows[1] * h),
@@ -34,7 +63,29 @@ class Region:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that determines a bundled model."""
+    """Everything that determines a bundled model.
+
+    Parameters
+    ----------
+    name : str
+        The model's name.
+    train, holdout, validation : tuple of Region
+        Images trained on, held out from training images, and never seen.
+    settings : dict
+        Training settings (``TrainConfig`` fields, or a fractions recipe's ``kind``, ``sources``
+        and ``FractionConfig`` fields).
+    version : str
+        Bumped whenever the recipe changes what it produces.
+    description, intended_use : str
+        For the model card.
+    limitations : tuple of str
+        For the model card.
+
+    Examples
+    --------
+    >>> RECIPES["he-histology"].settings["loss"]
+    'ciede2000'
+    """
 
     name: str
     train: tuple[Region, ...]
@@ -141,12 +192,40 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (HE_HISTOLOGY, FLUORESCENCE_COM
 
 
 def region_images(regions: tuple[Region, ...]) -> list[np.ndarray]:
-    """Fetch (cached) and crop the images of ``regions``."""
+    """Fetch (once, then cached) and crop the images of ``regions``.
+
+    Parameters
+    ----------
+    regions : tuple of Region
+
+    Returns
+    -------
+    list of ndarray
+        uint8 RGB crops.
+
+    Examples
+    --------
+    >>> region_images(HE_HISTOLOGY.validation)  # doctest: +SKIP
+    """
     return [np.ascontiguousarray(r.crop(load_rgb(r.image))) for r in regions]
 
 
 def data_card(recipe: Recipe) -> list[dict[str, Any]]:
-    """Training/validation data entries for a model card."""
+    """List the data of a recipe for its model card: role, image, package, licence, region.
+
+    Parameters
+    ----------
+    recipe : Recipe
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> [(e["role"], e["image"]) for e in data_card(HE_HISTOLOGY)][-1]
+    ('validation', 'stardist-histo')
+    """
     entries = []
     for role, regions in (("train", recipe.train), ("holdout", recipe.holdout),
                           ("validation", recipe.validation)):

@@ -13,7 +13,7 @@ import copy
 import re
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,115 +32,36 @@ from ..models.registry import (
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
-from .images import as_rgb, check_training_images, image_hashes, image_label
-from .loop import LOSSES, loss_terms, optimise
-from .patches import Augment, MaskedPatchSampler, mean_chroma
+from .images import check_references, image_hashes
+from .loop import loss_terms
+from .optimiser import optimise
+from .patches import MaskedPatchSampler, mean_chroma
+from .tune_config import LAYERS, TuneConfig, TuneProgress, TuneResult
 
-#: Parameter groups that gradient steps may update.
-LAYERS = {
-    "all": None,
-    "decoder": ("lat3", "dec3", "lat2", "dec2", "lat1", "dec1", "head"),
-    "head": ("head",),
-}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-@dataclass(frozen=True)
-class TuneConfig:
-    """One tuning run: ``seconds`` bounds the whole run, ``steps`` the gradient steps."""
-
-    seconds: float | None = 120.0
-    steps: int | None = None
-    calibrate: bool = True
-    layers: str = "all"
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    warmup: int = 10
-    batch_size: int = 8
-    patch: int = 128
-    holdout: float = 0.2
-    prior_count: float = 5.0
-    ridge: float = 0.1
-    seed: int = 0
-    bf16: bool = False
-    augment: Augment = field(default_factory=lambda: Augment(scale=(0.75, 1.33)))
-    #: Error the gradient steps fit (``loop.LOSSES``); ``None``: the one the base was trained on.
-    loss: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.seconds is None and self.steps is None:
-            raise ValueError("give seconds or steps (or both) to bound tuning")
-        if self.seconds is not None and self.seconds <= 0:
-            raise ValueError(f"seconds {self.seconds} must be > 0")
-        if self.steps is not None and self.steps < 0:
-            raise ValueError(f"steps {self.steps} must be >= 0")
-        if self.layers not in LAYERS:
-            raise ValueError(f"layers {self.layers!r} must be one of {sorted(LAYERS)}")
-        if self.patch % ChromaNet.divisor or self.patch < 64:
-            raise ValueError(f"patch {self.patch} must be a multiple of 32, at least 64")
-        if not 0 <= self.holdout < 0.5:
-            raise ValueError(f"holdout {self.holdout} must be in [0, 0.5)")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size {self.batch_size} must be >= 1")
-        if self.loss is not None and self.loss not in LOSSES:
-            raise ValueError(f"loss {self.loss!r} is not one of {', '.join(LOSSES)}")
-
-
-@dataclass(frozen=True)
-class TuneProgress:
-    """Where a tuning run stands: ``phase`` is evaluate, calibrate or train."""
-
-    phase: str
-    step: int
-    total: int | None
-    loss: float | None
-    elapsed: float
-    fraction: float
-
-
-@dataclass
-class TuneResult:
-    """The tuned model, its held-out metrics and a before/after preview of one held-out box."""
-
-    model: ColorModel
-    metrics: dict[str, Any]
-    preview: dict[str, Any] | None = None
-
-
-def check_references(
-    images: Sequence[Any], masks: Sequence[Any] | None, labels: Sequence[str] | None = None
-) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
-    """Load and check reference images and their optional boolean masks (one per image)."""
-    images = list(images)
-    if not images:
-        raise ValueError("give at least one colour reference image to tune on")
-    labels = list(labels) if labels is not None else [image_label(im, i)
-                                                     for i, im in enumerate(images)]
-    if masks is not None and len(masks) != len(images):
-        raise ValueError(f"got {len(masks)} masks for {len(images)} images: give one per image")
-    rgb = [as_rgb(im, label) for im, label in zip(images, labels, strict=True)]
-    for im, label in zip(rgb, labels, strict=True):
-        if min(im.shape[:2]) < 64:
-            raise ValueError(f"reference image {label} is {im.shape[0]}x{im.shape[1]}: "
-                             "tuning needs at least 64 pixels a side")
-    rgb = check_training_images(rgb, 64, labels=labels)
-    out_masks = []
-    for i, (im, label) in enumerate(zip(rgb, labels, strict=True)):
-        m = None if masks is None else masks[i]
-        if m is None:
-            out_masks.append(np.ones(im.shape[:2], bool))
-            continue
-        m = np.asarray(m)
-        if m.shape != im.shape[:2]:
-            raise ValueError(f"mask of {label} has shape {m.shape}, expected {im.shape[:2]}")
-        if not m.any():
-            raise ValueError(f"mask of {label} is empty: it selects no pixel")
-        out_masks.append(m.astype(bool))
-    return rgb, out_masks, labels
-
-
 def check_model_name(name: str) -> None:
-    """A tuned model's name must be a plain file name and not hide a bundled model."""
+    """Check that a new model's name is a plain file name and hides no bundled model.
+
+    Parameters
+    ----------
+    name : str
+        The name.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong.
+
+    Examples
+    --------
+    >>> check_model_name("lab-a")
+    >>> check_model_name("he-histology")
+    Traceback (most recent call last):
+    ...
+    ValueError: model name 'he-histology' is a bundled model: choose another name
+    """
     if not _NAME.fullmatch(name):
         raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' "
                          "(at most 64, starting with a letter or digit)")
@@ -149,8 +70,31 @@ def check_model_name(name: str) -> None:
 
 
 def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Where a new model is saved (``out``, or the user's models folder); checked before any
-    training so a bad path fails at once."""
+    """Decide where a new model is saved, checked before any training so a bad path fails at once.
+
+    Parameters
+    ----------
+    name : str
+        The model's name (see :func:`check_model_name`).
+    out : str or path, optional
+        A ``.safetensors`` path; default: ``NAME.safetensors`` in the user's models folder.
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        A bad name, a path not ending in ``.safetensors``, or an existing file.
+
+    Examples
+    --------
+    >>> model_out_path("lab-a", "models/lab-a.safetensors")
+    PosixPath('models/lab-a.safetensors')
+    """
     check_model_name(name)
     path = Path(out) if out is not None else user_models_dir() / f"{name}.safetensors"
     if path.suffix != ".safetensors":
@@ -180,11 +124,55 @@ def iter_tune(
     device: str = "auto",
     name: str = "tuned",
 ) -> Generator[TuneProgress, None, TuneResult]:
-    """Tune ``base`` on colour reference images; yields progress, returns a :class:`TuneResult`.
+    """Tune ``base`` on colour reference images, yielding progress; nothing is saved.
 
-    ``masks`` (boolean, one per image, same height and width, or ``None``) restrict calibration,
-    patches and evaluation to regions. The last ``config.holdout`` of each region (a strip across
-    its longer side, at most 512 x 1024 px) is never trained on: the metrics are measured there.
+    The last ``config.holdout`` of each region (a strip across its longer side, at most
+    512 x 1024 px) is never trained on: the metrics are measured there. Closing the generator
+    stops the run; the base model is never modified.
+
+    Parameters
+    ----------
+    images : sequence of array or path
+        Colour references.
+    config : TuneConfig, optional
+        The run's settings (default: :class:`TuneConfig`'s).
+    base : str, path or ColorModel
+        The chroma model to tune.
+    masks : sequence of bool arrays, optional
+        One region (or ``None``) per image: calibration, patches and evaluation stay inside.
+    labels : sequence of str, optional
+        Names of the images in the card and in errors.
+    device : str
+        Where the gradient steps run.
+    name : str
+        Name of the tuned model (see :func:`check_model_name`).
+
+    Yields
+    ------
+    TuneProgress
+        At each phase and after each gradient step.
+
+    Returns
+    -------
+    TuneResult
+
+    Raises
+    ------
+    ValueError
+        For unusable references, masks or name, a base that is not a chroma ChromaNet, or a
+        held-out strip that covers every region.
+
+    Examples
+    --------
+    >>> from napari_colorize.core.events import drain
+    >>> from napari_colorize.models.spec import ModelSpec
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> base = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+    >>> result = drain(iter_tune([pink], TuneConfig(seconds=None, steps=1, patch=64, batch_size=1),
+    ...                          base=base, device="cpu"))
+    >>> result.metrics["steps"], result.model.card["base"]["name"]
+    (1, 'tiny')
     """
     config = config or TuneConfig()
     start = time.perf_counter()
@@ -274,7 +262,23 @@ def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
 
 
 def base_loss(card: dict[str, Any]) -> str:
-    """The error a model was trained (or last tuned) on; ``"l1"`` for cards that do not say."""
+    """Read the error a model was trained (or last tuned) on from its card.
+
+    Parameters
+    ----------
+    card : dict
+        A model card.
+
+    Returns
+    -------
+    str
+        One of :data:`~.loop.LOSSES`; ``"l1"`` for cards that do not say.
+
+    Examples
+    --------
+    >>> base_loss({"training": {"config": {"loss": "ciede2000"}}}), base_loss({})
+    ('ciede2000', 'l1')
+    """
     tuned = card.get("tuning", {}).get("settings", {}).get("loss")
     return tuned or card.get("training", {}).get("config", {}).get("loss", "l1")
 
@@ -324,7 +328,34 @@ def _card(name, base_model, config, rgb, masks, labels, metrics) -> ModelCard:
 
 def save_tuned(result: TuneResult, out: str | Path | None = None, *,
                overwrite: bool = False) -> Path:
-    """Write the tuned model (``out`` or the user's models folder) with its card; returns it."""
+    """Save a tuned model with its card.
+
+    Parameters
+    ----------
+    result : TuneResult
+        What :func:`iter_tune` returned.
+    out : str or path, optional
+        Where (see :func:`model_out_path`).
+    overwrite : bool
+        Allow replacing an existing file.
+
+    Returns
+    -------
+    Path
+        The weights file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from napari_colorize.core.events import drain
+    >>> from napari_colorize.models.spec import ModelSpec
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)
+    >>> pink[::8] = (90, 50, 150)
+    >>> base = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+    >>> result = drain(iter_tune([pink], TuneConfig(seconds=None, steps=0), base=base))
+    >>> save_tuned(result, Path(tempfile.mkdtemp()) / "lab.safetensors").name
+    'lab.safetensors'
+    """
     path = model_out_path(result.model.card["name"], out, overwrite)
     save_model(result.model.net, result.model.card, path)
     return path
