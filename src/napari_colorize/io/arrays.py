@@ -92,7 +92,10 @@ class FileArray(LazyArray):
     source : array-like
         What reads the pixels (a zarr array, a tifffile store view).
     filename : str
-        The file, named in errors and re-opened when pickled (dask workers).
+        The file, named in errors.
+    reopen : callable, optional
+        ``reopen(filename)`` opens the file again: pickles (to dask workers) as the file name
+        instead of the pixels.
 
     Examples
     --------
@@ -101,9 +104,13 @@ class FileArray(LazyArray):
     ((2, 3), [4, 5])
     """
 
-    def __init__(self, source: Any, filename: str) -> None:
+    #: ``source`` is the array read (see :func:`napari_colorize.core.validation.base_array`).
+    wraps_source = True
+
+    def __init__(self, source: Any, filename: str, reopen: Any = None) -> None:
         self.source = source
         self.filename = filename
+        self.reopen = reopen  # ``reopen(filename)`` opens the file again (pickling)
         self.shape = tuple(int(s) for s in source.shape)
         self.dtype = np.dtype(source.dtype)
         chunks = getattr(source, "chunks", None)
@@ -124,14 +131,10 @@ class FileArray(LazyArray):
         return f"FileArray({self.filename!r}, shape={self.shape}, dtype={self.dtype})"
 
     def __reduce__(self) -> tuple:
-        """Pickle as the file name."""
-        return _reopen, (self.filename, False)  # dask workers re-open the file
-
-
-def _reopen(path: str, from_rgb: bool) -> Any:
-    from .readers import open_image
-
-    return open_image(path, from_rgb=from_rgb)
+        """Pickle as the file name when the reader says how to reopen it (dask workers)."""
+        if self.reopen is not None:
+            return self.reopen, (self.filename,)
+        return FileArray, (self.source, self.filename)
 
 
 def _lightness_levels() -> np.ndarray:
@@ -157,7 +160,9 @@ class LightnessArray(LazyArray):
     label : str
         How errors name the image.
     path : str, optional
-        The file it was read from (re-opened when pickled).
+        The file it was read from.
+    reopen : callable, optional
+        ``reopen(path)`` opens the file's lightness again: pickles as the file name.
 
     Raises
     ------
@@ -170,7 +175,10 @@ class LightnessArray(LazyArray):
     (4, 5)
     """
 
-    def __init__(self, rgb: Any, label: str = "image", path: str | None = None) -> None:
+    wraps_source = True
+
+    def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
+                 reopen: Any = None) -> None:
         shape = tuple(int(s) for s in rgb.shape)
         dtype = np.dtype(rgb.dtype)
         if len(shape) < 3 or shape[-1] not in (3, 4):
@@ -194,6 +202,7 @@ class LightnessArray(LazyArray):
         if isinstance(chunks, tuple) and len(chunks) == len(shape):
             self.chunks = tuple(int(c) for c in chunks[:-1])
         self.path = path
+        self.reopen = reopen  # ``reopen(path)`` opens the file's lightness again (pickling)
         filename = path or getattr(rgb, "filename", None)
         if isinstance(filename, str):
             self.filename = filename  # where the pixels come from, for output checks
@@ -220,8 +229,8 @@ class LightnessArray(LazyArray):
 
     def __reduce__(self) -> tuple:
         """Pickle as the file name when there is one, else as the colours."""
-        if self.path is not None:
-            return _reopen, (self.path, True)  # dask workers re-open the file
+        if self.path is not None and self.reopen is not None:
+            return self.reopen, (self.path,)  # dask workers re-open the file
         return LightnessArray, (self.source, self.label)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .colorize_attrs import read_colorize_block
+
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff", ".png")
 #: Files that make a folder a zarr store (v3, v2 array, v2 group).
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
@@ -97,9 +99,7 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
 
         check_free(path)  # a run writing it now: say so, whatever else is asked
     if path.exists() and not overwrite:
-        from .readers import read_metadata
-
-        if read_metadata(path).get("complete") is False:
+        if read_colorize_block(path).get("complete") is False:
             raise ValueError(
                 f"output {path} exists and is incomplete (an interrupted run); pass resume=True "
                 "(--resume) to continue it, or overwrite=True (--overwrite) to start again"

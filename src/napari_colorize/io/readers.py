@@ -233,11 +233,14 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         from .dicom import DicomArray
 
         # zarr views (of zarr stores and of compressed TIFFs) name the file in read errors
-        image = arr if isinstance(arr, (np.ndarray, DicomArray)) else FileArray(arr, label)
+        if not isinstance(arr, (np.ndarray, DicomArray)):
+            arr = FileArray(arr, label, open_image)
+        image = arr
     elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
     if from_rgb:
-        return LightnessArray(image, label, path=None if label == "image" else label)
+        return LightnessArray(image, label, path=None if label == "image" else label,
+                              reopen=open_lightness)
     return image
 
 
@@ -383,3 +386,8 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
         if is_channel and i < len(shape) and shape[i] > 1:
             return i, int(shape[i]), letters
     return None
+
+
+def open_lightness(path: str) -> Any:
+    """Open the colour image at ``path`` as its lightness: ``open_image(path, from_rgb=True)``."""
+    return open_image(path, from_rgb=True)
