@@ -27,8 +27,37 @@ TILES_PER_TASK = 16
 #: Models and images a worker keeps open between tasks (least recently used dropped first).
 CACHE_SIZE = 4
 
+
 def connect(scheduler: Any) -> Any:
-    """A ``distributed.Client`` from a Client or a scheduler address; fails within 10 s."""
+    """Connect to a dask scheduler, or take a Client as it is; fails within 10 s.
+
+    Parameters
+    ----------
+    scheduler : distributed.Client or str
+        A Client, or a scheduler address such as ``"tcp://host:8786"``.
+
+    Returns
+    -------
+    distributed.Client
+        ``scheduler`` itself, or a new Client (the caller closes it).
+
+    Raises
+    ------
+    ValueError
+        dask.distributed is not installed, ``scheduler`` is neither a Client nor an address,
+        or the scheduler did not answer within ``CONNECT_TIMEOUT`` seconds.
+
+    Examples
+    --------
+    >>> from distributed import Client
+    >>> with Client(processes=False, dashboard_address=":0") as client:
+    ...     connect(client) is client
+    True
+    >>> connect(8786)
+    Traceback (most recent call last):
+    ...
+    ValueError: scheduler must be a dask.distributed Client or an address such as ...; got int
+    """
     try:
         from distributed import Client
     except ModuleNotFoundError as exc:
@@ -65,15 +94,67 @@ def _open_path(path: str, size: int, mtime_ns: int) -> Any:
 
 
 def worker_model(model: Any, device: str, precision: str) -> Any:
-    """The model on this worker's ``device`` ("auto": its best one); a name is loaded once per
-    worker, a shipped model is used on the right device (see :func:`resolve_model`)."""
+    """Get the model on this worker's ``device``.
+
+    A name is loaded once per worker (kept in a small cache); a shipped model is used on the
+    right device (see :func:`~napari_colorize.models.registry.resolve_model`).
+
+    Parameters
+    ----------
+    model : str, path, ColorModel or None
+        A model name or weights path (``None``: the default model), or a model.
+    device : str
+        ``"auto"`` (the worker's best device), ``"cpu"``, ``"cuda"``, ...
+    precision : {"auto", "fp32", "bf16"}
+        The network's arithmetic.
+
+    Returns
+    -------
+    ColorModel
+        The model on ``device``.
+
+    Examples
+    --------
+    >>> net = worker_model("he-histology", "cpu", "auto")
+    >>> net.spec.name, net.device.type
+    ('he-histology', 'cpu')
+    >>> worker_model("he-histology", "cpu", "auto") is net  # loaded once per worker
+    True
+    """
     if isinstance(model, (str, Path, type(None))):
         return _load_model(None if model is None else str(model), device, precision)
     return resolve_model(model, device, precision)
 
 
 def worker_image(source: Any) -> Any:
-    """``source`` opened on this worker (a path is opened once while it is unchanged)."""
+    """Open ``source`` on this worker (a path is opened once while it is unchanged).
+
+    Parameters
+    ----------
+    source : path or array-like
+        A path shipped to the worker, or an array (used as it is).
+
+    Returns
+    -------
+    array-like
+        The opened image.
+
+    Raises
+    ------
+    ValueError
+        The worker cannot read the path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((8, 8), np.uint8)
+    >>> worker_image(image) is image
+    True
+    >>> worker_image("/no/such/image.tif")
+    Traceback (most recent call last):
+    ...
+    ValueError: worker cannot read /no/such/image.tif: No such file or directory
+    """
     if not isinstance(source, (str, Path)):
         return source
     try:
@@ -84,7 +165,42 @@ def worker_image(source: Any) -> Any:
 
 
 def compute_blocks(source: Any, model: Any, device: str, plan: Any, jobs: list) -> list:
-    """Run on a worker: the :class:`BlockResult` of each ``(plane, block)`` job."""
+    """Compute blocks on a worker (the task :func:`run_distributed` submits).
+
+    Parameters
+    ----------
+    source : path or array-like
+        The input (see :func:`worker_image`).
+    model : str, path, ColorModel or None
+        The model (see :func:`worker_model`).
+    device : str
+        Where the worker runs the model.
+    plan : RunPlan
+        The run's plan.
+    jobs : list of (int, Block)
+        ``(plane, block)`` pairs.
+
+    Returns
+    -------
+    list of BlockResult
+        One per job, in order.
+
+    Examples
+    --------
+    See :func:`run_distributed`; it also runs in this process:
+
+    >>> import numpy as np
+    >>> from napari_colorize.core.config import ColorizeConfig
+    >>> from napari_colorize.core.intensity import IntensityWindow
+    >>> from napari_colorize.core.plan import make_plan
+    >>> from napari_colorize.models.spec import ModelSpec
+    >>> gray = np.full((64, 64), 128, np.uint8)
+    >>> plan = make_plan(gray.shape, ModelSpec("he-histology"), IntensityWindow(0, 255),
+    ...                  ColorizeConfig(tile_size=64, overlap=16, block_size=64))
+    >>> results = compute_blocks(gray, "he-histology", "cpu", plan, [(0, plan.blocks[0])])
+    >>> [(r.block.key, r.rgb.shape) for r in results]
+    [('0-0', (64, 64, 3))]
+    """
     import dask
 
     net = worker_model(model, device, plan.config.precision)
@@ -110,10 +226,52 @@ def run_distributed(
     client: Any, source: Any, model: Any, net: Any, plan: Any,
     jobs: Iterable[tuple[int, Block]], device: str = "auto",
 ) -> Iterator[Any]:
-    """Yield the engine's events (:class:`TilesDone`, :class:`BlockResult`) as tasks finish.
+    """Compute blocks on a dask cluster, yielding the engine's events as tasks finish.
 
     Each worker runs on ``device`` as it resolves there ("auto": its own GPU, else its CPU).
     At most two tasks per worker thread are in flight, so finished blocks never pile up here.
+    Tasks still pending when the generator is closed are cancelled.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster.
+    source : path or array-like
+        The input: a path is opened by each worker, an array is scattered to them.
+    model : str, path, ColorModel or None
+        What the caller passed: a name or path is loaded by each worker; otherwise ``net`` is
+        scattered to them.
+    net : ColorModel
+        The model loaded here.
+    plan : RunPlan
+        The run's plan.
+    jobs : iterable of (int, Block)
+        ``(plane, block)`` pairs, in order.
+    device : str
+        Where the workers run the model.
+
+    Yields
+    ------
+    BlockResult or TilesDone
+        Each finished block, then the tiles it took.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from distributed import Client
+    >>> from napari_colorize.core.config import ColorizeConfig
+    >>> from napari_colorize.core.intensity import IntensityWindow
+    >>> from napari_colorize.core.plan import make_plan
+    >>> from napari_colorize.models.registry import load_model
+    >>> net = load_model("he-histology", device="cpu")
+    >>> gray = np.full((64, 128), 128, np.uint8)
+    >>> plan = make_plan(gray.shape, net.spec, IntensityWindow(0, 255),
+    ...                  ColorizeConfig(tile_size=64, overlap=16, block_size=64))
+    >>> jobs = ((0, block) for block in plan.blocks)
+    >>> with Client(processes=False, dashboard_address=":0") as client:
+    ...     events = list(run_distributed(client, gray, "he-histology", net, plan, jobs, "cpu"))
+    >>> [type(event).__name__ for event in events]
+    ['BlockResult', 'TilesDone', 'BlockResult', 'TilesDone']
     """
     from distributed import as_completed
 
