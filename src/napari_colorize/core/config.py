@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,3 +204,34 @@ class ColorizeConfig:
 def _check_int(name: str, value: Any, unit: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer number of {unit}; got {short_repr(value)}")
+
+
+def settings_signature(func: Any) -> inspect.Signature:
+    """Give ``func``'s signature with each setting of :class:`ColorizeConfig` as a keyword.
+
+    For ``help()``, IDEs and magicgui: the settings' defaults stay in one place. The
+    ``**settings`` parameter is replaced by one keyword-only parameter per field.
+
+    Parameters
+    ----------
+    func : callable
+        A function taking ``**settings``.
+
+    Returns
+    -------
+    inspect.Signature
+        The signature to set as ``func.__signature__``.
+
+    Examples
+    --------
+    >>> def run(image, *, config=None, **settings):
+    ...     pass
+    >>> signature = settings_signature(run)
+    >>> list(signature.parameters)[:4], signature.parameters["tile_size"].default
+    (['image', 'config', 'tile_size', 'overlap'], 512)
+    """
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                 annotation=f.type) for f in dataclasses.fields(ColorizeConfig)]
+    return sig.replace(parameters=params)

@@ -14,10 +14,8 @@ blocks in :func:`iter_colorize`.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +23,47 @@ from ..io.readers import open_image
 from ..models.registry import resolve_model
 from ..models.spec import ColorModel
 from .blocks import BlockResult, BlockRunner, auto_batch_size
-from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig
+from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig, settings_signature
 from .events import Progress, drain
-from .intensity import compute_window, to_lightness
-from .merge import ArrayMerger, Merger, OutArrayMerger, Outputs
-from .outputs import check_targets, input_fingerprint
-from .plan import RunPlan, make_plan, model_palette
-from .planes import pad_to, plane_name, read_plane
+from .intensity import compute_window
+from .merge import ArrayMerger, Merger, OutArrayMerger
+from .outputs import check_targets
+from .plan import make_plan, model_palette
 from .result import ColorizeResult
+from .run import Run, add_hints, run_metadata
 from .validation import check_input, check_tiling
 
 
-@dataclass(frozen=True)
-class Run:
-    """A planned run: the opened image, the model, the plan and what the output records."""
-
-    source: Any  # what the caller passed (a path is shipped to cluster workers as is)
-    image: Any
-    net: ColorModel
-    plan: RunPlan
-    metadata: dict
-    hints_ignored: int = 0
-    message: str = ""
-
-
 def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
-    """``config`` with ``batch_size`` and ``block_size`` "auto" made numbers for ``net``."""
+    """Resolve ``batch_size`` and ``block_size`` "auto" to numbers for ``net``.
+
+    The result is the config a :class:`RunPlan` holds: both sizes are integers.
+
+    Parameters
+    ----------
+    config : ColorizeConfig
+        The settings.
+    net : ColorModel
+        The model, on its device (on CUDA, an "auto" batch runs it once to measure memory).
+
+    Returns
+    -------
+    ColorizeConfig
+        ``config`` with integer ``batch_size`` and ``block_size``.
+
+    Raises
+    ------
+    ValueError
+        Tile settings the model cannot use.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.registry import load_model
+    >>> net = load_model("he-histology", device="cpu")
+    >>> resolved = resolve_config(ColorizeConfig(batch_size="auto"), net)
+    >>> resolved.batch_size, resolved.block_size
+    (4, 4096)
+    """
     spec = net.spec
     auto = config.batch_size == "auto"
     check_tiling(config.tile_size, config.overlap, 1 if auto else config.batch_size,
@@ -66,7 +79,45 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
              hints: Any = None, cluster: bool = False) -> Run:
     """Open and check the input, load the model and plan the run; nothing is written.
 
-    With a cluster the workers pick their own device; here the model only plans the run.
+    Parameters
+    ----------
+    image : array-like or path
+        The input (see :func:`colorize`).
+    model : str, path, ColorModel or None
+        The model (see :func:`colorize`).
+    config : ColorizeConfig
+        The settings.
+    out : path or array-like, optional
+        Where the result will go; checked here, before the model runs.
+    hints : optional
+        Colour hints (see :func:`colorize`).
+    cluster : bool
+        The blocks run on a dask cluster, whose workers pick their own device; here the model
+        only plans the run.
+
+    Returns
+    -------
+    Run
+        The opened input, the model, the plan and the output's metadata.
+
+    Raises
+    ------
+    ValueError
+        A bad input, setting, output or hint, in one line naming it.
+    TypeError
+        An output that is neither a path nor an array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> config = ColorizeConfig(device="cpu", tile_size=256, block_size=512)
+    >>> run = plan_run(np.zeros((2, 600, 700), np.uint16), None, config)
+    >>> run.plan.n_planes, len(run.plan.blocks), run.plan.config.batch_size
+    (2, 4, 4)
+    >>> plan_run(np.zeros((600, 700, 3), np.uint8), None, config)
+    Traceback (most recent call last):
+    ...
+    ValueError: image looks RGB (shape (600, 700, 3), last axis 3); ...
     """
     source = image
     image = open_image(image, from_rgb=config.from_rgb)
@@ -80,25 +131,51 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     colours = model_palette(spec, config.channels, config.palette)
     window = compute_window(image, config.contrast_limits)
     plan = make_plan(image.shape, spec, window, config, colours)
-    meta: dict[str, Any] = {
-        "model": spec.name, "model_version": spec.version, "settings": config.metadata(),
-        "window": [window.low, window.high],
-    }
-    if isinstance(out, (str, Path)):  # a resume must read the same image
-        meta["input"] = {"sha256": input_fingerprint(image)}
-    if colours is not None:
-        meta["channels"] = {"names": list(spec.channel_names),
-                            "palette": [[round(float(v), 4) for v in c] for c in colours]}
+    meta = run_metadata(spec, config, window, image, out, colours)
     ignored, message = 0, ""
     if hints is not None:
-        plan, ignored, parsed = _with_hints(image, net, plan, hints)
+        plan, ignored, parsed = add_hints(image, net, plan, hints)
         meta["hints"] = parsed.to_metadata()
         message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
     return Run(source, image, net, plan, meta, ignored, message)
 
 
 def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = False) -> Merger:
-    """Where the run's finished blocks go: memory, a caller's array or an OME-Zarr path."""
+    """Open where the run's finished blocks go: memory, a caller's array or an OME-Zarr path.
+
+    Parameters
+    ----------
+    out : path, array-like or None
+        An OME-Zarr path, an array shaped ``image.shape + (3,)`` (uint8), or ``None``
+        (numpy arrays in memory).
+    run : Run
+        The planned run.
+    overwrite : bool
+        Replace an existing ``out`` path.
+    resume : bool
+        Continue an interrupted run into the ``out`` path.
+
+    Returns
+    -------
+    Merger
+        The output.
+
+    Raises
+    ------
+    ValueError
+        ``resume`` without an OME-Zarr path, or a path that exists (without ``overwrite``),
+        is locked or does not match the run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gray = np.zeros((64, 64), np.uint8)
+    >>> run = plan_run(gray, None, ColorizeConfig(device="cpu"))
+    >>> type(open_output(None, run)).__name__
+    'ArrayMerger'
+    >>> type(open_output(np.zeros((64, 64, 3), np.uint8), run)).__name__
+    'OutArrayMerger'
+    """
     plan, config = run.plan, run.plan.config
     n_maps = plan.outputs if config.channels else 0
     if out is None:
@@ -129,8 +206,31 @@ def iter_colorize(
 ) -> Generator[Progress, None, ColorizeResult]:
     """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
 
-    Takes the arguments of :func:`colorize`. Closing the generator cancels the run at the next
-    batch and discards partial output (kept, and resumable, when ``resume=True``).
+    Closing the generator cancels the run at the next batch and discards partial output (kept,
+    and resumable, when ``resume=True``). Drain it with :func:`drain`.
+
+    Parameters
+    ----------
+    image, model, out, hints, overwrite, resume, scheduler, config, **settings
+        As for :func:`colorize`.
+
+    Yields
+    ------
+    Progress
+        After each batch of tiles.
+
+    Returns
+    -------
+    ColorizeResult
+        The generator's return value (``StopIteration.value``).
+
+    Raises
+    ------
+    ValueError
+        A bad input, setting or output (before anything is written), or bad pixels met
+        part-way (partial output is discarded).
+    TypeError
+        A setting of the wrong type, or an unknown setting.
 
     Examples
     --------
@@ -154,7 +254,7 @@ def iter_colorize(
         raise
     try:
         if merger.complete:  # resuming a finished run: nothing left to do
-            return _result(run, merger.result())
+            return run.result(merger.result())
         plan = run.plan
         planes = plan.planes
         finished = merger.completed()
@@ -180,7 +280,7 @@ def iter_colorize(
                 continue
             done += event.tiles
             yield Progress(done, total, event.plane, len(planes), run.message)
-        return _result(run, merger.finalize())
+        return run.result(merger.finalize())
     except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
         if not resume:
             merger.discard()
@@ -200,43 +300,6 @@ def _connect(scheduler: Any) -> Any:
     from .distributed import connect
 
     return connect(scheduler)
-
-
-def _result(run: Run, outputs: Outputs) -> ColorizeResult:
-    plan = run.plan
-    return ColorizeResult(
-        outputs.rgb, outputs.confidence, outputs.channels, model=run.net.spec.name,
-        model_version=run.net.spec.version, window=(plan.window.low, plan.window.high),
-        config=plan.config, tiles=plan.blocks.n_tiles * plan.n_planes,
-        blocks=len(plan.blocks) * plan.n_planes, hints_ignored=run.hints_ignored,
-    )
-
-
-def _with_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple:
-    """The plan with each plane's :class:`HintField`; also the count of ignored hints."""
-    from .hints import hint_fields, parse_hints, split_by_plane
-
-    if plan.kind != "chroma":
-        raise ValueError(f"hints need a colour (chroma) model; {net.spec.name} predicts channels")
-    parsed = parse_hints(hints, len(plan.shape))
-    by_plane, ignored = split_by_plane(parsed, plan.shape)
-    planes = plan.planes
-    tile = plan.tile_shape
-
-    def predict(plane_no: int, row: int, col: int, size: tuple[int, int]):
-        # a window centred on the hint, inside the (padded) plane: independent of the tiling
-        r0 = min(max(0, row - size[0] // 2), plan.padded[0] - size[0])
-        c0 = min(max(0, col - size[1] // 2), plan.padded[1] - size[1])
-        h, w = plan.shape[-2:]
-        index: tuple[Any, ...] = (*planes[plane_no], slice(r0, min(r0 + size[0], h)),
-                                  slice(c0, min(c0 + size[1], w)))
-        raw = read_plane(image, index)
-        lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
-        ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
-        return lightness, ab, (row - r0, col - c0)
-
-    fields = hint_fields(by_plane, predict, tile)
-    return replace(plan, hints=fields), ignored, parsed
 
 
 def colorize(
@@ -346,15 +409,5 @@ def colorize(
                                resume=resume, scheduler=scheduler, config=config, **settings))
 
 
-def _signature(func: Any) -> inspect.Signature:
-    """``func``'s signature with each setting of :class:`ColorizeConfig` as a keyword (for
-    ``help()``, IDEs and magicgui): the defaults stay in one place."""
-    sig = inspect.signature(func)
-    params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
-    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                 annotation=f.type) for f in dataclasses.fields(ColorizeConfig)]
-    return sig.replace(parameters=params)
-
-
-colorize.__signature__ = _signature(colorize)  # type: ignore[attr-defined]
-iter_colorize.__signature__ = _signature(iter_colorize)  # type: ignore[attr-defined]
+colorize.__signature__ = settings_signature(colorize)  # type: ignore[attr-defined]
+iter_colorize.__signature__ = settings_signature(iter_colorize)  # type: ignore[attr-defined]
