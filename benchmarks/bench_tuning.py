@@ -45,7 +45,8 @@ def lut_baseline(left: np.ndarray, right: np.ndarray) -> float:
         render,
         rgb_to_lab_np,
     )
-    from napari_colorize.training.patches import fit_lut, tissue_mask
+    from napari_colorize.training.lut import fit_lut
+    from napari_colorize.training.patches import tissue_mask
 
     truth = rgb_to_lab_np(right)
     gray = gray_with_lightness(right)

@@ -29,7 +29,7 @@ from napari_colorize.training.evaluation import (
 )
 from napari_colorize.training.patches import tissue_mask
 from napari_colorize.training.recipes import HE_HISTOLOGY, region_images
-from napari_colorize.training.tuning import tune
+from napari_colorize.training.api import tune
 
 OFFSETS = (0, 16, 32, 48)
 

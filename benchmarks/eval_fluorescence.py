@@ -58,7 +58,7 @@ def engine_check(model) -> dict:
 
     from napari_colorize import colorize
     from napari_colorize.core.intensity import compute_window, to_lightness
-    from napari_colorize.training.fluorescence import window_gray
+    from napari_colorize.training.fraction_targets import window_gray
     from napari_colorize.training.fraction_metrics import predict_fractions
 
     sample = Path(__file__).parents[1] / "sample_data" / "ndev_scratch_assay_gray.tif"

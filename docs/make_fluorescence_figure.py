@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from napari_colorize import load_model
 from napari_colorize.core.intensity import compute_window, to_lightness
 from napari_colorize.training.datasets import load_channels
-from napari_colorize.training.fluorescence import (
+from napari_colorize.training.fraction_targets import (
     ChannelSource,
     class_amounts,
     fractions_from_amounts,

@@ -56,17 +56,17 @@ def refused(card_path: Path, match: str, exc: type = ValueError) -> str:
 
 
 def no_network(monkeypatch):
-    """Fail the test if a real (allocated) network is built."""
-    from napari_colorize.models.network import ChromaNet
+    """Fail the test if a real (allocated) network, of either kind, is built."""
+    from napari_colorize.models.trunk import Trunk
 
-    real = ChromaNet.__init__
+    real = Trunk.__init__
 
     def guarded(self, *args, **kwargs):
         real(self, *args, **kwargs)
         if next(self.parameters()).device.type != "meta":
             raise AssertionError("a network was built for a card that is refused")
 
-    monkeypatch.setattr(ChromaNet, "__init__", guarded)
+    monkeypatch.setattr(Trunk, "__init__", guarded)
 
 
 # --- the card itself --------------------------------------------------------------------------
