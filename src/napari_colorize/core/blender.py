@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .blending import taper_ramp, taper_window
-from .tiling import TileSpec, intersect, relative
+from .windows import TileSpec, intersect, relative
 
 
 class BlockBlender:

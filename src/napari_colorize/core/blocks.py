@@ -25,7 +25,8 @@ from .intensity import to_lightness
 from .plan import RunPlan
 from .planes import pad_to, plane_name, read_plane
 from .render import intensity_from_lightness, render_composite
-from .tiling import AxisPlan, Block, relative
+from .tiling import AxisPlan, Block
+from .windows import relative
 
 
 @dataclass(frozen=True)

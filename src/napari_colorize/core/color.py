@@ -3,6 +3,9 @@
 The engine predicts chroma (a, b) and keeps the input's lightness L. Clipping RGB channels of an
 out-of-gamut colour changes L, so instead chroma is scaled down towards the L axis until the colour
 fits, using a precomputed table of the largest in-gamut chroma for each (L, hue).
+
+The shared arithmetic (transfer curve, Lab companding, ``rgb_to_lab``) is in :mod:`.lab` and
+re-exported here.
 """
 
 from __future__ import annotations
@@ -14,116 +17,28 @@ from typing import Any
 import numpy as np
 import torch
 
-_XN, _ZN = 0.95047, 1.08883
-_EPS = 216 / 24389
-_KAPPA = 24389 / 27
-_XYZ_TO_RGB = torch.tensor(
-    [
-        [3.2404542, -1.5371385, -0.4985314],
-        [-0.9692660, 1.8760108, 0.0415560],
-        [0.0556434, -0.2040259, 1.0572252],
-    ],
-    dtype=torch.float64,
+from .lab import (
+    KAPPA,
+    XN,
+    XYZ_TO_RGB,
+    ZN,
+    gray_to_lightness,
+    lab_f_inverse,
+    lab_to_linear,
+    linear_to_srgb,
+    rgb_to_lab,
+    srgb_to_linear,
 )
-_RGB_TO_XYZ = torch.linalg.inv(_XYZ_TO_RGB)
+
+__all__ = [
+    "BAND_PIXELS", "fit_chroma", "gray_to_lightness", "lab_f_inverse", "lab_to_srgb",
+    "lab_to_srgb_uint8", "linear_to_srgb", "max_chroma", "rgb_to_lab", "rgb_uint8_to_lab",
+    "srgb_to_linear", "uint8_lightness_table", "writable",
+]
 
 # Gamut table resolution: L in [0, 100], hue in [0, 2pi).
 _N_L, _N_H = 201, 360
 _GAMUT_MARGIN = 0.985
-
-
-def srgb_to_linear(v: torch.Tensor) -> torch.Tensor:
-    """Undo the sRGB transfer curve.
-
-    Parameters
-    ----------
-    v : torch.Tensor
-        sRGB values in [0, 1].
-
-    Returns
-    -------
-    torch.Tensor
-        Linear values, shaped like ``v``.
-
-    Examples
-    --------
-    >>> srgb_to_linear(torch.tensor([0.0, 0.5, 1.0]))
-    tensor([0.0000, 0.2140, 1.0000])
-    """
-    return torch.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(v: torch.Tensor) -> torch.Tensor:
-    """Apply the sRGB transfer curve.
-
-    Parameters
-    ----------
-    v : torch.Tensor
-        Linear values; clipped to [0, 1].
-
-    Returns
-    -------
-    torch.Tensor
-        sRGB values in [0, 1], shaped like ``v``.
-
-    Examples
-    --------
-    >>> linear_to_srgb(torch.tensor([-1.0, 0.214, 1.0]))
-    tensor([0.0000, 0.5000, 1.0000])
-    """
-    v = v.clamp(0.0, 1.0)
-    return torch.where(v <= 0.0031308, v * 12.92, 1.055 * v.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
-
-
-def _f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _EPS, t.clamp_min(1e-12) ** (1 / 3), (_KAPPA * t + 16) / 116)
-
-
-def lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
-    """Invert CIE Lab's companding function, e.g. ``(L + 16) / 116`` -> relative luminance Y.
-
-    Parameters
-    ----------
-    f : torch.Tensor
-        Companded values (``(L + 16) / 116``, or its sums with ``a / 500`` and ``-b / 200``).
-
-    Returns
-    -------
-    torch.Tensor
-        Relative X, Y or Z, shaped like ``f``.
-
-    Examples
-    --------
-    >>> float(lab_f_inverse(torch.tensor([(50 + 16) / 116]))[0])  # L* 50 is Y 0.184
-    0.18418...
-    """
-    # f > 6/29 is the same test as f**3 > _EPS, without cubing twice.
-    cube = f * f
-    cube.mul_(f)
-    if f.numel() and float(f.min()) > 6 / 29:  # the usual case: no pixel darker than L = 8
-        return cube
-    return torch.where(f > 6 / 29, cube, f * (116 / _KAPPA) - 16 / _KAPPA)
-
-
-def gray_to_lightness(v: torch.Tensor) -> torch.Tensor:
-    """Compute the CIE lightness of sRGB grays (for a gray, Y equals the linear value).
-
-    Parameters
-    ----------
-    v : torch.Tensor
-        sRGB gray values in [0, 1].
-
-    Returns
-    -------
-    torch.Tensor
-        Lightness L*, 0-100, shaped like ``v``.
-
-    Examples
-    --------
-    >>> gray_to_lightness(torch.tensor([0.0, 0.5, 1.0]))
-    tensor([  0.0000,  53.3890, 100.0000])
-    """
-    return 116 * _f(srgb_to_linear(v)) - 16
 
 
 @functools.cache
@@ -143,32 +58,6 @@ def uint8_lightness_table() -> np.ndarray:
     """
     v = torch.arange(256, dtype=torch.float64) / 255
     return gray_to_lightness(v).float().numpy()
-
-
-def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """Convert sRGB (D65) to CIE Lab.
-
-    Parameters
-    ----------
-    rgb : torch.Tensor
-        sRGB in [0, 1] (clipped), channels first ``(3, ...)``.
-
-    Returns
-    -------
-    torch.Tensor
-        L, a, b ``(3, ...)``, in ``rgb``'s dtype.
-
-    Examples
-    --------
-    >>> red = torch.tensor([[1.0], [0.0], [0.0]])
-    >>> rgb_to_lab(red)[:, 0]
-    tensor([53.2408, 80.0925, 67.2032])
-    """
-    lin = srgb_to_linear(rgb.clamp(0, 1))
-    m = _RGB_TO_XYZ.to(rgb.dtype)
-    xyz = torch.einsum("ij,j...->i...", m, lin)
-    fx, fy, fz = _f(xyz[0] / _XN), _f(xyz[1]), _f(xyz[2] / _ZN)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
 
 
 def writable(array: np.ndarray, dtype: Any = None) -> np.ndarray:
@@ -227,15 +116,6 @@ def rgb_uint8_to_lab(rgb: np.ndarray) -> torch.Tensor:
     return rgb_to_lab(t)
 
 
-def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
-    fy = (lab[0] + 16) / 116
-    fx = fy + lab[1] / 500
-    fz = fy - lab[2] / 200
-    xyz = torch.stack([lab_f_inverse(fx) * _XN, lab_f_inverse(fy), lab_f_inverse(fz) * _ZN])
-    m = _XYZ_TO_RGB.to(lab.dtype)
-    return torch.einsum("ij,j...->i...", m, xyz)
-
-
 @functools.cache
 def _gamut_table() -> torch.Tensor:
     """Largest in-gamut chroma for each (L, hue) on a regular grid, by bisection (float64)."""
@@ -247,7 +127,7 @@ def _gamut_table() -> torch.Tensor:
     for _ in range(40):
         mid = (lo + hi) / 2
         lab = torch.stack([lightness, mid * torch.cos(hue), mid * torch.sin(hue)])
-        lin = _lab_to_linear(lab)
+        lin = lab_to_linear(lab)
         ok = ((lin >= -1e-9) & (lin <= 1 + 1e-9)).all(dim=0)
         lo = torch.where(ok, mid, lo)
         hi = torch.where(ok, hi, mid)
@@ -333,7 +213,7 @@ def lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
     >>> lab_to_srgb(torch.tensor([[50.0], [0.0], [0.0]]))[:, 0]  # L* 50 is a mid gray
     tensor([0.4663, 0.4663, 0.4663])
     """
-    return linear_to_srgb(_lab_to_linear(fit_chroma(lab)))
+    return linear_to_srgb(lab_to_linear(fit_chroma(lab)))
 
 
 @functools.cache
@@ -402,7 +282,7 @@ class _Workspace:
         self.u8 = torch.empty(n, dtype=torch.uint8, device=device)
         self.gamut = (_gamut_table().flatten() * _GAMUT_MARGIN).to(device)
         self.encode = _encode_table().to(device)
-        self.matrix = (_XYZ_TO_RGB * 65535).tolist()
+        self.matrix = (XYZ_TO_RGB * 65535).tolist()
 
     def convert(self, lightness, a, b, out) -> None:
         n = lightness.numel()
@@ -427,8 +307,8 @@ class _Workspace:
         _finv_into(fy, y)
         m = self.matrix
         for c in range(3):
-            torch.mul(x, m[c][0] * _XN, out=t)
-            t.add_(y, alpha=m[c][1]).add_(z, alpha=m[c][2] * _ZN).clamp_(0, 65535)
+            torch.mul(x, m[c][0] * XN, out=t)
+            t.add_(y, alpha=m[c][1]).add_(z, alpha=m[c][2] * ZN).clamp_(0, 65535)
             i0.copy_(t)
             torch.index_select(self.encode, 0, i0.view(-1), out=self.u8[:n])
             out[..., c].copy_(self.u8[:n].view(shape))
@@ -442,4 +322,4 @@ def _finv_into(f: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """
     c = 6 / 29
     torch.clamp(f, min=c, out=out).pow_(3)
-    return out.add_(f.clamp_max_(c).sub_(c), alpha=116 / _KAPPA)
+    return out.add_(f.clamp_max_(c).sub_(c), alpha=116 / KAPPA)

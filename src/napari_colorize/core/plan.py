@@ -17,8 +17,9 @@ from ..models.spec import ModelSpec
 from .config import ColorizeConfig
 from .intensity import IntensityWindow
 from .render import parse_palette
-from .tiling import AxisPlan, Block, BlockGrid, TileSpec, make_tile, plan_blocks
+from .tiling import AxisPlan, Block, BlockGrid, plan_blocks
 from .validation import check_tiling
+from .windows import TileSpec, make_tile
 
 
 def _tile_shape(
