@@ -6,36 +6,10 @@ run's worker.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..models.checks import check_card, read_card_text
-from ..models.registry import WEIGHTS_DIR, user_models_dir
+from ..models import registry
 from ..models.spec import ModelSpec
-
-
-def card_path(name_or_path: str | Path) -> Path | None:
-    """Find the card of a model name or file, as :func:`~..models.registry.load_model` does.
-
-    Parameters
-    ----------
-    name_or_path : str or Path
-        A bundled or user model name, or a ``.json``/``.safetensors`` path.
-
-    Returns
-    -------
-    Path or None
-        The ``.json`` card; ``None`` when there is none.
-    """
-    path = Path(name_or_path)
-    if path.suffix in (".json", ".safetensors"):
-        card = path.with_suffix(".json")
-        return card if card.is_file() else None
-    for folder in (WEIGHTS_DIR, user_models_dir()):  # bundled names win, as in load_model
-        card = folder / f"{name_or_path}.json"
-        if card.is_file():
-            return card
-    return None
 
 
 def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
@@ -44,12 +18,13 @@ def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
     Parameters
     ----------
     name_or_path : str, Path or None
-        A model name or file (see :func:`card_path`).
+        A model name or file (see :func:`napari_colorize.models.registry.find_card`).
 
     Returns
     -------
     ModelSpec or None
-        ``None`` when the card is missing or unusable: loading the model reports why.
+        ``None`` when no model is picked, or its card is missing or unusable: loading the model
+        reports why.
 
     Examples
     --------
@@ -58,10 +33,9 @@ def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
     >>> read_spec("no-such-model") is None
     True
     """
-    card = card_path(name_or_path) if name_or_path else None
-    if card is None:
+    if not name_or_path:
         return None
     try:
-        return check_card(json.loads(read_card_text(card)), card).spec()
+        return registry.read_spec(name_or_path)
     except ValueError:  # CardError and JSONDecodeError are ValueErrors
         return None

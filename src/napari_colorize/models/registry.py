@@ -97,7 +97,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _find_card(name_or_path: str | Path) -> Path:
+def find_card(name_or_path: str | Path) -> Path:
+    """Find the card of a model name or file, as :func:`load_model` does.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A bundled or user model name (bundled names win), or a ``.json``/``.safetensors`` path.
+
+    Returns
+    -------
+    Path
+        The ``.json`` card.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, or a weights file without its card beside it.
+
+    Examples
+    --------
+    >>> find_card("he-histology").name
+    'he-histology.json'
+    """
     text = str(name_or_path)
     path = Path(text)
     if path.suffix in (".json", ".safetensors") or path.exists():
@@ -110,6 +132,40 @@ def _find_card(name_or_path: str | Path) -> Path:
         if text in cards:
             return cards[text]
     raise ValueError(f"unknown model {text!r}; available: {', '.join(list_models()) or 'none'}")
+
+
+def read_spec(name_or_path: str | Path | None = None) -> ModelSpec:
+    """Read the :class:`ModelSpec` a model's card declares, without loading its weights.
+
+    Parameters
+    ----------
+    name_or_path : str, Path or None
+        A model name or file (see :func:`find_card`); ``None``: the default model.
+
+    Returns
+    -------
+    ModelSpec
+
+    Raises
+    ------
+    ValueError
+        An unknown model, or a card that cannot be used (one line naming it).
+
+    Examples
+    --------
+    >>> sorted(read_spec("fluorescence-composite").supports)
+    ['channels', 'palette']
+    """
+    path = find_card(name_or_path or DEFAULT_MODEL)
+    return check_card(_card_data(path), path).spec()
+
+
+def _card_data(path: Path) -> Any:
+    """Parse the card at ``path`` (one-line ``ValueError`` when it is not JSON)."""
+    try:
+        return json.loads(read_card_text(path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"cannot read model card {path}: {exc}") from None
 
 
 def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
@@ -178,11 +234,8 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"model must be a model name or a path to a model card or weights; got "
                         f"{type(name_or_path).__name__} {name_or_path!r}")
-    card_path = _find_card(name_or_path or DEFAULT_MODEL)
-    try:
-        data = json.loads(read_card_text(card_path))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"cannot read model card {card_path}: {exc}") from None
+    card_path = find_card(name_or_path or DEFAULT_MODEL)
+    data = _card_data(card_path)
     card = check_card(data, card_path)
     weights = weights_path(card, card_path)
     expected = card.sha256
