@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from napari_colorize.core.plan import make_plan
 from napari_colorize.core.config import ColorizeConfig
 from napari_colorize.core.intensity import IntensityWindow
+from napari_colorize.core.plan import make_plan
 from napari_colorize.models.spec import ModelSpec
 
 

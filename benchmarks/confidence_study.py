@@ -21,6 +21,7 @@ import json
 import numpy as np
 
 from napari_colorize import colorize, load_model
+from napari_colorize.training.api import tune
 from napari_colorize.training.evaluation import (
     ciede2000,
     gray_with_lightness,
@@ -29,7 +30,6 @@ from napari_colorize.training.evaluation import (
 )
 from napari_colorize.training.patches import tissue_mask
 from napari_colorize.training.recipes import HE_HISTOLOGY, region_images
-from napari_colorize.training.api import tune
 
 OFFSETS = (0, 16, 32, 48)
 

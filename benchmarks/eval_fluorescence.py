@@ -58,8 +58,8 @@ def engine_check(model) -> dict:
 
     from napari_colorize import colorize
     from napari_colorize.core.intensity import compute_window, to_lightness
-    from napari_colorize.training.fraction_targets import window_gray
     from napari_colorize.training.fraction_metrics import predict_fractions
+    from napari_colorize.training.fraction_targets import window_gray
 
     sample = Path(__file__).parents[1] / "sample_data" / "ndev_scratch_assay_gray.tif"
     stack = tifffile.imread(sample)

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from napari_colorize import load_model
 from napari_colorize.core.intensity import compute_window, to_lightness
 from napari_colorize.training.datasets import load_channels
+from napari_colorize.training.fraction_metrics import predict_fractions
 from napari_colorize.training.fraction_targets import (
     ChannelSource,
     class_amounts,
@@ -30,7 +31,6 @@ from napari_colorize.training.fraction_targets import (
     normalise_channels,
     window_gray,
 )
-from napari_colorize.training.fraction_metrics import predict_fractions
 from napari_colorize.training.recipes import RECIPES
 
 ROOT = Path(__file__).parents[1]

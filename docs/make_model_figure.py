@@ -1,6 +1,7 @@
 """Figure for a model card: gray input / prediction / truth / confidence / error.
 
-    python docs/make_model_figure.py [--model he-histology] [--out docs/images/he-histology-validation.png]
+    python docs/make_model_figure.py [--model he-histology] \
+        [--out docs/images/he-histology-validation.png]
 
 Uses the validation image in sample_data/ (never trained on).
 """

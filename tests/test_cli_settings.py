@@ -77,7 +77,8 @@ def test_channels_and_palette_of_a_channel_model(tmp_path, gray_png, gray_image)
     maps = zarr.open_group(confidence_path(out, "channels"), mode="r")["0"]
     np.testing.assert_allclose(np.asarray(maps[...]), ref.channels, atol=1e-6)
     default = tmp_path / "default.tif"
-    assert run(gray_png, default, "--model", "fluorescence-composite", "--tile", "128", "--overlap", "32") == 0
+    assert run(gray_png, default, "--model", "fluorescence-composite", "--tile", "128",
+               "--overlap", "32") == 0
     assert not np.array_equal(read_rgb(default), ref.rgb)  # the palette changed the colours
 
 
@@ -94,7 +95,8 @@ def test_bad_settings_exit_2_with_one_line(tmp_path, gray_png, capsys, options, 
     out = tmp_path / "out.tif"
     assert run(gray_png, out, *options) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err
+    assert err.count("\n") == 1
     assert not out.exists()
 
 
