@@ -17,7 +17,21 @@ from .commands.options import add_settings
 DESCRIPTION = "Pseudo-colour for large grayscale microscopy and medical images, tile by tile."
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser of the ``napari-colorize`` command and its sub-commands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``colorize``, ``models``, ``train`` and ``evaluate``; the settings of ``colorize``
+        are options built from :class:`~napari_colorize.core.config.ColorizeConfig`.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["colorize", "in.tif", "out.ome.zarr", "--tile", "256"])
+    >>> args.command, args.input, args.tile_size, args.batch_size
+    ('colorize', 'in.tif', 256, None)
+    """
     parser = argparse.ArgumentParser(prog="napari-colorize", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for build in (_colorize_parser, _models_parser, _train_parser, _evaluate_parser):
@@ -110,7 +124,7 @@ def _evaluate_parser(sub: Any) -> None:
 
 
 def _count(text: str) -> int:
-    """argparse type: a whole number >= 0."""
+    """Read a whole number >= 0 (an argparse type)."""
     try:
         value = int(text)
     except ValueError:
@@ -121,14 +135,43 @@ def _count(text: str) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The first non-empty line of an error's message."""
+    """Return the first non-empty line of an error's message."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``napari-colorize`` command."""
-    args = _parser().parse_args(argv)
+    """Run the ``napari-colorize`` command (its entry point).
+
+    Errors in the input are printed on stderr as one line; nothing is written. Warnings are
+    printed as one line each.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 1 a system error (disk, memory), 2 bad input, 130
+        interrupted (Ctrl-C), 143 terminated (SIGTERM).
+
+    Raises
+    ------
+    SystemExit
+        Arguments argparse refuses (status 2), or ``--help``.
+
+    Examples
+    --------
+    >>> main(["models"])
+    fluorescence-composite
+    ...
+    0
+    >>> main(["colorize", "no-such-image.tif", "out.ome.zarr"])  # error on stderr
+    2
+    """
+    args = build_parser().parse_args(argv)
     with warnings.catch_warnings():  # restores the caller's warning display afterwards
         warnings.showwarning = _show_warning
         return _run(args)
@@ -176,8 +219,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's or ``kill``'s stop) during a command: handled like Ctrl-C, so an
-    OME-Zarr output is left resumable and marked incomplete, and its lock released."""
+    """SIGTERM (a scheduler's or ``kill``'s stop) during a command, handled like Ctrl-C.
+
+    An OME-Zarr output is left resumable and marked incomplete, and its lock released;
+    :func:`main` returns 143.
+
+    Examples
+    --------
+    >>> isinstance(Terminated("terminated"), KeyboardInterrupt)
+    True
+    """
 
 
 def _on_sigterm() -> Any:

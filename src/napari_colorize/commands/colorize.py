@@ -22,7 +22,36 @@ from .options import settings
 
 
 def run(args: argparse.Namespace) -> None:
-    """Colorize ``args.input`` into ``args.output`` (the ``colorize`` command)."""
+    """Colorize ``args.input`` into ``args.output`` (the ``colorize`` command).
+
+    Paths and settings are checked before anything is read, replaced or deleted. A TIFF/PNG
+    result and its confidence land together or not at all.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``colorize`` arguments (see :func:`~napari_colorize.cli.build_parser`).
+
+    Raises
+    ------
+    ValueError
+        Bad paths, settings or input, in one line (the CLI prints it and exits with 2).
+    KeyboardInterrupt
+        Ctrl-C or SIGTERM; with an OME-Zarr OUT the message says how to resume.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import tifffile
+    >>> from napari_colorize.cli import build_parser
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(f"{tmp}/gray.tif", np.full((64, 64), 128, np.uint8))
+    ...     args = build_parser().parse_args(["colorize", f"{tmp}/gray.tif", f"{tmp}/rgb.png",
+    ...                                       "--device", "cpu", "--quiet"])
+    ...     run(args)
+    ...     sorted(p.name for p in Path(tmp).iterdir())
+    ['gray.tif', 'rgb.png']
+    """
     config = ColorizeConfig.from_options(**settings(args))  # bad settings: before any file
     kind = output_kind(args.output)
     if config.channels and kind != "zarr":
@@ -78,8 +107,33 @@ def run(args: argparse.Namespace) -> None:
 
 
 def check_paths(args: argparse.Namespace, kind: str) -> None:
-    """IN, OUT and --confidence (and a zarr result's confidence store beside OUT, written
-    first) must be distinct paths, none inside another."""
+    """Check that IN, OUT and --confidence are distinct paths, none inside another.
+
+    A zarr result's confidence store beside OUT (written first) and its channel maps store
+    count too.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``colorize`` arguments.
+    kind : str
+        OUT's format (``"zarr"``, ``"tiff"``, ``"png"``).
+
+    Raises
+    ------
+    ValueError
+        Two paths are the same, or one is inside another.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> args = argparse.Namespace(input="a.tif", output="a.tif", confidence=None,
+    ...                           channels=False)
+    >>> check_paths(args, "tiff")
+    Traceback (most recent call last):
+    ...
+    ValueError: output a.tif is the input a.tif; choose a separate output path
+    """
     outputs = [("output", args.output)]
     if args.channels and kind == "zarr":
         outputs.append(("channel maps output", confidence_path(args.output, "channels")))
@@ -93,7 +147,27 @@ def check_paths(args: argparse.Namespace, kind: str) -> None:
 
 
 def is_beside(target: str, out: Path) -> bool:
-    """Whether ``target`` is where a zarr run writes its confidence (beside ``out``)."""
+    """Tell whether ``target`` is where a zarr run writes its confidence (beside ``out``).
+
+    Parameters
+    ----------
+    target : str
+        The ``--confidence`` path.
+    out : path
+        The run's OUT.
+
+    Returns
+    -------
+    bool
+        True if OUT is zarr and ``target`` is its confidence store.
+
+    Examples
+    --------
+    >>> is_beside("out.confidence.ome.zarr", Path("out.ome.zarr"))
+    True
+    >>> is_beside("elsewhere.tif", Path("out.ome.zarr"))
+    False
+    """
     return output_kind(out) == "zarr" and (
         Path(target).resolve() == confidence_path(out).resolve())
 
@@ -102,6 +176,28 @@ def write_confidence(target: str, conf: Any, kind: str, out: Path, overwrite: bo
     """Write the confidence map to ``target``; a zarr result already wrote it beside ``out``.
 
     Writes are atomic: on failure a zarr run keeps both its result and the confidence beside it.
+
+    Parameters
+    ----------
+    target : str
+        The ``--confidence`` path (TIFF, PNG or zarr).
+    conf : array-like
+        The confidence map (a zarr array for a zarr run).
+    kind : str
+        OUT's format.
+    out : path
+        The run's OUT.
+    overwrite : bool
+        Replace ``target`` if it exists.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_confidence(f"{tmp}/conf.tif", np.ones((4, 4), np.float32), "tiff",
+    ...                      Path(tmp) / "rgb.tif", overwrite=False)
+    ...     sorted(p.name for p in Path(tmp).iterdir())
+    ['conf.tif']
     """
     if kind != "zarr":
         write_gray(target, np.asarray(conf), overwrite=overwrite)

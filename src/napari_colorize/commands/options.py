@@ -28,6 +28,19 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     """Add an option per :class:`ColorizeConfig` setting; defaults and help come from it.
 
     Every option defaults to ``None`` (not given), so the config supplies the default.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The ``colorize`` parser; the options go in a "settings" group.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_settings(parser)
+    >>> args = parser.parse_args(["--tile-size", "256", "--batch-size", "auto"])
+    >>> args.tile_size, args.batch_size, args.overlap
+    (256, 'auto', None)
     """
     group = parser.add_argument_group("settings (defaults as in colorize())")
     for name, flags in _OPTIONS.items():
@@ -57,7 +70,26 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line (the rest keep the config's defaults)."""
+    """Collect the settings given on the command line (the rest keep the config's defaults).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments with the options of :func:`add_settings` and ``confidence``.
+
+    Returns
+    -------
+    dict
+        Setting name -> value, for :meth:`ColorizeConfig.from_options`.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--confidence")
+    >>> add_settings(parser)
+    >>> settings(parser.parse_args(["--tile-size", "256", "--contrast-limits", "0", "4095"]))
+    {'tile_size': 256, 'contrast_limits': (0.0, 4095.0), 'confidence': False}
+    """
     names = {f.name for f in dataclasses.fields(ColorizeConfig)}
     given = {name: getattr(args, name) for name in _OPTIONS if name in names}
     given = {k: v for k, v in given.items() if v is not None and v is not False}

@@ -8,7 +8,33 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> None:
-    """Train, tune or regenerate a model (the ``train`` command)."""
+    """Train, tune or regenerate a model (the ``train`` command).
+
+    With ``--recipe``, regenerate a bundled model; with ``--base``, tune a model to the images;
+    otherwise train one from scratch within ``--steps`` or ``--seconds``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``train`` arguments (see :func:`~napari_colorize.cli.build_parser`).
+
+    Raises
+    ------
+    ValueError
+        Options that do not go together, a missing budget or output, or bad images.
+
+    Examples
+    --------
+    >>> from napari_colorize.cli import build_parser
+    >>> run(build_parser().parse_args(["train", "--recipe", "he-histology"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --recipe needs --out DIR
+    >>> run(build_parser().parse_args(["train", "slide.png"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: give --steps or --seconds to bound training
+    """
     images = [*args.images, *args.image_list]
     if args.recipe:
         from ..training.api import run_recipe
