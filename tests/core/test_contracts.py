@@ -23,10 +23,12 @@ FAST = {"tile_size": 128, "overlap": 32}
 def test_result_holds_only_what_was_asked_for(pointwise_model, gray_image):
     plain = colorize(gray_image, pointwise_model, **FAST)
     assert isinstance(plain, ColorizeResult)
-    assert plain.confidence is None and plain.channels is None
+    assert plain.confidence is None
+    assert plain.channels is None
     both = colorize(gray_image, pointwise_model, confidence=True, **FAST)
     np.testing.assert_array_equal(both.rgb, plain.rgb)
-    assert both.confidence.shape == gray_image.shape and both.confidence.dtype == np.float32
+    assert both.confidence.shape == gray_image.shape
+    assert both.confidence.dtype == np.float32
 
 
 def test_plain_rgb_through_asarray(pointwise_model, gray_image):
@@ -41,12 +43,14 @@ def test_result_records_what_the_run_decided(pointwise_model, gray_image):
     result = colorize(gray_image.astype(np.uint16) * 100, pointwise_model, block_size=256,
                       **FAST)
     assert result.model == "pointwise"
-    assert result.config.block_size == 256 and result.config.batch_size == 4
+    assert result.config.block_size == 256
+    assert result.config.batch_size == 4
     assert result.config.tile_size == 128
     low, high = result.window
     assert 0 <= low < high <= 25500
     # 511 x 237 in 128-px tiles at step 96: 5 x 3 tiles, in 2 x 1 blocks of 256
-    assert result.blocks == 2 and result.tiles >= 15
+    assert result.blocks == 2
+    assert result.tiles >= 15
 
 
 def test_zarr_result_is_level_0(pointwise_model, gray_image, tmp_path):
@@ -70,7 +74,8 @@ def test_config_and_keywords_combine(pointwise_model, gray_image):
     config = ColorizeConfig(tile_size=128, overlap=32, confidence=True)
     a = colorize(gray_image, pointwise_model, config=config)
     b = colorize(gray_image, pointwise_model, config=config, confidence=False)
-    assert a.confidence is not None and b.confidence is None
+    assert a.confidence is not None
+    assert b.confidence is None
     np.testing.assert_array_equal(a.rgb, b.rgb)
     assert a.config.tile_size == 128
 
@@ -101,7 +106,8 @@ def test_config_refuses_another_type():
 def test_caller_model_is_not_moved_or_changed(tiny_model, gray_image):
     before = {k: v.clone() for k, v in tiny_model.net.state_dict().items()}
     result = colorize(gray_image, tiny_model, device="cpu", precision="bf16", **FAST)
-    assert tiny_model.precision == "auto" and tiny_model.device == torch.device("cpu")
+    assert tiny_model.precision == "auto"
+    assert tiny_model.device == torch.device("cpu")
     after = tiny_model.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert result.config.precision == "bf16"
@@ -111,7 +117,8 @@ def test_resolve_model_copies_only_when_needed(tiny_model):
     assert resolve_model(tiny_model, "cpu") is tiny_model
     assert resolve_model(tiny_model, "auto") is tiny_model
     bf16 = resolve_model(tiny_model, "cpu", "bf16")
-    assert bf16 is not tiny_model and bf16.precision == "bf16"
+    assert bf16 is not tiny_model
+    assert bf16.precision == "bf16"
     assert tiny_model.precision == "auto"
     with pytest.raises(TypeError, match="model must be a model name"):
         resolve_model(object())
@@ -128,8 +135,11 @@ def test_mergers_share_one_base():
     with pytest.raises(TypeError, match="abstract"):
         Merger()  # type: ignore[abstract]
     memory = ArrayMerger((4, 4), confidence=False)
-    assert not memory.keeps_partial and not memory.complete and memory.completed() == set()
-    assert issubclass(OutArrayMerger, Merger) and issubclass(OmeZarrMerger, Merger)
+    assert not memory.keeps_partial
+    assert not memory.complete
+    assert memory.completed() == set()
+    assert issubclass(OutArrayMerger, Merger)
+    assert issubclass(OmeZarrMerger, Merger)
     assert OmeZarrMerger.keeps_partial  # an interrupted zarr run stays resumable
     assert isinstance(memory.finalize(), Outputs)
 
@@ -165,7 +175,8 @@ def test_worker_image_reopens_a_rewritten_input(tmp_path):
     stat = os.stat(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     second = worker_image(str(path))
-    assert second is not first and second.shape == (40, 40)
+    assert second is not first
+    assert second.shape == (40, 40)
     assert int(np.asarray(second[...]).max()) == 7
 
 
@@ -182,4 +193,5 @@ def test_worker_model_is_loaded_once_per_name():
 
 def test_iter_colorize_returns_the_result(pointwise_model, gray_image):
     result = drain(iter_colorize(gray_image, pointwise_model, **FAST))
-    assert isinstance(result, ColorizeResult) and result.rgb.shape == (*gray_image.shape, 3)
+    assert isinstance(result, ColorizeResult)
+    assert result.rgb.shape == (*gray_image.shape, 3)

@@ -58,7 +58,8 @@ def test_zarr_outputs(pointwise_model, tmp_path):
     target = zarr.create_array(tmp_path / "out.zarr", shape=(2, 90, 120, 3), dtype=np.uint8)
     got = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=target).rgb
     np.testing.assert_array_equal(got[...], ref)
-    ome = colorize(stack, pointwise_model, tile_size=64, overlap=16, out=tmp_path / "r.ome.zarr").rgb
+    ome = colorize(stack, pointwise_model, tile_size=64, overlap=16,
+                   out=tmp_path / "r.ome.zarr").rgb
     np.testing.assert_array_equal(np.moveaxis(ome[...], 0, -1), ref)  # stored (c, z, y, x)
 
 
@@ -124,7 +125,8 @@ def test_float_and_uint16_use_one_window_for_the_stack(pointwise_model):
     assert out[2].mean() < out[0].mean() - 20
     as_float = colorize(stack.astype(np.float32), pointwise_model, tile_size=64, overlap=0).rgb
     np.testing.assert_array_equal(out, as_float)
-    limits = colorize(stack, pointwise_model, tile_size=64, overlap=0, contrast_limits=(0, 4000)).rgb
+    limits = colorize(stack, pointwise_model, tile_size=64, overlap=0,
+                      contrast_limits=(0, 4000)).rgb
     assert not np.array_equal(limits, out)
 
 

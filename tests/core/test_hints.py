@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
 from napari_colorize import colorize, iter_colorize
-from napari_colorize.core.color import rgb_uint8_to_lab
+from napari_colorize.core.color import max_chroma, rgb_uint8_to_lab
 from napari_colorize.io.readers import read_metadata
 
 BLUE = (40, 60, 200)
@@ -24,7 +25,8 @@ def chroma_at(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
 
 def test_hint_moves_its_structure_towards_the_hint_colour(pointwise_model, flat):
     base = colorize(flat, pointwise_model, tile_size=64, overlap=16).rgb
-    hinted = colorize(flat, pointwise_model, tile_size=64, overlap=16, hints=([[20, 21]], [BLUE])).rgb
+    hinted = colorize(flat, pointwise_model, tile_size=64, overlap=16,
+                      hints=([[20, 21]], [BLUE])).rgb
     want = chroma_at(np.array([[BLUE]], np.uint8), 0, 0)
     near_before, near_after = chroma_at(base, 20, 22), chroma_at(hinted, 20, 22)
     assert np.linalg.norm(near_after - want) < 0.3 * np.linalg.norm(near_before - want)
@@ -38,7 +40,8 @@ def test_hint_moves_its_structure_towards_the_hint_colour(pointwise_model, flat)
 
 def test_hints_do_not_depend_on_tiling(pointwise_model, flat):
     hints = ([[20, 21], [200, 100]], [BLUE, (200, 80, 120)])
-    a = colorize(flat, pointwise_model, tile_size=64, overlap=16, blending="constant", hints=hints).rgb
+    a = colorize(flat, pointwise_model, tile_size=64, overlap=16, blending="constant",
+                 hints=hints).rgb
     b = colorize(flat, pointwise_model, tile_size=256, overlap=0, blending="constant", hints=hints,
                  block_size=96).rgb
     np.testing.assert_array_equal(a, b)
@@ -62,10 +65,45 @@ def test_hints_on_planes_of_a_stack(pointwise_model, flat):
     np.testing.assert_array_equal(out[0], colorize(flat, pointwise_model))
 
 
+def lab_at(rgb: np.ndarray, row: int, col: int) -> tuple[float, float, float]:
+    """Lightness, chroma and hue (degrees) of one pixel."""
+    lightness, a, b = rgb_uint8_to_lab(rgb[row : row + 1, col : col + 1]).numpy()[:, 0, 0]
+    return float(lightness), float(np.hypot(a, b)), float(np.degrees(np.arctan2(b, a)))
+
+
+def lightness_change(a: np.ndarray, b: np.ndarray) -> float:
+    return float((rgb_uint8_to_lab(a)[0] - rgb_uint8_to_lab(b)[0]).abs().max())
+
+
 def test_gray_and_out_of_gamut_hints_are_accepted(pointwise_model, flat):
     out = colorize(flat, pointwise_model, hints=([[20, 21], [40, 41]], [(128, 128, 128),
                                                                          (0, 255, 0)])).rgb
     assert out.shape == (*flat.shape, 3)
+    base = colorize(flat, pointwise_model).rgb
+    assert lightness_change(out, base) < 1  # hints change colour, never the image's lightness
+    near, far = (20, 22), (230, 229)  # same structure as the hint: close by, across the plane
+    _, base_chroma, _ = lab_at(base, *near)
+
+    # a gray hint asks for no colour: strongly near it, more weakly far away, L kept
+    gray = colorize(flat, pointwise_model, hints=([[20, 21]], [(128, 128, 128)])).rgb
+    assert lightness_change(gray, base) < 1
+    _, near_chroma, _ = lab_at(gray, *near)
+    _, far_chroma, _ = lab_at(gray, *far)
+    assert near_chroma < 0.3 * base_chroma
+    assert near_chroma < far_chroma < base_chroma
+
+    # pure green at this lightness is outside sRGB: reduced into the gamut like any prediction,
+    # keeping the image's lightness (not the hint's L* 88) and the hint's hue
+    green = colorize(flat, pointwise_model, hints=([[20, 21]], [(0, 255, 0)])).rgb
+    assert lightness_change(green, base) < 1
+    _, _, want_hue = lab_at(np.array([[[0, 255, 0]]], np.uint8), 0, 0)
+    lightness, chroma, hue = lab_at(green, *near)
+    limit = float(max_chroma(torch.tensor([lightness]), torch.tensor([np.radians(hue)]))[0])
+    assert abs(hue - want_hue) < 5
+    assert 0.95 * limit < chroma < limit + 0.5  # at the gamut's edge, not beyond it
+    _, far_chroma, far_hue = lab_at(green, *far)
+    assert abs(far_hue - want_hue) < 10  # far away the structure turns green too, less so
+    assert base_chroma < far_chroma < chroma
 
 
 def test_hints_are_stored_with_the_result(pointwise_model, flat, tmp_path):

@@ -83,9 +83,9 @@ def brute_force_blocks(plane, tiles, block_size, constant):
 
 
 def plan_for(shape, tile_size=64, overlap=8, block_size=100, blending="taper"):
-    from napari_colorize.core.plan import make_plan
     from napari_colorize.core.config import ColorizeConfig
     from napari_colorize.core.intensity import IntensityWindow
+    from napari_colorize.core.plan import make_plan
     from napari_colorize.models.spec import ModelSpec
 
     class Declared:  # only a shape: planning must never read pixels
