@@ -248,7 +248,13 @@ class ArrayMerger(Merger):
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        """Copy a block into the arrays (the RGB is not copied if it is the buffer's slot)."""
+        """Copy a block into the arrays (the RGB is not copied if it is the buffer's slot).
+
+        Parameters
+        ----------
+        index, region, rgb, confidence, maps
+            As for :meth:`Merger.write`.
+        """
         where: tuple[Any, ...] = (*index, *region)
         held = self._held()
         if not np.shares_memory(rgb, held):
@@ -256,7 +262,13 @@ class ArrayMerger(Merger):
         self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
-        """Return the arrays (``rgb`` is ``None`` after :meth:`discard`)."""
+        """Return the arrays.
+
+        Returns
+        -------
+        Outputs
+            The RGB array (``None`` after :meth:`discard`) and the side outputs.
+        """
         return self.extras.result(self.rgb)
 
     def discard(self) -> None:
@@ -338,7 +350,13 @@ class OutArrayMerger(Merger):
 
     def write(self, index: tuple[int, ...], region: Region, rgb: np.ndarray,
               confidence: np.ndarray | None, maps: np.ndarray | None = None) -> None:
-        """Write a block into the array (unless it already is the buffer's slot)."""
+        """Write a block into the array (unless it already is the buffer's slot).
+
+        Parameters
+        ----------
+        index, region, rgb, confidence, maps
+            As for :meth:`Merger.write`.
+        """
         where: tuple[Any, ...] = (*index, *region)
         if not (isinstance(self.array, np.ndarray) and np.shares_memory(rgb, self.array)):
             self.array[where] = rgb
@@ -346,7 +364,13 @@ class OutArrayMerger(Merger):
         self.extras.write(where, confidence, maps)
 
     def result(self) -> Outputs:
-        """Return the caller's array and the in-memory side outputs."""
+        """Return the caller's array and the in-memory side outputs.
+
+        Returns
+        -------
+        Outputs
+            The caller's array, confidence and channel maps.
+        """
         return self.extras.result(self.array)
 
     def discard(self) -> None:
