@@ -206,3 +206,16 @@ def test_zarr_wrong_dtype_names_the_array(tiny_model, tmp_path):
     z[...] = True
     with pytest.raises(ValueError, match=r"zarr array .*b.zarr: image is boolean"):
         colorize(tmp_path / "b.zarr", tiny_model)
+
+
+def test_one_client_serves_runs_in_a_row(stack, tiny_model):
+    """Each run ships its own copy of an in-memory model and image: a later run never picks
+    up the data an earlier one is releasing."""
+    distributed = pytest.importorskip("distributed")
+    local = colorize(stack, tiny_model, **SETTINGS).rgb
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        for _ in range(3):
+            got = colorize(stack, tiny_model, scheduler=client, **SETTINGS).rgb
+            np.testing.assert_array_equal(got, local)

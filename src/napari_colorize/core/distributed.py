@@ -276,10 +276,12 @@ def run_distributed(
     from distributed import as_completed
 
     device = str(device)
+    # hash=False: each run scatters its own copy; a key named by content would let this run
+    # pick up the copy an earlier run is releasing ("lost dependencies")
     shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(
-        net, broadcast=True)
+        net, broadcast=True, hash=False)
     shipped_image = source if isinstance(source, (str, Path)) else client.scatter(
-        source, broadcast=True)
+        source, broadcast=True, hash=False)
     tasks = _tasks(jobs, TILES_PER_TASK)
     window = max(2, 2 * sum(client.nthreads().values()))
     futures = [
