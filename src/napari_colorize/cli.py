@@ -62,6 +62,10 @@ def _colorize_parser(sub: Any) -> None:
     c.add_argument("--hints", metavar="CSV",
                    help="colour hints: rows of coordinates (one per image axis) then r, g, b "
                         "(0-255); a header row is allowed")
+    c.add_argument("--reference", metavar="PATH", action="append",
+                   help="a colour image from your lab (e.g. a stained section, or a colour "
+                        "snapshot of part of the slide): the output takes its colours; repeat "
+                        "for several")
     c.add_argument("--scheduler", metavar="ADDRESS",
                    help="spread the work over a dask.distributed cluster, e.g. tcp://host:8786")
     add_settings(c)

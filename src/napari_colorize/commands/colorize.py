@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
     gen = iter_colorize(image, args.model, out=out if kind == "zarr" else None,
                         overwrite=args.overwrite, resume=args.resume, scheduler=args.scheduler,
-                        hints=args.hints, config=config)
+                        hints=args.hints, reference=args.reference, config=config)
 
     def show(event: Any) -> None:
         bar.total = event.total
@@ -143,7 +143,9 @@ def check_paths(args: argparse.Namespace, kind: str) -> None:
             outputs.append(("confidence output", confidence_path(args.output)))
         if not (kind == "zarr" and is_beside(args.confidence, Path(args.output))):
             outputs.append(("--confidence", args.confidence))
-    check_distinct([("input", args.input)], outputs)
+    inputs = [("input", args.input)]
+    inputs += [("--reference", path) for path in getattr(args, "reference", None) or ()]
+    check_distinct(inputs, outputs)
 
 
 def is_beside(target: str, out: Path) -> bool:

@@ -301,6 +301,8 @@ class BlockRunner:
         k = self.plan.outputs
         conf = pred[k].clamp(0, 1).cpu().numpy() if self.plan.config.confidence else None
         if self.plan.kind == "chroma":
+            if self.plan.reference is not None:  # the lab's colours first, then local hints
+                self.plan.reference.apply(lightness, pred[:2])
             if plane_no in self.plan.hints:
                 origin = (block.rows.start, block.cols.start)
                 self.plan.hints[plane_no].apply(lightness, pred[:2], origin)

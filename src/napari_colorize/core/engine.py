@@ -29,6 +29,7 @@ from .intensity import compute_window
 from .merge import ArrayMerger, Merger, OutArrayMerger
 from .outputs import check_targets
 from .plan import make_plan, model_palette
+from .reference import check_reference_paths, fit_reference
 from .result import ColorizeResult
 from .run import Run, add_hints, run_metadata
 from .validation import check_input, check_tiling
@@ -76,7 +77,7 @@ def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
 
 
 def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
-             hints: Any = None, cluster: bool = False) -> Run:
+             hints: Any = None, reference: Any = None, cluster: bool = False) -> Run:
     """Open and check the input, load the model and plan the run; nothing is written.
 
     Parameters
@@ -91,6 +92,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
         Where the result will go; checked here, before the model runs.
     hints : optional
         Colour hints (see :func:`colorize`).
+    reference : optional
+        Colour reference images (see :func:`colorize`).
     cluster : bool
         The blocks run on a dask cluster, whose workers pick their own device; here the model
         only plans the run.
@@ -133,6 +136,10 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     plan = make_plan(image.shape, spec, window, config, colours)
     meta = run_metadata(spec, config, window, image, out, colours)
     ignored, message = 0, ""
+    if reference is not None:  # fitted once, before any block: tiles and resume stay exact
+        check_reference_paths(reference, out)
+        plan = replace(plan, reference=fit_reference(reference, net, config))
+        meta["reference"] = plan.reference.to_metadata()
     if hints is not None:
         plan, ignored, parsed = add_hints(image, net, plan, hints)
         meta["hints"] = parsed.to_metadata()
@@ -198,6 +205,7 @@ def iter_colorize(
     *,
     out: Any = None,
     hints: Any = None,
+    reference: Any = None,
     overwrite: bool = False,
     resume: bool = False,
     scheduler: Any = None,
@@ -211,7 +219,7 @@ def iter_colorize(
 
     Parameters
     ----------
-    image, model, out, hints, overwrite, resume, scheduler, config, **settings
+    image, model, out, hints, reference, overwrite, resume, scheduler, config, **settings
         As for :func:`colorize`.
 
     Yields
@@ -244,7 +252,8 @@ def iter_colorize(
     (600, 600, 3)
     """
     config = ColorizeConfig.from_options(config, **settings)
-    run = plan_run(image, model, config, out=out, hints=hints, cluster=scheduler is not None)
+    run = plan_run(image, model, config, out=out, hints=hints, reference=reference,
+                   cluster=scheduler is not None)
     client = _connect(scheduler) if scheduler is not None else None  # fails before any write
     try:
         merger = open_output(out, run, overwrite=overwrite, resume=resume)
@@ -308,6 +317,7 @@ def colorize(
     *,
     out: Any = None,
     hints: Any = None,
+    reference: Any = None,
     overwrite: bool = False,
     resume: bool = False,
     scheduler: Any = None,
@@ -371,6 +381,13 @@ def colorize(
         structure it sits on nearby and, more weakly, wherever that structure appears in its
         plane. Points outside the image are ignored (counted in the progress message). The
         hints are stored in an OME-Zarr result's metadata.
+    reference : path, array or list of them, optional
+        Colour images from your lab (e.g. one stained section, or a colour snapshot of part of
+        the slide): the output takes that lab's colours. A small chroma mapping (per lightness,
+        from the model's colours to the reference's) is fitted once, in about a second per
+        megapixel, and applied to every block; gradient tuning (:func:`train` with ``base``) is
+        not needed. The result records the references (``result.reference`` and an OME-Zarr's
+        metadata). A gray reference, or one with no tissue, is refused in one line.
     from_rgb : bool
         Colorize an RGB(A) image (last axis 3 or 4; uint8, uint16 or float) by its CIE
         lightness L*: re-stains a colour slide in the model's colours, or compares the model
@@ -405,7 +422,8 @@ def colorize(
     >>> result.confidence.shape, result.config.tile_size, result.model
     ((300, 400), 256, 'he-histology')
     """
-    return drain(iter_colorize(image, model, out=out, hints=hints, overwrite=overwrite,
+    return drain(iter_colorize(image, model, out=out, hints=hints, reference=reference,
+                               overwrite=overwrite,
                                resume=resume, scheduler=scheduler, config=config, **settings))
 
 

@@ -85,6 +85,7 @@ class RunPlan:
     outputs: int = 2
     palette: tuple = ()
     hints: dict = field(default_factory=dict)  # plane number -> HintField
+    reference: Any = None  # a ReferenceMap: the lab's chroma mapping, or None
 
     @property
     def planes(self) -> list[tuple[int, ...]]:

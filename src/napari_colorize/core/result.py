@@ -36,6 +36,9 @@ class ColorizeResult:
         Model tiles and output blocks of the whole run (all planes).
     hints_ignored : int
         Colour hints that fell outside the image.
+    reference : tuple of str
+        The colour reference images the run took its lab's colours from (empty: none).
+        Colour hints that fell outside the image.
 
     Examples
     --------
@@ -55,6 +58,7 @@ class ColorizeResult:
     tiles: int = 0
     blocks: int = 0
     hints_ignored: int = 0
+    reference: tuple[str, ...] = ()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """Return the RGB image as a numpy array (``np.asarray(result)``).

@@ -82,6 +82,7 @@ class Run:
             model_version=self.net.spec.version, window=(plan.window.low, plan.window.high),
             config=plan.config, tiles=plan.blocks.n_tiles * plan.n_planes,
             blocks=len(plan.blocks) * plan.n_planes, hints_ignored=self.hints_ignored,
+            reference=plan.reference.sources if plan.reference is not None else (),
         )
 
 
@@ -192,6 +193,8 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
         raw = read_plane(image, index)
         lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
         ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
+        if plan.reference is not None:  # hints correct the colours the run shows
+            plan.reference.apply(lightness, ab)
         return lightness, ab, (row - r0, col - c0)
 
     fields = hint_fields(by_plane, predict, tile)

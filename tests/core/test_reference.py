@@ -1,0 +1,152 @@
+"""Colour references: a lab's colours from a few colour images, fitted once per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import zarr
+from skimage import color
+
+from napari_colorize import colorize
+from napari_colorize.cli import main
+from napari_colorize.core.config import ColorizeConfig
+from napari_colorize.core.engine import resolve_config
+from napari_colorize.core.reference import ReferenceMap, fit_reference
+from napari_colorize.io.readers import read_metadata
+from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
+
+SAMPLE = Path(__file__).parents[2] / "sample_data" / "cmu1_region_rgb.jpg"
+
+
+def shifted(rgb: np.ndarray, da: float, db: float) -> np.ndarray:
+    """The same tissue in another lab's stain: chroma moved, lightness kept."""
+    lab = color.rgb2lab(rgb)
+    tissue = lab[..., 0] < 88
+    lab[..., 1] += da * tissue
+    lab[..., 2] += db * tissue
+    return (np.clip(color.lab2rgb(lab), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def lab_slide() -> np.ndarray:
+    rgb = iio.imread(SAMPLE)[:768, :1024]
+    return shifted(rgb, 10.0, -8.0)
+
+
+def tissue_error(pred: np.ndarray, truth: np.ndarray) -> float:
+    truth_lab = rgb_to_lab_np(truth)
+    return float(ciede2000(rgb_to_lab_np(pred), truth_lab)[truth_lab[0] < 88].mean())
+
+
+@pytest.mark.slow
+def test_a_reference_brings_the_labs_colours(lab_slide):
+    left, right = lab_slide[:, :512], np.ascontiguousarray(lab_slide[:, 512:])
+    plain = colorize(right, from_rgb=True, device="cpu")
+    adapted = colorize(right, from_rgb=True, reference=left, device="cpu")
+    assert adapted.reference == ("array 0",)
+    before, after = tissue_error(plain.rgb, right), tissue_error(adapted.rgb, right)
+    assert after < 0.8 * before, (before, after)
+    # lightness is the input's, with or without a reference
+    np.testing.assert_allclose(rgb_to_lab_np(adapted.rgb)[0], rgb_to_lab_np(plain.rgb)[0],
+                               atol=0.6)
+
+
+def test_tiled_equals_whole_with_a_reference(pointwise_model, colour_image, gray_image):
+    kw = {"reference": colour_image, "blending": "constant", "overlap": 32}
+    tiled = colorize(gray_image, pointwise_model, tile_size=128, block_size=160, **kw).rgb
+    whole = colorize(gray_image, pointwise_model, tile_size=512, **kw).rgb
+    np.testing.assert_array_equal(tiled, whole)
+    plain = colorize(gray_image, pointwise_model, tile_size=512, blending="constant").rgb
+    assert not np.array_equal(whole, plain)  # the mapping did change the colours
+
+
+def test_the_output_records_its_reference(pointwise_model, colour_image, gray_image, tmp_path):
+    ref = tmp_path / "lab.png"
+    iio.imwrite(ref, colour_image)
+    out = tmp_path / "r.ome.zarr"
+    result = colorize(gray_image, pointwise_model, out=out, reference=[ref, colour_image],
+                      tile_size=128, overlap=32)
+    assert result.reference == ("lab.png", "array 1")
+    meta = read_metadata(out)["reference"]
+    assert meta["sources"] == ["lab.png", "array 1"]
+    assert meta["pixels"] > 0
+    assert len(meta["sha256"]) == 64
+    again = colorize(gray_image, pointwise_model, out=out, reference=[ref, colour_image],
+                     tile_size=128, overlap=32, resume=True)
+    np.testing.assert_array_equal(np.asarray(again.rgb), np.asarray(zarr.open_group(out)["0"]))
+
+
+def test_identity_changes_nothing():
+    import torch
+
+    ab = torch.randn(2, 5, 7) * 20
+    mapped = ab.clone()
+    ReferenceMap.identity().apply(torch.rand(5, 7) * 100, mapped)
+    assert torch.equal(mapped, ab)
+
+
+def test_fit_learns_a_known_shift(tiny_model, colour_image):
+    config = resolve_config(ColorizeConfig(device="cpu", tile_size=128, overlap=32), tiny_model)
+    base = fit_reference(colour_image, tiny_model, config)
+    moved = fit_reference(shifted(colour_image, 12.0, 0.0), tiny_model, config)
+    # at the tissue's lightness, the offset moved by about the shift
+    lightness = np.asarray(color.rgb2lab(colour_image)[..., 0])
+    typical = int(np.median(lightness[lightness < 88]))
+    assert 6 < moved.table[typical, 4] - base.table[typical, 4] < 18
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda img: np.repeat(img[..., :1], 3, axis=-1), "is gray"),
+        (lambda img: np.full_like(img, 250), "has no tissue"),
+        (lambda img: img[..., 0], "must be a colour image"),
+        (lambda img: [], "reference is empty"),
+    ],
+)
+def test_bad_references_are_refused_in_one_line(pointwise_model, gray_image, colour_image,
+                                                make, match):
+    with pytest.raises(ValueError, match=match) as info:
+        colorize(gray_image, pointwise_model, reference=make(colour_image), tile_size=128,
+                 overlap=32)
+    assert "\n" not in str(info.value)
+
+
+def test_a_channel_model_takes_no_reference(colour_image):
+    with pytest.raises(ValueError, match="reference needs a colour"):
+        colorize(np.zeros((64, 64), np.uint8), "fluorescence-composite", reference=colour_image)
+
+
+def test_a_missing_reference_file_is_named(pointwise_model, gray_image, tmp_path):
+    with pytest.raises(ValueError, match=r"nope\.png"):
+        colorize(gray_image, pointwise_model, reference=tmp_path / "nope.png")
+
+
+def test_an_output_over_the_reference_is_refused(pointwise_model, gray_image, colour_image,
+                                                 tmp_path):
+    ref = tmp_path / "lab.ome.zarr"
+    colorize(gray_image, pointwise_model, out=ref, tile_size=128, overlap=32)
+    with pytest.raises(ValueError, match="is the reference"):
+        colorize(gray_image, pointwise_model, out=ref, overwrite=True, reference=ref)
+    assert (ref / "zarr.json").exists()
+
+
+def test_cli_reference_is_repeatable(tmp_path, gray_image, colour_image, capsys):
+    gray, a, b = tmp_path / "g.png", tmp_path / "a.png", tmp_path / "b.png"
+    iio.imwrite(gray, gray_image)
+    iio.imwrite(a, colour_image)
+    iio.imwrite(b, colour_image[::-1])
+    out = tmp_path / "o.tif"
+    assert main(["colorize", str(gray), str(out), "--reference", str(a), "--reference", str(b),
+                 "--quiet"]) == 0
+    ref = colorize(gray_image, reference=[a, b]).rgb
+    np.testing.assert_array_equal(iio.imread(out), ref)
+    capsys.readouterr()
+    assert main(["colorize", str(gray), str(tmp_path / "p.tif"), "--reference", str(gray),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "g.png is not an RGB image" in err
+    assert err.count("\n") == 1
