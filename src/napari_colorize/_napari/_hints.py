@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 
-from ._layers import made_here, transform_kwargs
+from ._layers import transform_kwargs, user_rgb_layers
 
 PICKER = "colour picker"
 DEBOUNCE_MS = 150
@@ -130,11 +130,8 @@ class HintsSection(Container):
 
     # -- choices -------------------------------------------------------------------------------
     def _references(self, _widget: Any = None) -> list[Any]:
-        from napari.layers import Image
-
         # true colour the user brought, never a result (hints taken from the model's own guess)
-        return [(PICKER, None)] + [(lay.name, lay) for lay in self._viewer.layers
-                                   if isinstance(lay, Image) and lay.rgb and not made_here(lay)]
+        return [(PICKER, None), *user_rgb_layers(self._viewer.layers)]
 
     def _colour_text(self) -> str:
         return "Hint colour: #" + "".join(f"{round(v * 255):02x}" for v in self.colour)

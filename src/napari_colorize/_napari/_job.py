@@ -19,6 +19,7 @@ from ._layers import (
     source_problem,
     transform_kwargs,
 )
+from ._reference import name_references, read_references
 
 PLANE, STACK, VISIBLE = "current plane", "whole stack", "visible region"
 SCOPES = (PLANE, STACK, VISIBLE)
@@ -62,6 +63,9 @@ class Job:
     config: ColorizeConfig
     #: Colour hints (points in the cut's data coordinates, colours), for models that take them.
     hints: Any = None
+    #: Colour references: the layers' full-resolution arrays (read in the worker), and names.
+    reference: list[Any] | None = None
+    reference_names: tuple[str, ...] = ()
     out: np.ndarray | None = None
     offset: tuple[float, ...] = ()
     #: What part of the source the result covers: "" (all of it), "plane" or "region"; results
@@ -211,10 +215,12 @@ def run_job(job: Job, model: Any):
             from ..models.registry import load_model, resolve_device
 
             model = load_model(model, device=str(resolve_device(job.config.device)))
-        job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints, config=job.config)
+        reference = read_references(job.reference) if job.reference else None
+        job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints,
+                                reference=reference, config=job.config)
         result = yield from job.gen
     except ValueError as exc:
-        return Failure(str(exc).split("\n")[0])
+        return Failure(name_references(str(exc).split("\n")[0], job.reference_names))
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
             return Failure("Out of memory: try a smaller tile size, or the CPU device.")

@@ -63,6 +63,38 @@ def made_by_widget(layer: Any) -> bool:
     return made_here(layer) and layer.metadata[TAG].get("made_by") == WIDGET
 
 
+def user_rgb_layers(layers: Any) -> list[tuple[str, Any]]:
+    """List the colour (RGB) image layers the user brought, as ``(name, layer)`` choices.
+
+    Layers the plugin made (results, previews) are left out: their colours are a model's
+    guess, never true colour to learn from or copy.
+
+    Parameters
+    ----------
+    layers : iterable of napari.layers.Layer
+        The viewer's layers.
+
+    Returns
+    -------
+    list of tuple
+        ``(layer name, layer)`` in the viewer's order.
+
+    Examples
+    --------
+    >>> from napari.layers import Image
+    >>> colour = Image(np.zeros((8, 8, 3), np.uint8), rgb=True, name="slide")
+    >>> gray = Image(np.zeros((8, 8), np.uint8), name="gray")
+    >>> result = Image(np.zeros((8, 8, 3), np.uint8), rgb=True, name="gray colorized",
+    ...                metadata=widget_tag("colorized", "gray"))
+    >>> [name for name, _ in user_rgb_layers([colour, gray, result])]
+    ['slide']
+    """
+    from napari.layers import Image
+
+    return [(lay.name, lay) for lay in layers
+            if isinstance(lay, Image) and lay.rgb and not made_here(lay)]
+
+
 def result_name(source: str, kind: str = "colorized", part: str = "") -> str:
     """Name a result layer.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._job import Job
-from ._layers import insert_index, made_by_widget, widget_tag
+from ._layers import TAG, insert_index, made_by_widget, widget_tag
 
 
 def image_layer(data: Any, name: str, transforms: dict[str, Any], kind: str, source: str,
@@ -85,7 +85,8 @@ def remove_running(viewer: Any, job: Job | None) -> None:
         viewer.layers.remove(layer)
 
 
-def show_result(viewer: Any, job: Job, rgb: Any, conf: Any) -> None:
+def show_result(viewer: Any, job: Job, rgb: Any, conf: Any,
+                reference: tuple[str, ...] = ()) -> None:
     """Show the RGB result (and confidence) above the source, replacing the previous ones.
 
     Parameters
@@ -98,14 +99,19 @@ def show_result(viewer: Any, job: Job, rgb: Any, conf: Any) -> None:
         The colorized image.
     conf : array-like or None
         Its confidence in [0, 1], when asked for.
+    reference : tuple of str
+        The names of the colour reference layers the run used, recorded in the result
+        layer's metadata (``metadata["napari_colorize"]["reference"]``).
     """
     layers = viewer.layers
     remove_running(viewer, job)
     for kind in ("colorized", "confidence"):
         remove_own(layers, job.result_name(kind))
     index = insert_index(layers, job.source)
-    layers.insert(index, image_layer(rgb, job.result_name(), job.transforms, "colorized",
-                                     job.name))
+    result = image_layer(rgb, job.result_name(), job.transforms, "colorized", job.name)
+    if reference:
+        result.metadata[TAG]["reference"] = list(reference)
+    layers.insert(index, result)
     if conf is not None:
         layers.insert(index + 1, image_layer(
             conf, job.result_name("confidence"), job.transforms, "confidence", job.name,

@@ -11,6 +11,10 @@ from pathlib import Path
 from ..models import registry
 from ..models.spec import ModelSpec
 
+#: Every option the widget offers: all are offered while a model's card cannot be read
+#: (loading the model then says why). "reference" is a run's colour references.
+ALL_OPTIONS = frozenset({"hints", "channels", "palette", "reference"})
+
 
 def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
     """Read the :class:`~..models.spec.ModelSpec` a model's card declares, without its weights.
@@ -39,3 +43,34 @@ def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
         return registry.read_spec(name_or_path)
     except ValueError:  # CardError and JSONDecodeError are ValueErrors
         return None
+
+
+def widget_options(spec: ModelSpec | None) -> frozenset[str]:
+    """Name the options the widget offers for a model: what its spec supports, and references.
+
+    Colour references recolour a model's chroma, so only colour (chroma) models take them,
+    as the engine checks.
+
+    Parameters
+    ----------
+    spec : ModelSpec or None
+        The picked model's spec; ``None`` when unknown.
+
+    Returns
+    -------
+    frozenset of str
+        Among ``"hints"``, ``"channels"``, ``"palette"`` and ``"reference"``; all of them for
+        an unknown model.
+
+    Examples
+    --------
+    >>> sorted(widget_options(ModelSpec("he")))
+    ['hints', 'reference']
+    >>> channels = ModelSpec("f", kind="fractions", channel_names=("a", "b"),
+    ...                      palette=((0, 1, 1), (1, 0, 1)))
+    >>> sorted(widget_options(channels))
+    ['channels', 'palette']
+    """
+    if spec is None:
+        return ALL_OPTIONS
+    return spec.supports | ({"reference"} if spec.kind == "chroma" else frozenset())

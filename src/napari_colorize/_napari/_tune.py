@@ -29,7 +29,7 @@ from napari.utils.notifications import show_error, show_info
 from ..models.registry import DEFAULT_MODEL, list_models
 from ._controls import RunControls
 from ._failure import Failure
-from ._layers import level0, made_here, offset_transform, widget_tag
+from ._layers import level0, offset_transform, user_rgb_layers, widget_tag
 from ._results import remove_own
 
 WHOLE = "whole images"
@@ -226,12 +226,8 @@ class TuneSection(RunControls, Container):
 
     # -- choices -----------------------------------------------------------------------------
     def _rgb_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
-        # Colour images the user brought; never a layer this plugin made (a model must not
-        # be tuned on its own output).
-        from napari.layers import Image
-
-        return [(lay.name, lay) for lay in self._viewer.layers
-                if isinstance(lay, Image) and lay.rgb and not made_here(lay)]
+        # a model must not be tuned on its own output
+        return user_rgb_layers(self._viewer.layers)
 
     def _shapes_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
         from napari.layers import Shapes

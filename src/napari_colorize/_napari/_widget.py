@@ -24,8 +24,9 @@ from ._failure import Failure
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Job, plan_job, run_job
 from ._layers import FROM_RGB, format_progress, made_here
+from ._reference import ReferenceSection, describe_references, reference_labels
 from ._results import remove_running, show_channels, show_result, show_running
-from ._specs import read_spec
+from ._specs import read_spec, widget_options
 from ._tune import TuneSection
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ LOAD_FILE = "Load model file..."
 DEFAULTS = ColorizeConfig()
 #: Tile sides offered: multiples of the bundled models' divisor, and the default.
 TILE_SIZES = tuple(sorted({256, 384, 512, 768, 1024, DEFAULTS.tile_size}))
-#: Offered while the picked model's card cannot be read (loading it then says why).
-ALL_OPTIONS = frozenset({"hints", "channels", "palette"})
 
 
 class ColorizeWidget(RunControls, Container):
@@ -48,7 +47,7 @@ class ColorizeWidget(RunControls, Container):
     Colorizes the picked grayscale image layer (or an RGB layer's lightness, with "From RGB")
     in a worker; results appear as ``"<name> colorized"`` above it. Settings start at
     :class:`~napari_colorize.ColorizeConfig`'s defaults; the controls of optional settings
-    (channel layers, colour hints) are enabled for models that take them.
+    (channel layers, colour references and hints) are enabled for models that take them.
 
     Parameters
     ----------
@@ -93,6 +92,8 @@ class ColorizeWidget(RunControls, Container):
             self._confidence_check, self._channels_check, self._run_button,
             self._cancel_button, self._progress, self._status,
         ])
+        self._reference = ReferenceSection(viewer)  # first of the colour-adaptation tools
+        self.append(self._reference)
         self._hints = HintsSection(viewer, source=lambda: self._layer_combo.value,
                                    rerun=self.rerun_visible)
         self.append(self._hints)
@@ -155,8 +156,9 @@ class ColorizeWidget(RunControls, Container):
 
     def _show_options(self, spec: ModelSpec | None) -> None:
         """Enable the controls of the optional settings the model takes."""
-        supports = ALL_OPTIONS if spec is None else spec.supports
+        supports = widget_options(spec)
         self._channels_check.enabled = "channels" in supports
+        self._reference.set_supported("reference" in supports, spec.name if spec else "")
         self._hints.set_supported("hints" in supports, spec.name if spec else "")
 
     def _on_model_choice(self, value: str) -> None:
@@ -248,13 +250,16 @@ class ColorizeWidget(RunControls, Container):
         layer = self._layer_combo.value
         choice = self._model_combo.value or DEFAULT_MODEL
         spec = self._model_spec(choice)
-        supports = ALL_OPTIONS if spec is None else spec.supports
+        supports = widget_options(spec)
         try:
             job = plan_job(self._viewer, layer, scope or self._scope_combo.value,
                            self._config(supports))
+            references = self._reference.sources() if "reference" in supports else None
         except (ValueError, TypeError) as exc:
             show_error(str(exc))
             return None
+        if references is not None:
+            job.reference, job.reference_names = references
         hints = hints_for(self._viewer, layer) if "hints" in supports else None
         if hints is not None:
             points, colours = hints
@@ -294,11 +299,13 @@ class ColorizeWidget(RunControls, Container):
         self._models[self._key] = model
         if self._model_combo.value == self._key[0]:
             self._show_options(model.spec)  # the card could not say (e.g. it was unreadable)
-        show_result(self._viewer, job, result.rgb, result.confidence)
+        references = reference_labels(result.reference, job.reference_names)
+        show_result(self._viewer, job, result.rgb, result.confidence, references)
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
-        show_info(f"Colorized {job.name!r} in {seconds:.1f} s.")
+        colours = f" with the colours of {describe_references(references)}" if references else ""
+        show_info(f"Colorized {job.name!r} in {seconds:.1f} s{colours}.")
 
     def _on_aborted(self) -> None:
         self._discard()
