@@ -120,6 +120,21 @@ def main() -> None:
     while widget._worker is not None:
         QApplication.processEvents()
         time.sleep(0.02)
+
+    # 6. Colours of your lab: another lab's H&E takes the colours of a CMU-1 reference layer.
+    viewer.layers.clear()
+    (reference,) = viewer.open_sample(PLUGIN, "cmu1_truth")
+    reference.visible = False
+    (histo,) = viewer.open_sample(PLUGIN, "histo_gray")
+    wait(1)
+    widget._layer_combo.value = histo
+    widget._scope_combo.value = "current plane"
+    widget._tile_combo.value = 512
+    widget._reference.reset_choices()
+    widget._reference._layers.value = [reference]
+    viewer.reset_view(layers=[histo])  # the hidden reference is larger
+    run(widget)
+    save(viewer, "reference.png")
     viewer.close()
 
 
