@@ -59,10 +59,18 @@ def test_hints_outside_are_ignored_and_counted(pointwise_model, flat):
 
 
 def test_hints_on_planes_of_a_stack(pointwise_model, flat):
-    stack = np.stack([flat, flat])
+    """A hint's local correction stays in its plane; its lab-wide part (the stain's offset)
+    recolours every plane of the stack alike."""
+    stack = np.stack([flat, flat, flat])
     out = colorize(stack, pointwise_model, hints=([[1, 20, 21]], [BLUE])).rgb
-    assert not np.array_equal(out[0], out[1])  # only plane 1 has a hint
-    np.testing.assert_array_equal(out[0], colorize(flat, pointwise_model))
+    assert not np.array_equal(out[0], out[1])  # only plane 1 has the local correction
+    np.testing.assert_array_equal(out[0], out[2])  # the lab-wide part is the same everywhere
+    plain = colorize(flat, pointwise_model).rgb
+    assert not np.array_equal(out[0], plain)
+    lab = rgb_uint8_to_lab(out[0]).numpy()
+    ref = rgb_uint8_to_lab(plain).numpy()
+    assert np.abs(lab[0] - ref[0]).max() < 1  # lightness kept
+    assert (lab[2] - ref[2]).mean() < -1  # moved toward the hint's blue (b* down)
 
 
 def lab_at(rgb: np.ndarray, row: int, col: int) -> tuple[float, float, float]:
@@ -89,7 +97,8 @@ def test_gray_and_out_of_gamut_hints_are_accepted(pointwise_model, flat):
     assert lightness_change(gray, base) < 1
     _, near_chroma, _ = lab_at(gray, *near)
     _, far_chroma, _ = lab_at(gray, *far)
-    assert near_chroma < 0.3 * base_chroma
+    # most of the colour goes (a few chroma units of any request count as a pixel's noise)
+    assert near_chroma < 0.45 * base_chroma
     assert near_chroma < far_chroma < base_chroma
 
     # pure green at this lightness is outside sRGB: reduced into the gamut like any prediction,

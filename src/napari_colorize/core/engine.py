@@ -143,6 +143,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     if hints is not None:
         plan, ignored, parsed = add_hints(image, net, plan, hints)
         meta["hints"] = parsed.to_metadata()
+        if plan.reference is not None:  # the hints' lab-wide offset joined the mapping
+            meta["reference"] = plan.reference.to_metadata()
         message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
     return Run(source, image, net, plan, meta, ignored, message)
 
@@ -377,7 +379,9 @@ def colorize(
         Colour per channel for such models (names, ``#rrggbb`` or RGB); default the model's.
     hints : (points, colours), dict or CSV path, optional
         Colour hints: points in data coordinates (``(N, image.ndim)``: plane indices, row,
-        column) and the sRGB colour wanted there (0-1 or 0-255). Each hint recolours the
+        column) and the sRGB colour wanted there (0-1 or 0-255). Together the hints fit the
+        lab's stain offset (by lightness, shrunk toward none: one pixel's colour is a noisy
+        sample of its stain), which recolours every plane; then each hint recolours the
         structure it sits on nearby and, more weakly, wherever that structure appears in its
         plane. Points outside the image are ignored (counted in the progress message). The
         hints are stored in an OME-Zarr result's metadata.

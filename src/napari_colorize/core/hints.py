@@ -325,6 +325,9 @@ class HintField:
     cols: np.ndarray
     features: np.ndarray  # (N, 3): L, a, b predicted at the hint
     delta: np.ndarray  # (N, 2): wanted minus predicted chroma
+    #: (N, 2) the correction spread over the structure far from the hint (default ``delta``);
+    #: near the hint the full ``delta`` applies.
+    spread: np.ndarray | None = None
 
     def apply(self, lightness: torch.Tensor, ab: torch.Tensor, origin: tuple[int, int]) -> None:
         """Correct the chroma of one block in place.
@@ -332,7 +335,8 @@ class HintField:
         Each pixel receives the weighted mean of the hints' corrections (and of "no
         correction", weight ``PRIOR_WEIGHT``); a hint's weight is the similarity of the pixel's
         lightness and chroma to the hint's, times a spatial term that falls from 1 at the hint
-        to ``FAR_WEIGHT`` far away.
+        to ``FAR_WEIGHT`` far away. Near the hint its correction is ``delta``; the share that
+        reaches the rest of the structure carries ``spread``.
 
         Parameters
         ----------
@@ -349,17 +353,19 @@ class HintField:
         xs = torch.arange(origin[1], origin[1] + w, dtype=torch.float32, device=dev)[None, :]
         num = torch.zeros((2, h, w), device=dev)
         den = torch.full((h, w), PRIOR_WEIGHT, device=dev)
+        spread = self.delta if self.spread is None else self.spread
         for i in range(len(self.delta)):
             lf, af, bf = (float(v) for v in self.features[i])
             d2 = ((lightness - lf) / SIGMA_L).square_()
             d2.add_(((ab[0] - af) / SIGMA_AB).square_()).add_(((ab[1] - bf) / SIGMA_AB).square_())
-            weight = d2.mul_(-0.5).exp_()
+            similar = d2.mul_(-0.5).exp_()
             near = ((ys - float(self.rows[i])).square() + (xs - float(self.cols[i])).square())
-            near = near.mul_(-0.5 / SIGMA_XY**2).exp_().mul_(1 - FAR_WEIGHT).add_(FAR_WEIGHT)
-            weight.mul_(near)
-            den.add_(weight)
-            num[0].add_(weight, alpha=float(self.delta[i, 0]))
-            num[1].add_(weight, alpha=float(self.delta[i, 1]))
+            near = near.mul_(-0.5 / SIGMA_XY**2).exp_().mul_(1 - FAR_WEIGHT).mul_(similar)
+            far = similar.mul_(FAR_WEIGHT)
+            den.add_(near).add_(far)
+            for c in (0, 1):
+                num[c].add_(near, alpha=float(self.delta[i, c]))
+                num[c].add_(far, alpha=float(spread[i, c]))
         ab.add_(num.div_(den))
 
 

@@ -19,6 +19,7 @@ from .merge import Outputs
 from .outputs import input_fingerprint
 from .plan import RunPlan
 from .planes import pad_to, plane_name, read_plane
+from .reference import HINT_NOISE_NEAR, ReferenceMap, hint_offset, soft_threshold
 from .result import ColorizeResult
 
 
@@ -198,4 +199,22 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
         return lightness, ab, (row - r0, col - c0)
 
     fields = hint_fields(by_plane, predict, tile)
-    return replace(plan, hints=fields), ignored, parsed
+    if not fields:
+        return replace(plan, hints=fields), ignored, parsed
+    # The lab-wide part of the hints (a stain's offset, by lightness) joins the mapping; the
+    # local fields then correct what is left, relative to the mapped colours.
+    features = np.concatenate([f.features for f in fields.values()])
+    offset = hint_offset(features, soft_threshold(np.concatenate([f.delta for f in
+                                                                  fields.values()])))
+    mapping = (plan.reference or ReferenceMap.identity()).plus_offset(offset)
+    moved = {}
+    for plane, field in fields.items():
+        shift = offset[np.clip(np.round(field.features[:, 0]), 0, 100).astype(int)]
+        shift = shift.astype(np.float32)
+        residual = field.delta - shift
+        # the hint's own pixel gets what it asks for; what spreads over its structure is
+        # shortened by a pixel's typical deviation from its structure (noise is no request)
+        moved[plane] = replace(field, features=field.features + np.pad(shift, ((0, 0), (1, 0))),
+                               delta=soft_threshold(residual, HINT_NOISE_NEAR).astype(np.float32),
+                               spread=soft_threshold(residual).astype(np.float32))
+    return replace(plan, hints=moved, reference=mapping), ignored, parsed
