@@ -150,3 +150,13 @@ def test_cli_reference_is_repeatable(tmp_path, gray_image, colour_image, capsys)
     err = capsys.readouterr().err
     assert "g.png is not an RGB image" in err
     assert err.count("\n") == 1
+
+
+def test_a_fitted_map_is_reused_as_is(pointwise_model, colour_image, gray_image):
+    config = resolve_config(ColorizeConfig(tile_size=128, overlap=32), pointwise_model)
+    fitted = fit_reference(colour_image, pointwise_model, config)
+    again = colorize(gray_image, pointwise_model, reference=fitted, tile_size=128, overlap=32)
+    fresh = colorize(gray_image, pointwise_model, reference=colour_image, tile_size=128,
+                     overlap=32)
+    np.testing.assert_array_equal(again.rgb, fresh.rgb)
+    assert again.reference == ("array 0",)

@@ -29,7 +29,7 @@ from .intensity import compute_window
 from .merge import ArrayMerger, Merger, OutArrayMerger
 from .outputs import check_targets
 from .plan import make_plan, model_palette
-from .reference import check_reference_paths, fit_reference
+from .reference import ReferenceMap, check_reference_paths, fit_reference
 from .result import ColorizeResult
 from .run import Run, add_hints, run_metadata
 from .validation import check_input, check_tiling
@@ -138,7 +138,9 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     ignored, message = 0, ""
     if reference is not None:  # fitted once, before any block: tiles and resume stay exact
         check_reference_paths(reference, out)
-        plan = replace(plan, reference=fit_reference(reference, net, config))
+        fitted = reference if isinstance(reference, ReferenceMap) else fit_reference(
+            reference, net, config)  # a fitted map is reused as is (e.g. live re-runs)
+        plan = replace(plan, reference=fitted)
         meta["reference"] = plan.reference.to_metadata()
     if hints is not None:
         plan, ignored, parsed = add_hints(image, net, plan, hints)
@@ -391,7 +393,9 @@ def colorize(
         from the model's colours to the reference's) is fitted once, in about a second per
         megapixel, and applied to every block; gradient tuning (:func:`train` with ``base``) is
         not needed. The result records the references (``result.reference`` and an OME-Zarr's
-        metadata). A gray reference, or one with no tissue, is refused in one line.
+        metadata). A gray reference, or one with no tissue, is refused in one line. A
+        :class:`~napari_colorize.core.reference.ReferenceMap` from
+        :func:`~napari_colorize.core.reference.fit_reference` is used as is (no refit).
     from_rgb : bool
         Colorize an RGB(A) image (last axis 3 or 4; uint8, uint16 or float) by its CIE
         lightness L*: re-stains a colour slide in the model's colours, or compares the model

@@ -154,7 +154,7 @@ def check_reference_paths(reference: Any, out: Any) -> None:
     ...
     ValueError: output lab.png is the reference lab.png; choose a separate output path
     """
-    if not isinstance(out, (str, Path)):
+    if not isinstance(out, (str, Path)) or isinstance(reference, ReferenceMap):
         return
     items = list(reference) if isinstance(reference, (list, tuple)) else [reference]
     paths = [("reference", item) for item in items if isinstance(item, (str, Path))]
@@ -201,7 +201,7 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     samples, names = [], []
     for name, rgb in as_references(reference):
         names.append(name)
-        rgb = _centre(rgb)
+        rgb = centre_crop(rgb)
         truth = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
         tissue = (truth[0] < TISSUE_L) | (truth[1:].square().sum(0).sqrt() > TISSUE_CHROMA)
         count = int(tissue.sum())
@@ -223,8 +223,14 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
                         hashlib.sha256(table.tobytes()).hexdigest())
 
 
-def _centre(rgb: np.ndarray) -> np.ndarray:
-    """Cut the central ``MAX_SIDE`` square (at most) of a reference."""
+def centre_crop(rgb: np.ndarray) -> np.ndarray:
+    """Cut the central ``MAX_SIDE`` square (at most) of a reference: what the fit uses.
+
+    Examples
+    --------
+    >>> centre_crop(np.zeros((3000, 100, 3), np.uint8)).shape
+    (2048, 100, 3)
+    """
     h, w = rgb.shape[:2]
     r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
     return np.ascontiguousarray(rgb[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE])
