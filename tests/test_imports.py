@@ -102,3 +102,10 @@ def test_no_private_names_imported_across_modules():
                 found += [f"{module_name(path)}: {alias.name}" for alias in node.names
                           if alias.name.startswith("_") and not alias.name.startswith("__")]
     assert not found, f"private names imported from other modules: {found}"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by file name (no packages): two alike would not collect."""
+    tests = Path(__file__).parent
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
