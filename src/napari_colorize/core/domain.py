@@ -1,4 +1,4 @@
-"""A domain check: does a gray input look like what the model was trained on?
+"""A domain check: how much a gray input looks like what the model was trained on.
 
 The model sees only lightness, so the check does too. At most :data:`N_WINDOWS` windows of
 :data:`WINDOW_SIDE` pixels spread over the input are mapped to lightness with the run's
@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,9 @@ def sample_lightness(image: Any, window: IntensityWindow, *, side: int = WINDOW_
     Examples
     --------
     >>> sample_lightness(np.zeros((1000, 700), np.uint8), IntensityWindow(0, 255)).shape
-    torch.Size([9, 1, 256, 256])
+    torch.Size([9, 1, 192, 192])
     >>> sample_lightness(np.zeros((3, 40, 100), np.uint16), IntensityWindow(0, 9), n=4).shape
-    torch.Size([3, 1, 64, 96])
+    torch.Size([4, 1, 64, 96])
     """
     h, w = (int(s) for s in image.shape[-2:])
     rows, cols = region if region is not None else (slice(None), slice(None))
@@ -153,8 +153,8 @@ def gray_statistics(lightness: torch.Tensor) -> torch.Tensor:
     Examples
     --------
     >>> stats = gray_statistics(torch.full((2, 1, 64, 64), 95.0))
-    >>> stats.shape, stats[0, :4].tolist()
-    (torch.Size([2, 32]), [0.949999988079071, 0.0, 1.0, 0.0])
+    >>> stats.shape, [round(v, 3) for v in stats[0, :4].tolist()]
+    (torch.Size([2, 32]), [0.95, 0.0, 1.0, 0.0])
     """
     img = lightness.float()
     b = img.shape[0]
@@ -212,7 +212,8 @@ def feature_names(channels: int, outputs: int) -> tuple[str, ...]:
     """
     hist = [f"hist_l{i}" for i in range(len(L_BINS) + 1)]
     hist += [f"hist_b{i}" for i in range((len(BLOCK_MEAN_BINS) + 1) * (len(BLOCK_STD_BINS) + 1))]
-    trunk = [f"{name}{i}" for name in ("trunk", "trunk_dark", "trunk_pale") for i in range(channels)]
+    trunk = [f"{name}{i}" for name in ("trunk", "trunk_dark", "trunk_pale")
+             for i in range(channels)]
     outs = [f"out{i}_{s}" for i in range(outputs) for s in ("mean", "std")]
     return (*GRAY_FEATURES, *hist, *trunk, "dark_positions", "pale_positions", *outs)
 
@@ -469,7 +470,7 @@ class DomainScore:
 
 
 def domain_path(card: str | Path) -> Path:
-    """The domain statistics file beside a model card: ``<name>.domain.json``.
+    """Name the domain statistics file beside a model card: ``<name>.domain.json``.
 
     Examples
     --------
@@ -578,9 +579,15 @@ def domain_score(image: Any, net: Any, window: IntensityWindow,
     (False, 'input looks unlike the H&E brightfield this m')
     """
     if domain is None:
+        from ..models.registry import find_card
+
         name = getattr(net, "card", {}).get("name") or getattr(getattr(net, "spec", None),
                                                                "name", "")
-        domain = load_domain(name) if name else None
+        try:  # a model built in memory has no card to sit beside
+            domain = load_domain(find_card(name)) if name else None
+        except ValueError as exc:
+            if "unknown model" not in str(exc):
+                raise
         if domain is None:
             raise ValueError(f"model {name or net!r} has no domain statistics (.domain.json)")
     divisor = int(getattr(getattr(net, "spec", None), "divisor", 32))
@@ -592,15 +599,14 @@ def domain_score(image: Any, net: Any, window: IntensityWindow,
                          f"{len(domain.feature_names)} features; model "
                          f"{getattr(net, 'card', {}).get('name', '')!r} gives {features.shape[1]}")
     parts = domain.scores(features)
-    worst = max(parts, key=lambda k: parts[k])
-    score = max(0.0, parts[worst])
+    score = max(0.0, *parts.values())
     inside = score <= domain.threshold
-    label = next(p.label for p in domain.parts if p.name == worst)
     if inside:
         message = (f"input looks like the {domain.description} this model was trained on "
-                   f"(domain score {score:.1f} <= {domain.threshold:.1f})")
-    else:
+                   f"(domain score {score:.2f} <= {domain.threshold:.2f})")
+    else:  # the first part (in order: the broadest) that is out explains it
+        label = next(p.label for p in domain.parts if parts[p.name] > domain.threshold)
         message = (f"input looks unlike the {domain.description} this model was trained on "
-                   f"(domain score {score:.1f} > {domain.threshold:.1f}"
+                   f"(domain score {score:.2f} > {domain.threshold:.2f}"
                    f"{'; ' + label if label else ''}): colours may be wrong")
     return DomainScore(score, domain.threshold, inside, message, parts, len(features))

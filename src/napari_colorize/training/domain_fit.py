@@ -54,7 +54,7 @@ CROP, N_CROPS, N_STAIN_CROPS = 512, 6, 4
 SHRINK, FLOOR, L2 = 0.1, 0.03, 0.01
 PASS_RATE = 0.95
 LABELS = {"novelty": "unlike the training images",
-          "stain": "looks like another stain (e.g. IHC/DAB)"}
+          "stain": "its gray looks like a stain other than H&E (e.g. IHC/DAB)"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def stain_swap(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def crops(image: np.ndarray, rng: np.random.Generator, n: int = N_CROPS,
           side: int = CROP) -> list[tuple[str, np.ndarray]]:
-    """The image itself and up to ``n`` random ``side`` crops (none if it is that small).
+    """Take the image itself and up to ``n`` random ``side`` crops (none if it is that small).
 
     Examples
     --------
@@ -150,7 +150,7 @@ def crops(image: np.ndarray, rng: np.random.Generator, n: int = N_CROPS,
 
 
 def gray_of(image: np.ndarray) -> np.ndarray:
-    """A colour image's gray with the same CIE lightness (uint8); gray images as they are."""
+    """Make a colour image's gray of the same CIE lightness (uint8); gray stays as it is."""
     from .evaluation import gray_with_lightness
 
     return gray_with_lightness(image) if image.ndim == 3 else image
