@@ -51,7 +51,9 @@ def user_models_dir() -> Path:
 def _cards(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
-    return {p.name[: -len(".json")]: p for p in sorted(folder.glob("*.json"))}
+    # a model's domain statistics (``<model>.domain.json``) sit beside its card: not a model
+    return {p.name[: -len(".json")]: p for p in sorted(folder.glob("*.json"))
+            if not p.name.endswith(".domain.json")}
 
 
 def list_models() -> list[str]:
