@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from napari_colorize import colorize
-from napari_colorize.core.domain import domain_score, feature_names, load_domain
+from napari_colorize.core.domain import domain_score, load_domain
+from napari_colorize.core.domain_features import feature_names
 from napari_colorize.core.intensity import compute_window
 from napari_colorize.models.registry import load_model
 from napari_colorize.training.datasets import load_channels, load_rgb

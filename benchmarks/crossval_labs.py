@@ -1,9 +1,9 @@
 """Leave-one-lab-out cross-validation of the H&E recipe: colour on labs the model never saw.
 
-    python benchmarks/crossval_labs.py [--seconds 300] [--groups 5] [--hints-seeds 2]
+    python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 2]
 
-The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab (``--groups``
-folds; small labs share a fold, so every fold holds out whole labs). For each fold a model is
+The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab into five folds
+(small labs share a fold, so every fold holds out whole labs). For each fold a model is
 trained from scratch with the ``he-histology`` recipe's settings on the other folds' images for
 ``--seconds`` (the shipped model trains longer, on all of them), and the per-lightness lookup
 table (LUT) is fitted on the same training images. On each held-out image (central crop of at
@@ -12,7 +12,9 @@ most 1024 px a side), tissue CIEDE2000 (tissue: true L* < 88 or chroma > 8) of:
 - gray, the fold's LUT and the model;
 - the model with ``reference=`` the left half of the image, scored on the right half, against
   the LUT fitted on that left half (the reference's own LUT);
-- the model with 5 hints at random tissue pixels with their true colours (mean of seeds).
+- the model with 5 hints at random tissue pixels with their true colours (mean of seeds);
+- the model's confidence: Spearman correlation of (1 - confidence) and CIEDE2000 over the
+  64-pixel tiles that are at least half tissue, per fold and pooled over all folds.
 
 One JSON line per fold, then a summary with the issue's targets (fold = mean over its images;
 model/LUT worst fold <= 1.0 and mean <= 0.85; reference <= 0.9 x its own LUT; hints <= 0.85 x
@@ -26,6 +28,7 @@ import json
 import time
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from napari_colorize import colorize
 from napari_colorize.training.api import train
@@ -36,6 +39,8 @@ from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
 CROP = 1024
+#: Tile side (pixels) of the confidence check.
+TILE = 64
 #: Folds of the 10 training labs: large labs alone, small ones paired.
 FOLDS5 = (
     ("openslide-cmu", "wsidicom"),
@@ -65,6 +70,26 @@ def tissue(truth_lab: np.ndarray) -> np.ndarray:
     return (truth_lab[0] < 88) | (np.hypot(truth_lab[1], truth_lab[2]) > 8)
 
 
+def tile_pairs(doubt: np.ndarray, error: np.ndarray, mask: np.ndarray,
+               side: int = TILE) -> list[tuple[float, float]]:
+    """(mean 1 - confidence, mean tissue CIEDE2000) of each ``side``-px tile at least half
+    tissue."""
+    pairs = []
+    for r in range(0, error.shape[0] - side + 1, side):
+        for c in range(0, error.shape[1] - side + 1, side):
+            m = mask[r:r + side, c:c + side]
+            if m.mean() >= 0.5:
+                pairs.append((float(doubt[r:r + side, c:c + side][m].mean()),
+                              float(error[r:r + side, c:c + side][m].mean())))
+    return pairs
+
+
+def spearman(pairs: list[tuple[float, float]]) -> float | None:
+    if len(pairs) < 10:
+        return None
+    return round(float(spearmanr(*zip(*pairs, strict=True)).statistic), 3)
+
+
 def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
     truth = rgb_to_lab_np(rgb)
     mask = tissue(truth)
@@ -74,8 +99,11 @@ def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
     row = {
         "gray": errors(render(truth[0], zeros, zeros), truth, mask),
         "lut": errors(lut_image(lut, truth), truth, mask),
-        "model": errors(colorize(rgb, net, from_rgb=True).rgb, truth, mask),
     }
+    result = colorize(rgb, net, from_rgb=True, confidence=True)
+    error = ciede2000(rgb_to_lab_np(result.rgb), truth)
+    row["model"] = float(error[mask].mean())
+    row["tiles"] = tile_pairs(1 - np.asarray(result.confidence), error, mask)
     half = rgb.shape[1] // 2
     left, right = rgb[:, :half], np.ascontiguousarray(rgb[:, half:])
     right_lab = truth[:, :, half:]
@@ -100,13 +128,15 @@ def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="bound each fold by gradient steps too (whichever ends first)")
     parser.add_argument("--hints-seeds", type=int, default=2)
     parser.add_argument("--folds", type=int, nargs="*", help="run only these fold numbers")
     args = parser.parse_args()
     labs = lab_images("train")
     folds = [[lab for lab in group if lab in labs] for group in FOLDS5]
     settings = {k: v for k, v in HE_HISTOLOGY.settings.items() if k != "steps"}
-    rows = []
+    rows, all_tiles = [], []
     for number, held in enumerate(folds):
         if args.folds and number not in args.folds:
             continue
@@ -115,22 +145,27 @@ def main() -> None:
         train_images = [load_rgb(n) for n in train_names]
         lut = fit_lut(train_images)
         start = time.perf_counter()
-        net = train(train_images, seconds=args.seconds, progress=False, device="cpu",
-                    save=False, name=f"fold{number}", **settings)
+        net = train(train_images, seconds=args.seconds, steps=args.steps, progress=False,
+                    device="cpu", save=False, name=f"fold{number}", **settings)
         trained = time.perf_counter() - start
         del train_images
-        images = {}
+        images, tiles = {}, []
         for name in test_names:
             scored = score_image(crop(load_rgb(name)), net, lut, args.hints_seeds)
             if scored is not None:
+                tiles += scored.pop("tiles")
                 images[name] = {k: round(v, 3) if isinstance(v, float) else v
                                 for k, v in scored.items()}
+        all_tiles += tiles
         fold = {"fold": number, "held_out": held, "train_seconds": round(trained, 1),
+                "train_steps": net.card["training"]["steps"],
                 "train_images": len(train_names), "images": images}
         fold.update(summarise(images))
+        fold.update(confidence_tiles=len(tiles), confidence_spearman=spearman(tiles))
         rows.append(fold)
         print(json.dumps(fold), flush=True)
-    print(json.dumps(summary(rows)), flush=True)
+    print(json.dumps({**summary(rows), "confidence_tiles": len(all_tiles),
+                      "confidence_spearman_pooled": spearman(all_tiles)}), flush=True)
 
 
 def mean_of(images: dict, key: str) -> float | None:
@@ -170,7 +205,8 @@ def summary(rows: list[dict]) -> dict:
         "hints_over_model_worst": max(values("hints_over_model"), default=None),
         "targets": {"model_over_lut_worst": 1.0, "model_over_lut_mean": 0.85,
                     "reference_over_reference_lut_worst": 0.9,
-                    "reference_over_training_lut_mean": 0.6, "hints_over_model_worst": 0.85},
+                    "reference_over_training_lut_mean": 0.6, "hints_over_model_worst": 0.85,
+                    "confidence_spearman_pooled": 0.4},
     }
 
 

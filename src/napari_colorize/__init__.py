@@ -1,7 +1,8 @@
 """napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
 
 Public API: :func:`colorize` and :func:`iter_colorize` (settings in :class:`ColorizeConfig`,
-outputs in :class:`ColorizeResult`), :func:`train`, :func:`evaluate`, :func:`list_models`,
+outputs in :class:`ColorizeResult`, out-of-domain inputs warned with :class:`DomainWarning`),
+:func:`train`, :func:`evaluate`, :func:`list_models`,
 :func:`load_model`, :func:`render_composite`. Heavy modules are imported
 on first use, so ``import napari_colorize`` stays fast and never touches napari or Qt.
 """
@@ -13,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "ColorizeConfig", "ColorizeResult", "colorize", "evaluate", "iter_colorize", "list_models",
-    "load_model", "render_composite", "train",
+    "ColorizeConfig", "ColorizeResult", "DomainWarning", "colorize", "evaluate", "iter_colorize",
+    "list_models", "load_model", "render_composite", "train",
 ]
 
 _LAZY = {
     "ColorizeConfig": "napari_colorize.core.config",
     "ColorizeResult": "napari_colorize.core.result",
+    "DomainWarning": "napari_colorize.core.domain",
     "colorize": "napari_colorize.core.engine",
     "iter_colorize": "napari_colorize.core.engine",
     "train": "napari_colorize.training.api",
@@ -31,6 +33,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .core.config import ColorizeConfig
+    from .core.domain import DomainWarning
     from .core.engine import colorize, iter_colorize
     from .core.render import render_composite
     from .core.result import ColorizeResult

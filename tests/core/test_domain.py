@@ -19,11 +19,13 @@ from napari_colorize.core.domain import (
     DomainWarning,
     domain_path,
     domain_score,
+    load_domain,
+    save_domain,
+)
+from napari_colorize.core.domain_features import (
     feature_names,
     gray_statistics,
-    load_domain,
     sample_lightness,
-    save_domain,
     window_features,
 )
 from napari_colorize.core.intensity import IntensityWindow, compute_window

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -208,6 +209,7 @@ def run_job(job: Job, model: Any):
         The model (to keep for the next run) and the result; a :class:`Failure` for a user
         error (bad input, out of memory), shown as one notification, not a traceback dialog.
     """
+    from ..core.domain import DomainWarning
     from ..core.engine import iter_colorize
 
     try:
@@ -218,7 +220,9 @@ def run_job(job: Job, model: Any):
         reference = read_references(job.reference) if job.reference else None
         job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints,
                                 reference=reference, config=job.config)
-        result = yield from job.gen
+        with warnings.catch_warnings():  # the widget shows the result's domain score itself
+            warnings.simplefilter("ignore", DomainWarning)
+            result = yield from job.gen
     except ValueError as exc:
         return Failure(name_references(str(exc).split("\n")[0], job.reference_names))
     except (MemoryError, RuntimeError) as exc:

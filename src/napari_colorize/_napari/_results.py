@@ -86,7 +86,7 @@ def remove_running(viewer: Any, job: Job | None) -> None:
 
 
 def show_result(viewer: Any, job: Job, rgb: Any, conf: Any,
-                reference: tuple[str, ...] = ()) -> None:
+                reference: tuple[str, ...] = (), domain: Any = None) -> None:
     """Show the RGB result (and confidence) above the source, replacing the previous ones.
 
     Parameters
@@ -102,6 +102,8 @@ def show_result(viewer: Any, job: Job, rgb: Any, conf: Any,
     reference : tuple of str
         The names of the colour reference layers the run used, recorded in the result
         layer's metadata (``metadata["napari_colorize"]["reference"]``).
+    domain : DomainScore, optional
+        The input's domain check, recorded as ``metadata["napari_colorize"]["domain"]``.
     """
     layers = viewer.layers
     remove_running(viewer, job)
@@ -111,6 +113,8 @@ def show_result(viewer: Any, job: Job, rgb: Any, conf: Any,
     result = image_layer(rgb, job.result_name(), job.transforms, "colorized", job.name)
     if reference:
         result.metadata[TAG]["reference"] = list(reference)
+    if domain is not None:
+        result.metadata[TAG]["domain"] = domain.to_metadata()
     layers.insert(index, result)
     if conf is not None:
         layers.insert(index + 1, image_layer(

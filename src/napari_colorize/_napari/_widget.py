@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..core.config import HELP, PRECISIONS, ColorizeConfig
 from ..models.registry import (
@@ -98,6 +98,7 @@ class ColorizeWidget(RunControls, Container):
                                    rerun=self.rerun_visible)
         self.append(self._hints)
         self._rerun_pending = False
+        self._note = ""  # the last run's domain warning, kept in the status line
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
         self._model_combo.changed.connect(self._on_model_choice)
@@ -269,6 +270,7 @@ class ColorizeWidget(RunControls, Container):
         if job.out is not None:  # whole stack: planes show up here as they finish
             show_running(self._viewer, job)
         worker = create_worker(run_job, job, model, _start_thread=False)
+        self._note = ""
         return self._start(worker, job, "starting...")
 
     def _on_progress(self, event: Any) -> None:
@@ -300,7 +302,11 @@ class ColorizeWidget(RunControls, Container):
         if self._model_combo.value == self._key[0]:
             self._show_options(model.spec)  # the card could not say (e.g. it was unreadable)
         references = reference_labels(result.reference, job.reference_names)
-        show_result(self._viewer, job, result.rgb, result.confidence, references)
+        show_result(self._viewer, job, result.rgb, result.confidence, references, result.domain)
+        domain = result.domain
+        self._note = domain.message if domain is not None and not domain.in_domain else ""
+        if self._note:  # a notification, and the status line keeps it in view after the run
+            show_warning(self._note)
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
@@ -318,7 +324,7 @@ class ColorizeWidget(RunControls, Container):
         cancelled = self._job is not None and self._job.cancelled
         self._stopped()
         self._last_plane = None
-        self._status.value = ""
+        self._status.value = self._note
         if cancelled:
             self._rerun_pending = False  # Cancel also drops a queued live-hint re-run
         if self._rerun_pending:

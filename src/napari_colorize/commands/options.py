@@ -21,6 +21,7 @@ _OPTIONS = {
     "blending": ("--blending",), "device": ("--device",), "precision": ("--precision",),
     "contrast_limits": ("--contrast-limits",), "palette": ("--palette",),
     "channels": ("--channels",), "from_rgb": ("--from-rgb",),
+    "domain_check": ("--no-domain-check",),
 }
 
 
@@ -66,6 +67,8 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
                                                        "OUT.channels.ome.zarr")
         elif name == "from_rgb":
             kw.update(action="store_true")
+        elif name == "domain_check":
+            kw.update(action="store_false", help="do not " + HELP[name])
         group.add_argument(*flags, **kw)
 
 
@@ -92,7 +95,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     """
     names = {f.name for f in dataclasses.fields(ColorizeConfig)}
     given = {name: getattr(args, name) for name in _OPTIONS if name in names}
-    given = {k: v for k, v in given.items() if v is not None and v is not False}
+    given = {k: v for k, v in given.items() if v is not None}
     if "contrast_limits" in given:
         given["contrast_limits"] = tuple(given["contrast_limits"])
     given["confidence"] = bool(args.confidence)

@@ -44,6 +44,8 @@ HELP = {
     "device": "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps",
     "precision": "auto (bfloat16 on CUDA, float32 elsewhere), fp32 or bf16",
     "from_rgb": "the input is colour (RGB): colorize its CIE lightness (re-stain it)",
+    "domain_check": "score once per run whether the input looks like the model's training "
+                    "images, and warn when it does not",
 }
 
 
@@ -81,6 +83,9 @@ class ColorizeConfig:
         Arithmetic of the network; ``"auto"``: bfloat16 on CUDA, float32 elsewhere.
     from_rgb : bool
         The input is colour (RGB): colorize its CIE lightness.
+    domain_check : bool
+        Score whether the input looks like the model's training images (models with domain
+        statistics) and warn (:class:`~napari_colorize.DomainWarning`) when it does not.
 
     Raises
     ------
@@ -113,6 +118,7 @@ class ColorizeConfig:
     device: Any = "auto"
     precision: str = "auto"
     from_rgb: bool = False
+    domain_check: bool = True
 
     def __post_init__(self) -> None:
         """Check every value; store ``contrast_limits`` as a tuple of two floats."""
@@ -126,7 +132,7 @@ class ColorizeConfig:
                                 or not 16 <= block <= MAX_BLOCK_SIZE):
             raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
                              f"or 'auto'; got {short_repr(block)}")
-        for name in ("confidence", "channels", "from_rgb"):
+        for name in ("confidence", "channels", "from_rgb", "domain_check"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import ColorizeConfig
+
+if TYPE_CHECKING:
+    from .domain import DomainScore
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,10 @@ class ColorizeResult:
         Colour hints that fell outside the image.
     reference : tuple of str
         The colour reference images the run took its lab's colours from (empty: none).
-        Colour hints that fell outside the image.
+    domain : DomainScore or None
+        How much the input looks like the model's training images (``domain.in_domain``,
+        ``domain.score``, ``domain.message``); None when not checked (``domain_check=False``,
+        or a model without domain statistics).
 
     Examples
     --------
@@ -59,6 +65,7 @@ class ColorizeResult:
     blocks: int = 0
     hints_ignored: int = 0
     reference: tuple[str, ...] = ()
+    domain: DomainScore | None = None
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """Return the RGB image as a numpy array (``np.asarray(result)``).

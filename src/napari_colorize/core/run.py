@@ -14,6 +14,7 @@ import numpy as np
 
 from ..models.spec import ColorModel, ModelSpec
 from .config import ColorizeConfig
+from .domain import DomainScore
 from .intensity import IntensityWindow, to_lightness
 from .merge import Outputs
 from .outputs import input_fingerprint
@@ -45,6 +46,8 @@ class Run:
         Colour hints outside the image.
     message : str
         A status line for the progress events.
+    domain : DomainScore or None
+        The input's domain check (None: not checked).
 
     Examples
     --------
@@ -63,6 +66,7 @@ class Run:
     metadata: dict
     hints_ignored: int = 0
     message: str = ""
+    domain: DomainScore | None = None
 
     def result(self, outputs: Outputs) -> ColorizeResult:
         """Make the run's :class:`ColorizeResult` from its finished outputs.
@@ -84,6 +88,7 @@ class Run:
             config=plan.config, tiles=plan.blocks.n_tiles * plan.n_planes,
             blocks=len(plan.blocks) * plan.n_planes, hints_ignored=self.hints_ignored,
             reference=plan.reference.sources if plan.reference is not None else (),
+            domain=self.domain,
         )
 
 

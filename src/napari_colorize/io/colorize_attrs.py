@@ -3,8 +3,9 @@
 Stored beside the NGFF ``ome`` attributes (see :mod:`.ngff_meta`): ``complete`` (False until
 the run finalizes it), and what the run was given: ``model``, ``model_version``, ``settings``,
 ``window``, ``input`` (``{"sha256": ...}``), ``channels`` (``names`` and ``palette``),
-``hints``, and ``kind`` for side images (``"confidence"`` or ``"channels"``). A resume compares
-the stored block with the new run's, so extra keys are kept as written.
+``hints``, ``reference``, ``domain`` (the input's domain check), and ``kind`` for side images
+(``"confidence"`` or ``"channels"``). A resume compares the stored block with the new run's
+(all but ``complete`` and ``domain``), so extra keys are kept as written.
 """
 
 from __future__ import annotations

@@ -274,9 +274,10 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     except ValueError as exc:  # the message starts with the path
         raise ValueError(f"cannot resume {exc}") from None
     stored = dict(meta.attrs.raw) if meta.attrs else {}
-    stored.pop("complete", None)
     wanted = result_block(metadata, complete=False, where=path)
-    wanted.pop("complete")
+    for key in ("complete", "domain"):  # the domain score describes the input, not the output
+        stored.pop(key, None)
+        wanted.pop(key, None)
     if "input" in stored and stored.get("input") != wanted.get("input"):
         raise ValueError(
             f"cannot resume {path}: it was written from a different input; colorize the same "

@@ -15,11 +15,13 @@ from typing import Any
 
 import torch
 
+from ..core.domain import domain_path
 from ..core.events import drain
 from ..models.cards import ModelCard
 from ..models.registry import save_model
 from ..models.spec import ColorModel
 from .datasets import load_channels
+from .domain_fit import he_histology_domain
 from .evaluation import evaluate_regions
 from .fluorescence import FractionConfig, iter_train_fractions
 from .fraction_metrics import evaluate_fractions
@@ -246,8 +248,11 @@ def run_recipe(
     config = TrainConfig(**recipe.settings)
     gen = iter_train(region_images(recipe.train), config, device=device, name=recipe.name)
     metrics = (lambda model: recipe_metrics(model, recipe)) if evaluate_model else None
-    return train_and_save(recipe, gen, config.steps, out, progress=progress, on_step=on_step,
+    card = train_and_save(recipe, gen, config.steps, out, progress=progress, on_step=on_step,
                           metrics=metrics)
+    if recipe.name == "he-histology":  # the domain check describes this model's features
+        he_histology_domain(domain_path(card), model=card.with_suffix(".safetensors"))
+    return card
 
 
 def run_fraction_recipe(

@@ -33,16 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.domain import (
-    GRAY_FEATURES,
-    DomainModel,
-    DomainPart,
-    domain_path,
-    feature_names,
-    sample_lightness,
-    save_domain,
-    window_features,
-)
+from ..core.domain import DomainModel, DomainPart, domain_path, save_domain
+from ..core.domain_features import GRAY_FEATURES, feature_names, sample_lightness, window_features
 from ..core.intensity import compute_window
 
 #: Images of the ``train`` role that are not H&E (an IHC slide thumbnail).
@@ -331,7 +323,8 @@ def fit_domain(net: Any, images: Mapping[str, Sequence[np.ndarray]], *, model: s
                                         "seconds": round(time.perf_counter() - start, 1)})
 
 
-def he_histology_domain(out: str | Path | None = None, *, seed: int = 0) -> Path:
+def he_histology_domain(out: str | Path | None = None, *, seed: int = 0,
+                        model: str | Path = "he-histology") -> Path:
     """Regenerate ``he-histology.domain.json`` from the ``train`` labs (seeded, CPU).
 
     Parameters
@@ -340,6 +333,8 @@ def he_histology_domain(out: str | Path | None = None, *, seed: int = 0) -> Path
         Where to write; default beside the bundled model's card.
     seed : int
         Seeds the crops and the re-staining.
+    model : str or path
+        The model (default the bundled one; the recipe passes the weights it just trained).
 
     Returns
     -------
@@ -351,7 +346,7 @@ def he_histology_domain(out: str | Path | None = None, *, seed: int = 0) -> Path
     from .labs import lab_images
 
     torch.manual_seed(seed)
-    net = load_model("he-histology", device="cpu")
+    net = load_model(model, device="cpu")
     images = {lab: [load_rgb(n) for n in names if n not in NOT_HE]
               for lab, names in lab_images("train").items()}
     domain = fit_domain(net, images, model="he-histology", seed=seed)

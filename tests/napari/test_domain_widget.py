@@ -1,0 +1,31 @@
+"""The widget's domain warning: a notification and the status line, the score on the layer."""
+
+from __future__ import annotations
+
+import pytest
+import skimage.data
+
+from napari_colorize._napari._layers import TAG
+from napari_colorize.training.evaluation import gray_with_lightness
+
+
+@pytest.mark.slow
+def test_out_of_domain_run_warns_in_a_notification_and_the_status(viewer_widget, notices,
+                                                                   run_and_wait):
+    viewer, widget = viewer_widget
+    widget._device_combo.value = "cpu"
+    widget._model_combo.value = "he-histology"
+    photo = gray_with_lightness(skimage.data.astronaut())[::2, ::2]
+    widget._layer_combo.value = viewer.add_image(photo, name="photo")
+    notices.clear()
+    run_and_wait(widget)
+    out = viewer.layers["photo colorized"]
+    assert out.metadata[TAG]["domain"]["in_domain"] is False
+    warned = [n for n in notices if n.startswith("input looks unlike the H&E")]
+    assert len(warned) == 1
+    assert widget._status.value == warned[0]
+    # a run on a model without domain statistics clears it
+    widget._model_combo.value = "tiny"
+    run_and_wait(widget)
+    assert widget._status.value == ""
+    assert "domain" not in viewer.layers["photo colorized"].metadata[TAG]
