@@ -129,3 +129,31 @@ def test_only_the_square_the_fit_uses_is_read(tiny_model_dir, colour_image):
     config = resolve_config(ColorizeConfig(device="cpu"), model)
     np.testing.assert_array_equal(fit_reference([read], model, config).table,
                                   fit_reference([tall], model, config).table)
+
+
+def test_rerun_reuses_the_fitted_mapping(viewer_widget, colour_image, gray, run_and_wait,
+                                         monkeypatch):
+    import napari_colorize.core.reference as reference
+
+    fits = []
+    real = reference.fit_reference
+
+    def counting(*args, **kwargs):
+        fits.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reference, "fit_reference", counting)
+    viewer, widget = viewer_widget
+    widget._device_combo.value = "cpu"
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    slide = viewer.add_image(colour_image, name="lab slide", rgb=True)
+    _pick(widget, slide)
+    run_and_wait(widget)
+    first = np.asarray(viewer.layers["g colorized"].data).copy()
+    run_and_wait(widget)  # e.g. a live re-run after a hint: same layers, model and settings
+    assert len(fits) == 1
+    np.testing.assert_array_equal(viewer.layers["g colorized"].data, first)
+    other = viewer.add_image(colour_image[::-1].copy(), name="slide 2", rgb=True)
+    _pick(widget, other)
+    run_and_wait(widget)  # another reference: fitted afresh
+    assert len(fits) == 2

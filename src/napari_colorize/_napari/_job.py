@@ -67,6 +67,9 @@ class Job:
     #: Colour references: the layers' full-resolution arrays (read in the worker), and names.
     reference: list[Any] | None = None
     reference_names: tuple[str, ...] = ()
+    #: The mapping fitted on ``reference`` by an earlier run with the same layers, model and
+    #: settings (live re-runs reuse it), or the one this run fitted.
+    fitted: Any = None
     out: np.ndarray | None = None
     offset: tuple[float, ...] = ()
     #: What part of the source the result covers: "" (all of it), "plane" or "region"; results
@@ -210,14 +213,19 @@ def run_job(job: Job, model: Any):
         error (bad input, out of memory), shown as one notification, not a traceback dialog.
     """
     from ..core.domain import DomainWarning
-    from ..core.engine import iter_colorize
+    from ..core.engine import iter_colorize, resolve_config
 
     try:
         if not hasattr(model, "spec"):
             from ..models.registry import load_model, resolve_device
 
             model = load_model(model, device=str(resolve_device(job.config.device)))
-        reference = read_references(job.reference) if job.reference else None
+        reference = job.fitted
+        if job.reference and reference is None:  # fitted once, reused by live re-runs
+            from ..core.reference import fit_reference
+
+            reference = job.fitted = fit_reference(read_references(job.reference), model,
+                                                   resolve_config(job.config, model))
         job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints,
                                 reference=reference, config=job.config)
         with warnings.catch_warnings():  # the widget shows the result's domain score itself

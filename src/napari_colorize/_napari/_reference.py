@@ -84,14 +84,9 @@ def read_references(arrays: Sequence[Any]) -> list[np.ndarray]:
     >>> [a.shape for a in read_references([np.zeros((5000, 300, 3), np.uint8)])]
     [(2048, 300, 3)]
     """
-    from ..core.reference import MAX_SIDE
+    from ..core.reference import centre_crop
 
-    out = []
-    for data in arrays:
-        h, w = data.shape[:2]
-        r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-        out.append(np.asarray(data[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE]))
-    return out
+    return [centre_crop(data) for data in arrays]
 
 
 def name_references(message: str, names: Sequence[str]) -> str:

@@ -99,6 +99,7 @@ class ColorizeWidget(RunControls, Container):
         self.append(self._hints)
         self._rerun_pending = False
         self._note = ""  # the last run's domain warning, kept in the status line
+        self._fit: Any = None  # the last reference mapping, reused by live re-runs
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
         self._model_combo.changed.connect(self._on_model_choice)
@@ -266,12 +267,23 @@ class ColorizeWidget(RunControls, Container):
             points, colours = hints
             job.hints = (points - np.asarray(job.offset, float), colours)
         self._key = (choice, str(resolve_device(job.config.device)))
+        job.fitted = self._reuse_fit(job)
         model = self._models.get(self._key) or self._model_files.get(choice, choice)
         if job.out is not None:  # whole stack: planes show up here as they finish
             show_running(self._viewer, job)
         worker = create_worker(run_job, job, model, _start_thread=False)
         self._note = ""
         return self._start(worker, job, "starting...")
+
+    def _reuse_fit(self, job: Any) -> Any:
+        """Give the last run's reference mapping if it used the same layers, model and settings."""
+        if self._fit is None or not job.reference:
+            return None
+        key, config, arrays, fitted = self._fit
+        same = (key == self._key and config == repr(job.config) and len(arrays) ==
+                len(job.reference) and all(a is b for a, b in zip(arrays, job.reference,
+                                                                  strict=True)))
+        return fitted if same else None
 
     def _on_progress(self, event: Any) -> None:
         job = self._job
@@ -303,6 +315,8 @@ class ColorizeWidget(RunControls, Container):
             self._show_options(model.spec)  # the card could not say (e.g. it was unreadable)
         references = reference_labels(result.reference, job.reference_names)
         show_result(self._viewer, job, result.rgb, result.confidence, references, result.domain)
+        if job.fitted is not None:
+            self._fit = (self._key, repr(job.config), list(job.reference or ()), job.fitted)
         domain = result.domain
         self._note = domain.message if domain is not None and not domain.in_domain else ""
         if self._note:  # a notification, and the status line keeps it in view after the run
