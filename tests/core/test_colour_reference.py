@@ -160,3 +160,20 @@ def test_a_fitted_map_is_reused_as_is(pointwise_model, colour_image, gray_image)
                      overlap=32)
     np.testing.assert_array_equal(again.rgb, fresh.rgb)
     assert again.reference == ("array 0",)
+
+
+@pytest.mark.slow
+def test_a_reference_unlike_the_models_domain_is_named(tmp_path, lab_slide):
+    import skimage.data
+
+    photo = tmp_path / "astronaut.png"
+    iio.imwrite(photo, skimage.data.astronaut())
+    gray = rgb_to_lab_np(lab_slide)[0]
+    gray = (gray * 2.55).astype(np.uint8)
+    with pytest.raises(ValueError, match=r"^reference .*astronaut\.png looks unlike the H&E "
+                                         r"brightfield") as info:
+        colorize(gray, "he-histology", reference=photo, device="cpu")
+    assert "\n" not in str(info.value)
+    # the same H&E slide as a reference passes, and the check can be switched off
+    colorize(gray, "he-histology", reference=lab_slide, device="cpu")
+    colorize(gray, "he-histology", reference=photo, device="cpu", domain_check=False)

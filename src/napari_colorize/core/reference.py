@@ -28,6 +28,7 @@ from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.spec import ColorModel
 from .blocks import BlockResult, BlockRunner
 from .config import ColorizeConfig
+from .domain import domain_score, model_domain
 from .intensity import compute_window
 from .lab import rgb_to_lab
 from .plan import make_plan
@@ -181,8 +182,9 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     Raises
     ------
     ValueError
-        A reference that cannot be read, is gray, or has too little tissue (one line naming it),
-        or a channel model.
+        A reference that cannot be read, is gray, has too little tissue, or (with
+        ``config.domain_check`` and a model with domain statistics) looks unlike the model's
+        training images (one line naming it), or a channel model.
 
     Examples
     --------
@@ -191,13 +193,15 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     >>> net = load_model("he-histology", device="cpu")
     >>> rng = np.random.default_rng(0)
     >>> pink = np.clip(rng.normal((220, 150, 190), 20, (256, 256, 3)), 0, 255).astype(np.uint8)
-    >>> fit = fit_reference(pink, net, resolve_config(ColorizeConfig(device="cpu"), net))
+    >>> config = ColorizeConfig(device="cpu", domain_check=False)  # noise is no H&E section
+    >>> fit = fit_reference(pink, net, resolve_config(config, net))
     >>> fit.sources, fit.pixels > 10000
     (('array 0',), True)
     """
     if net.spec.kind != "chroma":
         raise ValueError(f"reference needs a colour (chroma) model; {net.spec.name} predicts "
                          "channels")
+    domain = model_domain(net) if config.domain_check else None
     samples, names = [], []
     for name, rgb in as_references(reference):
         names.append(name)
@@ -212,6 +216,8 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
         if float(chroma.median()) < MIN_CHROMA:
             raise ValueError(f"reference {name} is gray (median tissue chroma "
                              f"{float(chroma.median()):.1f}): give a colour image of the stain")
+        if domain is not None:
+            _check_domain(name, rgb, net, domain)
         pred = _predict(rgb, net, config)
         samples.append((truth[0][tissue], pred[:, tissue], truth[1:, tissue]))
     lightness = torch.cat([s[0] for s in samples])
@@ -234,6 +240,17 @@ def centre_crop(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
     return np.ascontiguousarray(rgb[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE])
+
+
+def _check_domain(name: str, rgb: np.ndarray, net: ColorModel, domain: Any) -> None:
+    """Refuse a reference whose gray looks unlike the model's training images."""
+    gray = LightnessArray(rgb)
+    check = domain_score(gray, net, compute_window(gray), domain)
+    if not check.in_domain:
+        raise ValueError(f"reference {name} looks unlike the {domain.description} this model "
+                         f"was trained on (domain score {check.score:.2f} > "
+                         f"{check.threshold:.2f}): give a colour image of the same kind of "
+                         "tissue and stain")
 
 
 def _predict(rgb: np.ndarray, net: ColorModel, config: ColorizeConfig) -> torch.Tensor:

@@ -240,7 +240,7 @@ def data_card(recipe: Recipe) -> list[dict[str, Any]]:
     Examples
     --------
     >>> [(e["role"], e["image"]) for e in data_card(HE_HISTOLOGY)][-1]
-    ('validation', 'stardist-histo')
+    ('validation', 'breakhis-100-020')
     """
     entries = []
     for role, regions in (("train", recipe.train), ("holdout", recipe.holdout),
