@@ -20,22 +20,18 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
-from skimage import color
 
 from napari_colorize import colorize
 from napari_colorize.training.datasets import load_rgb
-from napari_colorize.training.evaluation import ciede2000, random_hints, rgb_to_lab_np
+from napari_colorize.training.evaluation import (
+    ciede2000,
+    random_hints,
+    rgb_to_lab_np,
+    shift_chroma,
+)
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "cmu1_region_rgb.jpg"
 SHIFTS = {"shift_a+10_b-8": (10.0, -8.0), "shift_a-6_b+6": (-6.0, 6.0)}
-
-
-def shifted(rgb: np.ndarray, da: float, db: float) -> np.ndarray:
-    lab = color.rgb2lab(rgb)
-    tissue = lab[..., 0] < 88
-    lab[..., 1] += da * tissue
-    lab[..., 2] += db * tissue
-    return (np.clip(color.lab2rgb(lab), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def tissue_error(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -65,7 +61,7 @@ def main() -> None:
         fits.append(row["ratio"])
         print(json.dumps(row), flush=True)
         for label, (da, db) in SHIFTS.items():
-            row = {"image": name, "stain": label, **ratio(shifted(rgb, da, db), args.seeds)}
+            row = {"image": name, "stain": label, **ratio(shift_chroma(rgb, da, db), args.seeds)}
             shifts.append(row["ratio"])
             print(json.dumps(row), flush=True)
     print(json.dumps({"summary": True, "worst_fitting_lab_ratio": max(fits),

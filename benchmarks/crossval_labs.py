@@ -14,7 +14,8 @@ most 1024 px a side), tissue CIEDE2000 (tissue: true L* < 88 or chroma > 8) of:
   the LUT fitted on that left half (the reference's own LUT);
 - the model with 5 hints at random tissue pixels with their true colours (mean of seeds);
 - the model's confidence: Spearman correlation of (1 - confidence) and CIEDE2000 over the
-  64-pixel tiles that are at least half tissue, per fold and pooled over all folds.
+  64-pixel tiles that are at least half tissue (``tile_means``), per fold and pooled over all
+  folds.
 
 One JSON line per fold, then a summary with the issue's targets (fold = mean over its images;
 model/LUT worst fold <= 1.0 and mean <= 0.85; reference <= 0.9 x its own LUT; hints <= 0.85 x
@@ -33,14 +34,18 @@ from scipy.stats import spearmanr
 from napari_colorize import colorize
 from napari_colorize.training.api import train
 from napari_colorize.training.datasets import load_rgb
-from napari_colorize.training.evaluation import ciede2000, random_hints, render, rgb_to_lab_np
+from napari_colorize.training.evaluation import (
+    ciede2000,
+    random_hints,
+    render,
+    rgb_to_lab_np,
+    tile_means,
+)
 from napari_colorize.training.labs import lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
 CROP = 1024
-#: Tile side (pixels) of the confidence check.
-TILE = 64
 #: Folds of the 10 training labs: large labs alone, small ones paired.
 FOLDS5 = (
     ("openslide-cmu", "wsidicom"),
@@ -70,20 +75,6 @@ def tissue(truth_lab: np.ndarray) -> np.ndarray:
     return (truth_lab[0] < 88) | (np.hypot(truth_lab[1], truth_lab[2]) > 8)
 
 
-def tile_pairs(doubt: np.ndarray, error: np.ndarray, mask: np.ndarray,
-               side: int = TILE) -> list[tuple[float, float]]:
-    """(mean 1 - confidence, mean tissue CIEDE2000) of each ``side``-px tile at least half
-    tissue."""
-    pairs = []
-    for r in range(0, error.shape[0] - side + 1, side):
-        for c in range(0, error.shape[1] - side + 1, side):
-            m = mask[r:r + side, c:c + side]
-            if m.mean() >= 0.5:
-                pairs.append((float(doubt[r:r + side, c:c + side][m].mean()),
-                              float(error[r:r + side, c:c + side][m].mean())))
-    return pairs
-
-
 def spearman(pairs: list[tuple[float, float]]) -> float | None:
     if len(pairs) < 10:
         return None
@@ -103,7 +94,8 @@ def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
     result = colorize(rgb, net, from_rgb=True, confidence=True)
     error = ciede2000(rgb_to_lab_np(result.rgb), truth)
     row["model"] = float(error[mask].mean())
-    row["tiles"] = tile_pairs(1 - np.asarray(result.confidence), error, mask)
+    row["tiles"] = list(zip(*tile_means(1 - np.asarray(result.confidence), error, mask),
+                            strict=True))
     half = rgb.shape[1] // 2
     left, right = rgb[:, :half], np.ascontiguousarray(rgb[:, half:])
     right_lab = truth[:, :, half:]

@@ -8,7 +8,6 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import zarr
-from skimage import color
 
 from napari_colorize import colorize
 from napari_colorize.cli import main
@@ -16,24 +15,15 @@ from napari_colorize.core.config import ColorizeConfig
 from napari_colorize.core.engine import resolve_config
 from napari_colorize.core.reference import ReferenceMap, fit_reference
 from napari_colorize.io.readers import read_metadata
-from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
+from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np, shift_chroma
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "cmu1_region_rgb.jpg"
-
-
-def shifted(rgb: np.ndarray, da: float, db: float) -> np.ndarray:
-    """The same tissue in another lab's stain: chroma moved, lightness kept."""
-    lab = color.rgb2lab(rgb)
-    tissue = lab[..., 0] < 88
-    lab[..., 1] += da * tissue
-    lab[..., 2] += db * tissue
-    return (np.clip(color.lab2rgb(lab), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
 def lab_slide() -> np.ndarray:
     rgb = iio.imread(SAMPLE)[:768, :1024]
-    return shifted(rgb, 10.0, -8.0)
+    return shift_chroma(rgb, 10.0, -8.0)
 
 
 def tissue_error(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -91,9 +81,9 @@ def test_identity_changes_nothing():
 def test_fit_learns_a_known_shift(tiny_model, colour_image):
     config = resolve_config(ColorizeConfig(device="cpu", tile_size=128, overlap=32), tiny_model)
     base = fit_reference(colour_image, tiny_model, config)
-    moved = fit_reference(shifted(colour_image, 12.0, 0.0), tiny_model, config)
+    moved = fit_reference(shift_chroma(colour_image, 12.0, 0.0), tiny_model, config)
     # at the tissue's lightness, the offset moved by about the shift
-    lightness = np.asarray(color.rgb2lab(colour_image)[..., 0])
+    lightness = rgb_to_lab_np(colour_image)[0]
     typical = int(np.median(lightness[lightness < 88]))
     assert 6 < moved.table[typical, 4] - base.table[typical, 4] < 18
 

@@ -88,7 +88,8 @@ def test_cli_prints_one_warning_line(photo, tmp_path, capsys):
     iio.imwrite(src, photo)
     assert main(["colorize", str(src), str(tmp_path / "o.png"), "--device", "cpu",
                  "--quiet"]) == 0
-    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("napari-colorize: warning")]
+    err = capsys.readouterr().err.splitlines()
+    warned = [line for line in err if line.startswith("napari-colorize: warning")]
     assert len(warned) == 1
     assert warned[0].startswith("napari-colorize: warning: input looks unlike the H&E")
     assert main(["colorize", str(src), str(tmp_path / "p.png"), "--device", "cpu", "--quiet",

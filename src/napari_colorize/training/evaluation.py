@@ -141,6 +141,40 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
 
 
+def tile_means(uncertainty: np.ndarray, error: np.ndarray,
+               mask: np.ndarray) -> tuple[list[float], list[float]]:
+    """Average uncertainty and error over the tissue of each :data:`TILE`-pixel tile.
+
+    Parameters
+    ----------
+    uncertainty, error : ndarray
+        ``(H, W)`` maps.
+    mask : ndarray
+        ``(H, W)`` boolean tissue; tiles less than half tissue are left out.
+
+    Returns
+    -------
+    uncertainty, error : list of float
+        One value per tile kept, in the same order.
+
+    Examples
+    --------
+    >>> error = np.repeat(np.arange(2.0), 64)[None].repeat(64, 0)
+    >>> tile_means(error / 10, error, np.ones_like(error, bool))
+    ([0.0, 0.1], [0.0, 1.0])
+    """
+    h, w = error.shape
+    u_means, e_means = [], []
+    for y in range(0, h - TILE + 1, TILE):
+        for x in range(0, w - TILE + 1, TILE):
+            m = mask[y : y + TILE, x : x + TILE]
+            if m.mean() < 0.5:
+                continue
+            u_means.append(float(uncertainty[y : y + TILE, x : x + TILE][m].mean()))
+            e_means.append(float(error[y : y + TILE, x : x + TILE][m].mean()))
+    return u_means, e_means
+
+
 def tile_spearman(uncertainty: np.ndarray, error: np.ndarray, mask: np.ndarray) -> float | None:
     """Correlate per-tile mean uncertainty and error (Spearman; tiles at least half tissue).
 
@@ -164,18 +198,29 @@ def tile_spearman(uncertainty: np.ndarray, error: np.ndarray, mask: np.ndarray) 
     """
     from scipy.stats import spearmanr
 
-    h, w = error.shape
-    u_means, e_means = [], []
-    for y in range(0, h - TILE + 1, TILE):
-        for x in range(0, w - TILE + 1, TILE):
-            m = mask[y : y + TILE, x : x + TILE]
-            if m.mean() < 0.5:
-                continue
-            u_means.append(uncertainty[y : y + TILE, x : x + TILE][m].mean())
-            e_means.append(error[y : y + TILE, x : x + TILE][m].mean())
+    u_means, e_means = tile_means(uncertainty, error, mask)
     if len(u_means) < 5:
         return None
     return float(spearmanr(u_means, e_means).statistic)
+
+
+def shift_chroma(rgb: np.ndarray, da: float, db: float) -> np.ndarray:
+    """Move the tissue's chroma by ``(da, db)``, keeping lightness: another lab's stain.
+
+    Examples
+    --------
+    >>> pink = np.full((4, 4, 3), (200, 120, 170), np.uint8)
+    >>> moved = rgb_to_lab_np(shift_chroma(pink, 10.0, 0.0)) - rgb_to_lab_np(pink)
+    >>> np.round(moved[:, 0, 0]).tolist()
+    [0.0, 10.0, 0.0]
+    """
+    from skimage import color
+
+    lab = color.rgb2lab(rgb)
+    tissue = lab[..., 0] < 88
+    lab[..., 1] += da * tissue
+    lab[..., 2] += db * tissue
+    return (np.clip(color.lab2rgb(lab), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def _scores(de: np.ndarray, mask: np.ndarray) -> dict[str, float]:
