@@ -95,3 +95,21 @@ def test_cli_prints_one_warning_line(photo, tmp_path, capsys):
     assert main(["colorize", str(src), str(tmp_path / "p.png"), "--device", "cpu", "--quiet",
                  "--no-domain-check"]) == 0
     assert "napari-colorize: warning" not in capsys.readouterr().err
+
+
+def test_a_slide_is_scored_block_by_block_too(tmp_path):
+    # H&E on the left, a photograph on the right, in 512-px blocks
+    he = iio.imread(SAMPLES / "cmu1_region_gray.png")[:512, :512]
+    slide = np.concatenate([he, skimage.data.camera()], axis=1)
+    out = tmp_path / "slide.ome.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DomainWarning)
+        result = colorize(slide, "he-histology", out=out, device="cpu", block_size=512)
+    blocks = result.domain.blocks
+    assert [(b["rows"], b["cols"]) for b in blocks] == [([0, 512], [0, 512]),
+                                                        ([0, 512], [512, 1024])]
+    assert blocks[0]["score"] <= 1 < blocks[1]["score"]
+    stored = zarr.open_group(out, mode="r").attrs["napari_colorize"]["domain"]["blocks"]
+    assert stored == [dict(b) for b in blocks]
+    # one block: no block list
+    assert colorize(he, "he-histology", device="cpu").domain.blocks == ()

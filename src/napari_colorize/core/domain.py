@@ -225,6 +225,9 @@ class DomainScore:
         Each part's score, by name.
     windows : int
         Windows scored.
+    blocks : tuple of dict
+        For an input computed in several blocks (a slide): each block's ``rows``, ``cols``
+        and ``score``, in the plan's order.
 
     Examples
     --------
@@ -239,13 +242,15 @@ class DomainScore:
     message: str
     parts: Mapping[str, float] = field(default_factory=dict)
     windows: int = 0
+    blocks: tuple[Mapping[str, Any], ...] = ()
 
     def to_metadata(self) -> dict[str, Any]:
         """Describe the score for a result's or an output's metadata (JSON-ready)."""
         return {"score": round(self.score, 3), "threshold": self.threshold,
                 "in_domain": self.in_domain, "parts": {k: round(v, 3) for k, v in
                                                        self.parts.items()},
-                "windows": self.windows}
+                "windows": self.windows,
+                **({"blocks": [dict(b) for b in self.blocks]} if self.blocks else {})}
 
 
 def domain_path(card: str | Path) -> Path:

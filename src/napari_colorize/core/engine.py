@@ -138,7 +138,7 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     window = compute_window(image, config.contrast_limits)
     plan = make_plan(image.shape, spec, window, config, colours)
     meta = run_metadata(spec, config, window, image, out, colours)
-    domain = check_domain(image, net, window) if config.domain_check else None
+    domain = check_domain(image, net, window, plan.blocks) if config.domain_check else None
     if domain is not None:
         meta["domain"] = domain.to_metadata()
     ignored, message = 0, ""
@@ -157,8 +157,12 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     return Run(source, image, net, plan, meta, ignored, message, domain)
 
 
-def check_domain(image: Any, net: ColorModel, window: IntensityWindow) -> DomainScore | None:
+def check_domain(image: Any, net: ColorModel, window: IntensityWindow,
+                 blocks: Any = ()) -> DomainScore | None:
     """Score the input against the model's training domain; warn when it is out.
+
+    An input computed in several blocks (a slide) is also scored block by block (the same
+    windows per block), so a region unlike the rest (pen, another stain) shows in the metadata.
 
     Parameters
     ----------
@@ -168,6 +172,8 @@ def check_domain(image: Any, net: ColorModel, window: IntensityWindow) -> Domain
         The model.
     window : IntensityWindow
         The run's intensity window.
+    blocks : sequence of Block
+        The plan's blocks; with more than one, each is scored too.
 
     Returns
     -------
@@ -194,6 +200,14 @@ def check_domain(image: Any, net: ColorModel, window: IntensityWindow) -> Domain
     if domain is None:
         return None
     score = domain_score(image, net, window, domain)
+    if len(blocks) > 1:
+        parts = []
+        for block in blocks:
+            rows, cols = block.region
+            part = domain_score(image, net, window, domain, region=block.region)
+            parts.append({"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop],
+                          "score": round(part.score, 3)})
+        score = replace(score, blocks=tuple(parts))
     if not score.in_domain:
         warnings.warn(score.message, DomainWarning, stacklevel=_outside_level())
     return score
