@@ -355,11 +355,16 @@ def model_domain(net: Any) -> DomainModel | None:
 
     name = model_name(net)
     try:
-        return load_domain(find_card(name)) if name else None
+        domain = load_domain(find_card(name)) if name else None
     except ValueError as exc:  # a model built in memory has no card to sit beside
         if "unknown model" not in str(exc):
             raise
         return None
+    # statistics describe one set of weights' features: a retrained model of the same name
+    # (e.g. the recipe's output before it is installed) is not judged by them
+    weights = domain.fit.get("weights_sha256") if domain is not None else None
+    card = getattr(net, "card", None) or {}
+    return None if weights and card.get("sha256") not in (None, weights) else domain
 
 
 def domain_score(image: Any, net: Any, window: IntensityWindow,

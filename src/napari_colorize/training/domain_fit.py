@@ -352,6 +352,7 @@ def he_histology_domain(out: str | Path | None = None, *, seed: int = 0,
     domain = fit_domain(net, images, model="he-histology", seed=seed)
     domain = DomainModel(**{**domain.__dict__, "fit": {
         **domain.fit, "recipe": "napari_colorize.training.domain_fit.he_histology_domain",
+        "weights_sha256": net.card.get("sha256"),
         "images": sorted(n for names in lab_images("train").values() for n in names
                          if n not in NOT_HE)}})
     return save_domain(domain, out or domain_path(find_card("he-histology")))
