@@ -1,6 +1,7 @@
 """Leave-one-lab-out cross-validation of the H&E recipe: colour on labs the model never saw.
 
     python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 2]
+        [--settings '{"balance": true}']
 
 The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab into five folds
 (small labs share a fold, so every fold holds out whole labs). For each fold a model is
@@ -120,6 +121,9 @@ def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--settings", type=json.loads, default={},
+                        help="JSON training settings over the recipe's, "
+                             "e.g. '{\"balance\": true}'")
     parser.add_argument("--steps", type=int, default=None,
                         help="bound each fold by gradient steps too (whichever ends first)")
     parser.add_argument("--hints-seeds", type=int, default=2)
@@ -128,6 +132,7 @@ def main() -> None:
     labs = lab_images("train")
     folds = [[lab for lab in group if lab in labs] for group in FOLDS5]
     settings = {k: v for k, v in HE_HISTOLOGY.settings.items() if k != "steps"}
+    settings.update(args.settings)
     rows, all_tiles = [], []
     for number, held in enumerate(folds):
         if args.folds and number not in args.folds:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from .datasets import IMAGES, load_rgb
-from .labs import lab_images
 from .patches import Augment
 
 
@@ -100,20 +99,14 @@ class Recipe:
     limitations: tuple[str, ...] = ()
 
 
-def _lab_regions(role: str) -> tuple[Region, ...]:
-    """Every image of the labs with ``role`` in :mod:`.labs`, whole."""
-    return tuple(Region(name) for names in lab_images(role).values() for name in names)
-
-
 HE_HISTOLOGY = Recipe(
     name="he-histology",
-    # Every image of the ten training labs; the eval-only labs are never trained on and
-    # report colour on labs the model has not seen (leave-one-lab-out figures are in
-    # benchmarks/crossval_labs.py).
-    train=_lab_regions("train"),
-    holdout=(),
-    validation=_lab_regions("eval-only"),
-    version="3",
+    # The last 20 % of each training image (bottom rows of CMU-1, right columns of the TIA
+    # image) is never trained on: it checks the model against the lookup table on seen stains.
+    train=(Region("cmu-small-region", rows=(0.0, 0.8)), Region("tia-target", cols=(0.0, 0.8))),
+    holdout=(Region("cmu-small-region", rows=(0.8, 1.0)), Region("tia-target", cols=(0.8, 1.0))),
+    validation=(Region("stardist-histo"),),
+    version="2",
     settings={
         "steps": 5000,
         "batch_size": 16,
@@ -125,10 +118,6 @@ HE_HISTOLOGY = Recipe(
         "widths": (32, 64, 96, 128),
         "augment": Augment(scale=(0.5, 1.5), flips=True, stain_scale=0.08, stain_shift=0.04),
         "loss": "ciede2000",
-        # each image as often as any other, mostly tissue: 32 images of very different sizes
-        "balance": True,
-        "min_tissue": 0.3,
-        "bf16": True,
     },
     description=(
         "Grayscale brightfield H&E histology -> H&E-like colour. Chroma predicted at 1/4 "
@@ -141,13 +130,8 @@ HE_HISTOLOGY = Recipe(
         "colour-based measurements."
     ),
     limitations=(
-        "Trained on H&E images from ten labs (TCGA lung and frozen sections, skin, carcinoma, "
-        "several scanners): a new lab's stain differs from all of them, and from gray alone "
-        "the model cannot know how (see the leave-one-lab-out table); give a colour reference "
-        "or a few hints from the lab for its colours.",
-        "Other stains (IHC/DAB, special stains) and fluorescence are out of scope and come "
-        "out H&E-coloured; the domain check warns about most of them (gray IHC is the hardest "
-        "to tell from H&E).",
+        "Trained on two H&E images (skin, carcinoma) from two scanners: other stains "
+        "(IHC/DAB, special stains, fluorescence) are out of scope and come out H&E-coloured.",
         "Colour follows texture and lightness: structures whose stain differs but whose gray "
         "level and texture match (e.g. eosinophilic cytoplasm vs. collagen) may swap hues.",
         "Colour is predicted at 1/4 resolution: chroma edges are soft at the pixel level by "
@@ -240,7 +224,7 @@ def data_card(recipe: Recipe) -> list[dict[str, Any]]:
     Examples
     --------
     >>> [(e["role"], e["image"]) for e in data_card(HE_HISTOLOGY)][-1]
-    ('validation', 'breakhis-100-020')
+    ('validation', 'stardist-histo')
     """
     entries = []
     for role, regions in (("train", recipe.train), ("holdout", recipe.holdout),
