@@ -135,7 +135,25 @@ def main() -> None:
     viewer.reset_view(layers=[histo])  # the hidden reference is larger
     run(widget)
     save(viewer, "reference.png")
+
+    # 7. An input unlike the model's training images runs, with the warning kept in view.
+    domain_warning(viewer, widget)
     viewer.close()
+
+
+def domain_warning(viewer, widget) -> None:
+    """Colorize a photograph with the H&E model: the status line keeps the domain warning."""
+    from skimage.data import astronaut
+
+    from napari_colorize.training.evaluation import gray_with_lightness
+
+    viewer.layers.clear()
+    photo = viewer.add_image(gray_with_lightness(astronaut()), name="astronaut (gray)")
+    widget._layer_combo.value = photo
+    widget._scope_combo.value = "current plane"
+    viewer.reset_view()
+    run(widget)
+    save(viewer, "domain_warning.png")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class ColorizeWidget(RunControls, Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)  # a long warning wraps instead of widening the dock
         self.extend([
             self._layer_combo, self._from_rgb_check, self._model_combo, self._scope_combo,
             self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
@@ -319,13 +320,13 @@ class ColorizeWidget(RunControls, Container):
             self._fit = (self._key, repr(job.config), list(job.reference or ()), job.fitted)
         domain = result.domain
         self._note = domain.message if domain is not None and not domain.in_domain else ""
-        if self._note:  # a notification, and the status line keeps it in view after the run
-            show_warning(self._note)
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
         colours = f" with the colours of {describe_references(references)}" if references else ""
         show_info(f"Colorized {job.name!r} in {seconds:.1f} s{colours}.")
+        if self._note:  # last, so it is the notification in view; the status line keeps it
+            show_warning(self._note)
 
     def _on_aborted(self) -> None:
         self._discard()
