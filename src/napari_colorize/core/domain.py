@@ -24,8 +24,10 @@ statistics live in ``<model>.domain.json`` beside the model's card.
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +331,7 @@ def save_domain(domain: DomainModel, path: str | Path) -> Path:
 def model_name(net: Any) -> str:
     """Give the name on a model's card (its spec's name for a model without one)."""
     card = getattr(net, "card", None) or {}
-    return card.get("name") or getattr(getattr(net, "spec", None), "name", "")
+    return str(card.get("name") or getattr(getattr(net, "spec", None), "name", ""))
 
 
 def model_domain(net: Any) -> DomainModel | None:
@@ -428,3 +430,68 @@ def domain_score(image: Any, net: Any, window: IntensityWindow,
                    f"(domain score {score:.2f} > {domain.threshold:.2f}"
                    f"{'; ' + label if label else ''}): colours may be wrong")
     return DomainScore(score, domain.threshold, inside, message, parts, len(features))
+
+
+def check_domain(image: Any, net: Any, window: IntensityWindow,
+                 blocks: Any = ()) -> DomainScore | None:
+    """Score the input against the model's training domain; warn when it is out.
+
+    An input computed in several blocks (a slide) is also scored block by block (the same
+    windows per block), so a region unlike the rest (pen, another stain) shows in the metadata.
+
+    Parameters
+    ----------
+    image : array-like
+        The opened input.
+    net : ColorModel
+        The model.
+    window : IntensityWindow
+        The run's intensity window.
+    blocks : sequence of Block
+        The plan's blocks; with more than one, each is scored too.
+
+    Returns
+    -------
+    DomainScore or None
+        None for a model without domain statistics.
+
+    Warns
+    -----
+    DomainWarning
+        The input looks unlike the model's training images (the run goes on).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from napari_colorize.models.registry import load_model
+    >>> noise = np.random.default_rng(0).integers(0, 256, (256, 256), np.uint8)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     score = check_domain(noise, load_model("he-histology"), IntensityWindow(0, 255))
+    >>> score.in_domain, caught[0].category.__name__
+    (False, 'DomainWarning')
+    """
+    domain = model_domain(net)
+    if domain is None:
+        return None
+    score = domain_score(image, net, window, domain)
+    if len(blocks) > 1:
+        parts = []
+        for block in blocks:
+            rows, cols = block.region
+            part = domain_score(image, net, window, domain, region=block.region)
+            parts.append({"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop],
+                          "score": round(part.score, 3)})
+        score = replace(score, blocks=tuple(parts))
+    if not score.in_domain:
+        warnings.warn(score.message, DomainWarning, stacklevel=_outside_level())
+    return score
+
+
+def _outside_level() -> int:
+    """Give the ``stacklevel`` of the first caller outside this package (the user's line)."""
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

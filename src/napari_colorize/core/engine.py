@@ -14,8 +14,6 @@ blocks in :func:`iter_colorize`.
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
@@ -26,9 +24,9 @@ from ..models.registry import resolve_model
 from ..models.spec import ColorModel
 from .blocks import BlockResult, BlockRunner, auto_batch_size
 from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig, settings_signature
-from .domain import DomainScore, DomainWarning, domain_score, model_domain
+from .domain import check_domain
 from .events import Progress, drain
-from .intensity import IntensityWindow, compute_window
+from .intensity import compute_window
 from .merge import ArrayMerger, Merger, OutArrayMerger
 from .outputs import check_targets
 from .plan import make_plan, model_palette
@@ -155,71 +153,6 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
             meta["reference"] = plan.reference.to_metadata()
         message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
     return Run(source, image, net, plan, meta, ignored, message, domain)
-
-
-def check_domain(image: Any, net: ColorModel, window: IntensityWindow,
-                 blocks: Any = ()) -> DomainScore | None:
-    """Score the input against the model's training domain; warn when it is out.
-
-    An input computed in several blocks (a slide) is also scored block by block (the same
-    windows per block), so a region unlike the rest (pen, another stain) shows in the metadata.
-
-    Parameters
-    ----------
-    image : array-like
-        The opened input.
-    net : ColorModel
-        The model.
-    window : IntensityWindow
-        The run's intensity window.
-    blocks : sequence of Block
-        The plan's blocks; with more than one, each is scored too.
-
-    Returns
-    -------
-    DomainScore or None
-        None for a model without domain statistics.
-
-    Warns
-    -----
-    DomainWarning
-        The input looks unlike the model's training images (the run goes on).
-
-    Examples
-    --------
-    >>> import numpy as np, warnings
-    >>> from napari_colorize.models.registry import load_model
-    >>> noise = np.random.default_rng(0).integers(0, 256, (256, 256), np.uint8)
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     score = check_domain(noise, load_model("he-histology"), IntensityWindow(0, 255))
-    >>> score.in_domain, caught[0].category.__name__
-    (False, 'DomainWarning')
-    """
-    domain = model_domain(net)
-    if domain is None:
-        return None
-    score = domain_score(image, net, window, domain)
-    if len(blocks) > 1:
-        parts = []
-        for block in blocks:
-            rows, cols = block.region
-            part = domain_score(image, net, window, domain, region=block.region)
-            parts.append({"rows": [rows.start, rows.stop], "cols": [cols.start, cols.stop],
-                          "score": round(part.score, 3)})
-        score = replace(score, blocks=tuple(parts))
-    if not score.in_domain:
-        warnings.warn(score.message, DomainWarning, stacklevel=_outside_level())
-    return score
-
-
-def _outside_level() -> int:
-    """Give the ``stacklevel`` of the first caller outside this package (the user's line)."""
-    package = str(Path(__file__).resolve().parents[1])
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = False) -> Merger:
