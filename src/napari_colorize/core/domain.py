@@ -417,7 +417,7 @@ def domain_score(image: Any, net: Any, window: IntensityWindow,
     if features.shape[1] != len(domain.feature_names):
         raise ValueError(f"domain statistics of {domain.model!r} describe "
                          f"{len(domain.feature_names)} features; model "
-                         f"{getattr(net, 'card', {}).get('name', '')!r} gives {features.shape[1]}")
+                         f"{model_name(net)!r} gives {features.shape[1]}")
     parts = domain.scores(features)
     score = max(0.0, *parts.values())
     inside = score <= domain.threshold

@@ -29,7 +29,7 @@ from ..models.spec import ColorModel
 from .blocks import BlockResult, BlockRunner
 from .config import ColorizeConfig
 from .domain import domain_score, model_domain
-from .intensity import compute_window
+from .intensity import IntensityWindow, compute_window
 from .lab import rgb_to_lab
 from .plan import make_plan
 
@@ -216,9 +216,11 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
         if float(chroma.median()) < MIN_CHROMA:
             raise ValueError(f"reference {name} is gray (median tissue chroma "
                              f"{float(chroma.median()):.1f}): give a colour image of the stain")
+        gray = LightnessArray(rgb)  # the run's input for this reference: read and windowed once
+        window = compute_window(gray)
         if domain is not None:
-            _check_domain(name, rgb, net, domain)
-        pred = _predict(rgb, net, config)
+            _check_domain(name, gray, window, net, domain)
+        pred = _predict(gray, window, net, config)
         samples.append((truth[0][tissue], pred[:, tissue], truth[1:, tissue]))
     lightness = torch.cat([s[0] for s in samples])
     ab_model = torch.cat([s[1] for s in samples], dim=1)
@@ -242,10 +244,10 @@ def centre_crop(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE])
 
 
-def _check_domain(name: str, rgb: np.ndarray, net: ColorModel, domain: Any) -> None:
+def _check_domain(name: str, gray: LightnessArray, window: IntensityWindow, net: ColorModel,
+                  domain: Any) -> None:
     """Refuse a reference whose gray looks unlike the model's training images."""
-    gray = LightnessArray(rgb)
-    check = domain_score(gray, net, compute_window(gray), domain)
+    check = domain_score(gray, net, window, domain)
     if not check.in_domain:
         raise ValueError(f"reference {name} looks unlike the {domain.description} this model "
                          f"was trained on (domain score {check.score:.2f} > "
@@ -253,10 +255,10 @@ def _check_domain(name: str, rgb: np.ndarray, net: ColorModel, domain: Any) -> N
                          "tissue and stain")
 
 
-def _predict(rgb: np.ndarray, net: ColorModel, config: ColorizeConfig) -> torch.Tensor:
-    """Predict the chroma ``(2, H, W)`` of ``rgb``'s lightness, as a run computes it."""
-    gray = LightnessArray(rgb)
-    plan = make_plan(gray.shape, net.spec, compute_window(gray), config)
+def _predict(gray: LightnessArray, window: IntensityWindow, net: ColorModel,
+             config: ColorizeConfig) -> torch.Tensor:
+    """Predict the chroma ``(2, H, W)`` of a reference's lightness, as a run computes it."""
+    plan = make_plan(gray.shape, net.spec, window, config)
     jobs = [(0, block) for block in plan.blocks]
     out = np.zeros((*gray.shape, 3), np.uint8)
     for event in BlockRunner(gray, net, plan).run(jobs):
