@@ -1,7 +1,7 @@
 """Leave-one-lab-out cross-validation of the H&E recipe: colour on labs the model never saw.
 
     python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 2]
-        [--settings '{"balance": true}']
+        [--settings '{"balance": true}'] [--cache DIR]
 
 The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab into five folds
 (small labs share a fold, so every fold holds out whole labs). For each fold a model is
@@ -26,8 +26,10 @@ without).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -44,6 +46,7 @@ from napari_colorize.training.evaluation import (
 )
 from napari_colorize.training.labs import lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
+from napari_colorize.models.registry import load_model, save_model
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
 CROP = 1024
@@ -128,6 +131,9 @@ def main() -> None:
                         help="bound each fold by gradient steps too (whichever ends first)")
     parser.add_argument("--hints-seeds", type=int, default=2)
     parser.add_argument("--folds", type=int, nargs="*", help="run only these fold numbers")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep each fold's model here and reuse it when the fold, settings, "
+                             "steps and seconds are the same (to compare fitting methods)")
     args = parser.parse_args()
     labs = lab_images("train")
     folds = [[lab for lab in group if lab in labs] for group in FOLDS5]
@@ -142,8 +148,17 @@ def main() -> None:
         train_images = [load_rgb(n) for n in train_names]
         lut = fit_lut(train_images)
         start = time.perf_counter()
-        net = train(train_images, seconds=args.seconds, steps=args.steps, progress=False,
-                    device="cpu", save=False, name=f"fold{number}", **settings)
+        key = json.dumps([number, held, settings, args.steps, args.seconds], sort_keys=True,
+                         default=repr)
+        cached = (args.cache / f"fold{number}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+                  ".safetensors") if args.cache else None
+        if cached is not None and cached.exists():
+            net = load_model(cached)
+        else:
+            net = train(train_images, seconds=args.seconds, steps=args.steps, progress=False,
+                        device="cpu", save=False, name=f"fold{number}", **settings)
+            if cached is not None:
+                save_model(net.net, net.card, cached)
         trained = time.perf_counter() - start
         del train_images
         images, tiles = {}, []

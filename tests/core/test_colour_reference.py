@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 import zarr
 
 from napari_colorize import colorize
@@ -167,3 +169,50 @@ def test_a_reference_unlike_the_models_domain_is_named(tmp_path, lab_slide):
     # the same H&E slide as a reference passes, and the check can be switched off
     colorize(gray, "he-histology", reference=lab_slide, device="cpu")
     colorize(gray, "he-histology", reference=photo, device="cpu", domain_check=False)
+
+
+def two_structures(seed: int) -> np.ndarray:
+    """Fine (magenta) and coarse (cyan) checkerboards of L* 50 and 70: lightness alone cannot
+    tell their colours apart, the network's features can."""
+    from napari_colorize.training.evaluation import render
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:256, 0:256]
+    textured = ((y // 32 + x // 32 + seed) % 2).astype(bool)
+    fine, coarse = (y + x) % 2, (y // 8 + x // 8) % 2
+    lightness = 50 + 20 * np.where(textured, fine, coarse) + rng.normal(0, 0.5, y.shape)
+    a = np.where(textured, -20.0, 30.0)
+    b = np.where(textured, -15.0, -10.0)
+    return render(lightness, a, b)
+
+
+def test_the_models_features_carry_a_structures_colour(tiny_model):
+    reference, target = two_structures(0), two_structures(1)
+    config = resolve_config(ColorizeConfig(tile_size=128, overlap=32), tiny_model)
+    fitted = fit_reference(reference, tiny_model, config)
+    assert fitted.head is not None and fitted.head.shape == (2, 9)
+    kw = {"from_rgb": True, "tile_size": 128, "overlap": 32}
+    with_features = colorize(target, tiny_model, reference=fitted, **kw).rgb
+    lightness_only = colorize(target, tiny_model, reference=replace(fitted, head=None), **kw).rgb
+    truth = rgb_to_lab_np(target)
+    errors = [float(ciede2000(rgb_to_lab_np(pred), truth).mean())
+              for pred in (with_features, lightness_only)]
+    assert errors[0] < 0.75 * errors[1], errors
+
+
+def test_the_head_change_is_kept_by_resume_and_blocks(tiny_model, colour_image, gray_image,
+                                                      tmp_path):
+    config = resolve_config(ColorizeConfig(tile_size=128, overlap=32), tiny_model)
+    fitted = fit_reference(colour_image, tiny_model, config)
+    kw = {"reference": fitted, "tile_size": 128, "overlap": 32}
+    whole = colorize(gray_image, tiny_model, **kw).rgb
+    blocks = colorize(gray_image, tiny_model, block_size=256, **kw).rgb
+    np.testing.assert_array_equal(whole, blocks)
+    out = tmp_path / "r.ome.zarr"
+    stored = np.asarray(colorize(gray_image, tiny_model, out=out, **kw).rgb)  # (c, y, x)
+    np.testing.assert_array_equal(np.moveaxis(stored, 0, -1), whole)
+    assert read_metadata(out)["reference"]["sha256"] == fitted.digest
+    # the fitted map changed a copy of the network, not the caller's model
+    assert not torch.equal(fitted.adapt(tiny_model).net.head.weight, tiny_model.net.head.weight)
+    plain = colorize(gray_image, tiny_model, tile_size=128, overlap=32).rgb
+    assert not np.array_equal(plain, whole)

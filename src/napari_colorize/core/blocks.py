@@ -121,7 +121,8 @@ class BlockRunner:
 
     def __init__(self, image: Any, net: ColorModel, plan: RunPlan) -> None:
         self.image = image
-        self.net = net
+        # a colour reference changes the model's head: every tile carries the lab's colours
+        self.net = plan.reference.adapt(net) if plan.reference is not None else net
         self.plan = plan
         self.batch_size = plan.batch_size
         self.planes = plan.planes

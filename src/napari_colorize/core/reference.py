@@ -1,21 +1,21 @@
 """Colour from the user's own lab: a chroma mapping fitted on colour reference images.
 
-A lab's stain differs from the training labs' by a smooth shift of colour that depends mostly on
-the stain's density, i.e. on lightness. Given one or more colour images from the user's lab, the
-model colorizes their lightness and a small mapping is fitted from its chroma to the true chroma:
-per lightness bin, ``ab_true ~ M(L) @ ab_model + b(L)`` (a 2x2 matrix and an offset), by least
-squares shrunk toward one mapping for all bins, which is itself shrunk toward identity. With
-``M = 0`` the mapping is the reference's own per-lightness table (the baseline to beat), with
-``M = I`` a per-lightness offset of the model; the fit chooses between them per bin.
+Given one or more colour images from the user's lab, the model runs once on their lightness and
+a mapping from its chroma to the true chroma is fitted in closed form (no gradient training):
+a linear change of the network's head (the lab's hue of each structure the model's features
+tell apart), then a per-lightness affine map of the chroma (the stain's density). See
+:mod:`~napari_colorize.core.reference_fit` for the regression.
 
-The mapping is fitted once per run, before any block, and applied pointwise to each block's
-chroma, so tiles, blocks, resume and clusters stay exact.
+The mapping is fitted once per run, before any block: the head change is part of the model
+every tile runs, and the table is applied pointwise to each block's chroma, so tiles, blocks,
+resume and clusters stay exact.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,12 @@ from ..io.arrays import LightnessArray
 from ..io.paths import check_distinct
 from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.spec import ColorModel
-from .blocks import BlockResult, BlockRunner
 from .config import ColorizeConfig
 from .domain import domain_score, model_domain
-from .intensity import IntensityWindow, compute_window
+from .intensity import IntensityWindow, compute_window, to_lightness
 from .lab import rgb_to_lab
-from .plan import make_plan
+from .reference_fit import Samples, fit_mapping, sample_reference
 
-#: Lightness bins of the fit (5 L* wide); the table is interpolated between bin centres.
-BIN_WIDTH = 5.0
-#: Shrinkage toward the shared mapping, and of the shared mapping toward identity, in pixels:
-#: a bin with fewer tissue pixels than this leans on the shared fit.
-SHRINK_PIXELS = 300.0
-#: A typical spread of the model's chroma: how much a change of the matrix moves the colours.
-CHROMA_SCALE = 5.0
 #: Hints fit a lab-wide offset too: a kernel over lightness (L* units), shrunk toward none by
 #: this many hints' worth of "no change" (one pixel's colour is a noisy sample of its stain).
 #: Chosen on three labs the model fits (at most +1.8 % error with 5 random hints) and a shifted
@@ -62,7 +54,7 @@ MAX_SIDE = 2048
 
 @dataclass(frozen=True)
 class ReferenceMap:
-    """A chroma mapping per integer lightness: ``ab' = M(L) @ ab + b(L)``.
+    """A lab's chroma mapping: a change of the model's head, then ``ab' = M(L) @ ab + b(L)``.
 
     Parameters
     ----------
@@ -71,9 +63,12 @@ class ReferenceMap:
     sources : tuple of str
         The reference images (file names, or ``"array 0"``...).
     pixels : int
-        Tissue pixels the mapping was fitted on.
+        Tissue pixels of the references.
     digest : str
-        sha256 of the table (a resumed run must use the same mapping).
+        sha256 of the table and the head change (a resumed run must use the same mapping).
+    head : numpy.ndarray, optional
+        ``(2, C + 1)`` float32 added to the chroma as a linear function of the model's features
+        (:meth:`~napari_colorize.models.network.ChromaNet.add_to_chroma`); ``None``: no change.
 
     Examples
     --------
@@ -88,6 +83,7 @@ class ReferenceMap:
     sources: tuple[str, ...] = ()
     pixels: int = 0
     digest: str = ""
+    head: np.ndarray | None = None
 
     @classmethod
     def identity(cls) -> ReferenceMap:
@@ -95,6 +91,36 @@ class ReferenceMap:
         table = np.zeros((101, 6), np.float32)
         table[:, 0] = table[:, 3] = 1.0
         return cls(table)
+
+    @classmethod
+    def fitted(cls, table: np.ndarray, head: np.ndarray | None, sources: tuple[str, ...] = (),
+               pixels: int = 0) -> ReferenceMap:
+        """Build a mapping and its digest."""
+        digest = hashlib.sha256(table.tobytes())
+        if head is not None:
+            digest.update(head.tobytes())
+        return cls(table, sources, pixels, digest.hexdigest(), head)
+
+    def adapt(self, model: ColorModel) -> ColorModel:
+        """Return ``model`` with the head change (a copy; ``model`` itself is not changed).
+
+        Examples
+        --------
+        >>> from napari_colorize.models.network import ChromaNet
+        >>> from napari_colorize.models.spec import ModelSpec
+        >>> net = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+        >>> shift = np.zeros((2, 9), np.float32)
+        >>> shift[0, 8] = 5.0
+        >>> mapped = ReferenceMap.fitted(ReferenceMap.identity().table, shift).adapt(net)
+        >>> x = torch.full((1, 1, 32, 32), 50.0)
+        >>> float(mapped(x)[0, 0, 0, 0]), float(net(x)[0, 0, 0, 0])
+        (5.0, 0.0)
+        """
+        if self.head is None:
+            return model
+        net = copy.deepcopy(model.net)
+        net.add_to_chroma(torch.from_numpy(self.head).to(model.device))
+        return replace(model, net=net)
 
     def apply(self, lightness: torch.Tensor, ab: torch.Tensor) -> None:
         """Map the chroma ``ab`` ``(2, h, w)`` in place, by each pixel's lightness ``(h, w)``."""
@@ -109,8 +135,7 @@ class ReferenceMap:
         """Return this mapping followed by adding ``offset`` ``(101, 2)`` (per integer L*)."""
         table = self.table.copy()
         table[:, 4:] += offset.astype(np.float32)
-        return ReferenceMap(table, self.sources, self.pixels,
-                            hashlib.sha256(table.tobytes()).hexdigest())
+        return ReferenceMap.fitted(table, self.head, self.sources, self.pixels)
 
     def to_metadata(self) -> dict[str, Any]:
         """Describe the mapping for an output's metadata."""
@@ -202,8 +227,8 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
         raise ValueError(f"reference needs a colour (chroma) model; {net.spec.name} predicts "
                          "channels")
     domain = model_domain(net) if config.domain_check else None
-    samples, names = [], []
-    for name, rgb in as_references(reference):
+    samples, names, pixels = [], [], 0
+    for i, (name, rgb) in enumerate(as_references(reference)):
         names.append(name)
         rgb = centre_crop(rgb)
         truth = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
@@ -220,15 +245,11 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
         window = compute_window(gray)
         if domain is not None:
             _check_domain(name, gray, window, net, domain)
-        pred = _predict(gray, window, net, config)
-        samples.append((truth[0][tissue], pred[:, tissue], truth[1:, tissue]))
-    lightness = torch.cat([s[0] for s in samples])
-    ab_model = torch.cat([s[1] for s in samples], dim=1)
-    ab_true = torch.cat([s[2] for s in samples], dim=1)
-    table = _fit_table(lightness.numpy().astype(np.float64),
-                       ab_model.numpy().astype(np.float64), ab_true.numpy().astype(np.float64))
-    return ReferenceMap(table, tuple(names), int(lightness.numel()),
-                        hashlib.sha256(table.tobytes()).hexdigest())
+        lightness = to_lightness(np.asarray(gray[:, :]), window, f"reference {name}")
+        samples.append(sample_reference(net, lightness, truth[1:], tissue, seed=i))
+        pixels += count
+    head, table = fit_mapping(Samples.join(samples))
+    return ReferenceMap.fitted(table, head, tuple(names), pixels)
 
 
 def centre_crop(rgb: np.ndarray) -> np.ndarray:
@@ -253,52 +274,6 @@ def _check_domain(name: str, gray: LightnessArray, window: IntensityWindow, net:
                          f"was trained on (domain score {check.score:.2f} > "
                          f"{check.threshold:.2f}): give a colour image of the same kind of "
                          "tissue and stain")
-
-
-def _predict(gray: LightnessArray, window: IntensityWindow, net: ColorModel,
-             config: ColorizeConfig) -> torch.Tensor:
-    """Predict the chroma ``(2, H, W)`` of a reference's lightness, as a run computes it."""
-    plan = make_plan(gray.shape, net.spec, window, config)
-    jobs = [(0, block) for block in plan.blocks]
-    out = np.zeros((*gray.shape, 3), np.uint8)
-    for event in BlockRunner(gray, net, plan).run(jobs):
-        if isinstance(event, BlockResult):
-            out[event.block.region] = event.rgb
-    return rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1).float() / 255)[1:]
-
-
-def _fit_table(lightness: np.ndarray, ab_model: np.ndarray, ab_true: np.ndarray) -> np.ndarray:
-    """Per-bin ridge regressions shrunk toward a shared fit, itself shrunk toward identity.
-
-    Bins lighter than all the tissue (glass) keep the identity, so no tint is added there.
-    """
-    x = np.concatenate([ab_model, np.ones((1, ab_model.shape[1]))])  # (3, n): a, b, 1
-    identity = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # (3, 2): rows M.T, then b
-    shared = _ridge(x, ab_true, identity, SHRINK_PIXELS)
-    edges = np.arange(0.0, 100.0 + BIN_WIDTH, BIN_WIDTH)
-    centres = (edges[:-1] + edges[1:]) / 2
-    bins = np.clip(np.digitize(lightness, edges) - 1, 0, len(centres) - 1)
-    top = float(lightness.max())
-    params = np.empty((len(centres), 3, 2))
-    for k, centre in enumerate(centres):
-        prior = shared if centre <= top + BIN_WIDTH else identity
-        inside = bins == k
-        params[k] = _ridge(x[:, inside], ab_true[:, inside], prior, SHRINK_PIXELS)
-    grid = np.arange(101.0)
-    table = np.empty((101, 6), np.float32)
-    for j, (row, col) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (2, 1))):
-        table[:, j] = np.interp(grid, centres, params[:, row, col])
-    return table
-
-
-def _ridge(x: np.ndarray, y: np.ndarray, prior: np.ndarray, weight: float) -> np.ndarray:
-    """``argmin_W |W.T x - y|^2 + weight |D (W - prior)|^2`` for ``x`` (3, n), ``y`` (2, n).
-
-    ``D`` weighs a change of the matrix by a typical chroma, so ``weight`` counts as pixels of
-    evidence for the matrix and the offset alike.
-    """
-    d2 = np.diag([CHROMA_SCALE**2, CHROMA_SCALE**2, 1.0])
-    return np.linalg.solve(x @ x.T + weight * d2, x @ y.T + weight * d2 @ prior)
 
 
 def hint_offset(features: np.ndarray, delta: np.ndarray) -> np.ndarray:

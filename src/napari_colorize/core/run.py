@@ -188,6 +188,8 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
     by_plane, ignored = split_by_plane(parsed, plan.shape)
     planes = plan.planes
     tile = plan.tile_shape
+    if plan.reference is not None:  # hints correct the colours the run shows
+        net = plan.reference.adapt(net)
 
     def predict(plane_no: int, row: int, col: int, size: tuple[int, int]) -> tuple:
         # a window centred on the hint, inside the (padded) plane: independent of the tiling
@@ -199,7 +201,7 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
         raw = read_plane(image, index)
         lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
         ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
-        if plan.reference is not None:  # hints correct the colours the run shows
+        if plan.reference is not None:
             plan.reference.apply(lightness, ab)
         return lightness, ab, (row - r0, col - c0)
 

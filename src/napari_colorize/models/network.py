@@ -96,6 +96,54 @@ class ChromaNet(Trunk):
         out = unfold4(self.head(self.features(lightness)), 3)
         return self._chroma(lightness, out), out[:, 2:3] + 2.0 * math.log(SIGMA_SCALE / 2)
 
+    def chroma_and_features(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chroma and the features the head maps to it (what a reference fit regresses on).
+
+        Parameters
+        ----------
+        lightness : torch.Tensor
+            ``(B, 1, H, W)`` in [0, 100].
+
+        Returns
+        -------
+        ab : torch.Tensor
+            ``(B, 2, H, W)`` chroma, as :meth:`forward` gives it.
+        features : torch.Tensor
+            ``(B, widths[0], H / 4, W / 4)``.
+
+        Examples
+        --------
+        >>> ab, f = ChromaNet((8, 8, 8, 8)).chroma_and_features(torch.zeros(1, 1, 32, 32))
+        >>> ab.shape, f.shape
+        (torch.Size([1, 2, 32, 32]), torch.Size([1, 8, 8, 8]))
+        """
+        features = self.features(lightness)
+        return self._chroma(lightness, unfold4(self.head(features), 2)), features
+
+    def add_to_chroma(self, weights: torch.Tensor) -> None:
+        """Add a linear function of the features to the chroma, in place: ``ab += W @ [f, 1]``.
+
+        The head maps each feature vector to 4x4 sub-pixels of ``ab / 16``; adding
+        ``W / 16`` to every sub-pixel's row adds ``W @ [f, 1]`` to the chroma of all 16.
+
+        Parameters
+        ----------
+        weights : torch.Tensor
+            ``(2, widths[0] + 1)``: per output (a, b) the weights of the features, then a bias.
+
+        Examples
+        --------
+        >>> net = ChromaNet((8, 8, 8, 8))
+        >>> net.add_to_chroma(torch.cat([torch.zeros(2, 8), torch.tensor([[3.0], [-2.0]])], 1))
+        >>> net(torch.full((1, 1, 32, 32), 50.0), confidence=False)[0, :, 0, 0].tolist()
+        [3.0, -2.0]
+        """
+        c = self.widths[0]
+        with torch.no_grad():  # head rows: output * 16 + sub-pixel (see unfold4)
+            rows = weights[:, None].expand(2, 16, c + 1).reshape(32, c + 1) / 16
+            self.head.weight[:32, :, 0, 0] += rows[:, :c]
+            self.head.bias[:32] += rows[:, c]
+
     def _chroma(self, lightness: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         return torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
 
