@@ -35,6 +35,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from napari_colorize import colorize
+from napari_colorize.models.registry import load_model, save_model
 from napari_colorize.training.api import train
 from napari_colorize.training.datasets import load_rgb
 from napari_colorize.training.evaluation import (
@@ -46,7 +47,6 @@ from napari_colorize.training.evaluation import (
 )
 from napari_colorize.training.labs import lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
-from napari_colorize.models.registry import load_model, save_model
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
 CROP = 1024

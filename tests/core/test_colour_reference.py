@@ -190,7 +190,8 @@ def test_the_models_features_carry_a_structures_colour(tiny_model):
     reference, target = two_structures(0), two_structures(1)
     config = resolve_config(ColorizeConfig(tile_size=128, overlap=32), tiny_model)
     fitted = fit_reference(reference, tiny_model, config)
-    assert fitted.head is not None and fitted.head.shape == (2, 9)
+    assert fitted.head is not None
+    assert fitted.head.shape == (2, 9)
     kw = {"from_rgb": True, "tile_size": 128, "overlap": 32}
     with_features = colorize(target, tiny_model, reference=fitted, **kw).rgb
     lightness_only = colorize(target, tiny_model, reference=replace(fitted, head=None), **kw).rgb

@@ -67,7 +67,7 @@ def test_config_is_the_source_of_defaults():
     for name in ("tile_size", "overlap", "batch_size", "block_size", "blending", "precision"):
         assert params[name].default == getattr(config, name)
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
-    assert inspect.signature(iter_colorize).parameters["tile_size"].default == 512
+    assert inspect.signature(iter_colorize).parameters["tile_size"].default == "auto"
 
 
 def test_config_and_keywords_combine(pointwise_model, gray_image):

@@ -45,7 +45,10 @@ def test_nan_in_a_later_plane_writes_nothing(pointwise_model, tmp_path):
         ({"overlap": -1}, "overlap -1 must be >= 0"),
         ({"batch_size": 0}, "batch_size 0 must be >= 1"),
         ({"blending": "max"}, "blending 'max'"),
-        ({"tile_size": 256.0}, "tile_size must be an integer number of pixels; got 256.0"),
+        ({"tile_size": 256.0}, "tile_size must be an integer number of pixels or 'auto'; got "
+                               "256.0"),
+        ({"tile_size": "big"}, "tile_size must be an integer number of pixels or 'auto'; got "
+                               "'big'"),
         ({"overlap": "64"}, "overlap must be an integer"),
         ({"contrast_limits": (5, 5)}, "must increase"),
     ],

@@ -38,7 +38,7 @@ LOAD_FILE = "Load model file..."
 #: The settings a run starts from (the library's defaults).
 DEFAULTS = ColorizeConfig()
 #: Tile sides offered: multiples of the bundled models' divisor, and the default.
-TILE_SIZES = tuple(sorted({256, 384, 512, 768, 1024, DEFAULTS.tile_size}))
+TILE_SIZES: tuple[int | str, ...] = ("auto", 256, 384, 512, 768, 1024)
 
 
 class ColorizeWidget(RunControls, Container):
@@ -72,7 +72,7 @@ class ColorizeWidget(RunControls, Container):
         self._tile_combo = ComboBox(label="Tile size", choices=TILE_SIZES,
                                     value=DEFAULTS.tile_size, tooltip=HELP["tile_size"])
         self._overlap_spin = SpinBox(label="Overlap", value=DEFAULTS.overlap, min=0, step=16,
-                                     max=max(TILE_SIZES) // 2 - 16, tooltip=HELP["overlap"])
+                                     max=1024 // 2 - 16, tooltip=HELP["overlap"])
         devices = list(dict.fromkeys([DEFAULTS.device, *available_devices()]))
         self._device_combo = ComboBox(label="Device", choices=devices, value=DEFAULTS.device,
                                       tooltip=HELP["device"])
@@ -224,7 +224,7 @@ class ColorizeWidget(RunControls, Container):
         Options the model does not take are left out (the engine would refuse them).
         """
         return ColorizeConfig(
-            tile_size=int(self._tile_combo.value),
+            tile_size=self._tile_combo.value,
             overlap=int(self._overlap_spin.value),
             device=self._device_combo.value,
             precision=self._precision_combo.value,

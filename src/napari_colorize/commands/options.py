@@ -49,8 +49,10 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         text = HELP[name] if default is None or default is False else \
             f"{HELP[name]} (default {default})"
         kw: dict[str, Any] = {"dest": name, "default": None, "help": text}
-        if name in ("tile_size", "overlap"):
+        if name == "overlap":
             kw.update(type=int, metavar="PX")
+        elif name == "tile_size":
+            kw.update(type=_int_or_auto, metavar="PX|auto")
         elif name in ("batch_size", "block_size"):
             kw.update(type=_int_or_auto, metavar="N|auto")
         elif name == "blending":

@@ -29,7 +29,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 #: What each setting does, in a line (CLI help, widget tooltips).
 HELP = {
-    "tile_size": "tile side in pixels, a multiple of the model's divisor",
+    "tile_size": "tile side in pixels, a multiple of the model's divisor, or auto (the size "
+                 "that computes the fewest pixels for the image)",
     "overlap": "overlap between neighbouring tiles in pixels, < tile_size/2",
     "batch_size": "tiles per model call, or 'auto' (what fits half the free GPU memory; 4 on "
                   "a CPU)",
@@ -42,7 +43,8 @@ HELP = {
     "contrast_limits": "intensity window (low, high); default identity for uint8, else the "
                        "0.5-99.5 percentiles of the whole stack",
     "device": "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps",
-    "precision": "auto (bfloat16 on CUDA, float32 elsewhere), fp32 or bf16",
+    "precision": "auto (bfloat16 on CUDA and on CPUs with AMX or AVX-512 BF16, float32 "
+                 "elsewhere), fp32 or bf16",
     "from_rgb": "the input is colour (RGB): colorize its CIE lightness (re-stain it)",
     "domain_check": "score once per run whether the input looks like the model's training "
                     "images, and warn when it does not",
@@ -59,8 +61,12 @@ class ColorizeConfig:
 
     Parameters
     ----------
-    tile_size, overlap : int
-        Tile side, and overlap between neighbouring tiles, in pixels.
+    tile_size : int or "auto"
+        Tile side in pixels; ``"auto"``: the side whose tiles compute the fewest pixels for
+        the image and overlap, within a memory budget per device (see
+        :func:`~napari_colorize.core.tile_plan.auto_tile_size`).
+    overlap : int
+        Overlap between neighbouring tiles, in pixels.
     batch_size : int or "auto"
         Tiles per model call; ``"auto"``: what fits half the free GPU memory (4 on a CPU).
     block_size : int or "auto"
@@ -80,7 +86,8 @@ class ColorizeConfig:
     device : str or torch.device
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     precision : {"auto", "fp32", "bf16"}
-        Arithmetic of the network; ``"auto"``: bfloat16 on CUDA, float32 elsewhere.
+        Arithmetic of the network; ``"auto"``: bfloat16 on CUDA and on CPUs with AMX or
+        AVX-512 BF16 units, float32 elsewhere.
     from_rgb : bool
         The input is colour (RGB): colorize its CIE lightness.
     domain_check : bool
@@ -97,7 +104,7 @@ class ColorizeConfig:
     Examples
     --------
     >>> ColorizeConfig().tile_size
-    512
+    'auto'
     >>> ColorizeConfig(overlap=32, confidence=True).overlap
     32
     >>> ColorizeConfig(blending="soft")
@@ -106,7 +113,7 @@ class ColorizeConfig:
     ValueError: blending 'soft' must be one of ('taper', 'constant')
     """
 
-    tile_size: int = 512
+    tile_size: int | str = "auto"
     overlap: int = 64
     batch_size: int | str = 4
     block_size: int | str = "auto"
@@ -122,10 +129,12 @@ class ColorizeConfig:
 
     def __post_init__(self) -> None:
         """Check every value; store ``contrast_limits`` as a tuple of two floats."""
-        for name, unit in (("tile_size", "pixels"), ("overlap", "pixels")):
-            _check_int(name, getattr(self, name), unit)
-        if self.batch_size != "auto":
-            _check_int("batch_size", self.batch_size, "tiles")
+        _check_int("overlap", self.overlap, "pixels")
+        if self.overlap < 0:
+            raise ValueError(f"overlap {self.overlap} must be >= 0")
+        for name, unit in (("tile_size", "pixels"), ("batch_size", "tiles")):
+            if getattr(self, name) != "auto":
+                _check_int(name, getattr(self, name), unit, auto=True)
         # sizes against the model (minimum tile, divisor) are checked when a run is planned
         block = self.block_size
         if block != "auto" and (isinstance(block, bool) or not isinstance(block, (int, np.integer))
@@ -199,7 +208,7 @@ class ColorizeConfig:
 
         Examples
         --------
-        >>> ColorizeConfig(block_size=1024).metadata()
+        >>> ColorizeConfig(tile_size=512, block_size=1024).metadata()
         {'tile_size': 512, 'overlap': 64, 'blending': 'taper', 'block_size': 1024,
          'confidence': False}
         """
@@ -207,9 +216,11 @@ class ColorizeConfig:
                 "block_size": self.block_size, "confidence": self.confidence}
 
 
-def _check_int(name: str, value: Any, unit: str) -> None:
+def _check_int(name: str, value: Any, unit: str, auto: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer number of {unit}; got {short_repr(value)}")
+        also = " or 'auto'" if auto else ""
+        raise ValueError(f"{name} must be an integer number of {unit}{also}; got "
+                         f"{short_repr(value)}")
 
 
 def settings_signature(func: Any) -> inspect.Signature:
@@ -234,7 +245,7 @@ def settings_signature(func: Any) -> inspect.Signature:
     ...     pass
     >>> signature = settings_signature(run)
     >>> list(signature.parameters)[:4], signature.parameters["tile_size"].default
-    (['image', 'config', 'tile_size', 'overlap'], 512)
+    (['image', 'config', 'tile_size', 'overlap'], 'auto')
     """
     sig = inspect.signature(func)
     params = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]

@@ -33,13 +33,15 @@ from .plan import make_plan, model_palette
 from .reference import ReferenceMap, check_reference_paths, fit_reference
 from .result import ColorizeResult
 from .run import Run, add_hints, run_metadata
+from .tile_plan import auto_tile_size
 from .validation import check_input, check_tiling
 
 
-def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
-    """Resolve ``batch_size`` and ``block_size`` "auto" to numbers for ``net``.
+def resolve_config(config: ColorizeConfig, net: ColorModel,
+                   plane: tuple[int, int] | None = None) -> ColorizeConfig:
+    """Resolve ``tile_size``, ``batch_size`` and ``block_size`` "auto" to numbers for ``net``.
 
-    The result is the config a :class:`RunPlan` holds: both sizes are integers.
+    The result is the config a :class:`RunPlan` holds: the sizes are integers.
 
     Parameters
     ----------
@@ -47,11 +49,14 @@ def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
         The settings.
     net : ColorModel
         The model, on its device (on CUDA, an "auto" batch runs it once to measure memory).
+    plane : tuple of int, optional
+        Rows and columns of the image's planes, for ``tile_size="auto"`` (without it:
+        :data:`~napari_colorize.core.tile_plan.DEFAULT_TILE`).
 
     Returns
     -------
     ColorizeConfig
-        ``config`` with integer ``batch_size`` and ``block_size``.
+        ``config`` with integer ``tile_size``, ``batch_size`` and ``block_size``.
 
     Raises
     ------
@@ -62,19 +67,23 @@ def resolve_config(config: ColorizeConfig, net: ColorModel) -> ColorizeConfig:
     --------
     >>> from napari_colorize.models.registry import load_model
     >>> net = load_model("he-histology", device="cpu")
-    >>> resolved = resolve_config(ColorizeConfig(batch_size="auto"), net)
-    >>> resolved.batch_size, resolved.block_size
-    (4, 4096)
+    >>> resolved = resolve_config(ColorizeConfig(batch_size="auto"), net, (2048, 2048))
+    >>> resolved.tile_size, resolved.batch_size, resolved.block_size
+    (1056, 4, 4096)
     """
     spec = net.spec
-    auto = config.batch_size == "auto"
-    check_tiling(config.tile_size, config.overlap, 1 if auto else config.batch_size,
-                 spec.min_tile, spec.divisor)
-    batch = auto_batch_size(net, config.tile_size) if auto else config.batch_size  # runs it
     block = config.block_size
     if block == "auto":
         block = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
-    return replace(config, batch_size=batch, block_size=block)
+    tile = config.tile_size
+    if tile == "auto":
+        tile = auto_tile_size(plane, config.overlap, spec, net.device.type,
+                              constant=config.blending == "constant")
+    auto = config.batch_size == "auto"
+    check_tiling(tile, config.overlap, 1 if auto else config.batch_size,
+                 spec.min_tile, spec.divisor)
+    batch = auto_batch_size(net, int(tile)) if auto else config.batch_size  # runs it
+    return replace(config, tile_size=tile, batch_size=batch, block_size=block)
 
 
 def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
@@ -131,7 +140,7 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     # outputs distinct from the input, writable, fitting in memory: before the model runs
     check_targets(source, image, out, confidence=bool(config.confidence),
                   n_maps=spec.channels if config.channels and spec.kind != "chroma" else 0)
-    config = resolve_config(config, net)
+    config = resolve_config(config, net, image.shape[-2:])
     colours = model_palette(spec, config.channels, config.palette)
     window = compute_window(image, config.contrast_limits)
     plan = make_plan(image.shape, spec, window, config, colours)
@@ -280,6 +289,8 @@ def iter_colorize(
                 if plan.key(p, b) not in finished)
         total = plan.blocks.n_tiles * len(planes)
         done = sum(plan.tiles_of_key(key) for key in finished)
+        tile = plan.tile_shape
+        computed = round(total * tile[0] * tile[1] / 1e6, 2)
         if client is not None:
             from .distributed import run_distributed
 
@@ -296,7 +307,7 @@ def iter_colorize(
                 merger.mark_done(plan.key(event.plane, event.block))
                 continue
             done += event.tiles
-            yield Progress(done, total, event.plane, len(planes), run.message)
+            yield Progress(done, total, event.plane, len(planes), run.message, tile, computed)
         return run.result(merger.finalize())
     except (GeneratorExit, ValueError):  # cancelled, or bad input found part-way
         if not resume:
@@ -345,8 +356,12 @@ def colorize(
         channel-last ``(H, W, 3)`` (see ``from_rgb``).
     model : str, path or ColorModel, optional
         Model name (see :func:`list_models`), weights path, or loaded model; default H&E model.
-    tile_size, overlap : int
-        Tile side and overlap between neighbouring tiles, in pixels.
+    tile_size : int or "auto"
+        Tile side in pixels; ``"auto"`` (the default) picks the side whose tiles compute the
+        fewest pixels for this image and overlap (e.g. 4 tiles of 1056 for 2048 x 2048 at
+        overlap 64), within a memory budget per device.
+    overlap : int
+        Overlap between neighbouring tiles, in pixels.
     batch_size : int or "auto"
         Tiles per model call; ``"auto"`` sizes batches from free GPU memory (4 on CPU).
     device : str

@@ -23,6 +23,11 @@ class Progress:
         planes.
     message : str
         A short status line (e.g. how many colour hints were ignored); empty if none.
+    tile : tuple of int
+        The plan's tile (rows, columns), e.g. as ``tile_size="auto"`` chose it.
+    computed_mp : float
+        Megapixels the model computes over the whole run (tiles overlap, so more than the
+        image has).
 
     Examples
     --------
@@ -38,6 +43,8 @@ class Progress:
     plane: int = 0
     n_planes: int = 1
     message: str = ""
+    tile: tuple[int, int] = (0, 0)
+    computed_mp: float = 0.0
 
     @property
     def fraction(self) -> float:

@@ -17,20 +17,10 @@ from ..models.spec import ModelSpec
 from .config import ColorizeConfig
 from .intensity import IntensityWindow
 from .render import parse_palette
+from .tile_plan import tile_shape
 from .tiling import AxisPlan, Block, BlockGrid, plan_blocks
 from .validation import check_tiling
 from .windows import TileSpec, make_tile
-
-
-def _tile_shape(
-    plane: tuple[int, int], tile_size: int, divisor: int, min_tile: int
-) -> tuple[int, int]:
-    """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller."""
-
-    def side(n: int) -> int:
-        return tile_size if n >= tile_size else max(min_tile, math.ceil(n / divisor) * divisor)
-
-    return (side(plane[0]), side(plane[1]))
 
 
 @dataclass(frozen=True)
@@ -237,12 +227,12 @@ def make_plan(
     Examples
     --------
     >>> from napari_colorize.core.intensity import IntensityWindow
-    >>> config = ColorizeConfig(block_size=4096)
+    >>> config = ColorizeConfig(tile_size=512, block_size=4096)
     >>> plan = make_plan((2048, 2048), ModelSpec("m"), IntensityWindow(0, 255), config)
     >>> plan.blocks.n_tiles, plan.tile_shape
     (25, (512, 512))
     >>> small = make_plan((2048, 2048), ModelSpec("m"), IntensityWindow(0, 255),
-    ...                   ColorizeConfig(block_size=1024))
+    ...                   ColorizeConfig(tile_size=512, block_size=1024))
     >>> len(small.blocks), small.blocks.n_tiles  # tiles on block edges are computed twice
     (4, 36)
     """
@@ -250,7 +240,7 @@ def make_plan(
                  spec.divisor)
     shape = tuple(int(s) for s in shape)
     plane = (shape[-2], shape[-1])
-    tile = _tile_shape(plane, config.tile_size, spec.divisor, spec.min_tile)
+    tile = tile_shape(plane, config.tile_size, spec)
     padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
     rows = AxisPlan(padded[0], tile[0], config.overlap)
     cols = AxisPlan(padded[1], tile[1], config.overlap)

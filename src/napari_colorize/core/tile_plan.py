@@ -1,0 +1,117 @@
+"""``tile_size="auto"``: the tile side that computes the fewest pixels for the overlap.
+
+Tiles overlap, and the last tile of an axis is shifted inward, so a fixed tile computes more
+pixels than the plane has: 25 tiles of 512^2 for a 2048^2 plane at overlap 64 are 6.6 MP for
+4.2 MP. The planner tries every tile side the model accepts (a multiple of its divisor, from its
+minimum to a per-device memory budget) and keeps the one whose plan computes the fewest pixels,
+counting each tile once per block it touches (as the engine runs them) plus a fixed cost per
+model call. Everything downstream is the ordinary plan for that tile size, so every guarantee
+of a fixed tile size holds (tiled equals whole, blocks, resume, planes). The choice depends on
+the plane, the overlap, the model and the device type, not on ``block_size``: a run cut into
+smaller blocks computes the same tiles, so its output is byte-identical.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..models.spec import ModelSpec
+from .config import BLOCK_SIZE, GPU_BLOCK_SIZE
+from .tiling import AxisPlan, plan_blocks
+
+#: Largest tile "auto" picks, in pixels per tile, by device type: a CPU batch of 4 such tiles
+#: of the default network needs about 0.7 GB; a GPU's memory takes larger tiles.
+MAX_TILE_PIXELS = {"cpu": 1152 * 1152, "cuda": 2048 * 2048}
+#: What one more tile costs beyond its pixels (a model call's fixed work, edges), in pixels.
+TILE_COST = 128 * 128
+#: The tile side used when the plane is not known yet (e.g. to size a GPU batch).
+DEFAULT_TILE = 512
+
+
+def plan_cost(plane: tuple[int, int], tile: int, overlap: int, spec: ModelSpec,
+              block_size: int, constant: bool = False) -> tuple[int, int]:
+    """Pixels a plan computes for one plane, and its tiles (each counted per block it touches).
+
+    Examples
+    --------
+    >>> spec = ModelSpec("m")
+    >>> plan_cost((2048, 2048), 512, 64, spec, 4096)
+    (6553600, 25)
+    >>> plan_cost((2048, 2048), 1056, 64, spec, 4096)
+    (4460544, 4)
+    """
+    shape = tile_shape(plane, tile, spec)
+    padded = (max(plane[0], shape[0]), max(plane[1], shape[1]))
+    rows, cols = AxisPlan(padded[0], shape[0], overlap), AxisPlan(padded[1], shape[1], overlap)
+    n = plan_blocks(plane, rows, cols, block_size, constant).n_tiles
+    return n * shape[0] * shape[1], n
+
+
+def tile_shape(plane: tuple[int, int], tile_size: int, spec: ModelSpec) -> tuple[int, int]:
+    """Per-axis tile size: ``tile_size``, or the plane rounded up to the divisor if smaller.
+
+    Examples
+    --------
+    >>> tile_shape((100, 3000), 512, ModelSpec("m"))
+    (128, 512)
+    """
+
+    def side(n: int) -> int:
+        if n >= tile_size:
+            return tile_size
+        return max(spec.min_tile, math.ceil(n / spec.divisor) * spec.divisor)
+
+    return (side(plane[0]), side(plane[1]))
+
+
+def auto_tile_size(plane: tuple[int, int] | None, overlap: int, spec: ModelSpec,
+                   device_type: str = "cpu", constant: bool = False) -> int:
+    """Pick the tile side that computes the fewest pixels (plus :data:`TILE_COST` per tile).
+
+    Parameters
+    ----------
+    plane : tuple of int or None
+        Rows and columns of a plane; ``None``: :data:`DEFAULT_TILE`.
+    overlap : int
+        Pixels shared by neighbouring tiles.
+    spec : ModelSpec
+        The model's divisor and minimum tile.
+    device_type : str
+        ``"cpu"``, ``"cuda"``, ...: sets the memory budget (:data:`MAX_TILE_PIXELS`) and the
+        block size the cost counts (the device's default; tiles on block edges are computed
+        once per block).
+    constant : bool
+        Constant blending (blocks need fewer edge tiles).
+
+    Returns
+    -------
+    int
+        A multiple of the divisor, at least the minimum tile and above twice the overlap.
+
+    Examples
+    --------
+    >>> spec = ModelSpec("m")  # divisor 32
+    >>> auto_tile_size((2048, 2048), 64, spec)  # 4 tiles, 4.5 MP instead of 6.6
+    1056
+    >>> auto_tile_size((1024, 1024), 64, spec)  # the plane in one tile
+    1024
+    >>> auto_tile_size((3000, 200), 64, spec)
+    1056
+    """
+    div = spec.divisor
+    smallest = max(spec.min_tile, (2 * overlap // div + 1) * div)
+    if plane is None:
+        return max(smallest, DEFAULT_TILE)
+    budget = MAX_TILE_PIXELS.get(device_type, MAX_TILE_PIXELS["cpu"])
+    block_size = GPU_BLOCK_SIZE if device_type == "cuda" else BLOCK_SIZE
+    largest = max(smallest, math.isqrt(budget) // div * div)
+    # beyond the plane's rounded-up size a larger tile changes nothing
+    largest = min(largest, max(smallest, math.ceil(max(plane) / div) * div))
+    best: tuple[int, int] | None = None
+    for tile in range(smallest, largest + 1, div):
+        pixels, n = plan_cost(plane, tile, overlap, spec, block_size, constant)
+        cost = pixels + n * TILE_COST
+        if best is None or cost < best[0]:
+            best = (cost, tile)
+    assert best is not None
+    return best[1]
