@@ -60,7 +60,7 @@ def test_existing_output_needs_overwrite(tmp_path, gray_png, model_path, capsys)
     ("args", "message"),
     [
         (["--tile", "32"], "below the model's minimum"),
-        (["--overlap", "300"], "overlap 300 must be < tile_size/2 = 256"),
+        (["--tile-size", "512", "--overlap", "300"], "overlap 300 must be < tile_size/2 = 256"),
         (["--model", "nope"], "unknown model 'nope'"),
     ],
 )

@@ -124,7 +124,8 @@ class FractionNet(Trunk):
         >>> [round(v, 3) for v in fractions[0, :, 0, 0].tolist()]  # prior-weighted: c = 1/e
         [0.342, 0.658]
         """
-        head = self.head(self.features(lightness))
+        # float32 from the head on: under bfloat16 autocast the fractions still sum to 1
+        head = self.head(self.features(lightness)).float()
         if not confidence and self.class_prior is None:
             return torch.softmax(unfold4(head, self.channels), dim=1)
         out = unfold4(head, self.channels + 1)
