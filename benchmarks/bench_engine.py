@@ -1,18 +1,22 @@
 """Engine throughput vs the model's raw forward on the same tiles; prints one JSON line.
 
     python benchmarks/bench_engine.py [--size 2048] [--model he-histology] [--repeat 3]
-    python benchmarks/bench_engine.py --compare monai [--planes 64]
+        [--tile auto] [--precision auto]
+    python benchmarks/bench_engine.py --compare monai [--planes 64] [--roi 512]
 
 ``--compare monai`` runs the same model over a 2048x2048 image in memory and over a
 ``planes`` x 2048 x 2048 uint8 zarr stack written to a zarr array, three ways: (a) whole-frame
 forward (the model on each full plane), (b) MONAI ``sliding_window_inference`` (gaussian
-blending, same tile/overlap/batch) and (c) this engine. Each way runs in its own process, so
-its peak RSS is its own; all three produce the same kind of output (sRGB uint8 with the input's
-lightness). MONAI is needed only here: ``pip install --no-deps "monai>=1.4,<1.6"``.
+blending, ``--roi`` tiles as a user would pass them, the same overlap in pixels and batch) and
+(c) this engine with its default settings (``tile_size="auto"``). Each way runs in its own
+process, so its peak RSS is its own; all three produce the same kind of output (sRGB uint8 with
+the input's lightness). MONAI is needed only here: ``pip install --no-deps "monai>=1.4,<1.6"``.
 
-engine_mps: end-to-end ``colorize`` of a uint8 image in memory (lightness mapping, tiling,
-batching, blending, Lab -> sRGB). raw_model_mps: the same model called on the same tiles, already
-stacked as tensors, with no tiling or I/O. Best of ``--repeat`` runs for each, measured in one
+engine_mps: end-to-end ``colorize`` of a uint8 image in memory with the default settings
+(domain check, lightness mapping, tiling, batching, blending, Lab -> sRGB);
+engine_no_domain_mps: the same with ``domain_check=False``. raw_model_mps: the same model (same
+precision) called on the same tiles (the engine's plan), already stacked as tensors, with no
+tiling or I/O. Best of ``--repeat`` runs for each, measured in one
 process so the ratio is fair on a noisy machine.
 """
 
@@ -30,6 +34,7 @@ import torch
 
 from napari_colorize import colorize, load_model
 from napari_colorize.core.intensity import IntensityWindow, to_lightness
+from napari_colorize.core.tile_plan import auto_tile_size
 from napari_colorize.core.tiling import plan_tiles
 
 
@@ -63,6 +68,7 @@ def run_method(method: str, source: str, args: argparse.Namespace) -> dict:
     import zarr
 
     model = load_model(args.model, device=args.device)
+    model.precision = args.precision
     convert = _lightness_and_convert()
     window = IntensityWindow(0, 255)
     if source == "memory":
@@ -91,8 +97,8 @@ def run_method(method: str, source: str, args: argparse.Namespace) -> dict:
                     ab = chroma(x)[0]
                 else:
                     ab = sliding_window_inference(
-                        x, roi_size=(args.tile, args.tile), sw_batch_size=args.batch,
-                        predictor=chroma, overlap=args.overlap / args.tile, mode="gaussian",
+                        x, roi_size=(args.roi, args.roi), sw_batch_size=args.batch,
+                        predictor=chroma, overlap=args.overlap / args.roi, mode="gaussian",
                     )[0]
             out[i] = convert(lightness, ab)
 
@@ -126,8 +132,9 @@ def compare(args: argparse.Namespace) -> None:
             for method in ("whole", "monai", "engine"):
                 cmd = [sys.executable, __file__, "--method", method, "--source", source,
                        "--size", str(args.size), "--tile", str(args.tile),
-                       "--overlap", str(args.overlap), "--batch", str(args.batch),
-                       "--device", args.device]
+                       "--roi", str(args.roi), "--overlap", str(args.overlap),
+                       "--batch", str(args.batch), "--device", args.device,
+                       "--precision", args.precision]
                 if args.model:
                     cmd += ["--model", args.model]
                 line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -142,7 +149,8 @@ def compare(args: argparse.Namespace) -> None:
     }
     print(json.dumps({
         "benchmark": "engine_vs_monai", "size": args.size, "planes": args.planes,
-        "tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch,
+        "tile_size": args.tile, "monai_roi": args.roi, "overlap": args.overlap,
+        "batch_size": args.batch, "precision": args.precision,
         "results": results, **ratios, "device": args.device, "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }))
@@ -152,7 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--tile", type=lambda t: t if t == "auto" else int(t), default="auto")
+    parser.add_argument("--roi", type=int, default=512, help="MONAI's tile (roi_size)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
@@ -171,11 +181,14 @@ def main() -> None:
 
     image = test_image(args.size)
     model = load_model(args.model, device=args.device)
+    model.precision = args.precision
     kw = {"tile_size": args.tile, "overlap": args.overlap, "batch_size": args.batch}
     mp = image.size / 1e6
+    tile = args.tile if args.tile != "auto" else auto_tile_size(
+        image.shape, args.overlap, model.spec, model.device.type)
 
     lightness = to_lightness(image, IntensityWindow(0, 255))
-    tiles = plan_tiles(image.shape, args.tile, args.overlap)
+    tiles = plan_tiles(image.shape, tile, args.overlap)
     batches = [
         torch.stack([lightness[t.read] for t in tiles[i : i + args.batch]])[:, None]
         for i in range(0, len(tiles), args.batch)
@@ -188,25 +201,34 @@ def main() -> None:
     def engine() -> None:
         colorize(image, model, **kw)
 
-    timings: dict[str, list[float]] = {"raw": [], "engine": []}
+    def engine_no_domain() -> None:
+        colorize(image, model, domain_check=False, **kw)
+
+    timings: dict[str, list[float]] = {"raw": [], "engine": [], "engine_no_domain": []}
     raw()  # warm-up: oneDNN picks kernels on the first call
     engine()
     for _ in range(args.repeat):
-        for name, fn in (("raw", raw), ("engine", engine)):
+        for name, fn in (("raw", raw), ("engine", engine), ("engine_no_domain", engine_no_domain)):
             start = time.perf_counter()
             fn()
             timings[name].append(time.perf_counter() - start)
     raw_mps = mp / min(timings["raw"])
     engine_mps = mp / min(timings["engine"])
+    bare_mps = mp / min(timings["engine_no_domain"])
     print(json.dumps({
         "benchmark": "engine",
         "image": [args.size, args.size],
         "model": model.spec.name,
         "tiles": len(tiles),
         **kw,
+        "tile": tile,
+        "precision": args.precision,
+        "computed_mp": round(len(tiles) * tile * tile / 1e6, 2),
         "engine_mps": round(engine_mps, 2),
+        "engine_no_domain_mps": round(bare_mps, 2),
         "raw_model_mps": round(raw_mps, 2),
         "engine_over_raw": round(engine_mps / raw_mps, 3),
+        "engine_no_domain_over_raw": round(bare_mps / raw_mps, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "device": args.device,
         "threads": torch.get_num_threads(),

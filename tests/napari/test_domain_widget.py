@@ -29,3 +29,32 @@ def test_out_of_domain_run_warns_in_a_notification_and_the_status(viewer_widget,
     run_and_wait(widget)
     assert widget._status.value == ""
     assert "domain" not in viewer.layers["photo colorized"].metadata[TAG]
+
+
+@pytest.mark.slow
+def test_live_reruns_keep_the_layers_domain_check(qtbot, viewer_widget, notices):
+    from napari_colorize._napari._job import VISIBLE
+
+    viewer, widget = viewer_widget
+    widget._device_combo.value = "cpu"
+    widget._model_combo.value = "he-histology"
+    photo = gray_with_lightness(skimage.data.astronaut())
+    widget._layer_combo.value = viewer.add_image(photo, name="photo")
+    widget._scope_combo.value = VISIBLE
+    qtbot.wait(200)
+
+    def rerun():
+        worker = widget.rerun_visible()
+        assert worker is not None
+        config = widget._job.config
+        qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
+        return config
+
+    assert rerun().domain_check  # first run on this layer: checked, and warned
+    note = widget._status.value
+    assert note.startswith("input looks unlike the H&E")
+    assert not rerun().domain_check  # a live re-run (a hint moved) keeps that check
+    assert widget._status.value == note
+    widget._model_combo.value = "tiny"  # another model checks again (it has no statistics)
+    assert rerun().domain_check
+    assert widget._status.value == ""

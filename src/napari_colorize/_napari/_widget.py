@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,7 @@ class ColorizeWidget(RunControls, Container):
         self.append(self._hints)
         self._rerun_pending = False
         self._note = ""  # the last run's domain warning, kept in the status line
+        self._checked: tuple | None = None  # (model key, layer id) of the last domain check
         self._fit: Any = None  # the last reference mapping, reused by live re-runs
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
@@ -244,9 +246,9 @@ class ColorizeWidget(RunControls, Container):
         if self._worker is not None:
             self._rerun_pending = True
             return None
-        return self._on_run(scope=VISIBLE)
+        return self._on_run(scope=VISIBLE, live=True)
 
-    def _on_run(self, _value: Any = None, scope: str | None = None) -> Any:
+    def _on_run(self, _value: Any = None, scope: str | None = None, live: bool = False) -> Any:
         """Start a run for the selected layer; returns the worker (``None`` if nothing started)."""
         if self._worker is not None or self._closing:
             return None
@@ -268,12 +270,16 @@ class ColorizeWidget(RunControls, Container):
             points, colours = hints
             job.hints = (points - np.asarray(job.offset, float), colours)
         self._key = (choice, str(resolve_device(job.config.device)))
+        # a live re-run of a layer this model has just checked keeps that check and its note
+        checked = live and self._checked == (self._key, id(layer))
+        if checked:
+            job.config = replace(job.config, domain_check=False)
         job.fitted = self._reuse_fit(job)
         model = self._models.get(self._key) or self._model_files.get(choice, choice)
         if job.out is not None:  # whole stack: planes show up here as they finish
             show_running(self._viewer, job)
         worker = create_worker(run_job, job, model, _start_thread=False)
-        self._note = ""
+        self._note = self._note if checked else ""
         return self._start(worker, job, "starting...")
 
     def _reuse_fit(self, job: Any) -> Any:
@@ -319,7 +325,9 @@ class ColorizeWidget(RunControls, Container):
         if job.fitted is not None:
             self._fit = (self._key, repr(job.config), list(job.reference or ()), job.fitted)
         domain = result.domain
-        self._note = domain.message if domain is not None and not domain.in_domain else ""
+        if domain is not None:
+            self._checked = (self._key, id(job.source))
+            self._note = "" if domain.in_domain else domain.message
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
