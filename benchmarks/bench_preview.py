@@ -47,8 +47,8 @@ def main() -> None:
 
     settle()
     canvas = viewer.window._qt_viewer.canvas.size
-    viewer.camera.center = (args.size / 2, args.size / 2)
-    viewer.camera.zoom = (canvas[0] * canvas[1]) ** 0.5 / args.view  # about view^2 pixels
+    viewer.scene.camera.center = (args.size / 2, args.size / 2)
+    viewer.scene.camera.zoom = (canvas[0] * canvas[1]) ** 0.5 / args.view  # about view^2 pixels
     settle()
     widget._layer_combo.value = layer
     widget._scope_combo.value = VISIBLE
