@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..io.readers import open_image
 from ..models.registry import resolve_model
@@ -80,7 +80,7 @@ def resolve_config(config: ColorizeConfig, net: ColorModel,
         tile = auto_tile_size(plane, config.overlap, spec, net.device.type,
                               constant=config.blending == "constant")
     auto = config.batch_size == "auto"
-    check_tiling(tile, config.overlap, 1 if auto else config.batch_size,
+    check_tiling(cast(int, tile), config.overlap, 1 if auto else config.batch_size,
                  spec.min_tile, spec.divisor)
     batch = auto_batch_size(net, int(tile)) if auto else config.batch_size  # runs it
     return replace(config, tile_size=tile, batch_size=batch, block_size=block)

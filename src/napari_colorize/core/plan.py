@@ -236,11 +236,12 @@ def make_plan(
     >>> len(small.blocks), small.blocks.n_tiles  # tiles on block edges are computed twice
     (4, 36)
     """
-    check_tiling(config.tile_size, config.overlap, config.batch_size, spec.min_tile,
-                 spec.divisor)
+    # ``config`` comes from resolve_config: tile_size is an int, never "auto"
+    tile_size = cast(int, config.tile_size)
+    check_tiling(tile_size, config.overlap, config.batch_size, spec.min_tile, spec.divisor)
     shape = tuple(int(s) for s in shape)
     plane = (shape[-2], shape[-1])
-    tile = tile_shape(plane, config.tile_size, spec)
+    tile = tile_shape(plane, tile_size, spec)
     padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
     rows = AxisPlan(padded[0], tile[0], config.overlap)
     cols = AxisPlan(padded[1], tile[1], config.overlap)

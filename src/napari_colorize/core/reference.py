@@ -118,7 +118,7 @@ class ReferenceMap:
         """
         if self.head is None:
             return model
-        net = copy.deepcopy(model.net)
+        net: Any = copy.deepcopy(model.net)  # a ChromaNet: the fit found its features
         net.add_to_chroma(torch.from_numpy(self.head).to(model.device))
         return replace(model, net=net)
 

@@ -51,10 +51,10 @@ class Samples:
     @staticmethod
     def join(parts: list[Samples]) -> Samples:
         """Concatenate the samples of several references."""
-        feats = [p.features for p in parts]
+        feats = [p.features for p in parts if p.features is not None]
         return Samples(
             np.concatenate([p.lightness for p in parts]),
-            None if any(f is None for f in feats) else np.concatenate(feats, axis=1),
+            np.concatenate(feats, axis=1) if len(feats) == len(parts) else None,
             np.concatenate([p.ab_model for p in parts], axis=1),
             np.concatenate([p.ab_true for p in parts], axis=1),
         )

@@ -142,7 +142,9 @@ class ChromaNet(Trunk):
         with torch.no_grad():  # head rows: output * 16 + sub-pixel (see unfold4)
             rows = weights[:, None].expand(2, 16, c + 1).reshape(32, c + 1) / 16
             self.head.weight[:32, :, 0, 0] += rows[:, :c]
-            self.head.bias[:32] += rows[:, c]
+            bias = self.head.bias
+            assert bias is not None  # zero_head builds the head with a bias
+            bias[:32] += rows[:, c]
 
     def _chroma(self, lightness: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         return torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
