@@ -226,13 +226,12 @@ def _encode_table() -> torch.Tensor:
     return (linear_to_srgb(v) * 255 + 0.5).to(torch.uint8)
 
 
-#: Pixels converted per pass: torch's grain size, so each of the ~40 elementwise passes runs on
-#: the calling thread without waking the thread pool. With 2^17 pixels every pass was a
-#: parallel region, and when anything else wanted a core (zarr's codec threads while streaming,
-#: the prefetching reader) each region waited for a descheduled thread: 0.35-0.45 s for a
-#: 2048^2 plane against 0.18 s here, on 2 cores. Small bands also keep the six reused buffers in
-#: cache; fresh full-plane temporaries cost more in page faults than the arithmetic itself.
-BAND_PIXELS = 1 << 15
+#: Pixels converted per pass: small enough that the working buffers stay in cache, large enough
+#: for torch's two-thread kernels (0.11 s for a 2048^2 plane on an idle 2-core CPU; bands of
+#: torch's grain size, 2^15, run each pass on one thread: 0.17 s idle, but 0.18 s against
+#: 0.35-0.45 s when another process wants the cores). Fresh full-plane temporaries cost more in
+#: page faults than the arithmetic itself, so every pass writes into these reused buffers.
+BAND_PIXELS = 1 << 17
 
 
 def lab_to_srgb_uint8(
