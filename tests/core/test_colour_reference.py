@@ -217,3 +217,12 @@ def test_the_head_change_is_kept_by_resume_and_blocks(tiny_model, colour_image, 
     assert not torch.equal(fitted.adapt(tiny_model).net.head.weight, tiny_model.net.head.weight)
     plain = colorize(gray_image, tiny_model, tile_size=128, overlap=32).rgb
     assert not np.array_equal(plain, whole)
+
+
+def test_a_mapping_fitted_for_another_model_is_refused(tiny_model, colour_image, gray_image):
+    config = resolve_config(ColorizeConfig(tile_size=128, overlap=32), tiny_model)
+    fitted = fit_reference(colour_image, tiny_model, config)
+    with pytest.raises(ValueError, match="fitted for another model; fit it again for "
+                                         "he-histology") as info:
+        colorize(gray_image, "he-histology", reference=fitted, domain_check=False)
+    assert "\n" not in str(info.value)

@@ -55,6 +55,19 @@ def test_live_reruns_keep_the_layers_domain_check(qtbot, viewer_widget, notices)
     assert note.startswith("input looks unlike the H&E")
     assert not rerun().domain_check  # a live re-run (a hint moved) keeps that check
     assert widget._status.value == note
+    layer = viewer.layers["photo colorized (region)"]
+    assert layer.metadata[TAG]["domain"]["in_domain"] is False  # and its score
     widget._model_combo.value = "tiny"  # another model checks again (it has no statistics)
     assert rerun().domain_check
     assert widget._status.value == ""
+
+
+def test_a_live_rerun_without_the_check_reuses_the_reference_fit():
+    from dataclasses import replace
+
+    from napari_colorize._napari._widget import _fit_settings
+    from napari_colorize.core.config import ColorizeConfig
+
+    config = ColorizeConfig(overlap=32)
+    assert _fit_settings(replace(config, domain_check=False)) == _fit_settings(config)
+    assert _fit_settings(replace(config, overlap=64)) != _fit_settings(config)

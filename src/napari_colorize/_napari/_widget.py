@@ -102,6 +102,7 @@ class ColorizeWidget(RunControls, Container):
         self._rerun_pending = False
         self._note = ""  # the last run's domain warning, kept in the status line
         self._checked: tuple | None = None  # (model key, layer id) of the last domain check
+        self._domain: Any = None  # and its score, kept by live re-runs that skip the check
         self._fit: Any = None  # the last reference mapping, reused by live re-runs
         self._tune = TuneSection(viewer, on_saved=self.select_model)
         self.append(self._tune)
@@ -287,7 +288,7 @@ class ColorizeWidget(RunControls, Container):
         if self._fit is None or not job.reference:
             return None
         key, config, arrays, fitted = self._fit
-        same = (key == self._key and config == repr(job.config) and len(arrays) ==
+        same = (key == self._key and config == _fit_settings(job.config) and len(arrays) ==
                 len(job.reference) and all(a is b for a, b in zip(arrays, job.reference,
                                                                   strict=True)))
         return fitted if same else None
@@ -321,13 +322,16 @@ class ColorizeWidget(RunControls, Container):
         if self._model_combo.value == self._key[0]:
             self._show_options(model.spec)  # the card could not say (e.g. it was unreadable)
         references = reference_labels(result.reference, job.reference_names)
-        show_result(self._viewer, job, result.rgb, result.confidence, references, result.domain)
-        if job.fitted is not None:
-            self._fit = (self._key, repr(job.config), list(job.reference or ()), job.fitted)
         domain = result.domain
-        if domain is not None:
-            self._checked = (self._key, id(job.source))
-            self._note = "" if domain.in_domain else domain.message
+        if domain is None and not job.config.domain_check:  # a live re-run kept the last check
+            domain = self._domain
+        show_result(self._viewer, job, result.rgb, result.confidence, references, domain)
+        if job.fitted is not None:
+            self._fit = (self._key, _fit_settings(job.config), list(job.reference or ()),
+                         job.fitted)
+        if result.domain is not None:
+            self._checked, self._domain = (self._key, id(job.source)), result.domain
+            self._note = "" if result.domain.in_domain else result.domain.message
         if result.channels is not None:
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
@@ -362,3 +366,8 @@ class ColorizeWidget(RunControls, Container):
 
     def _on_closing(self) -> None:
         remove_running(self._viewer, self._job)
+
+
+def _fit_settings(config: ColorizeConfig) -> str:
+    """Describe the settings a reference fit depends on (live re-runs skip the domain check)."""
+    return repr(replace(config, domain_check=True))

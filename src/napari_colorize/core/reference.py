@@ -118,6 +118,11 @@ class ReferenceMap:
         """
         if self.head is None:
             return model
+        widths = getattr(model.net, "widths", None)
+        if not hasattr(model.net, "add_to_chroma") or widths is None or \
+                self.head.shape != (2, widths[0] + 1):
+            raise ValueError(f"this reference mapping was fitted for another model; fit it "
+                             f"again for {model.spec.name}")
         net: Any = copy.deepcopy(model.net)  # a ChromaNet: the fit found its features
         net.add_to_chroma(torch.from_numpy(self.head).to(model.device))
         return replace(model, net=net)
