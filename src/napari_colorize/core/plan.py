@@ -17,8 +17,8 @@ from ..models.spec import ModelSpec
 from .config import ColorizeConfig
 from .intensity import IntensityWindow
 from .render import parse_palette
-from .tile_plan import tile_shape
-from .tiling import AxisPlan, Block, BlockGrid, plan_blocks
+from .tile_plan import plane_grid
+from .tiling import Block, BlockGrid
 from .validation import check_tiling
 from .windows import TileSpec, make_tile
 
@@ -241,13 +241,10 @@ def make_plan(
     check_tiling(tile_size, config.overlap, config.batch_size, spec.min_tile, spec.divisor)
     shape = tuple(int(s) for s in shape)
     plane = (shape[-2], shape[-1])
-    tile = tile_shape(plane, tile_size, spec)
-    padded = (max(plane[0], tile[0]), max(plane[1], tile[1]))
-    rows = AxisPlan(padded[0], tile[0], config.overlap)
-    cols = AxisPlan(padded[1], tile[1], config.overlap)
     # ``config`` comes from resolve_config: its block_size is an int, never "auto"
-    blocks = plan_blocks(plane, rows, cols, cast(int, config.block_size),
-                         constant=config.blending == "constant")
+    _, padded, blocks = plane_grid(plane, tile_size, config.overlap, spec,
+                                   cast(int, config.block_size),
+                                   constant=config.blending == "constant")
     return RunPlan(shape, blocks, padded, window, config, spec.kind, spec.channels,
                    tuple(map(tuple, palette)) if palette is not None else ())
 

@@ -17,7 +17,7 @@ import math
 
 from ..models.spec import ModelSpec
 from .config import BLOCK_SIZE, GPU_BLOCK_SIZE
-from .tiling import AxisPlan, plan_blocks
+from .tiling import AxisPlan, BlockGrid, plan_blocks
 
 #: Largest tile "auto" picks, in pixels per tile, by device type: a CPU batch of 4 such tiles
 #: of the default network needs about 0.7 GB; a GPU's memory takes larger tiles.
@@ -40,11 +40,26 @@ def plan_cost(plane: tuple[int, int], tile: int, overlap: int, spec: ModelSpec,
     >>> plan_cost((2048, 2048), 1056, 64, spec, 4096)
     (4460544, 4)
     """
-    shape = tile_shape(plane, tile, spec)
+    shape, _, blocks = plane_grid(plane, tile, overlap, spec, block_size, constant)
+    n = blocks.n_tiles
+    return n * shape[0] * shape[1], n
+
+
+def plane_grid(plane: tuple[int, int], tile_size: int, overlap: int, spec: ModelSpec,
+               block_size: int, constant: bool = False
+               ) -> tuple[tuple[int, int], tuple[int, int], BlockGrid]:
+    """Lay out one plane: its tile shape, the padded plane the tiles cover, and the blocks.
+
+    Examples
+    --------
+    >>> shape, padded, blocks = plane_grid((100, 3000), 512, 64, ModelSpec("m"), 4096)
+    >>> shape, padded, len(blocks), blocks.n_tiles
+    ((128, 512), (128, 3000), 1, 7)
+    """
+    shape = tile_shape(plane, tile_size, spec)
     padded = (max(plane[0], shape[0]), max(plane[1], shape[1]))
     rows, cols = AxisPlan(padded[0], shape[0], overlap), AxisPlan(padded[1], shape[1], overlap)
-    n = plan_blocks(plane, rows, cols, block_size, constant).n_tiles
-    return n * shape[0] * shape[1], n
+    return shape, padded, plan_blocks(plane, rows, cols, block_size, constant)
 
 
 def tile_shape(plane: tuple[int, int], tile_size: int, spec: ModelSpec) -> tuple[int, int]:

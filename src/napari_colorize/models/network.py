@@ -170,7 +170,7 @@ class ChromaNet(Trunk):
         torch.Size([1, 2, 32, 32])
         """
         if not confidence:
-            return self._chroma(lightness, unfold4(self.head(self.features(lightness)), 2))
+            return self.chroma_and_features(lightness)[0]
         ab, logvar = self.forward_raw(lightness)
         sigma = torch.exp(0.5 * logvar.clamp(-10, 10))
         return torch.cat([ab, torch.exp(-sigma / SIGMA_SCALE)], dim=1)
