@@ -3,7 +3,7 @@
 Public API: :func:`colorize` and :func:`iter_colorize` (settings in :class:`ColorizeConfig`,
 outputs in :class:`ColorizeResult`, out-of-domain inputs warned with :class:`DomainWarning`),
 :func:`train`, :func:`evaluate`, :func:`list_models`,
-:func:`load_model`, :func:`render_composite`. Heavy modules are imported
+:func:`load_model`, :func:`render_composite`, :func:`export_bioimageio`. Heavy modules are imported
 on first use, so ``import napari_colorize`` stays fast and never touches napari or Qt.
 """
 
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "ColorizeConfig", "ColorizeResult", "DomainWarning", "colorize", "evaluate", "iter_colorize",
-    "list_models", "load_model", "render_composite", "train",
+    "ColorizeConfig", "ColorizeResult", "DomainWarning", "colorize", "evaluate",
+    "export_bioimageio", "iter_colorize", "list_models", "load_model", "render_composite",
+    "train",
 ]
 
 _LAZY = {
@@ -26,6 +27,7 @@ _LAZY = {
     "iter_colorize": "napari_colorize.core.engine",
     "train": "napari_colorize.training.api",
     "evaluate": "napari_colorize.training.evaluation",
+    "export_bioimageio": "napari_colorize.export.package",
     "list_models": "napari_colorize.models.registry",
     "load_model": "napari_colorize.models.registry",
     "render_composite": "napari_colorize.core.render",
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from .core.engine import colorize, iter_colorize
     from .core.render import render_composite
     from .core.result import ColorizeResult
+    from .export.package import export_bioimageio
     from .models.registry import list_models, load_model
     from .training.api import train
     from .training.evaluation import evaluate

@@ -17,6 +17,7 @@ import torch
 
 from .cards import CARD_VERSION, Architecture, ModelCard
 from .checks import check_card, check_header, expected_tensors, read_card_text, weights_path
+from .package import is_package, unpacked
 from .spec import ColorModel, ModelSpec
 from .trunk import Trunk
 
@@ -158,6 +159,9 @@ def read_spec(name_or_path: str | Path | None = None) -> ModelSpec:
     >>> sorted(read_spec("fluorescence-composite").supports)
     ['channels', 'palette']
     """
+    if name_or_path is not None and is_package(name_or_path):
+        with unpacked(name_or_path) as card_path:
+            return read_spec(card_path)
     path = find_card(name_or_path or DEFAULT_MODEL)
     return check_card(_card_data(path), path).spec()
 
@@ -199,7 +203,8 @@ def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
 
 
 def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> ColorModel:
-    """Load a bundled or user model by name, or from a ``.safetensors``/``.json`` path.
+    """Load a bundled or user model by name, from a ``.safetensors``/``.json`` path, or from a
+    bioimage.io package (``.zip``) that :func:`~napari_colorize.export_bioimageio` wrote.
 
     The card is checked before anything is built (types, bounds, a weights file beside it);
     the tensors the weights' header declares must be the architecture's, and the weights'
@@ -208,8 +213,8 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     Parameters
     ----------
     name_or_path : str or path, optional
-        A model name (see :func:`list_models`), or a card or weights file; ``None``: the
-        default model (``he-histology``).
+        A model name (see :func:`list_models`), a card or weights file, or an exported
+        package; ``None``: the default model (``he-histology``).
     device : str
         Where the model runs (``"auto"``: the best device here).
 
@@ -236,6 +241,9 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     if name_or_path is not None and not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"model must be a model name or a path to a model card or weights; got "
                         f"{type(name_or_path).__name__} {name_or_path!r}")
+    if name_or_path is not None and is_package(name_or_path):
+        with unpacked(name_or_path) as unpacked_card:  # the package's own hashes are checked
+            return load_model(unpacked_card, device)
     card_path = find_card(name_or_path or DEFAULT_MODEL)
     data = _card_data(card_path)
     card = check_card(data, card_path)

@@ -1,0 +1,195 @@
+"""Exported bioimage.io packages: what consumers run matches colorize, tiles stitch, round trip."""
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from napari_colorize import colorize, export_bioimageio, load_model, train
+from napari_colorize.core.render import render_composite
+from napari_colorize.export.examples import example_image
+from napari_colorize.export.package import _preprocess, _wrapper
+from napari_colorize.export.source import architecture_source
+from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
+
+SAMPLES = Path(__file__).parents[2] / "sample_data"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("packages")
+    return {name: export_bioimageio(name, folder / f"{name}.zip")
+            for name in ("he-histology", "fluorescence-composite")}
+
+
+def _member(package, name):
+    with zipfile.ZipFile(package) as zf:
+        return zf.read(name)
+
+
+def _npy(package, name):
+    import io
+
+    return np.load(io.BytesIO(_member(package, name)))
+
+
+def _torchscript(package):
+    import io
+
+    module = torch.jit.load(io.BytesIO(_member(package, "weights.torchscript.pt")))
+    return lambda x: [t.detach() for t in module(x)]
+
+
+def test_package_files_match_their_hashes(packages):
+    for package in packages.values():
+        rdf = yaml.safe_load(_member(package, "rdf.yaml"))
+        entries = [rdf["documentation"], *rdf["covers"]]
+        described = [rdf["weights"]["torchscript"], rdf["weights"]["pytorch_state_dict"],
+                     rdf["weights"]["pytorch_state_dict"]["architecture"], *rdf["attachments"],
+                     *(t["test_tensor"] for t in rdf["inputs"] + rdf["outputs"])]
+        for entry in described:
+            data = _member(package, entry["source"])
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["source"]
+        names = set(zipfile.ZipFile(package).namelist())
+        assert {e for e in entries} <= names
+        assert rdf["outputs"][0]["axes"][2]["halo"] == 32
+
+
+def test_torchscript_reproduces_colorize_on_the_test_input(packages):
+    """Whole image, no tiling: the exported module against the engine, float32 both."""
+    package = packages["he-histology"]
+    gray = _npy(package, "test_input.npy")[0, 0]
+    rgb, confidence = _torchscript(package)(torch.from_numpy(_preprocess(gray[None, None])))
+    exported = (rgb[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    result = colorize(gray, "he-histology", precision="fp32", confidence=True, device="cpu")
+    de = ciede2000(rgb_to_lab_np(exported), rgb_to_lab_np(result.rgb))
+    assert de.mean() <= 0.5
+    assert np.abs(confidence[0, 0].numpy() - result.confidence).mean() < 0.01
+    # the package's own test output is what the module returns
+    np.testing.assert_allclose(rgb.numpy(), _npy(package, "test_output_rgb.npy"), atol=1e-4)
+
+
+def test_exported_fractions_render_as_colorize(packages):
+    package = packages["fluorescence-composite"]
+    raw = _npy(package, "test_input.npy")
+    gray = _preprocess(raw)
+    fractions, _ = _torchscript(package)(torch.from_numpy(gray))
+    model = load_model("fluorescence-composite")
+    composite = render_composite(fractions[0].numpy() * gray[0], model.spec.palette)
+    result = colorize(raw[0, 0], model, precision="fp32", device="cpu")
+    de = ciede2000(rgb_to_lab_np(composite), rgb_to_lab_np(result.rgb))
+    assert de.mean() <= 0.5
+
+
+def test_traced_module_follows_other_sizes_and_batches(packages):
+    """Tracing must not bake in the example's shape (sides 96..512, batch 2)."""
+    model = load_model("he-histology")
+    eager = _wrapper(model)
+    traced = _torchscript(packages["he-histology"])
+    x = torch.rand(2, 1, 96, 160)
+    x[:, :, :8] = 0.02  # dark pixels take the linear branch of the Lab companding
+    with torch.no_grad():
+        for a, b in zip(eager(x), traced(x), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_halo_stitches_256_pixel_tiles_like_the_whole_image(packages):
+    """A consumer that crops the declared halo from 256-pixel tiles: no seams."""
+    module = _torchscript(packages["he-histology"])
+    gray = iio.imread(SAMPLES / "cmu1_region_gray.png")[:640, :640]
+    x = torch.from_numpy(_preprocess(gray[None, None]))
+    halo, side = 32, 256
+    inner = side - 2 * halo
+    padded = torch.nn.functional.pad(x, (halo,) * 2 + (halo,) * 2, mode="reflect")
+    tiled = torch.zeros(1, 3, 640, 640)
+    with torch.no_grad():
+        whole = module(x)[0]
+        for top in range(0, 640, inner):
+            for left in range(0, 640, inner):
+                t, l = min(top, 640 - inner), min(left, 640 - inner)
+                out = module(padded[:, :, t : t + side, l : l + side])[0]
+                tiled[:, :, t : t + inner, l : l + inner] = out[:, :, halo:-halo, halo:-halo]
+
+    def lab(rgb):
+        return rgb_to_lab_np((rgb[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+
+    de = ciede2000(lab(tiled), lab(whole))
+    assert de.mean() <= 1.0  # the engine's own limits for 256-pixel tiles
+    assert np.percentile(de, 99.9) <= 5.0
+
+
+def test_round_trip_gives_the_same_colours(packages, tmp_path):
+    gray = example_image("chroma")
+    for name, package in packages.items():
+        back = load_model(package)
+        assert back.card == load_model(name).card
+        a = colorize(gray, name, device="cpu")
+        b = colorize(gray, back, device="cpu")
+        assert np.array_equal(a.rgb, b.rgb), name
+
+
+def test_round_trip_of_a_tuned_model(tmp_path):
+    rgb = iio.imread(SAMPLES / "stardist_histo_rgb.jpg")
+    tuned = train([rgb], base="he-histology", steps=2, out=tmp_path / "mine.safetensors",
+                  progress=False, device="cpu", name="mine")
+    package = export_bioimageio(tmp_path / "mine.safetensors", tmp_path / "mine.zip")
+    gray = example_image("chroma")
+    back = load_model(package)
+    assert back.card["base"]["name"] == "he-histology"
+    assert np.array_equal(colorize(gray, tuned, device="cpu").rgb,
+                          colorize(gray, back, device="cpu").rgb)
+
+
+def test_architecture_source_runs_without_the_package(tmp_path):
+    (tmp_path / "architecture.py").write_text(architecture_source())
+    code = ("import sys; sys.modules['napari_colorize'] = None\n"
+            "import torch, architecture\n"
+            "rgb, c = architecture.GrayToRGB((8, 8, 8, 8))(torch.rand(1, 1, 96, 96))\n"
+            "f, c = architecture.GrayToFractions((8, 8, 8, 8), 3, [0.2, 0.3, 0.5])"
+            "(torch.rand(1, 1, 64, 64))\n"
+            "print(tuple(rgb.shape), tuple(f.shape))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 3, 96, 96) (1, 3, 64, 64)"
+
+
+def test_standalone_networks_match_the_package(tmp_path, packages):
+    """The state dict loads into the source's wrapper and gives the traced module's output."""
+    namespace: dict = {}
+    exec(compile(architecture_source(), "architecture.py", "exec"), namespace)
+    rdf = yaml.safe_load(_member(packages["he-histology"], "rdf.yaml"))
+    entry = rdf["weights"]["pytorch_state_dict"]
+    net = namespace[entry["architecture"]["callable"]](**entry["architecture"]["kwargs"])
+    import io
+
+    net.load_state_dict(torch.load(io.BytesIO(_member(packages["he-histology"], "weights.pt")),
+                                   weights_only=True))
+    x = torch.rand(1, 1, 128, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x)[0],
+                                   _torchscript(packages["he-histology"])(x)[0],
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_bioimageio_spec_and_core_accept_the_packages(packages):
+    """What bioimage.io consumers check: the spec's validation and the model test."""
+    pytest.importorskip("bioimageio.core", reason="the [bioimageio] extra is not installed")
+    from bioimageio.core import test_model
+    from bioimageio.spec import load_description
+
+    for package in packages.values():
+        descr = load_description(package, perform_io_checks=True)
+        assert descr.validation_summary.status != "failed", descr.validation_summary
+        summary = test_model(package)
+        failed = [(d.name, [e.msg[:200] for e in d.errors]) for d in summary.details
+                  if d.status == "failed"]
+        assert summary.status == "passed", failed
