@@ -20,7 +20,8 @@ from napari_colorize.export.source import architecture_source
 from napari_colorize.training.evaluation import ciede2000, rgb_to_lab_np
 
 SAMPLES = Path(__file__).parents[2] / "sample_data"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")]
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +115,9 @@ def test_halo_stitches_256_pixel_tiles_like_the_whole_image(packages):
         whole = module(x)[0]
         for top in range(0, 640, inner):
             for left in range(0, 640, inner):
-                t, l = min(top, 640 - inner), min(left, 640 - inner)
-                out = module(padded[:, :, t : t + side, l : l + side])[0]
-                tiled[:, :, t : t + inner, l : l + inner] = out[:, :, halo:-halo, halo:-halo]
+                y, x = min(top, 640 - inner), min(left, 640 - inner)
+                out = module(padded[:, :, y : y + side, x : x + side])[0]
+                tiled[:, :, y : y + inner, x : x + inner] = out[:, :, halo:-halo, halo:-halo]
 
     def lab(rgb):
         return rgb_to_lab_np((rgb[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
@@ -193,3 +194,71 @@ def test_bioimageio_spec_and_core_accept_the_packages(packages):
         failed = [(d.name, [e.msg[:200] for e in d.errors]) for d in summary.details
                   if d.status == "failed"]
         assert summary.status == "passed", failed
+
+
+# -- bad inputs: one line naming the problem, nothing written ---------------------------------
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"path": "model.tar"}, "must end in .zip"),
+    ({"path": "missing-folder/model.zip"}, "does not exist"),
+    ({"halo": 0}, "halo 0 must be an int from 1"),
+    ({"halo": 2.5}, "halo 2.5 must be an int"),
+    ({"example": np.zeros((4, 64, 64), np.uint8)}, "must be 2-D grayscale"),
+    ({"example": np.zeros((40, 400), np.uint8)}, "smaller than"),
+    ({"model": "no-such-model"}, "unknown model 'no-such-model'"),
+])
+def test_export_refuses_bad_input(tmp_path, monkeypatch, kwargs, message):
+    monkeypatch.chdir(tmp_path)
+    args = {"model": "he-histology", "path": "model.zip", **kwargs}
+    with pytest.raises(ValueError, match=message) as info:
+        export_bioimageio(args.pop("model"), args.pop("path"), **args)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_does_not_replace_without_overwrite(tmp_path):
+    out = tmp_path / "model.zip"
+    out.write_bytes(b"mine")
+    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+        export_bioimageio("he-histology", out)
+    assert out.read_bytes() == b"mine"
+
+
+def _zip(path, files):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _tampered(package, tmp_path, name, data):
+    with zipfile.ZipFile(package) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    files[name] = data
+    return _zip(tmp_path / "tampered.zip", files)
+
+
+def test_load_model_refuses_other_and_broken_packages(tmp_path, packages):
+    other = {"type": "model", "format_version": "0.5.4", "name": "a segmentation model"}
+    cases = [
+        (tmp_path / "junk.zip", "not a readable zip file"),
+        (_zip(tmp_path / "empty.zip", {"README.md": "hi"}), "has no rdf.yaml"),
+        (_zip(tmp_path / "other.zip", {"rdf.yaml": yaml.safe_dump(other)}),
+         "a bioimage.io model that napari-colorize did not export"),
+        (_zip(tmp_path / "bad.zip", {"rdf.yaml": "a: [unclosed"}), "cannot read rdf.yaml"),
+        (_tampered(packages["he-histology"], tmp_path, "he-histology.safetensors", b"x" * 64),
+         "he-histology.safetensors in tampered.zip has sha256"),
+        (tmp_path / "absent.zip", "not found"),
+    ]
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    for path, message in cases:
+        with pytest.raises(ValueError, match=message) as info:
+            load_model(path)
+        assert "\n" not in str(info.value)
+
+
+def test_read_spec_of_a_package(packages):
+    from napari_colorize.models.registry import read_spec
+
+    spec = read_spec(packages["fluorescence-composite"])
+    assert spec.kind == "fractions"
+    assert spec.channel_names == load_model("fluorescence-composite").spec.channel_names

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..models.spec import ModelSpec
+from .rdf import min_side
 
 
 def package_readme(card: dict[str, Any], spec: ModelSpec, halo: int) -> str:
@@ -57,7 +58,7 @@ def _io_section(spec: ModelSpec, halo: int) -> list[str]:
     return [
         "## Inputs and outputs", "",
         f"- Input `gray`: one grayscale channel, height and width multiples of {spec.divisor} "
-        f"(at least {spec.min_tile}). 8-bit images are sRGB gray (v / 255). Other bit depths "
+        f"(at least {min_side(spec, halo)}). 8-bit images are sRGB gray (v / 255). Other bit depths "
         "are scaled by their 0.5 and 99.5 percentiles.",
         f"- Outputs: {out}; and `confidence` in [0, 1].",
         f"- Halo: {halo} pixels per side. A tiled consumer crops it from each tile so tiles "
@@ -82,15 +83,19 @@ def _metrics_section(card: dict[str, Any]) -> list[str]:
             cells = [scores.get(k, {}).get("tissue") for k in ("model", "lut", "mean_chroma",
                                                                 "gray")]
             rows.append(f"| {image} ({split}) | " + " | ".join(map(str, cells)) + " |")
+    head = ["## Validation", ""]
     if rows:
-        return ["## Measured", "",
-                "Tissue CIEDE2000 against the true colour (lower is better), beside simple "
-                "baselines: a per-lightness lookup table, the mean colour, and gray.", "",
+        return [*head,
+                "Gray images made from colour ones, colorized and compared with the true colour: "
+                "tissue CIEDE2000 (lower is better) beside simple baselines (a per-lightness "
+                "lookup table, the mean colour, gray).", "",
                 "| image | model | lookup table | mean colour | gray |", "|---|---|---|---|---|",
                 *rows, ""]
     if metrics:
-        return ["## Measured", "", "```json", json.dumps(metrics, indent=1)[:4000], "```", ""]
-    return []
+        return [*head, "As measured when the model was made (from its card):", "", "```json",
+                json.dumps(metrics, indent=1)[:4000], "```", ""]
+    return [*head, "The card holds no validation figures. Measure the model on your own "
+            "colour images with `napari-colorize evaluate`.", ""]
 
 
 def _data_section(card: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -91,16 +92,20 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
     files: dict[str, bytes] = {}
     test_input = image[None, None]
     gray = _preprocess(test_input)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # TorchScript is deprecated in torch but is what deepImageJ and QuPath run
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch")
         traced = torch.jit.trace(wrapper, torch.from_numpy(gray), check_trace=False)
         outputs = [t.numpy() for t in wrapper(torch.from_numpy(gray))]
+        files["weights.torchscript.pt"] = _torch_bytes(torch.jit.save, traced)
     files["weights.pt"] = _torch_bytes(torch.save, wrapper.state_dict())
-    files["weights.torchscript.pt"] = _torch_bytes(torch.jit.save, traced)
     files["architecture.py"] = architecture_source().encode()
     files["test_input.npy"] = _npy(test_input)
+    files["sample_input.tif"] = _tif(image)
     out_desc = output_tensors(spec, halo)
     for desc, array in zip(out_desc, outputs, strict=True):
         files[f"test_output_{desc['id']}.npy"] = _npy(array.astype(np.float32))
+        files[f"sample_output_{desc['id']}.tif"] = _tif(array[0].squeeze().astype(np.float32))
     files["cover.png"] = _cover(gray[0, 0], outputs[0][0], spec)
     files["README.md"] = package_readme(net.card, spec, halo).encode()
     card_name, weights_name = f"{spec.name}.json", f"{spec.name}.safetensors"
@@ -117,17 +122,18 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
 
 
 def _wrapper(net: ColorModel) -> torch.nn.Module:
-    """The float32 CPU wrapper of a model's network, weights copied."""
+    """Build the float32 CPU wrapper of a model's network, its weights copied."""
     arch = net.card["architecture"]
     widths = tuple(arch["widths"])
+    wrapper: GrayToRGB | GrayToFractions
     if net.spec.kind == "chroma":
-        wrapper: torch.nn.Module = GrayToRGB(widths)
+        wrapper = GrayToRGB(widths)
         wrapper.gamut.copy_((_gamut_table() * GAMUT_MARGIN).flatten())
     else:
         wrapper = GrayToFractions(widths, int(arch["channels"]), arch.get("prior"))
-    state = {k: v.float().cpu() for k, v in net.net.state_dict().items()}
+    state = {k: v.float().cpu().contiguous() for k, v in net.net.state_dict().items()}
     wrapper.net.load_state_dict(state)
-    return wrapper.eval().to(memory_format=torch.contiguous_format)
+    return wrapper.eval()
 
 
 def architecture_kwargs(card: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def architecture_kwargs(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preprocess(raw: np.ndarray) -> np.ndarray:
-    """The package's preprocessing, as bioimage.io consumers apply it (see :mod:`.rdf`)."""
+    """Apply the package's preprocessing as bioimage.io consumers do (see :mod:`.rdf`)."""
     if raw.dtype == np.uint8:
         return (raw.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
     x = raw.astype(np.float32)
@@ -159,8 +165,10 @@ def _description(net: ColorModel, spec: Any, files: dict[str, bytes], outputs: l
     from .. import __version__
 
     card = net.card
-    inputs = [dict(input_tensor(spec, dtype, halo), test_tensor=_file("test_input.npy", files))]
-    outs = [dict(o, test_tensor=_file(f"test_output_{o['id']}.npy", files)) for o in outputs]
+    inputs = [dict(input_tensor(spec, dtype, halo), test_tensor=_file("test_input.npy", files),
+                   sample_tensor=_file("sample_input.tif", files))]
+    outs = [dict(o, test_tensor=_file(f"test_output_{o['id']}.npy", files),
+                 sample_tensor=_file(f"sample_output_{o['id']}.tif", files)) for o in outputs]
     callable_name = "GrayToRGB" if spec.kind == "chroma" else "GrayToFractions"
     torch_version = torch.__version__.split("+")[0]
     return {
@@ -210,15 +218,23 @@ def _npy(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _tif(array: np.ndarray) -> bytes:
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, array, compression="zlib", photometric="minisblack")
+    return buffer.getvalue()
+
+
 def _weights_bytes(net: ColorModel) -> bytes:
-    """The network's weights as a safetensors file (what ``save_model`` writes)."""
+    """Serialise the network's weights as a safetensors file (as ``save_model`` does)."""
     from safetensors.torch import save
 
     return save({k: v.detach().cpu().contiguous() for k, v in net.net.state_dict().items()})
 
 
 def _cover(gray: np.ndarray, first: np.ndarray, spec: Any) -> bytes:
-    """A 2:1 cover: the gray input beside the output (fractions rendered in the palette)."""
+    """Draw a 2:1 cover: the gray input beside the output (fractions in the palette)."""
     from PIL import Image
 
     from ..core.render import render_composite

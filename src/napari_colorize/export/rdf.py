@@ -70,8 +70,10 @@ def input_tensor(spec: ModelSpec, dtype: str, halo: int = HALO) -> dict[str, Any
     Examples
     --------
     >>> entry = input_tensor(ModelSpec("he"), "uint8")
-    >>> entry["axes"][2], [p["id"] for p in entry["preprocessing"]]
-    ({'type': 'space', 'id': 'y', 'size': {'min': 96, 'step': 32}}, ['ensure_dtype', 'scale_linear', 'ensure_dtype'])
+    >>> entry["axes"][2]
+    {'type': 'space', 'id': 'y', 'size': {'min': 96, 'step': 32}}
+    >>> [p["id"] for p in entry["preprocessing"]]
+    ['ensure_dtype', 'scale_linear', 'ensure_dtype']
     """
     size = {"min": min_side(spec, halo), "step": spec.divisor}
     if dtype == "uint8":

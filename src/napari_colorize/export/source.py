@@ -20,9 +20,10 @@ MODULES = (
     "napari_colorize.models.fraction_net",
     "napari_colorize.export.wrapped",
 )
-HEADER = '''"""napari-colorize networks, standalone: the architecture of an exported bioimage.io model.
+HEADER = '''"""napari-colorize networks, standalone: the architecture of an exported bioimage.io
+model (needs only torch).
 
-Assembled from napari-colorize {version} ({modules}); needs only torch.
+Assembled from napari-colorize {version} ({modules}).
 """
 
 from __future__ import annotations

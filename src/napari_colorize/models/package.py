@@ -65,7 +65,8 @@ def unpacked(path: str | Path) -> Iterator[Path]:
                     "bioimage.io models with bioimageio.core, deepImageJ or QuPath)")
             hashes = {str(a.get("source")): a.get("sha256") for a in rdf.get("attachments") or []
                       if isinstance(a, dict)}
-            blobs = {key: _member(zf, path, str(config[key]), hashes) for key in ("card", "weights")}
+            blobs = {key: _member(zf, path, str(config[key]), hashes)
+                     for key in ("card", "weights")}
     except zipfile.BadZipFile:
         raise ValueError(f"model package {path} is not a readable zip file") from None
     with tempfile.TemporaryDirectory(prefix="napari-colorize-package-") as tmp:

@@ -203,9 +203,9 @@ def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
 
 
 def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> ColorModel:
-    """Load a bundled or user model by name, from a ``.safetensors``/``.json`` path, or from a
-    bioimage.io package (``.zip``) that :func:`~napari_colorize.export_bioimageio` wrote.
+    """Load a bundled or user model by name, from its card or weights, or from a package.
 
+    A package is a bioimage.io ``.zip`` that :func:`~napari_colorize.export_bioimageio` wrote.
     The card is checked before anything is built (types, bounds, a weights file beside it);
     the tensors the weights' header declares must be the architecture's, and the weights'
     sha256 must match the card's.
