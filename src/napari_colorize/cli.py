@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        ``colorize``, ``models``, ``train`` and ``evaluate``; the settings of ``colorize``
+        ``colorize``, ``models``, ``train``, ``evaluate`` and ``export``; the settings of ``colorize``
         are options built from :class:`~napari_colorize.core.config.ColorizeConfig`.
 
     Examples
@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="napari-colorize", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for build in (_colorize_parser, _models_parser, _train_parser, _evaluate_parser):
+    for build in (_colorize_parser, _models_parser, _train_parser, _evaluate_parser,
+                  _export_parser):
         build(sub)
     return parser
 
@@ -127,6 +128,24 @@ def _evaluate_parser(sub: Any) -> None:
                         "true colours")
 
 
+def _export_parser(sub: Any) -> None:
+    """``export MODEL OUT.zip``: a bioimage.io model package."""
+    x = sub.add_parser("export", help="export a model as a bioimage.io package (.zip)",
+                       description="Write MODEL as a bioimage.io model package (format 0.5: "
+                                   "TorchScript and state-dict weights, test tensors, cover, "
+                                   "documentation) for Fiji/deepImageJ, QuPath, ilastik and "
+                                   "bioimageio.core.")
+    x.add_argument("model", metavar="MODEL",
+                   help="a model name (see 'napari-colorize models') or a tuned .safetensors")
+    x.add_argument("output", metavar="OUT", help="the package to write (.zip)")
+    x.add_argument("--example", metavar="IMAGE",
+                   help="2-D gray image for the test tensors and the cover (default: a real "
+                        "crop shipped with the package)")
+    x.add_argument("--halo", type=int, default=None, metavar="PIXELS",
+                   help="context a tiled consumer crops per tile side (default 32)")
+    x.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+
+
 def _count(text: str) -> int:
     """Read a whole number >= 0 (an argparse type)."""
     try:
@@ -208,6 +227,13 @@ def _run(args: argparse.Namespace) -> int:
 
             for result in evaluate(args.model, args.images, hints=args.hints):
                 print(json.dumps(result))
+        elif args.command == "export":
+            from .export.package import export_bioimageio
+
+            options = {} if args.halo is None else {"halo": args.halo}
+            path = export_bioimageio(args.model, args.output, example=args.example,
+                                     overwrite=args.overwrite, **options)
+            print(f"wrote {path}", file=sys.stderr)
     except (ValueError, TypeError) as exc:  # bad input: one line, nothing written
         print(f"napari-colorize: error: {_one_line(exc)}", file=sys.stderr)
         return 2

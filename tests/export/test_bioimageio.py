@@ -199,7 +199,7 @@ def test_bioimageio_spec_and_core_accept_the_packages(packages):
 # -- bad inputs: one line naming the problem, nothing written ---------------------------------
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"path": "model.tar"}, "must end in .zip"),
-    ({"path": "missing-folder/model.zip"}, "does not exist"),
+    ({"path": "missing-folder/model.zip"}, "output folder missing-folder does not exist"),
     ({"halo": 0}, "halo 0 must be an int from 1"),
     ({"halo": 2.5}, "halo 2.5 must be an int"),
     ({"example": np.zeros((4, 64, 64), np.uint8)}, "must be 2-D grayscale"),
@@ -218,7 +218,7 @@ def test_export_refuses_bad_input(tmp_path, monkeypatch, kwargs, message):
 def test_export_does_not_replace_without_overwrite(tmp_path):
     out = tmp_path / "model.zip"
     out.write_bytes(b"mine")
-    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+    with pytest.raises(ValueError, match=r"already exists; pass overwrite=True \(--overwrite\)"):
         export_bioimageio("he-histology", out)
     assert out.read_bytes() == b"mine"
 

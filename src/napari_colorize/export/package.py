@@ -76,10 +76,15 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
     out = Path(path)
     if out.suffix.lower() != ".zip":
         raise ValueError(f"package path {out} must end in .zip")
+    if out.is_dir():
+        raise ValueError(f"output {out} is a folder; a package never replaces a folder")
     if out.exists() and not overwrite:
-        raise ValueError(f"output {out} already exists; pass overwrite=True to replace it")
+        raise ValueError(f"output {out} already exists; pass overwrite=True (--overwrite) to "
+                         "replace it")
     if not out.parent.is_dir():
-        raise ValueError(f"folder {out.parent} of the package does not exist")
+        raise ValueError(f"output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"output folder {out.parent} is not writable")
     net = resolve_model(model, "cpu")
     if not isinstance(net, ColorModel) or not net.card.get("architecture"):
         raise ValueError("only models with a card can be exported: pass a model name, a "
