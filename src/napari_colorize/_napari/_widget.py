@@ -21,6 +21,7 @@ from ..models.registry import (
     resolve_device,
 )
 from ._controls import RunControls
+from ._export import ExportButton
 from ._failure import Failure
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Job, plan_job, run_job
@@ -69,6 +70,11 @@ class ColorizeWidget(RunControls, Container):
                                         tooltip=HELP["from_rgb"])
         self._model_combo = ComboBox(label="Model", choices=self._model_choices)
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
+        self._export_button = ExportButton(self._picked_model, self._show_status)
+        model_row = Container(label="Model", layout="horizontal", labels=False,
+                              widgets=[self._model_combo, self._export_button])
+        model_row.margins = (0, 0, 0, 0)
+        model_row.native.layout().setStretch(0, 1)  # the picker takes the room, not the button
         self._scope_combo = ComboBox(label="Scope", choices=SCOPES, value=SCOPES[0])
         self._tile_combo = ComboBox(label="Tile size", choices=TILE_SIZES,
                                     value=DEFAULTS.tile_size, tooltip=HELP["tile_size"])
@@ -89,7 +95,7 @@ class ColorizeWidget(RunControls, Container):
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # a long warning wraps instead of widening the dock
         self.extend([
-            self._layer_combo, self._from_rgb_check, self._model_combo, self._scope_combo,
+            self._layer_combo, self._from_rgb_check, model_row, self._scope_combo,
             self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
             self._confidence_check, self._channels_check, self._run_button,
             self._cancel_button, self._progress, self._status,
@@ -151,6 +157,14 @@ class ColorizeWidget(RunControls, Container):
     def _model_choices(self, _widget: Any = None) -> list[str]:
         return [*list_models(), *self._model_files, LOAD_FILE]
 
+    def _picked_model(self) -> str | None:
+        """The picked model as ``load_model`` takes it: a name, or the file it came from."""
+        choice = self._model_combo.value
+        return None if choice in (None, LOAD_FILE) else self._model_files.get(choice, choice)
+
+    def _show_status(self, text: str) -> None:
+        self._status.value = text
+
     def _model_spec(self, choice: str | None) -> ModelSpec | None:
         """Return the picked model's spec: the loaded model's, else its card's (no weights)."""
         if choice is None:
@@ -177,7 +191,8 @@ class ColorizeWidget(RunControls, Container):
         from qtpy.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getOpenFileName(
-            self.native, "Load colorization model", "", "Models (*.safetensors *.json)"
+            self.native, "Load colorization model", "",
+            "Models (*.safetensors *.json *.zip);;bioimage.io packages (*.zip)"
         )
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
         if path:
@@ -200,7 +215,8 @@ class ColorizeWidget(RunControls, Container):
         Parameters
         ----------
         path : str or Path
-            The model's ``.safetensors`` weights or ``.json`` card.
+            The model's ``.safetensors`` weights or ``.json`` card, or a package napari-colorize
+            exported (``.zip``).
 
         Returns
         -------
