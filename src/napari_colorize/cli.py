@@ -23,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        ``colorize``, ``models``, ``train``, ``evaluate`` and ``export``; the settings of ``colorize``
-        are options built from :class:`~napari_colorize.core.config.ColorizeConfig`.
+        ``colorize``, ``models``, ``train``, ``evaluate`` and ``export``; the settings of
+        ``colorize`` are options built from :class:`~napari_colorize.core.config.ColorizeConfig`.
 
     Examples
     --------

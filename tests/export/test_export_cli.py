@@ -36,5 +36,6 @@ def test_export_bad_options_exit_2_with_one_line(tmp_path, model_path, capsys, m
     monkeypatch.chdir(tmp_path)
     assert main(["export", model_path, "out.zip", *args]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err
+    assert err.count("\n") == 1
     assert not (tmp_path / "out.zip").exists()

@@ -21,7 +21,7 @@ def export_package(model: str, path: str) -> Path | Failure:
         return export_bioimageio(model, path, overwrite=True)
     except (ValueError, TypeError, OSError) as exc:
         return Failure(f"Cannot export {Path(str(model)).name}: {str(exc).splitlines()[0]}")
-    except Exception as exc:  # noqa: BLE001  anything else: one notification, traceback logged
+    except Exception as exc:  # anything else: one notification, its traceback logged
         return Failure.unexpected(exc)
 
 

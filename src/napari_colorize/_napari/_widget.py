@@ -158,7 +158,7 @@ class ColorizeWidget(RunControls, Container):
         return [*list_models(), *self._model_files, LOAD_FILE]
 
     def _picked_model(self) -> str | None:
-        """The picked model as ``load_model`` takes it: a name, or the file it came from."""
+        """Name the picked model as ``load_model`` takes it: a name, or the file it came from."""
         choice = self._model_combo.value
         return None if choice in (None, LOAD_FILE) else self._model_files.get(choice, choice)
 

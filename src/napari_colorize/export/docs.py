@@ -58,8 +58,8 @@ def _io_section(spec: ModelSpec, halo: int) -> list[str]:
     return [
         "## Inputs and outputs", "",
         f"- Input `gray`: one grayscale channel, height and width multiples of {spec.divisor} "
-        f"(at least {min_side(spec, halo)}). 8-bit images are sRGB gray (v / 255). Other bit depths "
-        "are scaled by their 0.5 and 99.5 percentiles.",
+        f"(at least {min_side(spec, halo)}). 8-bit images are sRGB gray (v / 255). Other bit "
+        "depths are scaled by their 0.5 and 99.5 percentiles.",
         f"- Outputs: {out}; and `confidence` in [0, 1].",
         f"- Halo: {halo} pixels per side. A tiled consumer crops it from each tile so tiles "
         "stitch without seams.", "",
