@@ -142,7 +142,8 @@ def _export_parser(sub: Any) -> None:
                    help="2-D gray image for the test tensors and the cover (default: a real "
                         "crop shipped with the package)")
     x.add_argument("--halo", type=int, default=None, metavar="PIXELS",
-                   help="context a tiled consumer crops per tile side (default 32)")
+                   help="context a tiled consumer crops per tile side (default: 32 for colour "
+                        "models, 64 for channel models)")
     x.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 

@@ -37,7 +37,7 @@ MAX_HALO = 256
 
 
 def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any = None,
-                      halo: int = HALO, overwrite: bool = False) -> Path:
+                      halo: int | None = None, overwrite: bool = False) -> Path:
     """Export a model as a bioimage.io model package (format 0.5), a ``.zip``.
 
     Parameters
@@ -50,8 +50,9 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
     example : array-like or path, optional
         A 2-D grayscale image for the test tensors and the cover (centre-cropped to at most
         512 a side); default: a real crop shipped for the model's kind.
-    halo : int
-        Context a tiled consumer crops from each side of each tile's output.
+    halo : int, optional
+        Context a tiled consumer crops from each side of each tile's output; default 32
+        pixels for colour models, 64 for channel models (see :data:`.rdf.HALO`).
     overwrite : bool
         Replace ``path`` if it exists.
 
@@ -90,6 +91,7 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
         raise ValueError("only models with a card can be exported: pass a model name, a "
                          ".safetensors/.json path or a model load_model returned")
     spec = net.spec
+    halo = HALO[spec.kind] if halo is None else halo
     if isinstance(halo, bool) or not isinstance(halo, int) or not 0 < halo <= MAX_HALO:
         raise ValueError(f"halo {halo!r} must be an int from 1 to {MAX_HALO} pixels")
     image = example_image(spec.kind, example, spec.divisor, min_side(spec, halo))

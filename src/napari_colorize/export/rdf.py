@@ -14,9 +14,10 @@ from ..core.intensity import PERCENTILES
 from ..models.spec import ModelSpec
 
 FORMAT_VERSION = "0.5.4"
-#: Output context cropped by tiled consumers, per side (pixels): with it, 256-pixel tiles agree
-#: with the whole image within the engine's own tiling limits (``tests/export``).
-HALO = 32
+#: Output context cropped by tiled consumers, per side (pixels), by model kind: the smallest
+#: that keeps 256-pixel tiles within the engine's own tiling error against the whole image
+#: (``benchmarks/check_bioimageio.py``; channel fractions need more context than chroma).
+HALO = {"chroma": 32, "fractions": 64}
 #: Tags of every package, then per model kind.
 TAGS = ["napari-colorize", "colorization", "pseudo-colour", "2d", "pytorch"]
 KIND_TAGS = {"chroma": ["brightfield", "histology", "h&e", "cie-lab"],
@@ -45,7 +46,7 @@ def min_side(spec: ModelSpec, halo: int) -> int:
     return max(spec.min_tile, (2 * halo // spec.divisor + 1) * spec.divisor)
 
 
-def input_tensor(spec: ModelSpec, dtype: str, halo: int = HALO) -> dict[str, Any]:
+def input_tensor(spec: ModelSpec, dtype: str, halo: int) -> dict[str, Any]:
     """Describe the input: a raw gray image ``(batch, channel, y, x)`` and its preprocessing.
 
     uint8 is sRGB gray (v / 255), as in napari-colorize. Other dtypes are scaled by the
@@ -69,7 +70,7 @@ def input_tensor(spec: ModelSpec, dtype: str, halo: int = HALO) -> dict[str, Any
 
     Examples
     --------
-    >>> entry = input_tensor(ModelSpec("he"), "uint8")
+    >>> entry = input_tensor(ModelSpec("he"), "uint8", 32)
     >>> entry["axes"][2]
     {'type': 'space', 'id': 'y', 'size': {'min': 96, 'step': 32}}
     >>> [p["id"] for p in entry["preprocessing"]]
@@ -103,7 +104,7 @@ def input_tensor(spec: ModelSpec, dtype: str, halo: int = HALO) -> dict[str, Any
     }
 
 
-def output_tensors(spec: ModelSpec, halo: int = HALO) -> list[dict[str, Any]]:
+def output_tensors(spec: ModelSpec, halo: int) -> list[dict[str, Any]]:
     """Describe the outputs: sRGB or channel fractions, then the confidence.
 
     Parameters
@@ -120,7 +121,7 @@ def output_tensors(spec: ModelSpec, halo: int = HALO) -> list[dict[str, Any]]:
 
     Examples
     --------
-    >>> [o["id"] for o in output_tensors(ModelSpec("he"))]
+    >>> [o["id"] for o in output_tensors(ModelSpec("he"), 32)]
     ['rgb', 'confidence']
     """
     if spec.kind == "chroma":
