@@ -25,10 +25,22 @@ pytestmark = [pytest.mark.slow,
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory):
+def tuned(tmp_path_factory):
+    """A model tuned for 10 s on the stardist H&E sample, saved as a user would."""
+    folder = tmp_path_factory.mktemp("tuned")
+    rgb = iio.imread(SAMPLES / "stardist_histo_rgb.jpg")
+    train([rgb], base="he-histology", seconds=10, out=folder / "mine.safetensors",
+          progress=False, device="cpu", name="mine")
+    return folder / "mine.safetensors"
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory, tuned):
     folder = tmp_path_factory.mktemp("packages")
-    return {name: export_bioimageio(name, folder / f"{name}.zip")
-            for name in ("he-histology", "fluorescence-composite")}
+    models = {"he-histology": "he-histology", "fluorescence-composite": "fluorescence-composite",
+              "mine": tuned}
+    return {name: export_bioimageio(model, folder / f"{name}.zip")
+            for name, model in models.items()}
 
 
 def _member(package, name):
@@ -61,7 +73,8 @@ def test_package_files_match_their_hashes(packages):
             assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["source"]
         names = set(zipfile.ZipFile(package).namelist())
         assert {e for e in entries} <= names
-        assert rdf["outputs"][0]["axes"][2]["halo"] == 32
+        halo = {"rgb": 32, "fractions": 64}[rdf["outputs"][0]["id"]]
+        assert [axis["halo"] for axis in rdf["outputs"][0]["axes"][2:]] == [halo, halo]
 
 
 def test_torchscript_reproduces_colorize_on_the_test_input(packages):
@@ -153,26 +166,18 @@ def test_halo_stitches_256_pixel_tiles_like_the_whole_image(packages, name):
     assert np.percentile(de, 99.9) <= np.percentile(engine, 99.9) + 0.5
 
 
-def test_round_trip_gives_the_same_colours(packages, tmp_path):
+def test_round_trip_gives_the_same_colours(packages, tuned):
+    """export -> load_model -> colorize equals the original model, bundled and tuned."""
     gray = example_image("chroma")
+    originals = {"he-histology": "he-histology",
+                 "fluorescence-composite": "fluorescence-composite", "mine": tuned}
     for name, package in packages.items():
         back = load_model(package)
-        assert back.card == load_model(name).card
-        a = colorize(gray, name, device="cpu")
+        assert back.card == load_model(originals[name]).card
+        a = colorize(gray, originals[name], device="cpu")
         b = colorize(gray, back, device="cpu")
         assert np.array_equal(a.rgb, b.rgb), name
-
-
-def test_round_trip_of_a_tuned_model(tmp_path):
-    rgb = iio.imread(SAMPLES / "stardist_histo_rgb.jpg")
-    tuned = train([rgb], base="he-histology", steps=2, out=tmp_path / "mine.safetensors",
-                  progress=False, device="cpu", name="mine")
-    package = export_bioimageio(tmp_path / "mine.safetensors", tmp_path / "mine.zip")
-    gray = example_image("chroma")
-    back = load_model(package)
-    assert back.card["base"]["name"] == "he-histology"
-    assert np.array_equal(colorize(gray, tuned, device="cpu").rgb,
-                          colorize(gray, back, device="cpu").rgb)
+    assert load_model(packages["mine"]).card["base"]["name"] == "he-histology"
 
 
 def test_architecture_source_runs_without_the_package(tmp_path):
@@ -274,7 +279,9 @@ def test_load_model_refuses_other_and_broken_packages(tmp_path, packages):
         (_tampered(packages["he-histology"], tmp_path, "he-histology.safetensors", b"x" * 64),
          "he-histology.safetensors in tampered.zip has sha256"),
         (tmp_path / "absent.zip", "not found"),
+        (tmp_path / "folder.zip", "is a folder, not a .zip file"),
     ]
+    (tmp_path / "folder.zip").mkdir()
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     for path, message in cases:
         with pytest.raises(ValueError, match=message) as info:

@@ -18,6 +18,8 @@ from typing import Any
 #: The description file of a package, and the ``config`` key napari-colorize writes.
 PACKAGE_RDF = "rdf.yaml"
 CONFIG_KEY = "napari_colorize"
+#: Largest member read from a package (the bundled models' weights are a few MB).
+MAX_MEMBER_BYTES = 1 << 30
 
 
 def is_package(path: str | Path) -> bool:
@@ -52,6 +54,8 @@ def unpacked(path: str | Path) -> Iterator[Path]:
         or files whose sha256 differ from the description's (one line naming the file).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"model package {path} is a folder, not a .zip file")
     if not path.is_file():
         raise ValueError(f"model package {path} not found")
     try:
@@ -81,6 +85,8 @@ def _description(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
 
     if PACKAGE_RDF not in zf.namelist():
         raise ValueError(f"{path.name} has no {PACKAGE_RDF}: not a bioimage.io model package")
+    if zf.getinfo(PACKAGE_RDF).file_size > MAX_MEMBER_BYTES:
+        raise ValueError(f"{PACKAGE_RDF} in {path.name} is too large to be a model description")
     try:
         rdf = yaml.safe_load(zf.read(PACKAGE_RDF))
     except yaml.YAMLError as exc:
@@ -94,6 +100,9 @@ def _description(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
 def _member(zf: zipfile.ZipFile, path: Path, name: str, hashes: dict[str, Any]) -> bytes:
     if name not in zf.namelist() or name not in hashes:
         raise ValueError(f"{path.name} lacks {name}, which its description names")
+    if zf.getinfo(name).file_size > MAX_MEMBER_BYTES:
+        raise ValueError(f"{name} in {path.name} is larger than {MAX_MEMBER_BYTES >> 20} MB: "
+                         "not a napari-colorize model")
     data = zf.read(name)
     digest = hashlib.sha256(data).hexdigest()
     if digest != hashes[name]:
