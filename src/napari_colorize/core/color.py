@@ -31,7 +31,7 @@ from .lab import (
 )
 
 __all__ = [
-    "BAND_PIXELS", "fit_chroma", "gray_to_lightness", "lab_f_inverse", "lab_to_srgb",
+    "BAND_PIXELS", "fit_chroma", "gamut_limits", "gray_to_lightness", "lab_f_inverse", "lab_to_srgb",
     "lab_to_srgb_uint8", "linear_to_srgb", "max_chroma", "rgb_to_lab", "rgb_uint8_to_lab",
     "srgb_to_linear", "uint8_lightness_table", "writable",
 ]
@@ -136,6 +136,24 @@ def _gamut_table() -> torch.Tensor:
     table = torch.minimum(table[:-1], table[1:])
     table = torch.cat([table, table[-1:]])
     return table.float()
+
+
+def gamut_limits() -> torch.Tensor:
+    """Return the chroma limits the conversion uses, flattened: (L, hue) cells, margin included.
+
+    Cell ``i * 360 + j`` holds L from ``i / 2`` and hue from ``-pi + j`` degrees.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(201 * 360,)``.
+
+    Examples
+    --------
+    >>> gamut_limits().shape
+    torch.Size([72360])
+    """
+    return (_gamut_table() * _GAMUT_MARGIN).flatten()
 
 
 def max_chroma(lightness: torch.Tensor, hue: torch.Tensor) -> torch.Tensor:
@@ -281,7 +299,7 @@ class _Workspace:
         self.f = torch.empty((6, n), dtype=torch.float32, device=device)
         self.i = torch.empty((2, n), dtype=torch.int32, device=device)
         self.u8 = torch.empty(n, dtype=torch.uint8, device=device)
-        self.gamut = (_gamut_table().flatten() * _GAMUT_MARGIN).to(device)
+        self.gamut = gamut_limits().to(device)
         self.encode = _encode_table().to(device)
         self.matrix = (XYZ_TO_RGB * 65535).tolist()
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.color import _gamut_table
+from ..core.color import gamut_limits
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
 from ..models.registry import resolve_model
 from ..models.spec import ColorModel
@@ -30,7 +30,7 @@ from .docs import package_readme
 from .examples import example_image
 from .rdf import CITATIONS, FORMAT_VERSION, HALO, input_tensor, min_side, output_tensors, tags
 from .source import architecture_source
-from .wrapped import GAMUT_MARGIN, GrayToFractions, GrayToRGB
+from .wrapped import GrayToFractions, GrayToRGB
 
 #: Largest halo offered: more context than the network's receptive field adds nothing.
 MAX_HALO = 256
@@ -135,7 +135,7 @@ def _wrapper(net: ColorModel) -> torch.nn.Module:
     wrapper: GrayToRGB | GrayToFractions
     if net.spec.kind == "chroma":
         wrapper = GrayToRGB(widths)
-        wrapper.gamut.copy_((_gamut_table() * GAMUT_MARGIN).flatten())
+        wrapper.gamut.copy_(gamut_limits())
     else:
         wrapper = GrayToFractions(widths, int(arch["channels"]), arch.get("prior"))
     state = {k: v.float().cpu().contiguous() for k, v in net.net.state_dict().items()}

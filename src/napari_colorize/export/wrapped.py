@@ -22,10 +22,9 @@ from ..core.lab import KAPPA, XN, XYZ_TO_RGB, ZN, gray_to_lightness, linear_to_s
 from ..models.fraction_net import FractionNet
 from ..models.network import ChromaNet
 
-#: Gamut table shape (lightness steps of 0.5, hue steps of 1 degree) and its safety margin:
-#: the same as :mod:`napari_colorize.core.color`.
+#: Gamut table shape (lightness steps of 0.5, hue steps of 1 degree), as
+#: :func:`napari_colorize.core.color.gamut_limits` gives it.
 GAMUT_SHAPE = (201, 360)
-GAMUT_MARGIN = 0.985
 
 
 def lab_to_srgb_in_gamut(
@@ -50,8 +49,8 @@ def lab_to_srgb_in_gamut(
 
     Examples
     --------
-    >>> from napari_colorize.core.color import _gamut_table
-    >>> gamut = (_gamut_table() * GAMUT_MARGIN).flatten()
+    >>> from napari_colorize.core.color import gamut_limits
+    >>> gamut = gamut_limits()
     >>> L, a, b = torch.full((1, 1, 2), 50.0), torch.tensor([[[0.0, 120.0]]]), torch.zeros(1, 1, 2)
     >>> lab_to_srgb_in_gamut(L, a, b, gamut)[0, :, 0, :].T  # mid gray; a red beyond sRGB
     tensor([[0.4663, 0.4663, 0.4663],
