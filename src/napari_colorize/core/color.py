@@ -31,9 +31,9 @@ from .lab import (
 )
 
 __all__ = [
-    "BAND_PIXELS", "fit_chroma", "gamut_limits", "gray_to_lightness", "lab_f_inverse", "lab_to_srgb",
-    "lab_to_srgb_uint8", "linear_to_srgb", "max_chroma", "rgb_to_lab", "rgb_uint8_to_lab",
-    "srgb_to_linear", "uint8_lightness_table", "writable",
+    "BAND_PIXELS", "fit_chroma", "gamut_limits", "gray_to_lightness", "lab_f_inverse",
+    "lab_to_srgb", "lab_to_srgb_uint8", "linear_to_srgb", "max_chroma", "rgb_to_lab",
+    "rgb_uint8_to_lab", "srgb_to_linear", "uint8_lightness_table", "writable",
 ]
 
 # Gamut table resolution: L in [0, 100], hue in [0, 2pi).
