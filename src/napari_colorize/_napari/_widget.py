@@ -13,6 +13,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..core.config import HELP, PRECISIONS, ColorizeConfig
+from ..core.stain_render import make_restain
 from ..models.registry import (
     DEFAULT_MODEL,
     available_devices,
@@ -29,6 +30,7 @@ from ._layers import FROM_RGB, format_progress, made_here
 from ._reference import ReferenceSection, describe_references, reference_labels
 from ._results import remove_running, show_channels, show_result, show_running
 from ._specs import read_spec, widget_options
+from ._stain import stain_fields, text_or_none
 from ._tune import TuneSection
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ class ColorizeWidget(RunControls, Container):
                                       tooltip=HELP["device"])
         self._precision_combo = ComboBox(label="Precision", choices=PRECISIONS,
                                          value=DEFAULTS.precision, tooltip=HELP["precision"])
+        self._stain_edit, self._colors_edit = stain_fields()
         self._confidence_check = CheckBox(text="Confidence layer", value=DEFAULTS.confidence,
                                           tooltip=HELP["confidence"])
         self._channels_check = CheckBox(text="One layer per channel (channel models)",
@@ -97,7 +100,7 @@ class ColorizeWidget(RunControls, Container):
         self.extend([
             self._layer_combo, self._from_rgb_check, model_row, self._scope_combo,
             self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
-            self._confidence_check, self._channels_check, self._run_button,
+            self._stain_edit, self._colors_edit, self._confidence_check, self._channels_check, self._run_button,
             self._cancel_button, self._progress, self._status,
         ])
         self._reference = ReferenceSection(viewer)  # first of the colour-adaptation tools
@@ -178,6 +181,8 @@ class ColorizeWidget(RunControls, Container):
         """Enable the controls of the optional settings the model takes."""
         supports = widget_options(spec)
         self._channels_check.enabled = "channels" in supports
+        for field in (self._stain_edit, self._colors_edit):  # colour (chroma) models only
+            field.enabled = "hints" in supports
         self._reference.set_supported("reference" in supports, spec.name if spec else "")
         self._hints.set_supported("hints" in supports, spec.name if spec else "")
 
@@ -240,17 +245,22 @@ class ColorizeWidget(RunControls, Container):
     def _config(self, supports: frozenset[str]) -> ColorizeConfig:
         """Build the run's settings from the controls, checked as the library checks them.
 
-        Options the model does not take are left out (the engine would refuse them).
+        Options the model does not take are left out (the engine would refuse them); a stain
+        or colour words that name nothing are refused here, before a worker starts.
         """
-        return ColorizeConfig(
+        config = ColorizeConfig(
             tile_size=self._tile_combo.value,
             overlap=int(self._overlap_spin.value),
             device=self._device_combo.value,
             precision=self._precision_combo.value,
             confidence=bool(self._confidence_check.value),
             channels=bool(self._channels_check.value) and "channels" in supports,
+            stain=text_or_none(self._stain_edit) if "hints" in supports else None,
+            colors=text_or_none(self._colors_edit) if "hints" in supports else None,
             from_rgb=bool(self._from_rgb_check.value),
         )
+        make_restain(config.stain, config.colors)
+        return config
 
     def rerun_visible(self) -> Any:
         """Re-colorize the visible region (live hints); after the current run if one is going.

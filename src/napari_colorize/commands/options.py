@@ -20,6 +20,7 @@ _OPTIONS = {
     "batch_size": ("--batch-size", "--batch"), "block_size": ("--block-size",),
     "blending": ("--blending",), "device": ("--device",), "precision": ("--precision",),
     "contrast_limits": ("--contrast-limits",), "palette": ("--palette",),
+    "stain": ("--stain",), "colors": ("--colors",),
     "channels": ("--channels",), "from_rgb": ("--from-rgb",),
     "domain_check": ("--no-domain-check",),
 }
@@ -64,6 +65,10 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         elif name == "palette":
             kw.update(type=_colour_list, metavar="C1,C2,...",
                       help=text + "; comma-separated, e.g. cyan,magenta,#808080")
+        elif name == "stain":
+            kw.update(metavar="NAME")
+        elif name == "colors":
+            kw.update(metavar="WORDS")
         elif name == "channels":
             kw.update(action="store_true", help=text + ", beside an .ome.zarr OUT as "
                                                        "OUT.channels.ome.zarr")

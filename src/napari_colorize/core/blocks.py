@@ -307,6 +307,8 @@ class BlockRunner:
             if plane_no in self.plan.hints:
                 origin = (block.rows.start, block.cols.start)
                 self.plan.hints[plane_no].apply(lightness, pred[:2], origin)
+            if self.plan.restain is not None:  # pointwise: tiles and blocks stay exact
+                self.plan.restain.apply(lightness, pred[:2])
             rgb = lab_to_srgb_uint8(lightness, pred[0], pred[1], out=out)
             if rgb.device.type != "cpu":
                 rgb = _to_host(rgb, target)

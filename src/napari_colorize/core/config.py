@@ -39,7 +39,12 @@ HELP = {
     "blending": "taper: weighted blend of overlaps; constant: each pixel from one tile",
     "confidence": "also compute a per-pixel confidence in [0, 1]",
     "channels": "with a channel model (fluorescence-composite): also return the channel maps",
-    "palette": "with a channel model: one colour per channel (names, #rrggbb or RGB)",
+    "palette": "with a channel model: one colour per channel (names, #rrggbb or RGB), or "
+               "words such as 'nuclear cyan, cytoplasmic magenta, diffuse gray'",
+    "stain": "with a colour model: render in a named stain's dyes, e.g. 'H DAB', 'Masson "
+             "Trichrome', 'QuPath H&E' (default: the model's H&E)",
+    "colors": "with a colour model: dye colours in words, e.g. 'nuclei dark blue, cytoplasm "
+              "pink'",
     "contrast_limits": "intensity window (low, high); default identity for uint8, else the "
                        "0.5-99.5 percentiles of the whole stack",
     "device": "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps",
@@ -78,8 +83,15 @@ class ColorizeConfig:
         Also compute a per-pixel confidence in [0, 1].
     channels : bool
         With a channel model: also return the channel maps.
-    palette : sequence, optional
-        With a channel model: one colour per channel (names, ``#rrggbb`` or RGB).
+    palette : sequence or str, optional
+        With a channel model: one colour per channel (names, ``#rrggbb`` or RGB), or words
+        such as ``"nuclear cyan, cytoplasmic magenta, diffuse gray"``.
+    stain : str, optional
+        With a colour model: render the predicted stain amounts in a named stain's dyes
+        (:mod:`~napari_colorize.core.stains`), lightness kept; default: the model's H&E.
+    colors : str, optional
+        With a colour model: the dyes' colours in words (``"nuclei dark blue, cytoplasm
+        pink"``); they replace the stain's dyes they name.
     contrast_limits : (float, float), optional
         Intensity window (low, high); default identity for uint8, else the 0.5-99.5
         percentiles of the whole stack.
@@ -121,6 +133,8 @@ class ColorizeConfig:
     confidence: bool = False
     channels: bool = False
     palette: Any = None
+    stain: str | None = None
+    colors: str | None = None
     contrast_limits: tuple[float, float] | None = None
     device: Any = "auto"
     precision: str = "auto"
@@ -141,6 +155,9 @@ class ColorizeConfig:
                                 or not 16 <= block <= MAX_BLOCK_SIZE):
             raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
                              f"or 'auto'; got {short_repr(block)}")
+        for name in ("stain", "colors"):  # the names are looked up when a run is planned
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string; got {short_repr(getattr(self, name))}")
         for name in ("confidence", "channels", "from_rgb", "domain_check"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")

@@ -33,6 +33,7 @@ from .plan import make_plan, model_palette
 from .reference import ReferenceMap, check_reference_paths, fit_reference
 from .result import ColorizeResult
 from .run import Run, add_hints, run_metadata
+from .stain_render import model_restain
 from .tile_plan import auto_tile_size
 from .validation import check_input, check_tiling
 
@@ -142,9 +143,12 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
                   n_maps=spec.channels if config.channels and spec.kind != "chroma" else 0)
     config = resolve_config(config, net, image.shape[-2:])
     colours = model_palette(spec, config.channels, config.palette)
+    restain = model_restain(spec, config.stain, config.colors)
     window = compute_window(image, config.contrast_limits)
-    plan = make_plan(image.shape, spec, window, config, colours)
+    plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
+    if restain is not None:
+        meta["stain"] = restain.label
     domain = check_domain(image, net, window, plan.blocks) if config.domain_check else None
     if domain is not None:
         meta["domain"] = domain.to_metadata()

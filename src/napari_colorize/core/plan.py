@@ -76,6 +76,7 @@ class RunPlan:
     palette: tuple = ()
     hints: dict = field(default_factory=dict)  # plane number -> HintField
     reference: Any = None  # a ReferenceMap: the lab's chroma mapping, or None
+    restain: Any = None  # a Restain: the named stain's rendering, or None
 
     @property
     def planes(self) -> list[tuple[int, ...]]:

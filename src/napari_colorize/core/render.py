@@ -15,24 +15,22 @@ import numpy as np
 import torch
 
 from .color import lab_f_inverse, linear_to_srgb
+from .colour_words import BASIC, parse_assignments, parse_colour
 
-#: Colour names a palette may use (RGB in [0, 1]).
-NAMED_COLOURS = {
-    "red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0),
-    "cyan": (0.0, 1.0, 1.0), "magenta": (1.0, 0.0, 1.0), "yellow": (1.0, 1.0, 0.0),
-    "white": (1.0, 1.0, 1.0), "gray": (0.5, 0.5, 0.5), "orange": (1.0, 0.5, 0.0),
-    "purple": (0.5, 0.0, 1.0),
-}
+#: The basic colour names (RGB in [0, 1]); CSS names work too (see :mod:`.colour_words`).
+NAMED_COLOURS = BASIC
 
 
 def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
-    """Read a palette: one colour per channel, as names, ``#rrggbb`` or RGB triples.
+    """Read a palette: one colour per channel, as names, ``#rrggbb``, RGB triples or words.
 
     Parameters
     ----------
     palette : str or sequence
-        Colours: names from ``NAMED_COLOURS``, ``"#rrggbb"`` strings or RGB triples (0-1, or
-        0-255 when any value is above 1). A single string is a one-colour palette.
+        Colours in channel order: basic or CSS names, ``"#rrggbb"`` strings or RGB triples
+        (0-1, or 0-255 when any value is above 1); a string holds one colour or several
+        separated by commas. Or words that name each channel's colour:
+        ``"nuclear cyan, cytoplasmic magenta, diffuse gray"``.
     names : tuple of str
         The model's channel names; the palette needs one colour per name.
 
@@ -52,12 +50,24 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
     array([[1., 0., 0.],
            [0., 1., 0.],
            [0., 0., 1.]], dtype=float32)
+    >>> parse_palette("cytoplasmic dark orange, nuclear cyan", ("nuclear", "cytoplasmic"))
+    array([[0.       , 1.       , 1.       ],
+           [1.       , 0.5490196, 0.       ]], dtype=float32)
     >>> parse_palette(["red"], ("nuclear", "cytoplasmic"))
     Traceback (most recent call last):
     ...
     ValueError: palette has 1 colours but the model predicts 2 channels (nuclear, cytoplasmic)
     """
-    colours = [palette] if isinstance(palette, str) else list(palette)
+    if isinstance(palette, str):
+        palette = [part.strip() for part in palette.split(",") if part.strip()]
+    colours = list(palette)
+    words = {name.lower(): name for name in names}
+    if colours and all(isinstance(c, str) and c.split()[0].lower() in words for c in colours):
+        given = parse_assignments(", ".join(colours), words)  # "nuclear cyan, ..."
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise ValueError(f"palette gives no colour for {', '.join(missing)}")
+        colours = [given[n] for n in names]
     if len(colours) != len(names):
         raise ValueError(
             f"palette has {len(colours)} colours but the model predicts {len(names)} channels "
@@ -66,16 +76,7 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
     out: list[Any] = []  # RGB triples: tuples, lists or arrays
     for colour in colours:
         if isinstance(colour, str):
-            key = colour.lower()
-            if key.startswith("#") and len(key) == 7:
-                out.append([int(key[i : i + 2], 16) / 255 for i in (1, 3, 5)])
-                continue
-            if key not in NAMED_COLOURS:
-                raise ValueError(
-                    f"unknown colour {colour!r}; use an RGB triple, #rrggbb or one of "
-                    f"{', '.join(NAMED_COLOURS)}"
-                )
-            out.append(NAMED_COLOURS[key])
+            out.append(parse_colour(colour))
             continue
         rgb = np.asarray(colour, dtype=np.float64).ravel()
         if rgb.shape != (3,) or not np.isfinite(rgb).all() or rgb.min() < 0:
