@@ -20,7 +20,8 @@ def test_table_records_vectors_sources_and_publications():
         assert m.shape == (2, 3)
         np.testing.assert_allclose(np.linalg.norm(m, axis=1), 1.0)
         assert (m >= 0).all()
-        assert stain.source and stain.reference
+        assert stain.source
+        assert stain.reference
     # scikit-image's rows are read from the installed scikit-image, not copied
     np.testing.assert_allclose(table["skimage hdx"].vectors, colorconv.rgb_from_hdx[:2])
     # QuPath's eosin differs from Fiji's
@@ -126,7 +127,7 @@ def test_tiles_blocks_and_lightness_with_a_stain(pointwise_model, tiny_model, gr
 
 
 def test_channel_models_refuse_a_stain_in_one_line(tmp_path, gray_image, capsys):
-    with pytest.raises(ValueError, match="stain needs a colour .chroma. model") as info:
+    with pytest.raises(ValueError, match=r"stain needs a colour .chroma. model") as info:
         colorize(gray_image, "fluorescence-composite", stain="H DAB", device="cpu")
     assert "\n" not in str(info.value)
     with pytest.raises(TypeError, match="stain must be a string"):

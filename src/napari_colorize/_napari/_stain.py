@@ -32,5 +32,5 @@ def stain_fields() -> tuple[LineEdit, LineEdit]:
 
 
 def text_or_none(field: LineEdit) -> str | None:
-    """The field's text, or None when it is empty."""
+    """Return the field's text, or None when it is empty."""
     return field.value.strip() or None

@@ -100,8 +100,8 @@ class ColorizeWidget(RunControls, Container):
         self.extend([
             self._layer_combo, self._from_rgb_check, model_row, self._scope_combo,
             self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
-            self._stain_edit, self._colors_edit, self._confidence_check, self._channels_check, self._run_button,
-            self._cancel_button, self._progress, self._status,
+            self._stain_edit, self._colors_edit, self._confidence_check, self._channels_check,
+            self._run_button, self._cancel_button, self._progress, self._status,
         ])
         self._reference = ReferenceSection(viewer)  # first of the colour-adaptation tools
         self.append(self._reference)

@@ -1,5 +1,6 @@
-"""Colours in words: CSS colour names ("dark blue", "pink"), ``#rrggbb``, and lists that say
-which structure takes which colour ("nuclei dark blue, cytoplasm pink").
+"""Colours in words: CSS names ("dark blue"), ``#rrggbb``, and "structure colour" lists.
+
+A list says which structure takes which colour: "nuclei dark blue, cytoplasm pink".
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from ..models.spec import ModelSpec
-from .colour_words import parse_assignments
 from .color import fit_chroma
+from .colour_words import parse_assignments
 from .lab import (
     RGB_TO_XYZ,
     XN,
@@ -50,7 +50,7 @@ BAND = 1 << 18
 
 
 def dye_from_colour(rgb: tuple[float, float, float], what: str) -> tuple[float, float, float]:
-    """The optical density (unit length) of a dye that looks like ``rgb`` on white.
+    """Give the optical density (unit length) of a dye that looks like ``rgb`` on white.
 
     Examples
     --------
@@ -105,8 +105,10 @@ class Restain:
 
 
 def _mix(matrix: Any, x: torch.Tensor) -> torch.Tensor:
-    """``matrix @ x`` for a small matrix, element by element: unlike a matrix product, each
-    pixel's result does not depend on how many pixels are computed with it (blocks stay exact).
+    """Compute ``matrix @ x`` for a small matrix, element by element.
+
+    Unlike a matrix product, a pixel's result does not depend on how many pixels are computed
+    with it, so blocks of any size agree.
     """
     m = np.asarray(matrix, dtype=np.float64)
     return torch.stack([sum(float(m[i, k]) * x[k] for k in range(m.shape[1]))  # type: ignore[misc]
@@ -137,7 +139,7 @@ def model_restain(spec: ModelSpec, stain: str | None, colors: str | None) -> Res
     >>> model_restain(spec, "H DAB", None)
     Traceback (most recent call last):
     ...
-    ValueError: stain needs a colour (chroma) model such as he-histology; f predicts channels: use palette= to colour them
+    ValueError: stain needs a colour (chroma) model such as he-histology; f predicts ...
     """
     if spec.kind != "chroma":
         for name, value in (("stain", stain), ("colors", colors)):

@@ -143,8 +143,8 @@ def stain_table() -> dict[str, Stain]:
         pairs = tuple((dyes[i], tuple(float(v) for v in rows[i])) for i in order)
         table[f"skimage {key}"] = _entry(f"skimage {key}", pairs,
                                          f"{SKIMAGE} rgb_from_{key}: {what}", RUIFROK)
-    for name, dyes in _QUPATH.items():
-        table[name] = _entry(name, dyes, "QuPath default stain vectors", QUPATH)
+    for name, qupath_dyes in _QUPATH.items():
+        table[name] = _entry(name, qupath_dyes, "QuPath default stain vectors", QUPATH)
     return table
 
 
