@@ -5,7 +5,7 @@
 Gray images are made from the true colour (same CIE lightness); the model is the bundled
 ``he-histology``. Tissue CIEDE2000 against the truth for:
 
-- the ``eval-ihc`` images (DeepLIIF IHC samples; scikit-image's IHC image): the default H&E
+- the ``eval-ihc`` images (DeepLIIF's IHC samples, scikit-image's IHC image): the default H&E
   rendering, ``stain="H DAB"``, ``stain="QuPath H-DAB"``, and the per-lightness lookup table
   the model was fitted with on H&E (``lut``);
 - the ``eval-only`` H&E images: the default, ``stain="H&E"`` (the same dyes: the prediction
@@ -36,8 +36,6 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=1024)
     args = parser.parse_args()
 
-    import skimage.data
-
     from napari_colorize import load_model
     from napari_colorize.training.datasets import load_rgb
     from napari_colorize.training.evaluation import evaluate_image
@@ -48,7 +46,6 @@ def main() -> None:
                       for n in names],
               "he": [(n, lambda n=n: load_rgb(n)) for names in lab_images("eval-only").values()
                      for n in names]}
-    groups["ihc"].append(("skimage-ihc", skimage.data.immunohistochemistry))
     summary: dict[str, list[float]] = {}
     for group, images in groups.items():
         stains = IHC_STAINS if group == "ihc" else HE_STAINS

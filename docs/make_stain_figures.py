@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs/images/stains.jpg"))
     args = parser.parse_args()
-    gray = iio.imread(ROOT / "sample_data/stardist_histo_gray.png")[:, :400]
+    gray = iio.imread(ROOT / "sample_data/stardist_histo_gray.png")[:224, :300]
     panels = [panel(np.repeat(gray[..., None], 3, -1), "gray input", "stardist H&E, validation")]
     panels.append(panel(colorize(gray, device="cpu").rgb, "he-histology", "the model's own H&E"))
     for name, stain in stain_table().items():
@@ -48,7 +48,7 @@ def main() -> None:
     sheet = Image.new("RGB", (COLUMNS * w, rows * h), "white")
     for i, p in enumerate(panels):
         sheet.paste(p, ((i % COLUMNS) * w, (i // COLUMNS) * h))
-    sheet.save(args.out, quality=88)
+    sheet.save(args.out, quality=85)
     print(f"wrote {args.out} ({len(panels) - 2} stains)")
 
 

@@ -107,6 +107,10 @@ def test_tiles_blocks_and_lightness_with_a_stain(pointwise_model, tiny_model, gr
     tiled = colorize(gray_image, pointwise_model, tile_size=128, overlap=32,
                      blending="constant", block_size=160, stain="H DAB").rgb
     np.testing.assert_array_equal(tiled, whole)
+    stack = np.stack([gray_image, gray_image[::-1]])  # planes: the same as one at a time
+    planes = colorize(stack, pointwise_model, tile_size=128, overlap=32, blending="constant",
+                      stain="H DAB").rgb
+    np.testing.assert_array_equal(planes[0], whole)
     plain = colorize(gray_image, tiny_model, device="cpu").rgb
     stained = colorize(gray_image, tiny_model, device="cpu", stain="Giemsa",
                        colors="cytoplasm orchid")
