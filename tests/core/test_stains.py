@@ -145,3 +145,19 @@ def test_channel_models_refuse_a_stain_in_one_line(tmp_path, gray_image, capsys)
     assert "unknown stain 'H&E DAPI'; close matches" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "o.png").exists()
+
+
+def test_palette_words_name_each_channel():
+    from napari_colorize.core.render import parse_palette
+
+    names = ("nuclear", "cytoplasmic", "diffuse")
+    palette = parse_palette("nuclear cyan, cytoplasmic magenta, diffuse gray", names)
+    np.testing.assert_allclose(palette, [[0, 1, 1], [1, 0, 1], [0.5, 0.5, 0.5]])
+    in_order = parse_palette("dark orange, #00ff00, DarkSlateBlue", names)
+    np.testing.assert_allclose(in_order[0], [1.0, 140 / 255, 0.0])
+    with pytest.raises(ValueError, match="palette gives no colour for diffuse"):
+        parse_palette("nuclear cyan, cytoplasmic magenta", names)
+    with pytest.raises(ValueError, match="unknown colour 'cyann'; close: cyan"):
+        parse_palette("nuclear cyann, cytoplasmic magenta, diffuse gray", names)
+    with pytest.raises(ValueError, match="nuclear is given two colours"):
+        parse_palette("nuclear cyan, nuclear red, diffuse gray", names)
