@@ -11,7 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.utils.notifications import show_warning
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QEvent, QObject, QTimer
+
+#: A run's progress bar appears once the run has lasted this long.
+PROGRESS_DELAY_MS = 300
 
 
 class _WindowWatch(QObject):
@@ -55,10 +58,17 @@ class RunControls:
         worker.finished.connect(self._finished)
         self._job, self._worker = job, worker
         self._run_button.enabled, self._cancel_button.enabled = False, True
-        self._progress.visible, self._progress.value = True, 0
+        self._progress.value = 0
         self._status.value = status
+        # the bar shows only for runs that last: a sub-second preview would just flash it (and
+        # repaint the panel while the run needs the CPU)
+        QTimer.singleShot(PROGRESS_DELAY_MS, lambda: self._show_progress(worker))
         worker.start()
         return worker
+
+    def _show_progress(self, worker: Any) -> None:
+        if self._worker is worker and not self._closing and not getattr(self._job, "live", 0):
+            self._progress.visible = True
 
     def _live(self, handler: Callable[..., None]) -> Callable[..., None]:
         def call(*args: Any) -> None:

@@ -83,6 +83,9 @@ class Job:
     running: Any = None
     #: Whether the user was told once that changing the picks does not change this run.
     noted: bool = False
+    #: A live re-run of the visible region (a hint moved): the layer updating is the feedback,
+    #: so it shows no progress and no notification.
+    live: bool = False
 
     def result_name(self, kind: str = "colorized") -> str:
         """Name this run's result layer of a kind.

@@ -142,10 +142,20 @@ def _update_in_place(layers: Any, job: Job, rgb: Any, tag: dict) -> bool:
             or job.result_name("confidence") in layers):
         return False
     for key, value in job.transforms.items():
-        setattr(old, key, value)
+        if not _same(getattr(old, key, None), value):  # each change is a refresh in napari
+            setattr(old, key, value)
     old.data = rgb
     old.metadata = tag
     return True
+
+
+def _same(current: Any, value: Any) -> bool:
+    """Tell whether a layer's transform already has ``value`` (matrices, units, labels)."""
+    a, b = (getattr(v, "affine_matrix", v) for v in (current, value))
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except (TypeError, ValueError):
+        return False
 
 
 def show_channels(viewer: Any, job: Job, maps: Any, spec: Any) -> None:

@@ -305,6 +305,7 @@ class ColorizeWidget(RunControls, Container):
         model = self._models.get(self._key) or self._model_files.get(choice, choice)
         if job.out is not None:  # whole stack: planes show up here as they finish
             show_running(self._viewer, job)
+        job.live = live
         worker = create_worker(run_job, job, model, _start_thread=False)
         self._note = self._note if checked else ""
         return self._start(worker, job, "starting...")
@@ -323,9 +324,11 @@ class ColorizeWidget(RunControls, Container):
         job = self._job
         if job is None:
             return
-        self._progress.max, self._progress.value = event.total, event.done
         if event.message:
             self._hints.show_count(event.message)
+        if job.live:  # the region updating is the feedback; repaints would slow the run
+            return
+        self._progress.max, self._progress.value = event.total, event.done
         elapsed = time.perf_counter() - job.started
         self._status.value = format_progress(event.done, event.total, event.plane,
                                              event.n_planes, elapsed)
@@ -362,9 +365,10 @@ class ColorizeWidget(RunControls, Container):
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
         colours = f" with the colours of {describe_references(references)}" if references else ""
-        show_info(f"Colorized {job.name!r} in {seconds:.1f} s{colours}.")
-        if self._note:  # last, so it is the notification in view; the status line keeps it
-            show_warning(self._note)
+        if not job.live:  # a live re-run's feedback is the region itself, not a notification
+            show_info(f"Colorized {job.name!r} in {seconds:.1f} s{colours}.")
+        if self._note and (not job.live or result.domain is not None):
+            show_warning(self._note)  # last, so it is the one in view; the status line keeps it
 
     def _on_aborted(self) -> None:
         self._discard()
