@@ -28,6 +28,8 @@ def test_live_reruns_update_one_layer_quietly_and_follow_the_view(qtbot, viewer_
     assert not np.array_equal(np.asarray(second.translate), start)  # placed at the new view
     assert second.data.shape[:2] != gray.shape  # a region, not the whole image
     assert not [n for n in notices if n.startswith("Colorized")]  # no toast per re-run
-    widget._on_run()  # an explicit Run still says what it did
+    assert widget._status.value.startswith("Colorized 'g' in ")  # the status line says it
+    widget._on_run()  # Run on the visible region: the status line too, no toast
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
-    assert [n for n in notices if n.startswith("Colorized")]
+    assert widget._status.value.startswith("Colorized 'g' in ")
+    assert not [n for n in notices if n.startswith("Colorized")]

@@ -110,6 +110,7 @@ class ColorizeWidget(RunControls, Container):
         self.append(self._hints)
         self._rerun_pending = False
         self._note = ""  # the last run's domain warning, kept in the status line
+        self._done = ""  # what the run that just finished did, for the status line
         self._checked: tuple | None = None  # (model key, layer id) of the last domain check
         self._domain: Any = None  # and its score, kept by live re-runs that skip the check
         self._fit: Any = None  # the last reference mapping, reused by live re-runs
@@ -365,8 +366,9 @@ class ColorizeWidget(RunControls, Container):
             show_channels(self._viewer, job, result.channels, model.spec)
         seconds = time.perf_counter() - job.started
         colours = f" with the colours of {describe_references(references)}" if references else ""
-        if not job.live:  # a live re-run's feedback is the region itself, not a notification
-            show_info(f"Colorized {job.name!r} in {seconds:.1f} s{colours}.")
+        self._done = f"Colorized {job.name!r} in {seconds:.1f} s{colours}."
+        if job.scope != VISIBLE:  # a preview reports in the status line: no toast per look
+            show_info(self._done)
         if self._note and (not job.live or result.domain is not None):
             show_warning(self._note)  # last, so it is the one in view; the status line keeps it
 
@@ -381,7 +383,8 @@ class ColorizeWidget(RunControls, Container):
         cancelled = self._job is not None and self._job.cancelled
         self._stopped()
         self._last_plane = None
-        self._status.value = self._note
+        self._status.value = self._note or self._done
+        self._done = ""
         if cancelled:
             self._rerun_pending = False  # Cancel also drops a queued live-hint re-run
         if self._rerun_pending:
