@@ -400,8 +400,17 @@ def colorize(
         With a model that predicts channels (``fluorescence-composite``): also return the
         per-channel maps, float32 ``(K, *image.shape)`` in [0, 1] (with ``out`` a path, written
         beside it as ``x.channels.ome.zarr``). Re-colour them with :func:`render_composite`.
-    palette : list, optional
-        Colour per channel for such models (names, ``#rrggbb`` or RGB); default the model's.
+    palette : list or str, optional
+        Colour per channel for such models (names, ``#rrggbb`` or RGB, or words such as
+        ``"nuclear cyan, cytoplasmic magenta, diffuse gray"``); default the model's.
+    stain : str, optional
+        With a colour model: show the predicted stain amounts in a named stain's dyes, e.g.
+        ``"H DAB"``, ``"Masson Trichrome"``, ``"QuPath H&E"`` (26 stains from Fiji,
+        scikit-image and QuPath; see :mod:`~napari_colorize.core.stains`). Per pixel, after the
+        reference and the hints; lightness is kept. Default: the model's own H&E.
+    colors : str, optional
+        With a colour model: the dyes' colours in words, ``"nuclei dark blue, cytoplasm
+        pink"`` (CSS names or ``#rrggbb``).
     hints : (points, colours), dict or CSV path, optional
         Colour hints: points in data coordinates (``(N, image.ndim)``: plane indices, row,
         column) and the sRGB colour wanted there (0-1 or 0-255). Together the hints fit the
