@@ -295,3 +295,36 @@ def test_read_spec_of_a_package(packages):
     spec = read_spec(packages["fluorescence-composite"])
     assert spec.kind == "fractions"
     assert spec.channel_names == load_model("fluorescence-composite").spec.channel_names
+
+
+def test_a_broken_card_inside_a_package_names_the_package(tmp_path, packages):
+    broken = _tampered(packages["he-histology"], tmp_path, "he-histology.json", b"{not json")
+    rdf = yaml.safe_load(_member(broken, "rdf.yaml"))
+    for entry in rdf["attachments"]:  # re-sign it, as a careless editor would
+        if entry["source"] == "he-histology.json":
+            entry["sha256"] = hashlib.sha256(b"{not json").hexdigest()
+    with zipfile.ZipFile(broken) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    files["rdf.yaml"] = yaml.safe_dump(rdf).encode()
+    resigned = _zip(tmp_path / "resigned.zip", files)
+    with pytest.raises(ValueError, match=r"^model package resigned.zip: cannot read model card "
+                                         r"he-histology.json") as info:
+        load_model(resigned)
+    assert "napari-colorize-package-" not in str(info.value)
+
+
+def test_export_refuses_an_example_with_nan(tmp_path):
+    image = np.full((128, 128), 0.5, np.float32)
+    image[3, 3] = np.nan
+    with pytest.raises(ValueError, match="must hold finite numbers; got dtype float32 with NaN"):
+        export_bioimageio("he-histology", tmp_path / "x.zip", example=image)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_16_bit_example_gives_float_test_tensors(tmp_path):
+    image = (np.random.default_rng(0).random((128, 160)) * 4000).astype(np.uint16)
+    package = export_bioimageio("he-histology", tmp_path / "x.zip", example=image)
+    rdf = yaml.safe_load(_member(package, "rdf.yaml"))
+    assert rdf["inputs"][0]["data"]["type"] == "float32"
+    assert _npy(package, "test_input.npy").dtype == np.float32
+    assert [p["id"] for p in rdf["inputs"][0]["preprocessing"]][1] == "scale_range"

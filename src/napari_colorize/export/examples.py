@@ -60,6 +60,9 @@ def example_image(kind: str, image: Any = None, divisor: int = 32, min_tile: int
     array = np.asarray(image)
     if array.ndim != 2:
         raise ValueError(f"example image must be 2-D grayscale, got shape {array.shape}")
+    if array.dtype.kind not in "uif" or (array.dtype.kind == "f" and not np.isfinite(array).all()):
+        raise ValueError(f"example image must hold finite numbers; got dtype {array.dtype}"
+                         + (" with NaN or infinite values" if array.dtype.kind == "f" else ""))
     if min(array.shape) < min_tile:
         raise ValueError(f"example image {array.shape} is smaller than the model's smallest "
                          f"tile {min_tile} on a side")

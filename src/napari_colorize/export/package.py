@@ -97,7 +97,9 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
     image = example_image(spec.kind, example, spec.divisor, min_side(spec, halo))
     wrapper = _wrapper(net)
     files: dict[str, bytes] = {}
-    test_input = image[None, None]
+    # uint8 is fed as it is; other data as float32, the type the description declares
+    test_input = image[None, None] if image.dtype == np.uint8 else image[None, None].astype(
+        np.float32)
     gray = _preprocess(test_input)
     with torch.no_grad(), warnings.catch_warnings():
         # TorchScript is deprecated in torch but is what deepImageJ and QuPath run

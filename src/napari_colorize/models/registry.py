@@ -5,10 +5,13 @@ Weights are only ever read with safetensors, which holds plain tensors: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -160,7 +163,7 @@ def read_spec(name_or_path: str | Path | None = None) -> ModelSpec:
     ['channels', 'palette']
     """
     if name_or_path is not None and is_package(name_or_path):
-        with unpacked(name_or_path) as card_path:
+        with unpacked(name_or_path) as card_path, _named(name_or_path):
             return read_spec(card_path)
     path = find_card(name_or_path or DEFAULT_MODEL)
     return check_card(_card_data(path), path).spec()
@@ -172,6 +175,16 @@ def _card_data(path: Path) -> Any:
         return json.loads(read_card_text(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"cannot read model card {path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _named(package: str | Path) -> Iterator[None]:
+    """Name the package, not its temporary unpacked files, in an error about its contents."""
+    try:
+        yield
+    except ValueError as exc:
+        text = re.sub(r"\S*napari-colorize-package-[^/\s]*/", "", str(exc))
+        raise ValueError(f"model package {Path(package).name}: {text}") from None
 
 
 def build_network(card: ModelCard | dict[str, Any]) -> torch.nn.Module:
@@ -242,8 +255,8 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
         raise TypeError(f"model must be a model name or a path to a model card or weights; got "
                         f"{type(name_or_path).__name__} {name_or_path!r}")
     if name_or_path is not None and is_package(name_or_path):
-        with unpacked(name_or_path) as unpacked_card:  # the package's own hashes are checked
-            return load_model(unpacked_card, device)
+        with unpacked(name_or_path) as unpacked_card, _named(name_or_path):
+            return load_model(unpacked_card, device)  # the package's own hashes were checked
     card_path = find_card(name_or_path or DEFAULT_MODEL)
     data = _card_data(card_path)
     card = check_card(data, card_path)
