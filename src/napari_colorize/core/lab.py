@@ -156,9 +156,53 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """
     lin = srgb_to_linear(rgb.clamp(0, 1))
     m = RGB_TO_XYZ.to(rgb.dtype)
-    xyz = torch.einsum("ij,j...->i...", m, lin)
+    return xyz_to_lab(torch.einsum("ij,j...->i...", m, lin))
+
+
+def xyz_to_lab(xyz: torch.Tensor) -> torch.Tensor:
+    """Convert CIE XYZ (D65, Y of white 1) to CIE Lab.
+
+    Parameters
+    ----------
+    xyz : torch.Tensor
+        X, Y, Z ``(3, ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        L, a, b ``(3, ...)``.
+
+    Examples
+    --------
+    >>> xyz_to_lab(torch.tensor([[XN], [1.0], [ZN]]))[:, 0]  # the white point
+    tensor([100.,   0.,   0.])
+    """
     fx, fy, fz = lab_f(xyz[0] / XN), lab_f(xyz[1]), lab_f(xyz[2] / ZN)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
+
+
+def lab_to_xyz(lab: torch.Tensor) -> torch.Tensor:
+    """Convert CIE Lab to CIE XYZ (D65, Y of white 1).
+
+    Parameters
+    ----------
+    lab : torch.Tensor
+        L, a, b ``(3, ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        X, Y, Z ``(3, ...)``.
+
+    Examples
+    --------
+    >>> lab_to_xyz(torch.tensor([[100.0], [0.0], [0.0]]))[:, 0]
+    tensor([0.9505, 1.0000, 1.0888])
+    """
+    fy = (lab[0] + 16) / 116
+    fx = fy + lab[1] / 500
+    fz = fy - lab[2] / 200
+    return torch.stack([lab_f_inverse(fx) * XN, lab_f_inverse(fy), lab_f_inverse(fz) * ZN])
 
 
 def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
@@ -179,9 +223,5 @@ def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     >>> lab_to_linear(torch.tensor([[100.0], [0.0], [0.0]], dtype=torch.float64))[:, 0]
     tensor([1.0000, 1.0000, 1.0000], dtype=torch.float64)
     """
-    fy = (lab[0] + 16) / 116
-    fx = fy + lab[1] / 500
-    fz = fy - lab[2] / 200
-    xyz = torch.stack([lab_f_inverse(fx) * XN, lab_f_inverse(fy), lab_f_inverse(fz) * ZN])
     m = XYZ_TO_RGB.to(lab.dtype)
-    return torch.einsum("ij,j...->i...", m, xyz)
+    return torch.einsum("ij,j...->i...", m, lab_to_xyz(lab))

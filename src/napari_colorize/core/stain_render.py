@@ -23,16 +23,7 @@ import torch
 from ..models.spec import ModelSpec
 from .color import fit_chroma
 from .colour_words import parse_assignments
-from .lab import (
-    RGB_TO_XYZ,
-    XN,
-    XYZ_TO_RGB,
-    ZN,
-    lab_f,
-    lab_f_inverse,
-    linear_to_srgb,
-    srgb_to_linear,
-)
+from .lab import RGB_TO_XYZ, XYZ_TO_RGB, lab_to_xyz, linear_to_srgb, srgb_to_linear, xyz_to_lab
 from .stains import Stain, find_stain
 
 #: The dyes the colour models' predictions are deconvolved with.
@@ -98,10 +89,11 @@ class Restain:
         for start in range(0, flat_l.numel(), BAND):
             part = slice(start, start + BAND)
             lab = fit_chroma(torch.cat([flat_l[part][None], flat_ab[:, part]]))
-            od = -torch.log10(linear_to_srgb(_mix(XYZ_TO_RGB, _xyz(lab))).clamp_min(_MIN_RGB))
+            od = -torch.log10(linear_to_srgb(_mix(XYZ_TO_RGB, lab_to_xyz(lab))).clamp_min(_MIN_RGB))
             amounts = _mix(unmix, od).clamp_min(0)
             od = od + _mix(change, amounts)  # the residual od - source.T @ amounts is kept
-            flat_ab[:, part] = _lab(torch.pow(10.0, -od).clamp(0, 1))[1:]
+            rgb = torch.pow(10.0, -od).clamp(0, 1)
+            flat_ab[:, part] = xyz_to_lab(_mix(RGB_TO_XYZ, srgb_to_linear(rgb)))[1:]
 
 
 def _mix(matrix: Any, x: torch.Tensor) -> torch.Tensor:
@@ -113,18 +105,6 @@ def _mix(matrix: Any, x: torch.Tensor) -> torch.Tensor:
     m = np.asarray(matrix, dtype=np.float64)
     return torch.stack([sum(float(m[i, k]) * x[k] for k in range(m.shape[1]))  # type: ignore[misc]
                         for i in range(m.shape[0])])
-
-
-def _xyz(lab: torch.Tensor) -> torch.Tensor:
-    fy = (lab[0] + 16) / 116
-    return torch.stack([lab_f_inverse(fy + lab[1] / 500) * XN, lab_f_inverse(fy),
-                        lab_f_inverse(fy - lab[2] / 200) * ZN])
-
-
-def _lab(rgb: torch.Tensor) -> torch.Tensor:
-    xyz = _mix(RGB_TO_XYZ.numpy(), srgb_to_linear(rgb))
-    fx, fy, fz = lab_f(xyz[0] / XN), lab_f(xyz[1]), lab_f(xyz[2] / ZN)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
 
 
 def model_restain(spec: ModelSpec, stain: str | None, colors: str | None) -> Restain | None:
