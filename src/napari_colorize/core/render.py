@@ -15,10 +15,7 @@ import numpy as np
 import torch
 
 from .color import lab_f_inverse, linear_to_srgb
-from .colour_words import BASIC, parse_assignments, parse_colour
-
-#: The basic colour names (RGB in [0, 1]); CSS names work too (see :mod:`.colour_words`).
-NAMED_COLOURS = BASIC
+from .colour_words import parse_assignments, parse_colour
 
 
 def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.validation import check_finite
+
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 #: The bundled crop a package's test tensors come from, by model kind: a 256 x 256 crop of the
 #: CMU-1 H&E region (uint8 gray), and of the ndev cultured-neuron image (uint16 gray); see
@@ -49,20 +51,16 @@ def example_image(kind: str, image: Any = None, divisor: int = 32, min_tile: int
     >>> example_image("chroma", np.zeros((100, 1000), np.uint8)).shape
     (96, 512)
     """
-    if image is None:
+    if image is None or isinstance(image, (str, Path)):
         from ..io.readers import read_image
 
-        image = read_image(EXAMPLES_DIR / EXAMPLES[kind])
-    elif isinstance(image, (str, Path)):
-        from ..io.readers import read_image
-
-        image = read_image(image)
+        image = read_image(EXAMPLES_DIR / EXAMPLES[kind] if image is None else image)
     array = np.asarray(image)
     if array.ndim != 2:
         raise ValueError(f"example image must be 2-D grayscale, got shape {array.shape}")
-    if array.dtype.kind not in "uif" or (array.dtype.kind == "f" and not np.isfinite(array).all()):
-        raise ValueError(f"example image must hold finite numbers; got dtype {array.dtype}"
-                         + (" with NaN or infinite values" if array.dtype.kind == "f" else ""))
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"example image must hold numbers; got dtype {array.dtype}")
+    check_finite(array, "example image")
     if min(array.shape) < min_tile:
         raise ValueError(f"example image {array.shape} is smaller than the model's smallest "
                          f"tile {min_tile} on a side")

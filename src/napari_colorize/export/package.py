@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..core.color import gamut_limits
+from ..core.intensity import PERCENTILES
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
 from ..models.registry import resolve_model
 from ..models.spec import ColorModel
@@ -165,7 +166,7 @@ def _preprocess(raw: np.ndarray) -> np.ndarray:
     if raw.dtype == np.uint8:
         return (raw.astype(np.float32) * np.float32(1 / 255)).astype(np.float32)
     x = raw.astype(np.float32)
-    low, high = np.percentile(x, [0.5, 99.5])
+    low, high = np.percentile(x, PERCENTILES)  # the window the description declares
     return np.clip((x - low) / (high - low + 1e-6), 0, 1).astype(np.float32)
 
 
