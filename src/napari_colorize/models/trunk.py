@@ -79,8 +79,7 @@ class Trunk(nn.Module):
         >>> Trunk((8, 8, 8, 8)).features(torch.zeros(2, 1, 32, 32)).shape
         torch.Size([2, 8, 8, 8])
         """
-        x = F.pixel_unshuffle(lightness * 0.02 - 1.0, 4)
-        e1 = self.enc1(x)
+        e1 = self.enc1(fold4(lightness))
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
         e4 = self.enc4(e3)
@@ -113,6 +112,38 @@ def zero_head(cin: int, cout: int) -> nn.Conv2d:
     for param in conv.parameters():  # weight, then bias
         nn.init.zeros_(param)
     return conv
+
+
+def fold4(lightness: torch.Tensor) -> torch.Tensor:
+    """``pixel_unshuffle(lightness * 0.02 - 1, 4)``, built channels-last in one pass.
+
+    The same values as the two full-resolution temporaries and the unshuffle it replaces
+    (which took a third of the time outside the convolutions), laid out as the first
+    convolution reads them.
+
+    Parameters
+    ----------
+    lightness : torch.Tensor
+        ``(B, 1, H, W)`` in [0, 100]; ``H``, ``W`` multiples of 4.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, 16, H / 4, W / 4)`` in channels-last memory, about [-1, 1].
+
+    Examples
+    --------
+    >>> x = torch.rand(2, 1, 8, 12) * 100
+    >>> torch.equal(fold4(x), F.pixel_unshuffle(x * 0.02 - 1.0, 4))
+    True
+    """
+    if lightness.requires_grad:  # out= below has no gradient
+        return F.pixel_unshuffle(lightness * 0.02 - 1.0, 4)
+    b, _, h, w = lightness.shape
+    out = torch.empty((b, h // 4, w // 4, 4, 4), dtype=lightness.dtype, device=lightness.device)
+    blocks = lightness.reshape(b, h // 4, 4, w // 4, 4).permute(0, 1, 3, 2, 4)
+    torch.mul(blocks, 0.02, out=out).sub_(1.0)
+    return out.view(b, h // 4, w // 4, 16).permute(0, 3, 1, 2)
 
 
 def unfold4(x: torch.Tensor, channels: int) -> torch.Tensor:
