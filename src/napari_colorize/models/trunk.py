@@ -137,7 +137,7 @@ def fold4(lightness: torch.Tensor) -> torch.Tensor:
     >>> torch.equal(fold4(x), F.pixel_unshuffle(x * 0.02 - 1.0, 4))
     True
     """
-    if lightness.requires_grad:  # out= below has no gradient
+    if lightness.requires_grad or torch.jit.is_tracing():  # out= has no gradient or trace
         return F.pixel_unshuffle(lightness * 0.02 - 1.0, 4)
     b, _, h, w = lightness.shape
     out = torch.empty((b, h // 4, w // 4, 4, 4), dtype=lightness.dtype, device=lightness.device)
