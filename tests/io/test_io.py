@@ -194,3 +194,25 @@ def test_coarse_levels_are_built_block_by_block_as_from_whole_planes(tmp_path, m
     assert merger.rgb.n_block_levels == 1  # levels 1-3 are built at the end
     for level in range(1, 4):
         np.testing.assert_array_equal(root[str(level)][...], downsample(root[str(level - 1)][...]))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.bool_])
+def test_integer_downsample_is_the_rounded_float_mean(dtype):
+    """The integer path gives the float path's bytes, ties rounded half to even."""
+    from napari_colorize.io.pyramid import downsample
+
+    rng = np.random.default_rng(3)
+    top = 2 if dtype is np.bool_ else np.iinfo(dtype).max + 1
+    plane = rng.integers(0, top, (3, 64, 96)).astype(dtype)
+    plane[0, :2, :2] = [[0, 1], [0, 1]] if dtype is not np.bool_ else plane[0, :2, :2]  # 0.5
+    plane[0, :2, 2:4] = [[1, 2], [1, 2]] if dtype is not np.bool_ else plane[0, :2, 2:4]  # 1.5
+    if dtype is np.uint16:
+        plane[1, :2, :2] = 65535  # the sum of four needs 18 bits
+    floats = plane.astype(np.float32)
+    mean = (floats[..., ::2, ::2] + floats[..., 1::2, ::2] + floats[..., ::2, 1::2]
+            + floats[..., 1::2, 1::2]) / 4
+    got = downsample(plane)
+    assert got.dtype == plane.dtype
+    np.testing.assert_array_equal(got, np.round(mean).astype(dtype))
+    if dtype is np.uint8:
+        assert got[0, 0, :2].tolist() == [0, 2]
