@@ -6,6 +6,7 @@ How many levels, 2x means, and chunk sizes that keep each block's chunks its own
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def _mean4_unsigned(plane: np.ndarray) -> np.ndarray:
     h, w = plane.shape[-2:]
     wide = np.uint16 if plane.dtype.itemsize == 1 else np.uint32  # 4 x max fits
     rows = plane.reshape(*plane.shape[:-2], h // 2, 2, w)
-    total = rows[..., 0, :].astype(wide)
+    total: Any = rows[..., 0, :].astype(wide)  # numpy's stubs lose the dtype of a union
     total += rows[..., 1, :]
     pairs = total.reshape(*total.shape[:-1], w // 2, 2)
     total = pairs[..., 0] + pairs[..., 1]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from torch.nn import functional as F
 
 from .trunk import DEFAULT_WIDTHS, Trunk, unfold4, zero_head
@@ -35,7 +34,7 @@ TEXTURE_RADIUS = 6
 
 
 def local_texture(lightness: torch.Tensor) -> torch.Tensor:
-    """Standard deviation of lightness around each pixel, over about 52 x 52 px.
+    """Measure the standard deviation of lightness around each pixel, over about 52 x 52 px.
 
     Measured from the moments of 4x4 blocks, averaged over 13 x 13 blocks (edges replicated),
     so it costs little beside the network and stays well inside a tile's overlap.
