@@ -60,9 +60,11 @@ def local_texture(lightness: torch.Tensor) -> torch.Tensor:
     10.0
     """
     x = lightness.float()
-    r = TEXTURE_RADIUS
-    moments = F.avg_pool2d(torch.cat([x, x * x], 1), 4)
-    moments = F.avg_pool2d(F.pad(moments, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+    r, k = TEXTURE_RADIUS, 2 * TEXTURE_RADIUS + 1
+    moments = torch.cat([F.avg_pool2d(x, 4), F.avg_pool2d(x * x, 4)], 1)
+    moments = F.pad(moments, (r, r, r, r), mode="replicate")
+    # the box in two passes (rows, then columns): 26 instead of 169 additions per position
+    moments = F.avg_pool2d(F.avg_pool2d(moments, (k, 1), stride=1), (1, k), stride=1)
     mean, square = moments[:, :1], moments[:, 1:]
     spread = (square - mean * mean).clamp_min_(0).sqrt_()
     return F.interpolate(spread, scale_factor=4.0, mode="nearest")
