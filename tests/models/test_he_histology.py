@@ -60,3 +60,28 @@ def test_model_beats_gray_and_colours_tissue(model):
     assert conf.dtype == np.float32
     assert 0 <= conf.min()
     assert conf.max() <= 1
+
+
+def test_confidence_of_tiles_matches_whole_image(model, cmu_gray):
+    """The confidence's texture part (52 px) stays inside the tiles' overlap."""
+    tiled = colorize(cmu_gray, model, tile_size=256, confidence=True).confidence
+    whole = colorize(cmu_gray, model, tile_size=1024, overlap=0, confidence=True).confidence
+    diff = np.abs(tiled - whole)
+    assert diff.mean() <= 0.005
+    assert np.percentile(diff, 99.9) <= 0.1
+
+
+def test_confidence_adds_texture_to_the_networks_error():
+    """sigma = sqrt(network's sigma^2 + (0.4 x local lightness spread)^2), confidence exp(-s/8)."""
+    import torch
+
+    from napari_colorize.models.network import ChromaNet
+
+    net = ChromaNet((8, 8, 8, 8))  # an untrained head: the network's sigma is 4 everywhere
+    flat = torch.full((1, 1, 128, 128), 50.0)
+    stripes = flat.clone()
+    stripes[..., ::2] = 70.0  # spread 10 L*
+    with torch.no_grad():
+        plain, textured = net(flat)[0, 2, 64, 64], net(stripes)[0, 2, 64, 64]
+    assert float(plain) == pytest.approx(np.exp(-4 / 8), abs=1e-6)
+    assert float(textured) == pytest.approx(np.exp(-np.hypot(4, 0.4 * 10) / 8), abs=1e-6)
