@@ -208,12 +208,31 @@ class ColorModel:
         if self.device.type in ("cuda", "cpu"):
             x = x.contiguous(memory_format=torch.channels_last)
         kwargs = {"confidence": False} if not confidence and _takes_confidence(self.net) else {}
+        with self.autocast():
+            return self.net(x, **kwargs).float()
+
+    def autocast(self) -> torch.autocast:
+        """Give the autocast context the network runs under (bfloat16 where ``precision`` says).
+
+        Returns
+        -------
+        torch.autocast
+            Enabled for ``precision="bf16"`` on CUDA or CPU, and for ``"auto"`` where
+            :func:`uses_bf16`; otherwise a disabled context (float32).
+
+        Examples
+        --------
+        >>> from napari_colorize.models.network import ChromaNet
+        >>> model = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"), precision="fp32")
+        >>> with model.autocast():
+        ...     torch.is_autocast_enabled("cpu")
+        False
+        """
         kind = self.device.type
         use_bf16 = kind in ("cuda", "cpu") and (
             self.precision == "bf16" or (self.precision == "auto" and uses_bf16(kind)))
-        with torch.autocast(kind if kind in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
-                            enabled=use_bf16):
-            return self.net(x, **kwargs).float()
+        return torch.autocast(kind if kind in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
+                              enabled=use_bf16)
 
     @property
     def name(self) -> str:
