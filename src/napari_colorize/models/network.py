@@ -71,6 +71,15 @@ def local_texture(lightness: torch.Tensor) -> torch.Tensor:
     return F.interpolate(spread, scale_factor=4.0, mode="nearest")
 
 
+def _lut_index(lightness: torch.Tensor) -> torch.Tensor:
+    """Each pixel's bin of the prior table: its lightness rounded (half up), as int32.
+
+    int32 indices make ``index_select`` 2.5x faster than int64 (18 against 45 ms for 4 tiles of
+    1056^2), with the same values.
+    """
+    return (lightness.clamp(0, 100) + 0.5).to(torch.int32)
+
+
 class ChromaNet(Trunk):
     """Lightness ``(B, 1, H, W)`` in [0, 100] -> ``(B, 3, H, W)``: a, b and confidence in [0, 1].
 
@@ -119,9 +128,8 @@ class ChromaNet(Trunk):
         tensor([[20., 80.]])
         """
         b, _, h, w = lightness.shape
-        idx = (lightness.clamp(0, 100) + 0.5).to(torch.int32).flatten()
-        # index_select is the fastest gather on CPU here (embedding is 20x slower), and with
-        # int32 indices 2.5x faster than with int64 (18 against 45 ms for 4 tiles of 1056^2).
+        # index_select is the fastest gather on CPU here (embedding is 20x slower)
+        idx = _lut_index(lightness).flatten()
         return self.lut.index_select(1, idx).view(2, b, h, w).permute(1, 0, 2, 3)
 
     def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,7 +218,7 @@ class ChromaNet(Trunk):
         b, _, h, w = lightness.shape
         dtype = torch.promote_types(self.lut.dtype, out.dtype)
         ab = torch.empty((b, 2, h, w), dtype=dtype, device=lightness.device)
-        idx = (lightness.clamp(0, 100) + 0.5).to(torch.int32).view(b, -1)
+        idx = _lut_index(lightness).view(b, -1)
         lut = self.lut.to(dtype)
         for i in range(b):
             for c in range(2):
