@@ -13,7 +13,7 @@ from ..models.spec import ModelSpec
 
 #: Every option the widget offers: all are offered while a model's card cannot be read
 #: (loading the model then says why). "reference" is a run's colour references.
-ALL_OPTIONS = frozenset({"hints", "channels", "palette", "reference"})
+ALL_OPTIONS = frozenset({"hints", "channels", "palette", "reference", "stain"})
 
 
 def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
@@ -48,8 +48,8 @@ def read_spec(name_or_path: str | Path | None) -> ModelSpec | None:
 def widget_options(spec: ModelSpec | None) -> frozenset[str]:
     """Name the options the widget offers for a model: what its spec supports, and references.
 
-    Colour references recolour a model's chroma, so only colour (chroma) models take them,
-    as the engine checks.
+    Colour references and named stains recolour a model's chroma, so only colour (chroma)
+    models take them, as the engine checks.
 
     Parameters
     ----------
@@ -59,13 +59,13 @@ def widget_options(spec: ModelSpec | None) -> frozenset[str]:
     Returns
     -------
     frozenset of str
-        Among ``"hints"``, ``"channels"``, ``"palette"`` and ``"reference"``; all of them for
-        an unknown model.
+        Among ``"hints"``, ``"channels"``, ``"palette"``, ``"reference"`` and ``"stain"``; all
+        of them for an unknown model.
 
     Examples
     --------
     >>> sorted(widget_options(ModelSpec("he")))
-    ['hints', 'reference']
+    ['hints', 'reference', 'stain']
     >>> channels = ModelSpec("f", kind="fractions", channel_names=("a", "b"),
     ...                      palette=((0, 1, 1), (1, 0, 1)))
     >>> sorted(widget_options(channels))
@@ -73,4 +73,4 @@ def widget_options(spec: ModelSpec | None) -> frozenset[str]:
     """
     if spec is None:
         return ALL_OPTIONS
-    return spec.supports | ({"reference"} if spec.kind == "chroma" else frozenset())
+    return spec.supports | ({"reference", "stain"} if spec.kind == "chroma" else frozenset())

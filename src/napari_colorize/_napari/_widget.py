@@ -182,8 +182,8 @@ class ColorizeWidget(RunControls, Container):
         """Enable the controls of the optional settings the model takes."""
         supports = widget_options(spec)
         self._channels_check.enabled = "channels" in supports
-        for field in (self._stain_edit, self._colors_edit):  # colour (chroma) models only
-            field.enabled = "hints" in supports
+        for field in (self._stain_edit, self._colors_edit):
+            field.enabled = "stain" in supports
         self._reference.set_supported("reference" in supports, spec.name if spec else "")
         self._hints.set_supported("hints" in supports, spec.name if spec else "")
 
@@ -256,8 +256,8 @@ class ColorizeWidget(RunControls, Container):
             precision=self._precision_combo.value,
             confidence=bool(self._confidence_check.value),
             channels=bool(self._channels_check.value) and "channels" in supports,
-            stain=text_or_none(self._stain_edit) if "hints" in supports else None,
-            colors=text_or_none(self._colors_edit) if "hints" in supports else None,
+            stain=text_or_none(self._stain_edit) if "stain" in supports else None,
+            colors=text_or_none(self._colors_edit) if "stain" in supports else None,
             from_rgb=bool(self._from_rgb_check.value),
         )
         make_restain(config.stain, config.colors)
