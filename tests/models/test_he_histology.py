@@ -63,7 +63,7 @@ def test_model_beats_gray_and_colours_tissue(model):
 
 
 def test_confidence_of_tiles_matches_whole_image(model, cmu_gray):
-    """The confidence's texture part (52 px) stays inside the tiles' overlap."""
+    """The confidence's local colour spread (52 px) stays inside the tiles' overlap."""
     tiled = colorize(cmu_gray, model, tile_size=256, confidence=True).confidence
     whole = colorize(cmu_gray, model, tile_size=1024, overlap=0, confidence=True).confidence
     diff = np.abs(tiled - whole)
@@ -71,8 +71,8 @@ def test_confidence_of_tiles_matches_whole_image(model, cmu_gray):
     assert np.percentile(diff, 99.9) <= 0.1
 
 
-def test_confidence_adds_texture_to_the_networks_error():
-    """sigma = sqrt(network's sigma^2 + (0.4 x local lightness spread)^2), confidence exp(-s/8)."""
+def test_confidence_adds_the_local_colour_spread_to_the_networks_error():
+    """sigma^2 = network's sigma^2 + local variance of (0.4 L*, a*, b*); confidence exp(-s/8)."""
     import torch
 
     from napari_colorize.models.network import ChromaNet
@@ -83,5 +83,8 @@ def test_confidence_adds_texture_to_the_networks_error():
     stripes[..., ::2] = 70.0  # spread 10 L*
     with torch.no_grad():
         plain, textured = net(flat)[0, 2, 64, 64], net(stripes)[0, 2, 64, 64]
+        net.lut[0] = torch.arange(101.0) / 2  # a* follows L*: the stripes' a* spread is 5
+        coloured = net(stripes)[0, 2, 64, 64]
     assert float(plain) == pytest.approx(np.exp(-4 / 8), abs=1e-6)
     assert float(textured) == pytest.approx(np.exp(-np.hypot(4, 0.4 * 10) / 8), abs=1e-6)
+    assert float(coloured) == pytest.approx(np.exp(-np.sqrt(16 + 16 + 25) / 8), abs=1e-6)
