@@ -1,6 +1,11 @@
 """How well can a confidence rank the tiles of each image? Prints one JSON line per image.
 
     python benchmarks/confidence_study.py [--model he-histology] [--lab-ensemble SECONDS]
+    python benchmarks/confidence_study.py --unseen
+
+``--unseen``: every lab image of ``napari_colorize.training.labs`` (``train`` and ``eval-only``
+rows) that the recipe neither trained, validated nor held out on, central crop of at most 1024
+px: the same tile Spearman per lab and pooled over all labs' tiles, then one summary line.
 
 For the recipe's validation and held-out images: the per-64-px-tile Spearman of the model's
 (1 - confidence) against its CIEDE2000 (as `evaluate` reports it), the same with the tile grid
@@ -60,12 +65,56 @@ def lab_models(base, seconds: float) -> list:
             for image in region_images(HE_HISTOLOGY.train)]
 
 
+def unseen_labs(model) -> None:
+    """Confidence Spearman of ``model`` on the labs of images the recipe never used."""
+    from scipy.stats import spearmanr
+
+    from napari_colorize.training.datasets import load_rgb
+    from napari_colorize.training.evaluation import tile_means
+    from napari_colorize.training.labs import lab_images
+
+    used = {r.image for r in HE_HISTOLOGY.train + HE_HISTOLOGY.validation + HE_HISTOLOGY.holdout}
+    labs = {**lab_images("train"), **lab_images("eval-only")}
+    pooled: list[tuple[float, float]] = []
+    per_lab = {}
+    for lab, names in labs.items():
+        pairs: list[tuple[float, float]] = []
+        for name in names:
+            if name in used:
+                continue
+            rgb = load_rgb(name)
+            h, w = rgb.shape[:2]
+            r0, c0 = max(0, (h - 1024) // 2), max(0, (w - 1024) // 2)
+            rgb = np.ascontiguousarray(rgb[r0:r0 + 1024, c0:c0 + 1024])
+            truth = rgb_to_lab_np(rgb)
+            mask = tissue_mask(truth)
+            result = colorize(rgb, model, from_rgb=True, confidence=True)
+            error = ciede2000(rgb_to_lab_np(result.rgb), truth)
+            pairs += list(zip(*tile_means(1 - result.confidence, error, mask), strict=True))
+        if len(pairs) >= 10:
+            per_lab[lab] = _round(float(spearmanr(*zip(*pairs, strict=True)).statistic))
+            print(json.dumps({"lab": lab, "tiles": len(pairs),
+                              "confidence_spearman": per_lab[lab]}), flush=True)
+            pooled += pairs
+    print(json.dumps({
+        "labs": len(per_lab), "tiles": len(pooled),
+        "confidence_spearman_pooled": _round(float(spearmanr(*zip(*pooled, strict=True))
+                                                    .statistic)),
+        "confidence_spearman_lab_mean": _round(float(np.mean(list(per_lab.values())))),
+        "confidence_spearman_lab_worst": min(per_lab.values()),
+    }), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--lab-ensemble", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--unseen", action="store_true", help="labs the recipe never used")
     args = parser.parse_args()
     model = load_model(args.model, device="cpu")
+    if args.unseen:
+        unseen_labs(model)
+        return
     labs = lab_models(model, args.lab_ensemble) if args.lab_ensemble > 0 else []
     regions = HE_HISTOLOGY.validation + HE_HISTOLOGY.holdout
     for region, rgb in zip(regions, region_images(regions), strict=True):

@@ -92,6 +92,18 @@ def test_absurd_widths_are_refused_before_anything_is_built(saved, monkeypatch, 
     refused(edit_arch(saved, widths=widths), match)
 
 
+@pytest.mark.parametrize("spread", [-1, 11, "1", True, None, float("nan")])
+def test_bad_colour_spread_is_refused(saved, monkeypatch, spread):
+    no_network(monkeypatch)
+    refused(edit_arch(saved, colour_spread=spread),
+            r"architecture.colour_spread must be a number in \[0, 10.0\]")
+
+
+def test_colour_spread_travels_with_the_card(saved):
+    edit_arch(saved, colour_spread=0.5)
+    assert load_model(saved).net.colour_spread == 0.5
+
+
 def test_absurd_widths_never_allocate(saved):
     """[100000]*4 would need hundreds of GB: the answer comes at once, in this process."""
     edit_arch(saved, widths=[100000] * 4)

@@ -62,8 +62,12 @@ def test_model_beats_gray_and_colours_tissue(model):
     assert conf.max() <= 1
 
 
-def test_confidence_of_tiles_matches_whole_image(model, cmu_gray):
+@pytest.mark.parametrize("spread", [0.0, 1.0])
+def test_confidence_of_tiles_matches_whole_image(cmu_gray, spread):
     """The confidence's local colour spread (52 px) stays inside the tiles' overlap."""
+    model = load_model("he-histology", device="cpu")
+    assert model.net.colour_spread == 0.0  # the bundled card's choice; 1 is the recipe's
+    model.net.colour_spread = spread
     tiled = colorize(cmu_gray, model, tile_size=256, confidence=True).confidence
     whole = colorize(cmu_gray, model, tile_size=1024, overlap=0, confidence=True).confidence
     diff = np.abs(tiled - whole)
@@ -88,3 +92,6 @@ def test_confidence_adds_the_local_colour_spread_to_the_networks_error():
     assert float(plain) == pytest.approx(np.exp(-4 / 8), abs=1e-6)
     assert float(textured) == pytest.approx(np.exp(-np.hypot(4, 0.4 * 10) / 8), abs=1e-6)
     assert float(coloured) == pytest.approx(np.exp(-np.sqrt(16 + 16 + 25) / 8), abs=1e-6)
+    net.colour_spread = 0.0  # the network's predicted error alone
+    with torch.no_grad():
+        assert float(net(stripes)[0, 2, 64, 64]) == pytest.approx(np.exp(-4 / 8), abs=1e-6)

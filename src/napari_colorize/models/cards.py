@@ -54,6 +54,9 @@ class Architecture:
         FractionNet only: the number of classes.
     prior : tuple of float, optional
         FractionNet only: the mean class mix uncertain fractions fall back on.
+    colour_spread : float
+        ChromaNet only: weight of the local colour spread in the confidence (JSON key
+        ``colour_spread``; 1 where a card leaves it out).
 
     Raises
     ------
@@ -74,6 +77,7 @@ class Architecture:
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     channels: int | None = None
     prior: tuple[float, ...] | None = None
+    colour_spread: float = 1.0
 
     def __post_init__(self) -> None:
         """Check the network and its settings."""
@@ -104,12 +108,13 @@ class Architecture:
         Examples
         --------
         >>> Architecture.from_dict({})
-        Architecture(network='ChromaNet', widths=(32, 64, 96, 128), channels=None, prior=None)
+        Architecture(network='ChromaNet', widths=(32, 64, 96, 128), channels=None, prior=None,
+                     colour_spread=1.0)
         """
         network = data.get("class", "ChromaNet")
         widths = tuple(data.get("widths", DEFAULT_WIDTHS))
         if network != "FractionNet":
-            return cls(network, widths)
+            return cls(network, widths, colour_spread=float(data.get("colour_spread", 1.0)))
         prior = data.get("prior")
         return cls(network, widths,
                    channels=int(data.get("channels", len(channel_names or ()))),
@@ -136,7 +141,8 @@ class Architecture:
             p = net.class_prior
             prior = None if p is None else tuple(round(float(v), 6) for v in p.flatten())
             return cls("FractionNet", net.widths, channels=net.channels, prior=prior)
-        return cls(type(net).__name__, net.widths)
+        return cls(type(net).__name__, net.widths,
+                   colour_spread=getattr(net, "colour_spread", 1.0))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of the card.
@@ -148,12 +154,14 @@ class Architecture:
         Examples
         --------
         >>> Architecture().to_dict()
-        {'class': 'ChromaNet', 'widths': [32, 64, 96, 128]}
+        {'class': 'ChromaNet', 'widths': [32, 64, 96, 128], 'colour_spread': 1.0}
         """
         out: dict[str, Any] = {"class": self.network, "widths": list(self.widths)}
         if self.network == "FractionNet":
             out.update(channels=self.channels,
                        prior=None if self.prior is None else list(self.prior))
+        else:
+            out.update(colour_spread=self.colour_spread)
         return out
 
     def build(self) -> nn.Module:
@@ -171,7 +179,7 @@ class Architecture:
         if self.network == "FractionNet":
             return FractionNet(_four(self.widths), channels=self.channels or 0,
                                prior=self.prior)
-        return ChromaNet(_four(self.widths))
+        return ChromaNet(_four(self.widths), colour_spread=self.colour_spread)
 
 
 def _four(widths: tuple[int, ...]) -> tuple[int, int, int, int]:

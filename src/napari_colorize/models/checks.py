@@ -28,11 +28,13 @@ MAX_WIDTH = 1024
 MAX_CARD_BYTES = 16 << 20
 MAX_TILE = 8192
 MAX_CHANNELS = 64
+#: Largest weight of the local colour spread in a colour model's confidence.
+MAX_COLOUR_SPREAD = 10.0
 #: Room for the safetensors header (names, shapes, metadata) beside the tensors' bytes.
 HEADER_SLACK = 1 << 20
 
 ARCHITECTURE_KEYS = {
-    "ChromaNet": {"class", "widths"},
+    "ChromaNet": {"class", "widths", "colour_spread"},
     "FractionNet": {"class", "widths", "channels", "prior"},
 }
 
@@ -168,6 +170,12 @@ def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
             raise fail(f"architecture.prior must be {channels} fractions summing to 1; got "
                        f"{short_repr(prior)}")
         out.update(channels=channels, prior=prior)
+    else:
+        spread = arch.get("colour_spread", 1.0)
+        if not (_number(spread) and 0 <= spread <= MAX_COLOUR_SPREAD):
+            raise fail(f"architecture.colour_spread must be a number in [0, {MAX_COLOUR_SPREAD}]; "
+                       f"got {short_repr(spread)}")
+        out.update(colour_spread=spread)
     return out
 
 
