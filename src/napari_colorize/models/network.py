@@ -8,13 +8,14 @@ corrects.
 The confidence combines two spreads of the colour error. The head's log-variance is what
 training measured: ambiguity within the training labs. On a lab the model has never seen, most
 of the error is that lab's stain, and it is largest where the colour changes: textured tissue
-(nuclei, edges, dense cells) and borders between structures of different hue. Across
-leave-one-lab-out folds, 64-px tiles are ranked by their error (Spearman, pooled) at 0.07 by the
-head's variance, 0.39 by the local spread of lightness, 0.41 by that of the predicted chroma and
-0.415 by both. So the confidence's sigma adds, in quadrature, the head's sigma and ``colour_spread`` times the
-local spread of the predicted colour (:func:`local_variance` of L* x :data:`LIGHTNESS_WEIGHT`,
-a*, b*). The bundled ``he-histology``, trained longer on two images, is the exception: on the labs
-it never saw its head's sigma alone ranks better, so its card sets ``colour_spread`` to 0.
+(nuclei, edges, dense cells) and borders between structures of different hue. For models trained
+by the recipe on many labs (leave-one-lab-out folds), 64-px tiles are ranked by their error
+(Spearman, pooled) at 0.07 by the head's variance, 0.39 by the local spread of lightness, 0.41
+by that of the predicted chroma and 0.415 by both. So the confidence's sigma adds, in
+quadrature, the head's sigma and ``colour_spread`` times the local spread of the predicted
+colour (:func:`local_variance` of L* x :data:`LIGHTNESS_WEIGHT`, a*, b*). The bundled
+``he-histology``, trained longer on two images, is the exception: on the labs it never saw its
+head's sigma alone ranks better, so its card sets ``colour_spread`` to 0.
 """
 
 from __future__ import annotations
