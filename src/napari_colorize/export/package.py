@@ -137,7 +137,7 @@ def _wrapper(net: ColorModel) -> torch.nn.Module:
     widths = tuple(arch["widths"])
     wrapper: GrayToRGB | GrayToFractions
     if net.spec.kind == "chroma":
-        wrapper = GrayToRGB(widths)
+        wrapper = GrayToRGB(widths, float(arch.get("colour_spread", 1.0)))
         wrapper.gamut.copy_(gamut_limits())
     else:
         wrapper = GrayToFractions(widths, int(arch["channels"]), arch.get("prior"))
@@ -152,12 +152,14 @@ def architecture_kwargs(card: dict[str, Any]) -> dict[str, Any]:
     Examples
     --------
     >>> architecture_kwargs({"architecture": {"class": "ChromaNet", "widths": [8, 8, 8, 8]}})
-    {'widths': [8, 8, 8, 8]}
+    {'widths': [8, 8, 8, 8], 'colour_spread': 1.0}
     """
     arch = card["architecture"]
     kwargs: dict[str, Any] = {"widths": list(arch["widths"])}
     if arch.get("class") == "FractionNet":
         kwargs.update(channels=int(arch["channels"]), prior=arch.get("prior"))
+    else:
+        kwargs.update(colour_spread=float(arch.get("colour_spread", 1.0)))
     return kwargs
 
 

@@ -85,6 +85,8 @@ class GrayToRGB(nn.Module):
     ----------
     widths : tuple of 4 int
         The :class:`ChromaNet`'s widths.
+    colour_spread : float
+        The :class:`ChromaNet`'s weight of the local colour spread in the confidence.
 
     Examples
     --------
@@ -96,9 +98,10 @@ class GrayToRGB(nn.Module):
 
     gamut: torch.Tensor
 
-    def __init__(self, widths: tuple[int, int, int, int] = (32, 64, 96, 128)) -> None:
+    def __init__(self, widths: tuple[int, int, int, int] = (32, 64, 96, 128),
+                 colour_spread: float = 1.0) -> None:
         super().__init__()
-        self.net = ChromaNet(widths)
+        self.net = ChromaNet(widths, colour_spread)
         self.register_buffer("gamut", torch.zeros(GAMUT_SHAPE[0] * GAMUT_SHAPE[1]))
 
     def forward(self, gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -327,7 +327,7 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
     save_file(state, tmp)
     card = dict(card, weights=out.name, sha256=sha256_file(tmp))
     card.setdefault("card_version", CARD_VERSION)
-    card.setdefault("architecture", Architecture(widths=tuple(cast(Trunk, net).widths)).to_dict())
+    card.setdefault("architecture", Architecture.of(cast(Trunk, net)).to_dict())
     card_path = out.with_suffix(".json")
     card_tmp = card_path.with_name(card_path.name + ".part")
     card_tmp.write_text(json.dumps(card, indent=2) + "\n")

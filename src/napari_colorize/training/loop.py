@@ -298,7 +298,7 @@ def iter_train(
         version="1",
         base=base_card.get("name"),
         baselines=base_card.get("baselines", {}),
-        architecture=Architecture(widths=net.widths),
+        architecture=Architecture.of(net),
         training={
             "steps": step,
             "seconds": round(time.perf_counter() - start, 1),

@@ -303,7 +303,7 @@ def _card(name, base_model, config, rgb, masks, labels, metrics) -> ModelCard:
         description=f"{base_model.spec.name} v{base_model.spec.version} tuned on "
                     f"{len(rgb)} reference image(s): {', '.join(labels)}",
         baselines={"mean_ab": mean_chroma(rgb)},
-        architecture=Architecture(widths=base_model.net.widths),
+        architecture=Architecture.of(base_model.net),
         divisor=base_model.spec.divisor,
         min_tile=base_model.spec.min_tile,
         kind="chroma",
