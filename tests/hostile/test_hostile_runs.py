@@ -347,13 +347,14 @@ def test_signal_mid_run_leaves_a_resumable_output(tmp_path, stack, model_path, c
     assert main(["colorize", args[0], str(reference), *args[1:]]) == 0
     out = tmp_path / "out.ome.zarr"
     child = textwrap.dedent(f"""
-        import sys
+        import sys, time
         from napari_colorize.cli import main
         from napari_colorize.io import ngff
         done = ngff.OmeZarrMerger.mark_done
         def mark_done(self, key):
             done(self, key)
             print(key, flush=True)
+            time.sleep(0.2)  # the signal lands mid-run, however fast the rest would be
         ngff.OmeZarrMerger.mark_done = mark_done
         sys.exit(main(["colorize", {args[0]!r}, {str(out)!r}, *{args[1:]!r}]))
     """)
