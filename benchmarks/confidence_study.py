@@ -1,11 +1,13 @@
 """How well can a confidence rank the tiles of each image? Prints one JSON line per image.
 
     python benchmarks/confidence_study.py [--model he-histology] [--lab-ensemble SECONDS]
-    python benchmarks/confidence_study.py --unseen
+    python benchmarks/confidence_study.py --unseen [--colour-spread W]
 
 ``--unseen``: every lab image of ``napari_colorize.training.labs`` (``train`` and ``eval-only``
 rows) that the recipe neither trained, validated nor held out on, central crop of at most 1024
 px: the same tile Spearman per lab and pooled over all labs' tiles, then one summary line.
+``--colour-spread W`` overrides the card's weight of the local colour spread in the confidence
+(0: the network's predicted error alone).
 
 For the recipe's validation and held-out images: the per-64-px-tile Spearman of the model's
 (1 - confidence) against its CIEDE2000 (as `evaluate` reports it), the same with the tile grid
@@ -110,8 +112,11 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--lab-ensemble", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--unseen", action="store_true", help="labs the recipe never used")
+    parser.add_argument("--colour-spread", type=float, default=None, metavar="W")
     args = parser.parse_args()
     model = load_model(args.model, device="cpu")
+    if args.colour_spread is not None:
+        model.net.colour_spread = args.colour_spread
     if args.unseen:
         unseen_labs(model)
         return
