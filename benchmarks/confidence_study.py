@@ -99,6 +99,7 @@ def unseen_labs(model) -> None:
                               "confidence_spearman": per_lab[lab]}), flush=True)
             pooled += pairs
     print(json.dumps({
+        "model": model.name, "colour_spread": model.net.colour_spread,
         "labs": len(per_lab), "tiles": len(pooled),
         "confidence_spearman_pooled": _round(float(spearmanr(*zip(*pooled, strict=True))
                                                     .statistic)),
