@@ -27,19 +27,13 @@ import torch
 from napari_colorize import colorize
 from napari_colorize.core.config import ColorizeConfig
 from napari_colorize.core.engine import resolve_config
-from napari_colorize.core.reference import fit_reference
+from napari_colorize.core.reference import centre_crop, fit_reference
 from napari_colorize.models.registry import load_model
 from napari_colorize.training.evaluation import ciede2000, render, rgb_to_lab_np
 from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.patches import tissue_mask
 
 MAX_SIDE = 2048  # central crop of large images: keeps a run of every image in minutes
-
-
-def crop(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    return rgb[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE]
 
 
 def tissue_error(pred_rgb: np.ndarray, truth_lab: np.ndarray, mask: np.ndarray) -> float:
@@ -85,7 +79,7 @@ def main() -> None:
     parser.add_argument("--model", default="he-histology")
     args = parser.parse_args()
     names = args.images or default_images()
-    images = {name: crop(load_rgb(name)) for name in names}
+    images = {name: centre_crop(load_rgb(name), MAX_SIDE) for name in names}
     net = load_model(args.model, device="cpu")
     config = resolve_config(ColorizeConfig(device="cpu"), net)
     rows = []

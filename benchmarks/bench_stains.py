@@ -25,18 +25,13 @@ IHC_STAINS = ("H DAB", "QuPath H-DAB")
 HE_STAINS = ("H&E", "H&E 2", "QuPath H&E")
 
 
-def crop(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return rgb[top : top + side, left : left + side]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crop", type=int, default=1024)
     args = parser.parse_args()
 
     from napari_colorize import load_model
+    from napari_colorize.core.reference import centre_crop
     from napari_colorize.training.datasets import load_rgb
     from napari_colorize.training.evaluation import evaluate_image
     from napari_colorize.training.labs import lab_images
@@ -50,7 +45,7 @@ def main() -> None:
     for group, images in groups.items():
         stains = IHC_STAINS if group == "ihc" else HE_STAINS
         for name, load in images:
-            rgb = crop(load(), args.crop)
+            rgb = centre_crop(load(), args.crop)
             base = evaluate_image(model, rgb, label=name, domain_check=False)
             row = {"group": group, "image": name, "shape": list(rgb.shape[:2]),
                    "default": base["ciede2000"]["model"]["tissue"],

@@ -71,6 +71,7 @@ def unseen_labs(model) -> None:
     """Confidence Spearman of ``model`` on the labs of images the recipe never used."""
     from scipy.stats import spearmanr
 
+    from napari_colorize.core.reference import centre_crop
     from napari_colorize.training.datasets import load_rgb
     from napari_colorize.training.evaluation import tile_means
     from napari_colorize.training.labs import lab_images
@@ -84,10 +85,7 @@ def unseen_labs(model) -> None:
         for name in names:
             if name in used:
                 continue
-            rgb = load_rgb(name)
-            h, w = rgb.shape[:2]
-            r0, c0 = max(0, (h - 1024) // 2), max(0, (w - 1024) // 2)
-            rgb = np.ascontiguousarray(rgb[r0:r0 + 1024, c0:c0 + 1024])
+            rgb = centre_crop(load_rgb(name), 1024)
             truth = rgb_to_lab_np(rgb)
             mask = tissue_mask(truth)
             result = colorize(rgb, model, from_rgb=True, confidence=True)

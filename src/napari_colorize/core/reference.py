@@ -257,17 +257,19 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     return ReferenceMap.fitted(table, head, tuple(names), pixels)
 
 
-def centre_crop(rgb: np.ndarray) -> np.ndarray:
-    """Cut the central ``MAX_SIDE`` square (at most) of a reference: what the fit uses.
+def centre_crop(rgb: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
+    """Cut the central ``side`` square (at most) of an image; by default what a reference fit uses.
 
     Examples
     --------
     >>> centre_crop(np.zeros((3000, 100, 3), np.uint8)).shape
     (2048, 100, 3)
+    >>> centre_crop(np.zeros((3000, 100, 3), np.uint8), 64).shape
+    (64, 64, 3)
     """
     h, w = rgb.shape[:2]
-    r0, c0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    return np.ascontiguousarray(rgb[r0:r0 + MAX_SIDE, c0:c0 + MAX_SIDE])
+    r0, c0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return np.ascontiguousarray(rgb[r0:r0 + side, c0:c0 + side])
 
 
 def _check_domain(name: str, gray: LightnessArray, window: IntensityWindow, net: ColorModel,
