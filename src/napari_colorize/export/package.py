@@ -24,6 +24,7 @@ import torch
 
 from ..core.color import gamut_limits
 from ..core.intensity import PERCENTILES
+from ..models.network import DEFAULT_COLOUR_SPREAD
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
 from ..models.registry import resolve_model
 from ..models.spec import ColorModel
@@ -133,14 +134,13 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
 
 def _wrapper(net: ColorModel) -> torch.nn.Module:
     """Build the float32 CPU wrapper of a model's network, its weights copied."""
-    arch = net.card["architecture"]
-    widths = tuple(arch["widths"])
+    kwargs = architecture_kwargs(net.card)
     wrapper: GrayToRGB | GrayToFractions
     if net.spec.kind == "chroma":
-        wrapper = GrayToRGB(widths, float(arch.get("colour_spread", 1.0)))
+        wrapper = GrayToRGB(**kwargs)
         wrapper.gamut.copy_(gamut_limits())
     else:
-        wrapper = GrayToFractions(widths, int(arch["channels"]), arch.get("prior"))
+        wrapper = GrayToFractions(**kwargs)
     state = {k: v.float().cpu().contiguous() for k, v in net.net.state_dict().items()}
     wrapper.net.load_state_dict(state)
     return wrapper.eval()
@@ -159,7 +159,7 @@ def architecture_kwargs(card: dict[str, Any]) -> dict[str, Any]:
     if arch.get("class") == "FractionNet":
         kwargs.update(channels=int(arch["channels"]), prior=arch.get("prior"))
     else:
-        kwargs.update(colour_spread=float(arch.get("colour_spread", 1.0)))
+        kwargs.update(colour_spread=float(arch.get("colour_spread", DEFAULT_COLOUR_SPREAD)))
     return kwargs
 
 

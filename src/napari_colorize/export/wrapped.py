@@ -20,7 +20,7 @@ from torch import nn
 
 from ..core.lab import KAPPA, XN, XYZ_TO_RGB, ZN, gray_to_lightness, linear_to_srgb
 from ..models.fraction_net import FractionNet
-from ..models.network import ChromaNet
+from ..models.network import DEFAULT_COLOUR_SPREAD, ChromaNet
 
 #: Gamut table shape (lightness steps of 0.5, hue steps of 1 degree), as
 #: :func:`napari_colorize.core.color.gamut_limits` gives it.
@@ -99,7 +99,7 @@ class GrayToRGB(nn.Module):
     gamut: torch.Tensor
 
     def __init__(self, widths: tuple[int, int, int, int] = (32, 64, 96, 128),
-                 colour_spread: float = 1.0) -> None:
+                 colour_spread: float = DEFAULT_COLOUR_SPREAD) -> None:
         super().__init__()
         self.net = ChromaNet(widths, colour_spread)
         self.register_buffer("gamut", torch.zeros(GAMUT_SHAPE[0] * GAMUT_SHAPE[1]))

@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from .fraction_net import FractionNet
-from .network import ChromaNet
+from .network import DEFAULT_COLOUR_SPREAD, ChromaNet
 from .spec import ModelSpec
 from .trunk import DEFAULT_WIDTHS, Trunk
 
@@ -77,7 +77,7 @@ class Architecture:
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     channels: int | None = None
     prior: tuple[float, ...] | None = None
-    colour_spread: float = 1.0
+    colour_spread: float = DEFAULT_COLOUR_SPREAD
 
     def __post_init__(self) -> None:
         """Check the network and its settings."""
@@ -114,7 +114,8 @@ class Architecture:
         network = data.get("class", "ChromaNet")
         widths = tuple(data.get("widths", DEFAULT_WIDTHS))
         if network != "FractionNet":
-            return cls(network, widths, colour_spread=float(data.get("colour_spread", 1.0)))
+            spread = float(data.get("colour_spread", DEFAULT_COLOUR_SPREAD))
+            return cls(network, widths, colour_spread=spread)
         prior = data.get("prior")
         return cls(network, widths,
                    channels=int(data.get("channels", len(channel_names or ()))),
@@ -142,7 +143,7 @@ class Architecture:
             prior = None if p is None else tuple(round(float(v), 6) for v in p.flatten())
             return cls("FractionNet", net.widths, channels=net.channels, prior=prior)
         return cls(type(net).__name__, net.widths,
-                   colour_spread=getattr(net, "colour_spread", 1.0))
+                   colour_spread=getattr(net, "colour_spread", DEFAULT_COLOUR_SPREAD))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of the card.

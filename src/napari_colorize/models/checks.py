@@ -21,6 +21,7 @@ import torch
 
 from ..core.validation import short_repr
 from .cards import CARD_VERSION, ModelCard
+from .network import DEFAULT_COLOUR_SPREAD
 from .trunk import DEFAULT_WIDTHS
 
 #: Largest network width, card file, model tile and number of channels accepted.
@@ -171,7 +172,7 @@ def _check_architecture(arch: Any, card: dict, fail: Any) -> dict[str, Any]:
                        f"{short_repr(prior)}")
         out.update(channels=channels, prior=prior)
     else:
-        spread = arch.get("colour_spread", 1.0)
+        spread = arch.get("colour_spread", DEFAULT_COLOUR_SPREAD)
         if not (_number(spread) and 0 <= spread <= MAX_COLOUR_SPREAD):
             raise fail(f"architecture.colour_spread must be a number in [0, {MAX_COLOUR_SPREAD}]; "
                        f"got {short_repr(spread)}")
