@@ -21,6 +21,7 @@ import torch
 from ..models.spec import ColorModel
 from .blender import BlockBlender, axis_inverse_weight
 from .color import lab_to_srgb_uint8, uint8_lightness_table, writable
+from .heap import keep_freed_memory
 from .intensity import to_lightness
 from .plan import RunPlan
 from .planes import pad_to, plane_name, read_plane
@@ -128,6 +129,8 @@ class BlockRunner:
         self.planes = plan.planes
         # On CUDA, blocks stay on the device from lightness to uint8 sRGB; elsewhere the CPU.
         self.device = net.device if net.device.type == "cuda" else torch.device("cpu")
+        if self.device.type == "cpu":  # every batch reuses the last one's pages
+            keep_freed_memory()
 
     def read(self, plane_no: int, block: Block) -> tuple[torch.Tensor, tuple[slice, slice]]:
         """Read the lightness of the window all of ``block``'s tiles read.
