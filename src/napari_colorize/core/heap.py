@@ -5,11 +5,13 @@ tiles' chroma, the blended block). glibc's malloc returns such blocks to the ker
 freed (past its mmap and trim thresholds), so each batch touches fresh pages and pays a page
 fault for every 4 KiB of them. In a virtual machine that costs more than the arithmetic: on a
 2-core cloud VM, ``colorize`` of a 2048^2 image took 0.20-0.23 s with glibc's defaults and
-0.14-0.15 s with freed memory kept (``docs/performance.md``), with the same peak RSS.
+0.14-0.15 s with freed memory kept (``docs/performance.md``), with the same peak RSS; a
+training step took 0.19 s instead of 0.21-0.22 s.
 
 :func:`keep_freed_memory` sets glibc's thresholds once per process, as PyTorch's CUDA caching
 allocator does on the GPU: memory freed by one run stays mapped for the next, so the process's
-resident size stays near its peak between runs. It is a no-op on other C libraries, when the
+resident size stays near its peak between runs. The engine calls it when a run starts on the
+CPU, and the optimiser loop when it trains on the CPU. It is a no-op on other C libraries, when the
 user tuned malloc already (``MALLOC_*_`` variables or ``GLIBC_TUNABLES``), and when
 ``NAPARI_COLORIZE_KEEP_MEMORY=0``.
 """
