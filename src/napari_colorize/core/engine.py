@@ -373,7 +373,7 @@ def colorize(
     precision : {"auto", "fp32", "bf16"}
         Arithmetic of the network: ``"bf16"`` runs it under bfloat16 autocast (faster on CPUs
         with AMX or AVX-512 BF16 and on GPUs, colours within a fraction of a CIEDE2000 unit);
-        ``"auto"``: bfloat16 on CUDA, float32 elsewhere.
+        ``"auto"``: bfloat16 on CUDA and on CPUs with AMX or AVX-512 BF16, float32 elsewhere.
     out : path or array, optional
         Write into an OME-Zarr at this path (returns the zarr array, channel-first per NGFF) or
         into a zarr or numpy array shaped ``image.shape + (3,)``, uint8, block by block.
