@@ -1,11 +1,11 @@
-"""Keep freed memory in the process for the next tile, instead of handing it back to the system.
+"""Keep freed memory in the process for the next batch, instead of handing it back to the system.
 
 A CPU run allocates the same few large buffers for every batch (the network's activations, the
 tiles' chroma, the blended block). glibc's malloc returns such blocks to the kernel when they are
 freed (past its mmap and trim thresholds), so each batch touches fresh pages and pays a page
 fault for every 4 KiB of them. In a virtual machine that costs more than the arithmetic: on a
-2-core cloud VM, ``colorize`` of a 2048^2 image took 0.20-0.23 s with glibc's defaults and
-0.14-0.15 s with freed memory kept (``docs/performance.md``), with the same peak RSS; a
+2-core cloud VM, ``colorize`` of a 2048^2 image took 0.20-0.26 s with glibc's defaults and
+0.13-0.15 s with freed memory kept (``docs/performance.md``), for a peak RSS 2-7 % higher; a
 training step took 0.19 s instead of 0.21-0.22 s.
 
 :func:`keep_freed_memory` sets glibc's thresholds once per process, as PyTorch's CUDA caching
