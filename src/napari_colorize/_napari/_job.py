@@ -220,7 +220,8 @@ def run_job(job: Job, model: Any):
 
     try:
         if not hasattr(model, "spec"):
-            from ..models.registry import load_model, resolve_device
+            from ..models.devices import resolve_device
+            from ..models.registry import load_model
 
             model = load_model(model, device=str(resolve_device(job.config.device)))
         reference = job.fitted

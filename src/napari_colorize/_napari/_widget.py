@@ -14,13 +14,8 @@ from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..core.config import HELP, PRECISIONS, ColorizeConfig
 from ..core.stain_render import make_restain
-from ..models.registry import (
-    DEFAULT_MODEL,
-    available_devices,
-    list_models,
-    load_model,
-    resolve_device,
-)
+from ..models.devices import available_devices, resolve_device
+from ..models.registry import DEFAULT_MODEL, list_models, load_model
 from ._controls import RunControls
 from ._export import ExportButton
 from ._failure import Failure

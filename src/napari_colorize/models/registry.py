@@ -1,5 +1,7 @@
 """Bundled and user models: list, load (safetensors + JSON card, sha256-checked), save.
 
+Devices are named and checked in :mod:`.devices` (re-exported here).
+
 Weights are only ever read with safetensors, which holds plain tensors: nothing is unpickled.
 """
 
@@ -20,6 +22,8 @@ import torch
 
 from .cards import CARD_VERSION, Architecture, ModelCard
 from .checks import check_card, check_header, expected_tensors, read_card_text, weights_path
+from .devices import available_devices as available_devices  # re-exported
+from .devices import resolve_device
 from .package import is_package, unpacked
 from .spec import ColorModel, ModelSpec
 from .trunk import Trunk
@@ -334,76 +338,6 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
     tmp.replace(out)
     card_tmp.replace(card_path)
     return card_path
-
-
-def available_devices() -> list[str]:
-    """List the devices torch can use here, best first.
-
-    Returns
-    -------
-    list of str
-        ``"cuda"``, ``"mps"`` where available, and ``"cpu"``.
-
-    Examples
-    --------
-    >>> available_devices()[-1]
-    'cpu'
-    """
-    devices = []
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    return [*devices, "cpu"]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Return the device a name stands for, checked to exist here.
-
-    Parameters
-    ----------
-    device : str, torch.device or None
-        A device; ``"auto"`` or ``None``: the best available one.
-
-    Returns
-    -------
-    torch.device
-
-    Raises
-    ------
-    TypeError
-        ``device`` is not a name or a device.
-    ValueError
-        Not a device name, or not available here.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    >>> resolve_device("gpu")
-    Traceback (most recent call last):
-    ...
-    ValueError: device 'gpu' is not a device name; available: [...]
-    """
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device(available_devices()[0])
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a name such as 'cpu', 'cuda' or 'auto'; got "
-                        f"{type(device).__name__} {device!r}")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device {device!r} is not a device name; available: {available_devices()}"
-        ) from None
-    if dev.type not in available_devices():
-        raise ValueError(
-            f"device {device!r} is not available here; available: {available_devices()}"
-        )
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r} is not available here: this machine has "
-                         f"{torch.cuda.device_count()} CUDA device(s)")
-    return dev
 
 
 def resolve_model(

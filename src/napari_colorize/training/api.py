@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..core.domain import domain_path
+from ..core.domain_stats import domain_path
 from ..core.events import drain
 from ..models.cards import ModelCard
 from ..models.registry import save_model

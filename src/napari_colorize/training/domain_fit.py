@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.domain import DomainModel, DomainPart, domain_path, save_domain
 from ..core.domain_features import GRAY_FEATURES, feature_names, sample_lightness, window_features
+from ..core.domain_stats import DomainModel, DomainPart, domain_path, save_domain
 from ..core.intensity import compute_window
 
 #: Images of the ``train`` role that are not H&E (an IHC slide thumbnail).

@@ -21,8 +21,8 @@ from torch.nn import functional as F
 from ..core.color import gray_to_lightness
 from ..core.intensity import compute_window
 from ..models.cards import Architecture, ModelCard
+from ..models.devices import resolve_device
 from ..models.fraction_net import FractionNet
-from ..models.registry import resolve_device
 from ..models.spec import ColorModel
 from .datasets import load_channels
 from .fraction_targets import (

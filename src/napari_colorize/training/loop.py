@@ -17,8 +17,9 @@ from typing import Any
 import torch
 
 from ..models.cards import Architecture, ModelCard
+from ..models.devices import resolve_device
 from ..models.network import ChromaNet
-from ..models.registry import load_model, resolve_device
+from ..models.registry import load_model
 from ..models.spec import ColorModel
 from ..models.trunk import DEFAULT_WIDTHS
 from .ciede2000 import ciede2000

@@ -21,14 +21,9 @@ import numpy as np
 import torch
 
 from ..models.cards import Architecture, ModelCard
+from ..models.devices import resolve_device
 from ..models.network import ChromaNet
-from ..models.registry import (
-    WEIGHTS_DIR,
-    load_model,
-    resolve_device,
-    save_model,
-    user_models_dir,
-)
+from ..models.registry import WEIGHTS_DIR, load_model, save_model, user_models_dir
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
