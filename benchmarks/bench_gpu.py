@@ -79,7 +79,7 @@ def main() -> None:
                      "engine_over_raw": round(raw_s / engine_s, 3)}
         out[name]["auto_batch"] = None
         if precision == "auto":
-            from napari_colorize.core.blocks import auto_batch_size
+            from napari_colorize.core.tile_plan import auto_batch_size
 
             out[name]["auto_batch"] = auto_batch_size(model, args.tile)
         del batches, lightness

@@ -216,7 +216,8 @@ def run_job(job: Job, model: Any):
         error (bad input, out of memory), shown as one notification, not a traceback dialog.
     """
     from ..core.domain import DomainWarning
-    from ..core.engine import iter_colorize, resolve_config
+    from ..core.engine import iter_colorize
+    from ..core.tile_plan import resolve_config
 
     try:
         if not hasattr(model, "spec"):

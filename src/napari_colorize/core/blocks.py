@@ -359,38 +359,3 @@ def _prefetch(pool: ThreadPoolExecutor, read, jobs, depth: int) -> Iterator[Any]
         for job in itertools.islice(todo, 1):
             pending.append(pool.submit(read, *job))
         yield result
-
-
-def auto_batch_size(net: ColorModel, tile_size: int) -> int:
-    """Choose the tiles per model call: 4 on CPU; on CUDA, what fits half the free memory.
-
-    On CUDA the model runs once on a tile to measure its memory.
-
-    Parameters
-    ----------
-    net : ColorModel
-        The model, on its device.
-    tile_size : int
-        Tile side in pixels.
-
-    Returns
-    -------
-    int
-        1 to 64 on CUDA; 4 elsewhere.
-
-    Examples
-    --------
-    >>> from napari_colorize.models.network import ChromaNet
-    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
-    >>> auto_batch_size(ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny")), 512)
-    4
-    """
-    if net.device.type != "cuda":
-        return 4
-    torch.cuda.synchronize(net.device)
-    free, _ = torch.cuda.mem_get_info(net.device)
-    torch.cuda.reset_peak_memory_stats(net.device)
-    base = torch.cuda.memory_allocated(net.device)
-    net(torch.zeros(1, 1, tile_size, tile_size))
-    per_tile = max(1, torch.cuda.max_memory_allocated(net.device) - base)
-    return int(max(1, min(64, free // 2 // per_tile)))

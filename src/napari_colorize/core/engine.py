@@ -17,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..io.readers import open_image
 from ..models.registry import resolve_model
-from ..models.spec import ColorModel
-from .blocks import BlockResult, BlockRunner, auto_batch_size
-from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig, settings_signature
+from .blocks import BlockResult, BlockRunner
+from .config import ColorizeConfig, settings_signature
 from .domain import check_domain
 from .events import Progress, drain
 from .intensity import compute_window
@@ -34,57 +33,8 @@ from .reference import ReferenceMap, check_reference_paths, fit_reference
 from .result import ColorizeResult
 from .run import Run, add_hints, run_metadata
 from .stain_render import model_restain
-from .tile_plan import auto_tile_size
-from .validation import check_input, check_tiling
-
-
-def resolve_config(config: ColorizeConfig, net: ColorModel,
-                   plane: tuple[int, int] | None = None) -> ColorizeConfig:
-    """Resolve ``tile_size``, ``batch_size`` and ``block_size`` "auto" to numbers for ``net``.
-
-    The result is the config a :class:`RunPlan` holds: the sizes are integers.
-
-    Parameters
-    ----------
-    config : ColorizeConfig
-        The settings.
-    net : ColorModel
-        The model, on its device (on CUDA, an "auto" batch runs it once to measure memory).
-    plane : tuple of int, optional
-        Rows and columns of the image's planes, for ``tile_size="auto"`` (without it:
-        :data:`~napari_colorize.core.tile_plan.DEFAULT_TILE`).
-
-    Returns
-    -------
-    ColorizeConfig
-        ``config`` with integer ``tile_size``, ``batch_size`` and ``block_size``.
-
-    Raises
-    ------
-    ValueError
-        Tile settings the model cannot use.
-
-    Examples
-    --------
-    >>> from napari_colorize.models.registry import load_model
-    >>> net = load_model("he-histology", device="cpu")
-    >>> resolved = resolve_config(ColorizeConfig(batch_size="auto"), net, (2048, 2048))
-    >>> resolved.tile_size, resolved.batch_size, resolved.block_size
-    (1056, 4, 4096)
-    """
-    spec = net.spec
-    block = config.block_size
-    if block == "auto":
-        block = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
-    tile = config.tile_size
-    if tile == "auto":
-        tile = auto_tile_size(plane, config.overlap, spec, net.device.type,
-                              constant=config.blending == "constant")
-    auto = config.batch_size == "auto"
-    check_tiling(cast(int, tile), config.overlap, 1 if auto else config.batch_size,
-                 spec.min_tile, spec.divisor)
-    batch = auto_batch_size(net, int(tile)) if auto else config.batch_size  # runs it
-    return replace(config, tile_size=tile, batch_size=batch, block_size=block)
+from .tile_plan import resolve_config
+from .validation import check_input
 
 
 def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,

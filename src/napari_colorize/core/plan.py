@@ -211,7 +211,7 @@ def make_plan(
         The stack's intensity window.
     config : ColorizeConfig
         The run's settings, with ``batch_size`` and ``block_size`` resolved to integers
-        (see :func:`~napari_colorize.core.engine.resolve_config`).
+        (see :func:`~napari_colorize.core.tile_plan.resolve_config`).
     palette : array-like, optional
         One RGB colour per channel of a fractions model (see :func:`model_palette`).
 

@@ -219,7 +219,7 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     Examples
     --------
     >>> from napari_colorize.models.registry import load_model
-    >>> from napari_colorize.core.engine import resolve_config
+    >>> from napari_colorize.core.tile_plan import resolve_config
     >>> net = load_model("he-histology", device="cpu")
     >>> rng = np.random.default_rng(0)
     >>> pink = np.clip(rng.normal((220, 150, 190), 20, (256, 256, 3)), 0, 255).astype(np.uint8)

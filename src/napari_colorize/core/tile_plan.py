@@ -1,4 +1,6 @@
-"""``tile_size="auto"``: the tile side that computes the fewest pixels for the overlap.
+"""The sizes a run plans: ``tile_size="auto"``, the batch and the block (:func:`resolve_config`).
+
+``tile_size="auto"`` is the tile side that computes the fewest pixels for the overlap.
 
 Tiles overlap, and the last tile of an axis is shifted inward, so a fixed tile computes more
 pixels than the plane has: 25 tiles of 512^2 for a 2048^2 plane at overlap 64 are 6.6 MP for
@@ -14,10 +16,15 @@ smaller blocks computes the same tiles, so its output is byte-identical.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import cast
 
-from ..models.spec import ModelSpec
-from .config import BLOCK_SIZE, GPU_BLOCK_SIZE
+import torch
+
+from ..models.spec import ColorModel, ModelSpec
+from .config import BLOCK_SIZE, GPU_BLOCK_SIZE, ColorizeConfig
 from .tiling import AxisPlan, BlockGrid, plan_blocks
+from .validation import check_tiling
 
 #: Largest tile "auto" picks, in pixels per tile, by device type: a CPU batch of 4 such tiles
 #: of the default network needs about 0.7 GB; a GPU's memory takes larger tiles.
@@ -130,3 +137,87 @@ def auto_tile_size(plane: tuple[int, int] | None, overlap: int, spec: ModelSpec,
             best = (cost, tile)
     assert best is not None
     return best[1]
+
+
+def resolve_config(config: ColorizeConfig, net: ColorModel,
+                   plane: tuple[int, int] | None = None) -> ColorizeConfig:
+    """Resolve ``tile_size``, ``batch_size`` and ``block_size`` "auto" to numbers for ``net``.
+
+    The result is the config a :class:`RunPlan` holds: the sizes are integers.
+
+    Parameters
+    ----------
+    config : ColorizeConfig
+        The settings.
+    net : ColorModel
+        The model, on its device (on CUDA, an "auto" batch runs it once to measure memory).
+    plane : tuple of int, optional
+        Rows and columns of the image's planes, for ``tile_size="auto"`` (without it:
+        :data:`~napari_colorize.core.tile_plan.DEFAULT_TILE`).
+
+    Returns
+    -------
+    ColorizeConfig
+        ``config`` with integer ``tile_size``, ``batch_size`` and ``block_size``.
+
+    Raises
+    ------
+    ValueError
+        Tile settings the model cannot use.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.registry import load_model
+    >>> net = load_model("he-histology", device="cpu")
+    >>> resolved = resolve_config(ColorizeConfig(batch_size="auto"), net, (2048, 2048))
+    >>> resolved.tile_size, resolved.batch_size, resolved.block_size
+    (1056, 4, 4096)
+    """
+    spec = net.spec
+    block = config.block_size
+    if block == "auto":
+        block = GPU_BLOCK_SIZE if net.device.type == "cuda" else BLOCK_SIZE
+    tile = config.tile_size
+    if tile == "auto":
+        tile = auto_tile_size(plane, config.overlap, spec, net.device.type,
+                              constant=config.blending == "constant")
+    auto = config.batch_size == "auto"
+    check_tiling(cast(int, tile), config.overlap, 1 if auto else config.batch_size,
+                 spec.min_tile, spec.divisor)
+    batch = auto_batch_size(net, int(tile)) if auto else config.batch_size  # runs it
+    return replace(config, tile_size=tile, batch_size=batch, block_size=block)
+
+
+def auto_batch_size(net: ColorModel, tile_size: int) -> int:
+    """Choose the tiles per model call: 4 on CPU; on CUDA, what fits half the free memory.
+
+    On CUDA the model runs once on a tile to measure its memory.
+
+    Parameters
+    ----------
+    net : ColorModel
+        The model, on its device.
+    tile_size : int
+        Tile side in pixels.
+
+    Returns
+    -------
+    int
+        1 to 64 on CUDA; 4 elsewhere.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> from napari_colorize.models.spec import ColorModel, ModelSpec
+    >>> auto_batch_size(ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny")), 512)
+    4
+    """
+    if net.device.type != "cuda":
+        return 4
+    torch.cuda.synchronize(net.device)
+    free, _ = torch.cuda.mem_get_info(net.device)
+    torch.cuda.reset_peak_memory_stats(net.device)
+    base = torch.cuda.memory_allocated(net.device)
+    net(torch.zeros(1, 1, tile_size, tile_size))
+    per_tile = max(1, torch.cuda.max_memory_allocated(net.device) - base)
+    return int(max(1, min(64, free // 2 // per_tile)))
