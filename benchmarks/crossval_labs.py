@@ -10,7 +10,8 @@ trained from scratch with the ``he-histology`` recipe's settings on the other fo
 table (LUT) is fitted on the same training images. On each held-out image (central crop of at
 most 1024 px a side), tissue CIEDE2000 (tissue: true L* < 88 or chroma > 8) of:
 
-- gray, the fold's LUT and the model;
+- gray, the fold's LUT and the model; also the LUT fitted with each training image weighed
+  equally (``fit_lut(by_image=True)``), a second baseline that large slides do not set;
 - the model with ``reference=`` the left half of the image, scored on the right half, against
   the LUT fitted on that left half (the reference's own LUT);
 - the model with 5 hints at random tissue pixels with their true colours (mean of seeds);
@@ -80,7 +81,7 @@ def spearman(pairs: list[tuple[float, float]]) -> float | None:
     return round(float(spearmanr(*zip(*pairs, strict=True)).statistic), 3)
 
 
-def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
+def score_image(rgb: np.ndarray, net, lut, seeds: int, lut_by_image=None) -> dict | None:
     truth = rgb_to_lab_np(rgb)
     mask = tissue(truth)
     if mask.sum() < 2000:
@@ -90,6 +91,8 @@ def score_image(rgb: np.ndarray, net, lut, seeds: int) -> dict | None:
         "gray": errors(render(truth[0], zeros, zeros), truth, mask),
         "lut": errors(lut_image(lut, truth), truth, mask),
     }
+    if lut_by_image is not None:
+        row["lut_by_image"] = errors(lut_image(lut_by_image, truth), truth, mask)
     result = colorize(rgb, net, from_rgb=True, confidence=True)
     error = ciede2000(rgb_to_lab_np(result.rgb), truth)
     row["model"] = float(error[mask].mean())
@@ -142,6 +145,7 @@ def main() -> None:
         test_names = [n for lab in held for n in labs[lab]]
         train_images = [load_rgb(n) for n in train_names]
         lut = fit_lut(train_images)
+        lut_by_image = fit_lut(train_images, by_image=True)
         start = time.perf_counter()
         key = json.dumps([number, held, settings, args.steps, args.seconds], sort_keys=True,
                          default=repr)
@@ -158,7 +162,8 @@ def main() -> None:
         del train_images
         images, tiles = {}, []
         for name in test_names:
-            scored = score_image(centre_crop(load_rgb(name), CROP), net, lut, args.hints_seeds)
+            scored = score_image(centre_crop(load_rgb(name), CROP), net, lut, args.hints_seeds,
+                                 lut_by_image)
             if scored is not None:
                 tiles += scored.pop("tiles")
                 images[name] = {k: round(v, 3) if isinstance(v, float) else v
@@ -181,11 +186,14 @@ def mean_of(images: dict, key: str) -> float | None:
 
 
 def summarise(images: dict) -> dict:
-    out = {k: mean_of(images, k) for k in ("gray", "lut", "model", "hints", "right_model",
+    out = {k: mean_of(images, k) for k in ("gray", "lut", "lut_by_image", "model", "hints",
+                                           "right_model",
                                            "right_reference", "right_reference_lut",
                                            "right_lut")}
     ratio = {
         "model_over_lut": ("model", "lut"),
+        "model_over_lut_by_image": ("model", "lut_by_image"),
+        "lut_by_image_over_lut": ("lut_by_image", "lut"),
         "reference_over_reference_lut": ("right_reference", "right_reference_lut"),
         "reference_over_training_lut": ("right_reference", "right_lut"),
         "hints_over_model": ("hints", "model"),
@@ -210,6 +218,9 @@ def summary(rows: list[dict]) -> dict:
             values("reference_over_training_lut"))), 3) if values(
             "reference_over_training_lut") else None,
         "hints_over_model_worst": max(values("hints_over_model"), default=None),
+        "model_over_lut_by_image_worst": max(values("model_over_lut_by_image"), default=None),
+        "model_over_lut_by_image_mean": round(float(np.mean(values(
+            "model_over_lut_by_image"))), 3) if values("model_over_lut_by_image") else None,
         "targets": {"model_over_lut_worst": 1.0, "model_over_lut_mean": 0.85,
                     "reference_over_reference_lut_worst": 0.9,
                     "reference_over_training_lut_mean": 0.6, "hints_over_model_worst": 0.85,

@@ -57,6 +57,9 @@ class TrainConfig:
         Augmentation ranges.
     balance : bool
         Draw each image equally often, whatever its size.
+    prior_by_image : bool
+        Fit the prior table with each image's tissue weighed equally (``fit_lut(by_image=True)``)
+        instead of every pixel once, so the largest images do not set it.
     min_tissue : float
         Least share of tissue a patch should show (up to 8 draws to find one).
     uncertainty_weight : float
@@ -97,6 +100,7 @@ class TrainConfig:
     widths: tuple[int, int, int, int] = DEFAULT_WIDTHS
     augment: Augment = field(default_factory=Augment)
     balance: bool = False
+    prior_by_image: bool = False
     min_tissue: float = 0.0
     uncertainty_weight: float = 0.1
     loss: str = "l1"
@@ -266,7 +270,7 @@ def iter_train(
     torch.manual_seed(config.seed)
     if base is None:
         net = ChromaNet(config.widths)
-        net.lut.copy_(fit_lut(rgb))
+        net.lut.copy_(fit_lut(rgb, by_image=config.prior_by_image))
         base_card: dict[str, Any] = {"baselines": {"mean_ab": mean_chroma(rgb)}}
     else:
         base_model = base if isinstance(base, ColorModel) else load_model(base)

@@ -130,13 +130,16 @@ def smooth_bins(values: torch.Tensor) -> torch.Tensor:
     return F.conv1d(F.pad(values[:, None], (1, 1), mode="replicate"), kernel)[:, 0]
 
 
-def fit_lut(images: Sequence[np.ndarray]) -> torch.Tensor:
+def fit_lut(images: Sequence[np.ndarray], *, by_image: bool = False) -> torch.Tensor:
     """Fit the table of colour images: mean (a, b) of tissue per lightness, filled, smoothed.
 
     Parameters
     ----------
     images : sequence of ndarray
         uint8 RGB images ``(H, W, 3)``; every pixel is used.
+    by_image : bool
+        Weigh each image's tissue equally, whatever its size; by default every tissue pixel
+        counts once, so the largest images set the table.
 
     Returns
     -------
@@ -148,8 +151,19 @@ def fit_lut(images: Sequence[np.ndarray]) -> torch.Tensor:
     >>> purple = np.full((4, 4, 3), (90, 50, 150), np.uint8)
     >>> [round(v) for v in fit_lut([purple])[:, 50].tolist()]
     [40, -48]
+    >>> green = np.full((1, 1, 3), (40, 80, 60), np.uint8)  # one pixel, the same lightness
+    >>> [round(v) for v in fit_lut([purple, green])[:, 31].tolist()]  # 16 pixels against 1
+    [36, -45]
+    >>> [round(v) for v in fit_lut([purple, green], by_image=True)[:, 31].tolist()]
+    [10, -20]
     """
-    means = bin_means(*lut_statistics(images, max_pixels=None))
+    if by_image:  # each image's sums and counts scaled to one unit of tissue
+        stats = [lut_statistics([image], max_pixels=None) for image in images]
+        sums = sum((s / max(float(c.sum()), 1.0) for s, c in stats), torch.zeros(2, LUT_BINS))
+        counts = sum((c / max(float(c.sum()), 1.0) for _, c in stats), torch.zeros(LUT_BINS))
+        means = bin_means(sums.double(), counts.double())
+    else:
+        means = bin_means(*lut_statistics(images, max_pixels=None))
     if means is None:
         return torch.zeros(2, LUT_BINS)
     return smooth_bins(means).float()
