@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from napari_colorize import load_model, train
+from napari_colorize.core.events import drain
 from napari_colorize.models.network import ChromaNet
 from napari_colorize.training.ciede2000 import ciede2000
 from napari_colorize.training.loop import TrainConfig, iter_train, loss_terms
@@ -43,6 +44,20 @@ def test_training_is_seeded(colour_image):
     a, b, c = run(0), run(0), run(1)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_prior_by_image_weighs_each_image_equally(colour_image):
+    """A small image of another stain moves the by-image prior, not the pixel-pooled one."""
+    small = np.ascontiguousarray(colour_image[:128, :128, ::-1])  # same lightness layout, other hue
+    images = [colour_image, small]
+    pooled, by_image = fit_lut(images), fit_lut(images, by_image=True)
+    assert not torch.allclose(pooled, by_image)
+    for flag, expected in ((False, pooled), (True, by_image)):
+        config = TrainConfig(steps=1, patch=64, batch_size=1, widths=(8, 8, 8, 8),
+                             prior_by_image=flag)
+        model = drain(iter_train(images, config, device="cpu"))
+        torch.testing.assert_close(model.net.lut, expected)
+        assert model.card["training"]["config"]["prior_by_image"] is flag
 
 
 def test_stopping_training_keeps_base(colour_image, tiny_model):
