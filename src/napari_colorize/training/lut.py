@@ -29,6 +29,7 @@ def lut_statistics(
     masks: Sequence[np.ndarray] | None = None,
     *,
     max_pixels: int | None = LUT_PIXELS,
+    by_image: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of (a, b) and pixel count of the tissue pixels in each lightness bin.
 
@@ -41,6 +42,9 @@ def lut_statistics(
     max_pixels : int, optional
         Images larger than this are subsampled on a regular grid (each pixel then counts for
         the ones it stands for); ``None`` uses every pixel.
+    by_image : bool
+        Scale each image's sums and counts to one unit of tissue, so every image weighs the
+        same whatever its size.
 
     Returns
     -------
@@ -69,9 +73,10 @@ def lut_statistics(
             keep = keep & torch.from_numpy(region).reshape(-1)
         lab = lab[:, keep]
         idx = (lab[0].clamp(0, 100) + 0.5).long()
-        counts += torch.bincount(idx, minlength=LUT_BINS).double() * step * step
+        weight = 1.0 / max(int(keep.sum()), 1) if by_image else step * step
+        counts += torch.bincount(idx, minlength=LUT_BINS).double() * weight
         for c in (0, 1):
-            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS) * step * step
+            sums[c] += torch.bincount(idx, weights=lab[c + 1], minlength=LUT_BINS) * weight
     return sums, counts
 
 
@@ -157,13 +162,7 @@ def fit_lut(images: Sequence[np.ndarray], *, by_image: bool = False) -> torch.Te
     >>> [round(v) for v in fit_lut([purple, green], by_image=True)[:, 31].tolist()]
     [10, -20]
     """
-    if by_image:  # each image's sums and counts scaled to one unit of tissue
-        stats = [lut_statistics([image], max_pixels=None) for image in images]
-        sums = sum((s / max(float(c.sum()), 1.0) for s, c in stats), torch.zeros(2, LUT_BINS))
-        counts = sum((c / max(float(c.sum()), 1.0) for _, c in stats), torch.zeros(LUT_BINS))
-        means = bin_means(sums.double(), counts.double())
-    else:
-        means = bin_means(*lut_statistics(images, max_pixels=None))
+    means = bin_means(*lut_statistics(images, max_pixels=None, by_image=by_image))
     if means is None:
         return torch.zeros(2, LUT_BINS)
     return smooth_bins(means).float()
