@@ -36,7 +36,6 @@ from napari_colorize.core.intensity import compute_window
 from napari_colorize.models.registry import load_model
 from napari_colorize.training.datasets import load_channels, load_rgb
 from napari_colorize.training.domain_fit import (
-    NOT_HE,
     Sample,
     crops,
     extract,
@@ -44,7 +43,7 @@ from napari_colorize.training.domain_fit import (
     gray_of,
     image_features,
 )
-from napari_colorize.training.labs import lab_images
+from napari_colorize.training.labs import NOT_HE, lab_images
 
 ROOT = Path(__file__).resolve().parents[1]
 NATURAL = ("astronaut", "coffee", "chelsea", "camera", "rocket", "retina")

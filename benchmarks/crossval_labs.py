@@ -3,12 +3,13 @@
     python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 2]
         [--settings '{"balance": true}'] [--cache DIR]
 
-The ``train`` images of ``napari_colorize.training.labs`` are grouped by lab into five folds
-(small labs share a fold, so every fold holds out whole labs). For each fold a model is
-trained from scratch with the ``he-histology`` recipe's settings on the other folds' images for
-``--seconds`` (the shipped model trains longer, on all of them), and the per-lightness lookup
-table (LUT) is fitted on the same training images. On each held-out image (central crop of at
-most 1024 px a side), tissue CIEDE2000 (tissue: true L* < 88 or chroma > 8) of:
+The ``train`` H&E images of ``napari_colorize.training.labs`` (``NOT_HE`` left out) are
+grouped by lab into five folds (small labs share a fold, so every fold holds out whole labs).
+For each fold a model is trained from scratch with the ``he-histology`` recipe's settings on
+the other folds' images for ``--seconds`` (the shipped model trains longer, on all of them),
+and the per-lightness lookup table (LUT) is fitted on the same training images. On each
+held-out image (central crop of at most 1024 px a side), tissue CIEDE2000 (tissue: true
+L* < 88 or chroma > 8) of:
 
 - gray, the fold's LUT and the model; also the LUT fitted with each training image weighed
   equally (``fit_lut(by_image=True)``), a second baseline that large slides do not set;
@@ -47,7 +48,7 @@ from napari_colorize.training.evaluation import (
     rgb_to_lab_np,
     tile_means,
 )
-from napari_colorize.training.labs import lab_images
+from napari_colorize.training.labs import NOT_HE, lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
@@ -141,14 +142,15 @@ def main() -> None:
     for number, held in enumerate(folds):
         if args.folds and number not in args.folds:
             continue
-        train_names = [n for lab, names in labs.items() if lab not in held for n in names]
+        train_names = [n for lab, names in labs.items() if lab not in held for n in names
+                       if n not in NOT_HE]
         test_names = [n for lab in held for n in labs[lab]]
         train_images = [load_rgb(n) for n in train_names]
         lut = fit_lut(train_images)
         lut_by_image = fit_lut(train_images, by_image=True)
         start = time.perf_counter()
-        key = json.dumps([number, held, settings, args.steps, args.seconds], sort_keys=True,
-                         default=repr)
+        key = json.dumps([number, held, settings, args.steps, args.seconds]
+                         + ([list(NOT_HE)] if NOT_HE else []), sort_keys=True, default=repr)
         cached = (args.cache / f"fold{number}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
                   ".safetensors") if args.cache else None
         if cached is not None and cached.exists():

@@ -36,9 +36,8 @@ import torch
 from ..core.domain_features import GRAY_FEATURES, feature_names, sample_lightness, window_features
 from ..core.domain_stats import DomainModel, DomainPart, domain_path, save_domain
 from ..core.intensity import compute_window
+from .labs import NOT_HE
 
-#: Images of the ``train`` role that are not H&E (an IHC slide thumbnail).
-NOT_HE = ("histoqc-coverslip-edge-ihc",)
 CROP, N_CROPS, N_STAIN_CROPS = 512, 6, 4
 #: Covariance shrinkage toward the diagonal, and a floor on every feature's std: features
 #: nearly constant on the training labs (fractions near 0) would otherwise make any held-out

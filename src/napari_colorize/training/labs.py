@@ -26,6 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLES = ("train", "eval-only", "eval-ihc", "fluorescence")
+#: Images of the ``train`` role that are not H&E (an IHC slide thumbnail): kept out of H&E
+#: training and of the domain check's H&E statistics.
+NOT_HE = ("histoqc-coverslip-edge-ihc",)
 ARCHIVES = ("wheel", "sdist", "installed")
 
 
@@ -379,3 +382,24 @@ def lab_images(role: str | None = "train") -> dict[str, list[str]]:
         if role is None or source.role == role:
             labs.setdefault(source.lab, []).extend(f.name for f in source.files)
     return labs
+
+
+def he_images(role: str = "train") -> list[str]:
+    """Name the H&E images of one role, lab by lab (:data:`NOT_HE` left out).
+
+    Parameters
+    ----------
+    role : str
+        One of :data:`ROLES`.
+
+    Returns
+    -------
+    list of str
+        Names in :data:`~.datasets.IMAGES`, in table order.
+
+    Examples
+    --------
+    >>> "histoqc-coverslip-edge-ihc" in he_images(), len(he_images()) == len(set(he_images()))
+    (False, True)
+    """
+    return [n for names in lab_images(role).values() for n in names if n not in NOT_HE]

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import torch
 
 from ..core.heap import keep_freed_memory
+
+#: Steps that must all fail (non-finite loss or gradient) before training gives up.
+MAX_SKIPPED_START = 20
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def optimise(
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     start = time.perf_counter()
     end = deadline if deadline is not None else (start + seconds if seconds else None)
-    step, smooth = 0, None
+    step, skipped, smooth = 0, 0, None
     while True:
         now = time.perf_counter()
         fraction = max(
@@ -142,15 +146,25 @@ def optimise(
             (now - start) / (end - start) if end is not None and end > start else 0.0,
         )
         if fraction >= 1.0 or (end is not None and now >= end):
+            if skipped:
+                warnings.warn(f"skipped {skipped} of {step} training steps whose loss or "
+                              "gradient was not finite", RuntimeWarning, stacklevel=2)
             return step, smooth
         for group in opt.param_groups:
             group["lr"] = lr * lr_factor(fraction, step, warmup)
         reported, total = loss_step()
         opt.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
         step += 1
-        value = float(reported.detach())
-        smooth = value if smooth is None else (1 - smoothing) * smooth + smoothing * value
+        # one non-finite batch would make every weight NaN for good: skip it, as AMP does
+        if torch.isfinite(norm) and torch.isfinite(reported):
+            opt.step()
+            value = float(reported.detach())
+            smooth = value if smooth is None else (1 - smoothing) * smooth + smoothing * value
+        else:
+            skipped += 1
+            if skipped == step and step >= MAX_SKIPPED_START:
+                raise FloatingPointError(f"the loss or its gradient is not finite in the first "
+                                         f"{step} steps: check the images and settings")
         yield step, smooth, fraction, time.perf_counter() - start
