@@ -13,7 +13,7 @@ from napari_colorize.core.events import drain
 from napari_colorize.models.network import ChromaNet
 from napari_colorize.training.ciede2000 import ciede2000
 from napari_colorize.training.loop import TrainConfig, iter_train, loss_terms
-from napari_colorize.training.lut import fit_lut
+from napari_colorize.training.lut import fit_lut, stain_offsets
 from napari_colorize.training.patches import Augment, PatchSampler, stain_jitter
 
 
@@ -58,6 +58,34 @@ def test_prior_by_image_weighs_each_image_equally(colour_image):
         model = drain(iter_train(images, config, device="cpu"))
         torch.testing.assert_close(model.net.lut, expected)
         assert model.card["training"]["config"]["prior_by_image"] is flag
+
+
+def test_stain_offset_is_removed_from_each_images_patches():
+    """Two slides of one tissue, one stained redder: with the offsets removed both train alike."""
+    rng = np.random.default_rng(0)
+    base = np.clip(rng.normal((190, 120, 175), 12, (320, 320, 3)), 0, 255).astype(np.uint8)
+    redder = np.clip(base.astype(int) + (16, -8, 0), 0, 255).astype(np.uint8)
+    images = [base, redder]
+    lut = fit_lut(images, by_image=True)
+    offsets = stain_offsets(images, lut)
+    assert offsets[1, 0].max() > 2 > -2 > offsets[0, 0].min()  # a*: one redder, one less
+
+    def mean_a(offsets):
+        sampler = PatchSampler(images, 64, Augment.none(), seed=3, offsets=offsets)
+        per_image = {0: [], 1: []}
+        for _ in range(12):
+            _, ab = sampler.sample(4)
+            for i, patch in zip(sampler._drawn, ab, strict=True):
+                per_image[i].append(float(patch[0].mean()))
+        return [np.mean(per_image[i]) for i in (0, 1)]
+
+    kept, removed = mean_a(None), mean_a(offsets)
+    assert kept[1] - kept[0] > 5  # the red slide's patches are redder
+    assert abs(removed[1] - removed[0]) < 0.3 * (kept[1] - kept[0])  # far less once removed
+    config = TrainConfig(steps=1, patch=64, batch_size=2, widths=(8, 8, 8, 8),
+                         prior_by_image=True, remove_stain_offset=True)
+    model = drain(iter_train(images, config, device="cpu"))
+    assert model.card["training"]["config"]["remove_stain_offset"] is True
 
 
 def test_stopping_training_keeps_base(colour_image, tiny_model):

@@ -24,7 +24,7 @@ from ..models.spec import ColorModel
 from ..models.trunk import DEFAULT_WIDTHS
 from .ciede2000 import ciede2000
 from .images import check_training_images, image_hashes
-from .lut import fit_lut
+from .lut import fit_lut, stain_offsets
 from .optimiser import TrainProgress, optimise
 from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tissue_mask
 
@@ -60,6 +60,10 @@ class TrainConfig:
     prior_by_image : bool
         Fit the prior table with each image's tissue weighed equally (``fit_lut(by_image=True)``)
         instead of every pixel once, so the largest images do not set it.
+    remove_stain_offset : bool
+        Train on each image's colour less its own stain offset (its per-lightness table minus
+        the prior), so the network learns the colour that varies within a slide and leaves a
+        lab's overall stain to the prior (and to a reference). From scratch only.
     min_tissue : float
         Least share of tissue a patch should show (up to 8 draws to find one).
     uncertainty_weight : float
@@ -101,6 +105,7 @@ class TrainConfig:
     augment: Augment = field(default_factory=Augment)
     balance: bool = False
     prior_by_image: bool = False
+    remove_stain_offset: bool = False
     min_tissue: float = 0.0
     uncertainty_weight: float = 0.1
     loss: str = "l1"
@@ -277,8 +282,12 @@ def iter_train(
         net = copy.deepcopy(base_model.net)
         base_card = base_model.card
     net.to(dev).to(memory_format=torch.channels_last).train()
+    offsets = None
+    if config.remove_stain_offset and base is None:
+        offsets = stain_offsets(rgb, net.lut)
     sampler = PatchSampler(rgb, config.patch, config.augment, seed=config.seed,
-                           balance=config.balance, min_tissue=config.min_tissue)
+                           balance=config.balance, min_tissue=config.min_tissue,
+                           offsets=offsets)
     def loss_step() -> tuple[torch.Tensor, torch.Tensor]:
         lightness, ab, ab_other = sampler.sample_with_other_lab(
             config.batch_size, *config.lab_shift

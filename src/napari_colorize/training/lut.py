@@ -208,6 +208,41 @@ def blend_lut(
     return (weight * ref + (1 - weight) * base).float()
 
 
+#: Tissue pixels' worth of weight the common table keeps in each bin of an image's own table:
+#: bins an image barely fills get no offset of their own.
+OFFSET_PRIOR_COUNT = 2000.0
+
+
+def stain_offsets(images: Sequence[np.ndarray], lut: torch.Tensor) -> torch.Tensor:
+    """Each image's stain offset: its own per-lightness table less ``lut``, per bin.
+
+    An image's table is blended toward ``lut`` where it has few tissue pixels
+    (:data:`OFFSET_PRIOR_COUNT`), so thin bins get no offset.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        uint8 RGB images.
+    lut : torch.Tensor
+        ``(2, LUT_BINS)`` the common table (e.g. a network's prior).
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(len(images), 2, LUT_BINS)``.
+
+    Examples
+    --------
+    >>> pink = np.full((64, 64, 3), (235, 170, 200), np.uint8)  # L* 77, a* 28: one bin, smoothed
+    >>> offsets = stain_offsets([pink], torch.zeros(2, LUT_BINS))
+    >>> offsets.shape, round(float(offsets[0, 0, 77])), float(offsets[0, 0, 20])
+    (torch.Size([1, 2, 101]), 10, 0.0)
+    """
+    base = lut.detach().float().cpu()
+    return torch.stack([blend_lut(*lut_statistics([im]), base, OFFSET_PRIOR_COUNT) - base
+                        for im in images])
+
+
 def lut_prior(lut: torch.Tensor, lightness: np.ndarray) -> np.ndarray:
     """Look up (a, b) of a table for each pixel's rounded lightness (the lookup-table baseline).
 

@@ -169,6 +169,9 @@ class PatchSampler:
         Draw each image equally often, whatever its size.
     min_tissue : float
         Least share of tissue (gray darker than glass) a patch should show; up to 8 draws.
+    offsets : torch.Tensor, optional
+        ``(len(images), 2, LUT_BINS)``: per image and lightness bin, (a, b) to subtract from
+        its patches' chroma (each image's stain offset, see :func:`~.lut.stain_offsets`).
 
     Examples
     --------
@@ -186,8 +189,11 @@ class PatchSampler:
         seed: int = 0,
         balance: bool = False,
         min_tissue: float = 0.0,
+        offsets: torch.Tensor | None = None,
     ) -> None:
         self.images = images
+        self.offsets = offsets
+        self._drawn: list[int] = []  # image index of each patch of the last batch
         self.patch = patch
         self.augment = augment
         self.min_tissue = min_tissue
@@ -234,8 +240,10 @@ class PatchSampler:
     def _draw(self, batch: int) -> torch.Tensor:
         """Draw ``batch`` augmented crops ``(B, C, P, P)`` in [0, 1], images drawn by weight."""
         crops = []
-        for i in self.rng.choice(len(self.images), size=batch, p=self.weights):
-            self._current = int(i)
+        self._drawn = [int(i) for i in self.rng.choice(len(self.images), size=batch,
+                                                        p=self.weights)]
+        for i in self._drawn:
+            self._current = i
             crops.append(self._crop(self.images[i]))
         return torch.stack(crops).clamp(0, 1)
 
@@ -293,9 +301,20 @@ class PatchSampler:
         """
         rgb = self._jitter(self._draw(batch))
         lightness, ab = split_lab(rgb)
+        ab = self._remove_offset(lightness, ab)
         if scale == 0 and shift == 0:
             return lightness, ab, ab
-        return lightness, ab, split_lab(stain_jitter(rgb, self.gen, scale, shift))[1]
+        other = split_lab(stain_jitter(rgb, self.gen, scale, shift))[1]
+        return lightness, ab, self._remove_offset(lightness, other)
+
+    def _remove_offset(self, lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Subtract each patch's image offset at each pixel's lightness bin (see ``offsets``)."""
+        if self.offsets is None:
+            return ab
+        b = lightness.shape[0]
+        table = self.offsets[torch.tensor(self._drawn[-b:])]  # (B, 2, bins)
+        bins = (lightness.clamp(0, table.shape[-1] - 1) + 0.5).long().view(b, 1, -1)
+        return ab - torch.gather(table, 2, bins.expand(b, 2, -1)).view_as(ab)
 
     def _jitter(self, rgb: torch.Tensor) -> torch.Tensor:
         return stain_jitter(rgb, self.gen, self.augment.stain_scale, self.augment.stain_shift)
