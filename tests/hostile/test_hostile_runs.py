@@ -351,10 +351,13 @@ def test_signal_mid_run_leaves_a_resumable_output(tmp_path, stack, model_path, c
         from napari_colorize.cli import main
         from napari_colorize.io import ngff
         done = ngff.OmeZarrMerger.mark_done
+        marked = []
         def mark_done(self, key):
             done(self, key)
+            marked.append(key)
             print(key, flush=True)
-            time.sleep(0.2)  # the signal lands mid-run, however fast the rest would be
+            # the signal lands mid-run, however fast the rest would be or slow the parent is
+            time.sleep(0.2 if len(marked) < 2 else 60)
         ngff.OmeZarrMerger.mark_done = mark_done
         sys.exit(main(["colorize", {args[0]!r}, {str(out)!r}, *{args[1:]!r}]))
     """)

@@ -15,7 +15,7 @@ def test_out_of_domain_run_warns_in_a_notification_and_the_status(viewer_widget,
     viewer, widget = viewer_widget
     widget._device_combo.value = "cpu"
     widget._model_combo.value = "he-histology"
-    photo = gray_with_lightness(skimage.data.astronaut())[::2, ::2]
+    photo = gray_with_lightness(skimage.data.astronaut())  # 512 px: scores 1.37 (flagged)
     widget._layer_combo.value = viewer.add_image(photo, name="photo")
     notices.clear()
     run_and_wait(widget)

@@ -64,7 +64,7 @@ def test_stain_offset_is_removed_from_each_images_patches():
     """Two slides of one tissue, one stained redder: with the offsets removed both train alike."""
     rng = np.random.default_rng(0)
     base = np.clip(rng.normal((190, 120, 175), 12, (320, 320, 3)), 0, 255).astype(np.uint8)
-    redder = np.clip(base.astype(int) + (16, -8, 0), 0, 255).astype(np.uint8)
+    redder = np.clip(base.astype(int) + np.array([16, -8, 0]), 0, 255).astype(np.uint8)
     images = [base, redder]
     lut = fit_lut(images, by_image=True)
     offsets = stain_offsets(images, lut)

@@ -14,8 +14,7 @@ by the recipe on many labs (leave-one-lab-out folds), 64-px tiles are ranked by 
 by that of the predicted chroma and 0.415 by both. So the confidence's sigma adds, in
 quadrature, the head's sigma and ``colour_spread`` times the local spread of the predicted
 colour (:func:`local_variance` of L* x :data:`LIGHTNESS_WEIGHT`, a*, b*). The bundled
-``he-histology``, trained longer on two images, is the exception: on the labs it never saw its
-head's sigma alone ranks better, so its card sets ``colour_spread`` to 0.
+``he-histology`` keeps its recipe's 1.
 """
 
 from __future__ import annotations
