@@ -43,7 +43,7 @@ from napari_colorize.training.domain_fit import (
     gray_of,
     image_features,
 )
-from napari_colorize.training.labs import NOT_HE, lab_images
+from napari_colorize.training.labs import he_labs, lab_images
 
 ROOT = Path(__file__).resolve().parents[1]
 NATURAL = ("astronaut", "coffee", "chelsea", "camera", "rocket", "retina")
@@ -88,8 +88,7 @@ def describe(net, cache: Path | None) -> tuple[list[Sample], list[Sample], dict]
     """Window features of the training labs, the eval-only labs and the other kinds."""
     if cache is not None and cache.exists():
         return pickle.loads(cache.read_bytes())
-    train = {lab: [load_rgb(n) for n in names if n not in NOT_HE]
-             for lab, names in lab_images("train").items()}
+    train = {lab: [load_rgb(n) for n in names] for lab, names in he_labs("train").items()}
     samples = extract(net, train, seed=0)
     evals = extract(net, {lab: [load_rgb(n) for n in names]
                           for lab, names in lab_images("eval-only").items()}, seed=1,

@@ -48,7 +48,7 @@ from napari_colorize.training.evaluation import (
     rgb_to_lab_np,
     tile_means,
 )
-from napari_colorize.training.labs import NOT_HE, lab_images
+from napari_colorize.training.labs import NOT_HE, he_labs, lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.recipes import HE_HISTOLOGY
 
@@ -134,7 +134,7 @@ def main() -> None:
                         help="keep each fold's model here and reuse it when the fold, settings, "
                              "steps and seconds are the same (to compare fitting methods)")
     args = parser.parse_args()
-    labs = lab_images("train")
+    labs, he = lab_images("train"), he_labs("train")
     folds = [[lab for lab in group if lab in labs] for group in FOLDS5]
     settings = {k: v for k, v in HE_HISTOLOGY.settings.items() if k != "steps"}
     settings.update(args.settings)
@@ -142,15 +142,14 @@ def main() -> None:
     for number, held in enumerate(folds):
         if args.folds and number not in args.folds:
             continue
-        train_names = [n for lab, names in labs.items() if lab not in held for n in names
-                       if n not in NOT_HE]
+        train_names = [n for lab, names in he.items() if lab not in held for n in names]
         test_names = [n for lab in held for n in labs[lab]]
         train_images = [load_rgb(n) for n in train_names]
         lut = fit_lut(train_images)
         lut_by_image = fit_lut(train_images, by_image=True)
         start = time.perf_counter()
-        key = json.dumps([number, held, settings, args.steps, args.seconds]
-                         + ([list(NOT_HE)] if NOT_HE else []), sort_keys=True, default=repr)
+        key = json.dumps([number, held, settings, args.steps, args.seconds, list(NOT_HE)],
+                         sort_keys=True, default=repr)
         cached = (args.cache / f"fold{number}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
                   ".safetensors") if args.cache else None
         if cached is not None and cached.exists():

@@ -77,7 +77,7 @@ def local_variance(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(variance, scale_factor=4.0, mode="nearest")
 
 
-def _lut_index(lightness: torch.Tensor) -> torch.Tensor:
+def lut_index(lightness: torch.Tensor) -> torch.Tensor:
     """Each pixel's bin of the prior table: its lightness rounded (half up), as int32.
 
     int32 indices make ``index_select`` 2.5x faster than int64 (18 against 45 ms for 4 tiles of
@@ -141,7 +141,7 @@ class ChromaNet(Trunk):
         """
         b, _, h, w = lightness.shape
         # index_select is the fastest gather on CPU here (embedding is 20x slower)
-        idx = _lut_index(lightness).flatten()
+        idx = lut_index(lightness).flatten()
         return self.lut.index_select(1, idx).view(2, b, h, w).permute(1, 0, 2, 3)
 
     def forward_raw(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,7 +230,7 @@ class ChromaNet(Trunk):
         b, _, h, w = lightness.shape
         dtype = torch.promote_types(self.lut.dtype, out.dtype)
         ab = torch.empty((b, 2, h, w), dtype=dtype, device=lightness.device)
-        idx = _lut_index(lightness).view(b, -1)
+        idx = lut_index(lightness).view(b, -1)
         lut = self.lut.to(dtype)
         for i in range(b):
             for c in range(2):

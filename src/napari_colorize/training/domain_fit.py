@@ -36,7 +36,7 @@ import torch
 from ..core.domain_features import GRAY_FEATURES, feature_names, sample_lightness, window_features
 from ..core.domain_stats import DomainModel, DomainPart, domain_path, save_domain
 from ..core.intensity import compute_window
-from .labs import NOT_HE
+from .labs import he_images, he_labs
 
 CROP, N_CROPS, N_STAIN_CROPS = 512, 6, 4
 #: Covariance shrinkage toward the diagonal, and a floor on every feature's std: features
@@ -342,18 +342,15 @@ def he_histology_domain(out: str | Path | None = None, *, seed: int = 0,
     """
     from ..models.registry import find_card, load_model
     from .datasets import load_rgb
-    from .labs import lab_images
 
     torch.manual_seed(seed)
     net = load_model(model, device="cpu")
-    images = {lab: [load_rgb(n) for n in names if n not in NOT_HE]
-              for lab, names in lab_images("train").items()}
+    images = {lab: [load_rgb(n) for n in names] for lab, names in he_labs("train").items()}
     domain = fit_domain(net, images, model="he-histology", seed=seed)
     domain = DomainModel(**{**domain.__dict__, "fit": {
         **domain.fit, "recipe": "napari_colorize.training.domain_fit.he_histology_domain",
         "weights_sha256": net.card.get("sha256"),
-        "images": sorted(n for names in lab_images("train").values() for n in names
-                         if n not in NOT_HE)}})
+        "images": sorted(he_images("train"))}})
     return save_domain(domain, out or domain_path(find_card("he-histology")))
 
 

@@ -384,6 +384,27 @@ def lab_images(role: str | None = "train") -> dict[str, list[str]]:
     return labs
 
 
+def he_labs(role: str = "train") -> dict[str, list[str]]:
+    """Group the H&E images of one role by lab (:func:`lab_images` less :data:`NOT_HE`).
+
+    Parameters
+    ----------
+    role : str
+        One of :data:`ROLES`.
+
+    Returns
+    -------
+    dict
+        Lab name to the names of its H&E images, in table order.
+
+    Examples
+    --------
+    >>> he_labs()["histoqc"][-1]
+    'histoqc-coverslip-edge-he'
+    """
+    return {lab: [n for n in names if n not in NOT_HE] for lab, names in lab_images(role).items()}
+
+
 def he_images(role: str = "train") -> list[str]:
     """Name the H&E images of one role, lab by lab (:data:`NOT_HE` left out).
 
@@ -402,4 +423,4 @@ def he_images(role: str = "train") -> list[str]:
     >>> "histoqc-coverslip-edge-ihc" in he_images(), len(he_images()) == len(set(he_images()))
     (False, True)
     """
-    return [n for names in lab_images(role).values() for n in names if n not in NOT_HE]
+    return [n for names in he_labs(role).values() for n in names]

@@ -14,6 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from ..core.color import rgb_to_lab, rgb_uint8_to_lab
+from ..models.network import lut_index
 
 # Ruifrok & Johnston stain vectors (rows: haematoxylin, eosin, DAB), as used by scikit-image.
 _HED = torch.tensor(
@@ -312,8 +313,8 @@ class PatchSampler:
         if self.offsets is None:
             return ab
         b = lightness.shape[0]
-        table = self.offsets[torch.tensor(self._drawn[-b:])]  # (B, 2, bins)
-        bins = (lightness.clamp(0, table.shape[-1] - 1) + 0.5).long().view(b, 1, -1)
+        table = self.offsets[torch.tensor(self._drawn)]  # (B, 2, bins)
+        bins = lut_index(lightness).long().view(b, 1, -1)  # the prior's bins
         return ab - torch.gather(table, 2, bins.expand(b, 2, -1)).view_as(ab)
 
     def _jitter(self, rgb: torch.Tensor) -> torch.Tensor:
