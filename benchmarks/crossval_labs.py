@@ -1,6 +1,6 @@
 """Leave-one-lab-out cross-validation of the H&E recipe: colour on labs the model never saw.
 
-    python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 2]
+    python benchmarks/crossval_labs.py [--seconds 300] [--steps N] [--folds 0 1] [--hints-seeds 5]
         [--settings '{"balance": true}'] [--cache DIR]
 
 The ``train`` H&E images of ``napari_colorize.training.labs`` (``NOT_HE`` left out) are
@@ -128,7 +128,7 @@ def main() -> None:
                              "e.g. '{\"balance\": true}'")
     parser.add_argument("--steps", type=int, default=None,
                         help="bound each fold by gradient steps too (whichever ends first)")
-    parser.add_argument("--hints-seeds", type=int, default=2)
+    parser.add_argument("--hints-seeds", type=int, default=5)
     parser.add_argument("--folds", type=int, nargs="*", help="run only these fold numbers")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep each fold's model here and reuse it when the fold, settings, "

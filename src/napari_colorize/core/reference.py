@@ -40,7 +40,9 @@ HINT_SIGMA_L = 15.0
 HINT_PRIOR = 6.0
 #: A hint's own (local) correction is soft-thresholded by this much chroma: the colour of one
 #: pixel differs from its structure's by about this (texture, noise), which is not a request.
-HINT_NOISE = 8.0
+#: 4 rather than 8: on the five leave-one-lab-out folds (5 hints, 5 seeds) hints/model went
+#: from mean 0.826 to 0.783, and on labs the model fits from at worst 0.972 to 0.962.
+HINT_NOISE = 4.0
 #: Near the hint (its own structure, close by) a smaller share of the request counts as noise.
 HINT_NOISE_NEAR = 3.0
 #: The tissue of a reference (as in the evaluation): true L* < 88 or chroma > 8.
