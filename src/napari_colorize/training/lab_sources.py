@@ -2,6 +2,10 @@
 
 Each :class:`LabSource` is one package release whose archive holds the images; :mod:`.labs`
 groups them by lab and role, :func:`~.datasets.fetch` downloads and checks them.
+
+Sizes are ``width x height`` in pixels; ``panel`` is the ``(height, width)`` top-left part that
+:func:`~.datasets.load_rgb` keeps (DeepLIIF's dataset rows hold several modalities side by side;
+only the first panel is the IHC image).
 """
 
 from __future__ import annotations
@@ -324,4 +328,3 @@ LAB_SOURCES: tuple[LabSource, ...] = (
         prefix="ndev_sampledata/samples/",
     ),
 )
-

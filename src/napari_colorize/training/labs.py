@@ -15,10 +15,6 @@ Roles say what an image may be used for:
     Immunohistochemistry (brown DAB + haematoxylin): held out, to see how models generalise.
 ``fluorescence``
     Multichannel fluorescence (not histology), for the fluorescence recipes.
-
-Sizes are ``width x height`` in pixels; ``panel`` is the ``(height, width)`` top-left part that
-:func:`~.datasets.load_rgb` keeps (DeepLIIF's dataset rows hold several modalities side by side;
-only the first panel is the IHC image).
 """
 
 from __future__ import annotations
