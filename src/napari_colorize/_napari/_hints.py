@@ -4,7 +4,8 @@ Hints live in a Points layer named ``"<image> hints"`` placed exactly over the i
 coordinates are the image's. Each point's face colour is the wanted colour: the picker's colour,
 or, with a reference RGB layer chosen, the reference's colour under the new point. With "Live"
 on, adding, moving or recolouring a hint re-colorizes the visible region (debounced), through the
-widget's normal run path. Logic stays in the library (:mod:`napari_colorize.core.hints`).
+widget's normal run path. Logic stays in the library (:mod:`napari_colorize.core.hints`,
+:mod:`napari_colorize.core.hint_field`).
 """
 
 from __future__ import annotations

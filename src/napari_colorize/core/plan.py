@@ -50,7 +50,7 @@ class RunPlan:
     palette : tuple
         One RGB colour per channel of a fractions model.
     hints : dict
-        Plane number -> :class:`~napari_colorize.core.hints.HintField`.
+        Plane number -> :class:`~napari_colorize.core.hint_field.HintField`.
 
     Examples
     --------

@@ -156,7 +156,7 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
     Returns
     -------
     plan : RunPlan
-        ``plan`` with a :class:`~napari_colorize.core.hints.HintField` per hinted plane.
+        ``plan`` with a :class:`~napari_colorize.core.hint_field.HintField` per hinted plane.
     ignored : int
         Hints outside the image.
     parsed : Hints
@@ -180,7 +180,8 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
     >>> sorted(hinted.hints), ignored, len(parsed)
     ([0], 1, 2)
     """
-    from .hints import hint_fields, parse_hints, split_by_plane
+    from .hint_field import hint_fields
+    from .hints import parse_hints, split_by_plane
 
     if plan.kind != "chroma":
         raise ValueError(f"hints need a colour (chroma) model; {net.spec.name} predicts channels")
