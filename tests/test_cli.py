@@ -226,3 +226,108 @@ def test_warnings_are_one_line(tmp_path, model_path, capsys):
     assert "warnings.warn" not in err
     assert err.count("\n") == 2, err  # the warning, then "wrote ..."
     assert warnings.showwarning is shown  # the caller's display is restored
+
+
+@pytest.fixture
+def small_tif(tmp_path):
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64))
+    return path
+
+
+def colorize_small(src, out, model_path, *options):
+    return main(["colorize", str(src), str(out), "--model", model_path, "--tile", "64",
+                 "--overlap", "16", "--quiet", *options])
+
+
+@pytest.mark.parametrize(
+    ("name", "confidence", "written"),
+    [
+        ("O.ZARR", None, ["O.ZARR"]),
+        ("O.OME.ZARR", "C.TIF", ["C.TIF", "O.OME.ZARR"]),
+        ("O.Ome.Zarr", "O.confidence.Ome.Zarr", ["O.Ome.Zarr", "O.confidence.Ome.Zarr"]),
+        ("O.OME.ZARR", "C.ZARR", ["C.ZARR", "O.OME.ZARR"]),
+        ("O.TIF", "C.PNG", ["C.PNG", "O.TIF"]),
+    ],
+)
+def test_upper_case_output_suffixes(tmp_path, small_tif, model_path, capsys, name, confidence,
+                                    written):
+    options = ["--confidence", str(tmp_path / confidence)] if confidence else []
+    assert colorize_small(small_tif, tmp_path / name, model_path, *options) == 0, \
+        capsys.readouterr().err
+    made = sorted(p.name for p in tmp_path.iterdir() if p.name.upper().startswith(("O.", "C.")))
+    assert made == written
+    from napari_colorize.io.readers import read_image
+
+    assert read_image(tmp_path / name).shape in ((64, 64, 3), (3, 64, 64))
+
+
+def test_confidence_with_an_unknown_suffix_is_named(tmp_path, small_tif, model_path, capsys):
+    assert colorize_small(small_tif, tmp_path / "o.tif", model_path, "--confidence",
+                          str(tmp_path / "c.jpg")) == 2
+    err = capsys.readouterr().err
+    assert err == (f"napari-colorize: error: --confidence {tmp_path / 'c.jpg'} must end in one "
+                   "of .ome.zarr, .zarr, .ome.tif, .ome.tiff, .tif, .tiff, .png\n")
+    assert not list(tmp_path.glob("o.tif*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["in.tif", "o.tif", "--precision", "fp16"],
+         "napari-colorize colorize: error: argument --precision: invalid choice: 'fp16'"),
+        (["in.tif", "o.tif", "--tile-size", "abc"],
+         "napari-colorize colorize: error: argument --tile-size/--tile: 'abc' is not a whole "
+         "number or 'auto'; see --help"),
+        (["in.tif", "o.tif", "--overlap", "1.5"],
+         "napari-colorize colorize: error: argument --overlap: '1.5' is not a whole number; "
+         "see --help"),
+        ([], "napari-colorize colorize: error: the following arguments are required: IN, OUT; "
+             "see --help"),
+        (["in.tif"], "napari-colorize colorize: error: the following arguments are required: "
+                     "OUT; see --help"),
+        (["in.tif", "o.tif", "--no-such-option"],
+         "napari-colorize: error: unrecognized arguments: --no-such-option; see --help"),
+    ],
+)
+def test_argument_errors_are_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(["colorize", *args])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith(message)
+    assert captured.err.endswith("; see --help\n")
+    assert "usage:" not in captured.err
+
+
+def test_argument_errors_of_other_commands_are_one_line(capsys):
+    for argv in ([], ["nope"], ["train", "--layers", "most"], ["export"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert err.startswith("napari-colorize"), err
+    with pytest.raises(SystemExit) as info:  # help is still the whole help
+        main(["colorize", "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: napari-colorize colorize")
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_hints_outside_the_image_are_told(tmp_path, small_tif, model_path, capsys, quiet):
+    hints = tmp_path / "hints.csv"
+    hints.write_text("y,x,r,g,b\n10,10,200,0,0\n500,5,0,0,200\n-3,2,0,200,0\n")
+    argv = ["colorize", str(small_tif), str(tmp_path / "o.ome.zarr"), "--model", model_path,
+            "--tile", "64", "--overlap", "16", "--hints", str(hints)]
+    assert main(argv + (["--quiet"] if quiet else [])) == 0
+    err = capsys.readouterr().err.replace("\r", "\n").splitlines()  # the bar redraws with \r
+    warned = [line for line in err if "warning" in line]
+    assert warned == ["napari-colorize: warning: 2 of 3 hints outside the image ignored"]
+    assert main([*argv, "--quiet", "--resume"]) == 0  # a finished run: the count still shows
+    assert "warning: 2 hints outside the image ignored" in capsys.readouterr().err
+    hints.write_text("y,x,r,g,b\n10,10,200,0,0\n")
+    assert main([*argv, "--quiet", "--overwrite"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -10,11 +10,38 @@ import argparse
 import json
 import sys
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 from .commands.options import add_settings
 
 DESCRIPTION = "Pseudo-colour for large grayscale microscopy and medical images, tile by tile."
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like the command's other errors.
+
+    argparse prints its whole usage block before an error; a mistyped value then hides in it.
+    ``--help`` still prints the full help.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> parser = Parser(prog="tool")
+    >>> _ = parser.add_argument("--precision", choices=("fp32", "bf16"))
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     try:
+    ...         parser.parse_args(["--precision", "fp16"])
+    ...     except SystemExit as exc:
+    ...         print(exc.code)
+    2
+    >>> print(err.getvalue(), end="")
+    tool: error: argument --precision: invalid choice: 'fp16' (choose from ...); see --help
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE; see --help`` on one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}; see --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.command, args.input, args.tile_size, args.batch_size
     ('colorize', 'in.tif', 256, None)
     """
-    parser = argparse.ArgumentParser(prog="napari-colorize", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="napari-colorize", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)  # sub-commands' errors: one line too
     for build in (_colorize_parser, _models_parser, _train_parser, _evaluate_parser,
                   _export_parser):
         build(sub)
@@ -62,7 +90,8 @@ def _colorize_parser(sub: Any) -> None:
                         "settings); the result is identical to an uninterrupted run")
     c.add_argument("--hints", metavar="CSV",
                    help="colour hints: rows of coordinates (one per image axis) then r, g, b "
-                        "(0-255); a header row is allowed")
+                        "(0-255), separated by commas, semicolons or tabs; a header row is "
+                        "allowed")
     c.add_argument("--reference", metavar="PATH", action="append",
                    help="a colour image from your lab (e.g. a stained section, or a colour "
                         "snapshot of part of the slide): the output takes its colours; repeat "
@@ -70,7 +99,7 @@ def _colorize_parser(sub: Any) -> None:
     c.add_argument("--scheduler", metavar="ADDRESS",
                    help="spread the work over a dask.distributed cluster, e.g. tcp://host:8786")
     add_settings(c)
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--quiet", action="store_true", help="no progress bar (warnings still show)")
 
 
 def _models_parser(sub: Any) -> None:
@@ -184,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     Raises
     ------
     SystemExit
-        Arguments argparse refuses (status 2), or ``--help``.
+        Arguments argparse refuses (status 2, one line on stderr), or ``--help``.
 
     Examples
     --------

@@ -6,6 +6,7 @@ import torch
 
 from napari_colorize import colorize, iter_colorize
 from napari_colorize.core.color import max_chroma, rgb_uint8_to_lab
+from napari_colorize.core.hints import parse_hints, read_hints_csv
 from napari_colorize.io.readers import read_metadata
 
 BLUE = (40, 60, 200)
@@ -142,3 +143,54 @@ def test_bad_hints(pointwise_model, flat, tmp_path):
     path.write_text("1,2,3\n")
     with pytest.raises(ValueError, match="has 3 columns; expected 5"):
         colorize(flat, pointwise_model, hints=path)
+
+
+# --- CSV files as spreadsheet programs write them ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("20,21,40,60,200\n30,31,0,0,255\n", "utf-8-sig"),  # Excel "CSV UTF-8": a BOM first
+        ("row,col,r,g,b\n20,21,40,60,200\n30,31,0,0,255\n", "utf-8-sig"),
+        ('"20","21","40","60","200"\r\n"30","31","0","0","255"\r\n', "utf-8"),
+        ('"row", "col", "r", "g", "b"\n"20", "21", "40", "60", "200"\n30,31,0,0,255\n', "utf-8"),
+        ("20;21;40;60;200\n30;31;0;0;255\n", "utf-8"),  # European Excel
+        ("axis-0;axis-1;r;g;b\n20;21;40;60;200\n30;31;0;0;255\n", "utf-8-sig"),
+        ("y\tx\tr\tg\tb\n20\t21\t40\t60\t200\n30\t31\t0\t0\t255\n", "utf-8"),
+        ("20,\t21,\t40,\t60,\t200\n30,\t31,\t0,\t0,\t255\n", "utf-8"),  # tabs as spaces
+    ],
+    ids=["bom", "bom-header", "quoted", "quoted-header", "semicolon", "semicolon-header-bom",
+         "tab", "comma-then-tab"],
+)
+def test_hint_csv_from_spreadsheets(tmp_path, content, encoding):
+    path = tmp_path / "hints.csv"
+    path.write_bytes(content.encode(encoding))
+    points, colours = read_hints_csv(path, ndim=2)
+    np.testing.assert_array_equal(points, [[20, 21], [30, 31]])
+    np.testing.assert_array_equal(colours, [[40, 60, 200], [0, 0, 255]])
+    assert len(parse_hints(path, ndim=2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("1O,10,200,0,0\n20,20,0,0,200\n", "row 1: '1O' is not a number"),
+        ("\ufeff1O,10,200,0,0\n", "row 1: '1O' is not a number"),
+        ("y,x,r,g,b\n1O,10,200,0,0\n", "row 1: '1O' is not a number"),
+        ("10,x,200,0,0\n", "row 1: 'x' is not a number"),
+        ("10;10;200;0\n", "row 1 has 4 columns; expected 5"),
+        ("y\tx\tr\tg\tb\n10\t10\t200\t0\t0\t0\n", "row 1 has 6 columns; expected 5"),
+        ("1,5;2,5;200;0;0\n", "row 1: '1,5' is not a number"),  # decimal commas are not read
+        ("y;x;r;g;b\n", "holds no hint rows"),
+    ],
+    ids=["typo-first-row", "typo-after-bom", "typo-after-header", "word-in-first-row",
+         "semicolon-short", "tab-long", "decimal-comma", "header-only"],
+)
+def test_bad_hint_csv_rows_are_one_line_naming_file_and_row(tmp_path, content, match):
+    path = tmp_path / "hints.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=match) as info:
+        read_hints_csv(path, ndim=2)
+    assert str(info.value).startswith(f"hints {path} ")
+    assert "\n" not in str(info.value)

@@ -216,3 +216,37 @@ def test_integer_downsample_is_the_rounded_float_mean(dtype):
     np.testing.assert_array_equal(got, np.round(mean).astype(dtype))
     if dtype is np.uint8:
         assert got[0, 0, :2].tolist() == [0, 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "beside"),
+    [
+        ("O.ZARR", "zarr", "O.confidence.ZARR"),
+        ("O.OME.ZARR", "zarr", "O.confidence.OME.ZARR"),
+        ("o.Ome.Zarr", "zarr", "o.confidence.Ome.Zarr"),
+        ("O.OME.TIFF", "tiff", None),
+        ("O.PNG", "png", None),
+    ],
+)
+def test_output_suffixes_in_any_case(tmp_path, name, kind, beside):
+    from napari_colorize.io.paths import check_output, confidence_path, output_kind
+
+    assert output_kind(tmp_path / name) == kind
+    assert check_output(tmp_path / name) == tmp_path / name
+    if beside:
+        assert confidence_path(tmp_path / name) == tmp_path / beside
+    else:
+        with pytest.raises(ValueError, match=r"is not a \.zarr path"):
+            confidence_path(tmp_path / name)
+
+
+def test_output_errors_name_the_option(tmp_path):
+    from napari_colorize.io.paths import check_output, output_kind
+
+    with pytest.raises(ValueError, match=r"^--confidence c.jpg must end in one of \.ome\.zarr"):
+        output_kind("c.jpg", "--confidence")
+    (tmp_path / "c.tif").write_bytes(b"keep")
+    with pytest.raises(ValueError, match=r"^--confidence .*c\.tif already exists"):
+        check_output(tmp_path / "c.tif", label="--confidence")
+    with pytest.raises(ValueError, match=r"^output c\.jpg must end in"):
+        output_kind("c.jpg")

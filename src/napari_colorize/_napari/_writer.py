@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io.ngff_layout import with_transform
+from ..io.ngff_layout import plan_layout, with_transform
 from ..io.readers import as_rgb_uint8
 from ..io.writers import output_kind, write_rgb
 from ._layers import level0
@@ -61,5 +61,6 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
         ndim = rgb.ndim - 1
         scale = [float(s) for s in meta.get("scale", [1.0] * ndim)]
         translate = [float(t) for t in meta.get("translate", [0.0] * ndim)]
-        _set_transform(written, scale, translate)
+        kept = [*plan_layout(rgb.shape[:-3]).keep, ndim - 2, ndim - 1]  # as write_rgb stored
+        _set_transform(written, [scale[i] for i in kept], [translate[i] for i in kept])
     return [written]

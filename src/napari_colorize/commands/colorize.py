@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> None:
         check_free(args.output)
     out = Path(args.output) if resuming else check_output(args.output, args.overwrite)
     if args.confidence and not (args.resume and is_beside(args.confidence, out)):
-        check_output(args.confidence, args.overwrite)  # a resume only reuses its own store
+        # a resume only reuses its own store
+        check_output(args.confidence, args.overwrite, "--confidence")
     image = open_image(args.input, from_rgb=bool(args.from_rgb))
     check_input(image)
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
@@ -77,7 +78,13 @@ def run(args: argparse.Namespace) -> None:
                         overwrite=args.overwrite, resume=args.resume, scheduler=args.scheduler,
                         hints=args.hints, reference=args.reference, config=config)
 
+    warned = False
+
     def show(event: Any) -> None:
+        nonlocal warned
+        if event.message and not warned:  # hints outside the image: say so as the run starts
+            warned = True
+            tqdm.write(f"napari-colorize: warning: {event.message}", file=sys.stderr)
         bar.total = event.total
         bar.n = event.done
         bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
@@ -91,12 +98,15 @@ def run(args: argparse.Namespace) -> None:
                 message = f"partial result kept in {out}; continue with --resume"
                 raise type(exc)(message) from None
             raise
+    if result.hints_ignored and not warned:  # a finished run resumed: no progress to tell it
+        print(f"napari-colorize: warning: {result.hints_ignored} hints outside the image ignored",
+              file=sys.stderr)
     rgb, conf = result.rgb, result.confidence
     if conf is not None:
         write_confidence(args.confidence, conf, kind, out, args.overwrite)
     if kind != "zarr":
         try:
-            write_rgb(out, rgb, overwrite=args.overwrite)
+            write_rgb(out, rgb, overwrite=args.overwrite, source=args.input)
         except BaseException:
             if conf is not None:  # a TIFF/PNG pair lands together or not at all
                 remove(args.confidence)
@@ -138,7 +148,7 @@ def check_paths(args: argparse.Namespace, kind: str) -> None:
     if args.channels and kind == "zarr":
         outputs.append(("channel maps output", confidence_path(args.output, "channels")))
     if args.confidence:
-        output_kind(args.confidence)
+        output_kind(args.confidence, "--confidence")
         if kind == "zarr":
             outputs.append(("confidence output", confidence_path(args.output)))
         if not (kind == "zarr" and is_beside(args.confidence, Path(args.output))):

@@ -51,7 +51,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
             f"{HELP[name]} (default {default})"
         kw: dict[str, Any] = {"dest": name, "default": None, "help": text}
         if name == "overlap":
-            kw.update(type=int, metavar="PX")
+            kw.update(type=_int, metavar="PX")
         elif name == "tile_size":
             kw.update(type=_int_or_auto, metavar="PX|auto")
         elif name in ("batch_size", "block_size"):
@@ -107,6 +107,13 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         given["contrast_limits"] = tuple(given["contrast_limits"])
     given["confidence"] = bool(args.confidence)
     return given
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _int_or_auto(text: str) -> int | str:

@@ -159,12 +159,16 @@ def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = F
     if out is None:
         return ArrayMerger(plan.shape, config.confidence, n_maps)
     if isinstance(out, (str, Path)):
+        from ..io.axis_names import input_layout
         from ..io.ngff import OmeZarrMerger
 
+        # the input's time and z stay what they are, its c=1 goes, its pixel size is kept
+        layout = input_layout(run.source, plan.shape, out)
         return OmeZarrMerger(out, plan.shape, confidence=config.confidence,
                              metadata=run.metadata, overwrite=overwrite, resume=resume,
                              block_size=plan.block_size,
-                             channels=run.metadata.get("channels") if n_maps else None)
+                             channels=run.metadata.get("channels") if n_maps else None,
+                             layout=layout)
     if resume:
         raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
     return OutArrayMerger(out, plan.shape, config.confidence, n_maps)

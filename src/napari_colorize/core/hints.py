@@ -12,6 +12,7 @@ no colour.
 
 from __future__ import annotations
 
+import csv
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,10 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
 def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Read a hints CSV file: rows of ``axis_0, ..., axis_{ndim-1}, r, g, b``.
 
-    A header row is allowed. The file is at most ``MAX_CSV_BYTES`` long.
+    Cells may be separated by commas, semicolons or tabs (the one that splits the first row
+    into most cells) and quoted, as spreadsheet programs write them; a UTF-8 byte-order mark is
+    allowed. A first row with no number in it is a header and skipped. The file is at most
+    ``MAX_CSV_BYTES`` long.
 
     Parameters
     ----------
@@ -186,8 +190,9 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
     Raises
     ------
     ValueError
-        The file cannot be read, is not a text file or too large, holds no rows, or a row has
-        the wrong number of columns or a value that is not a number.
+        The file cannot be read, is not a text file or too large, holds no rows, or a row
+        (the first one too, unless all its cells are words) has the wrong number of columns
+        or a value that is not a number.
 
     Examples
     --------
@@ -198,6 +203,18 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
     ...     _ = path.write_text("row,col,r,g,b\n20,21,40,60,200\n")
     ...     read_hints_csv(path, ndim=2)
     (array([[20., 21.]]), array([[ 40.,  60., 200.]]))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "excel.csv"
+    ...     _ = path.write_text('"20";"21";"40";"60";"200"\n', encoding="utf-8-sig")
+    ...     read_hints_csv(path, ndim=2)[0]
+    array([[20., 21.]])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "typo.csv"
+    ...     _ = path.write_text("2O,21,40,60,200\n")
+    ...     read_hints_csv(path, ndim=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: hints .../typo.csv row 1: '2O' is not a number
     """
     path = Path(path)
     try:
@@ -208,7 +225,8 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
             raise ValueError(
                 f"hints {path} is {info.st_size} bytes; a hints CSV holds at most {MAX_HINTS} rows"
             )
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, glued to the first cell
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ValueError(
             f"cannot read hints {path}: {exc.strerror or exc} (hints take a CSV path, "
@@ -216,8 +234,13 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
         ) from None
     except UnicodeDecodeError:
         raise ValueError(f"hints {path} is not a text CSV file") from None
-    rows = [[v.strip() for v in line.split(",")] for line in text.splitlines() if line.strip()]
-    if rows and not _is_number(rows[0][0]):
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        rows = [[v.strip() for v in row] for row in _csv_rows(lines)]
+    except csv.Error as exc:
+        raise ValueError(f"hints {path} is not a readable CSV file: {exc}") from None
+    # only a row of words is a header: a number beside a typo ("1O") is a bad first hint
+    if rows and not any(_is_number(v) for v in rows[0]):
         rows = rows[1:]
     if not rows:
         raise ValueError(
@@ -234,6 +257,26 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
             raise ValueError(f"hints {path} row {number}: {bad[:20]!r} is not a number")
     table = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
     return table[:, :ndim], table[:, ndim:]
+
+
+#: Cell separators of a hints CSV: comma, and the semicolon and tab of European spreadsheets.
+CSV_DELIMITERS = (",", ";", "\t")
+
+
+def _csv_rows(lines: list[str]) -> list[list[str]]:
+    """Split CSV lines at the separator that cuts the first line into most cells."""
+    if not lines:
+        return []
+
+    def cells(delimiter: str) -> int:
+        try:
+            return len(next(csv.reader(lines[:1], delimiter=delimiter, skipinitialspace=True)))
+        except csv.Error:  # e.g. a field over csv's size limit: not this separator
+            return 0
+
+    # max keeps the first of equals: a comma unless another separator splits more
+    delimiter = max(CSV_DELIMITERS, key=cells)
+    return list(csv.reader(lines, delimiter=delimiter, skipinitialspace=True))
 
 
 def _is_number(text: str) -> bool:

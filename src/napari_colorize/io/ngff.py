@@ -16,7 +16,7 @@ from ..core.merge import Merger, Outputs
 from .durability import BlockRecorder
 from .locks import check_free
 from .ngff_image import NgffImage, rename_image
-from .ngff_layout import channel_position
+from .ngff_layout import Layout, channel_position
 from .ngff_meta import NGFF_VERSION, Channel
 from .paths import check_output, confidence_path
 from .readers import DONE_FOLDER
@@ -54,6 +54,8 @@ class OmeZarrMerger(Merger):
         Edge of the blocks :meth:`write` gets.
     channels : dict, optional
         ``names`` and ``palette`` of a channel model: its maps are written too.
+    layout : Layout, optional
+        How the input's leading axes are stored (see :func:`~.ngff_layout.plan_layout`).
 
     Raises
     ------
@@ -92,10 +94,11 @@ class OmeZarrMerger(Merger):
         resume: bool = False,
         block_size: int = 4096,
         channels: dict | None = None,
+        layout: Layout | None = None,
     ) -> None:
         meta = dict(metadata or {})
         kw: dict[str, Any] = {"overwrite": overwrite, "chunk": chunk, "block_size": block_size,
-                              "resume": resume}
+                              "resume": resume, "layout": layout}
         target = Path(confidence_to) if confidence_to else confidence_path(path)
         maps_path = confidence_path(path, "channels")
         check_free(path)  # another run writing it: refused before anything is touched

@@ -18,7 +18,7 @@ from zarr.codecs import ZstdCodec
 from .colorize_attrs import changed_keys
 from .durability import fsync_all, fsync_tree
 from .locks import OutputLock
-from .ngff_layout import build_ome, channel_position, image_axes, with_name
+from .ngff_layout import Layout, build_ome, plan_layout, with_name
 from .ngff_meta import (
     ATTRS_KEY,
     RGB_CHANNELS,
@@ -52,7 +52,7 @@ class NgffImage:
     path : Path
         The store to create (or reopen, with ``resume``).
     shape : tuple of int
-        ``(..., H, W)`` with at most 2 leading axes (z, or t and z), channels not included.
+        ``(..., H, W)`` of the result, channels not included.
     channels : int
         Channels per pixel (3 for RGB), or 0.
     dtype : dtype
@@ -69,21 +69,30 @@ class NgffImage:
         Reopen an unfinished store made with the same metadata and shape.
     omero : sequence of Channel, optional
         Channel labels and colours (default red, green, blue).
+    layout : Layout, optional
+        How the leading axes are stored (default :func:`~.ngff_layout.plan_layout` of the
+        shape, unnamed).
 
     Raises
     ------
     ValueError
-        One line: a taken or locked path, metadata that does not check, or (``resume``) a
-        store made by another tool, from another input, with other settings or shape.
+        One line: a taken or locked path, leading axes NGFF cannot hold, metadata that does
+        not check, or (``resume``) a store made by another tool, from another input, with
+        other settings or shape.
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], *, channels: int, dtype: Any,
                  metadata: dict[str, Any], overwrite: bool, chunk: int, block_size: int,
-                 resume: bool = False, omero: Sequence[Channel] | None = None) -> None:
+                 resume: bool = False, omero: Sequence[Channel] | None = None,
+                 layout: Layout | None = None) -> None:
         import zarr
 
         self.path = Path(path)
         self.leading, self.plane = tuple(shape[:-2]), tuple(shape[-2:])
+        try:
+            self.layout = layout or plan_layout(self.leading)
+        except ValueError as exc:
+            raise ValueError(f"{self.path}: {exc}") from None
         self.channels = channels
         self.block_size = block_size
         chunk = choose_chunk(chunk, block_size, self.plane)
@@ -94,16 +103,17 @@ class NgffImage:
         self.reopened = resume and self.path.exists()
         self.lock = OutputLock(self.path)
         if self.reopened:
-            self.root = _reopen(self.path, shape, channels, metadata)
+            self.root = _reopen(self.path, self._shape(channels), metadata)
             self.levels = [self.root[str(i)] for i in range(n_levels)]
             if not self.complete:
                 self.lock.acquire()
             return
         # all metadata is built (and checked) before anything is touched
-        axes = image_axes(len(self.leading), channels=bool(channels))
+        axes = self.layout.axes(channels=bool(channels))
         top = 255 if np.dtype(dtype) == np.uint8 else 1
-        ome = build_ome(axes, n_levels, self.path.name,
-                        channels=(omero or RGB_CHANNELS) if channels else (), top=top)
+        ome = self.layout.place(build_ome(axes, n_levels, self.path.name,
+                                          channels=(omero or RGB_CHANNELS) if channels else (),
+                                          top=top), self.path)
         block = result_block(metadata, complete=False, where=self.path)
         check_output(self.path, overwrite)
         remove(self.path)
@@ -123,10 +133,10 @@ class NgffImage:
         arrays = []
         h, w = self.plane
         for level in range(n_levels):
-            shape = [*self.leading, h, w]
-            chunks = [1] * len(self.leading) + [min(chunk, h), min(chunk, w)]
+            shape = [*self.layout.select(self.leading), h, w]
+            chunks = [1] * len(self.layout.keep) + [min(chunk, h), min(chunk, w)]
             if self.channels:
-                pos = channel_position(len(self.leading))
+                pos = self.layout.channel_position
                 shape.insert(pos, self.channels)
                 chunks.insert(pos, self.channels)
             arrays.append(group.create_array(
@@ -136,10 +146,18 @@ class NgffImage:
             h, w = (h + 1) // 2, (w + 1) // 2
         return arrays
 
+    def _shape(self, channels: int) -> tuple[int, ...]:
+        """Level 0's shape as stored: the kept leading axes, the channels, the plane."""
+        shape = [*self.layout.select(self.leading), *self.plane]
+        if channels:
+            shape.insert(self.layout.channel_position, channels)
+        return tuple(shape)
+
     def _index(self, index: tuple[int, ...], region: tuple[slice, ...]) -> tuple:
+        index = self.layout.select(index)
         if not self.channels:
             return (*index, *region)
-        pos = channel_position(len(index))
+        pos = self.layout.channel_position
         return (*index[:pos], slice(None), *index[pos:], *region)
 
     def write(self, index: tuple[int, ...], region: tuple[slice, ...], data: np.ndarray,
@@ -260,7 +278,7 @@ def rename_image(src: Path, dst: Path) -> None:
     src.replace(dst)
 
 
-def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -> Any:
+def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
     """Open the group of an unfinished run to resume; refuse one made with other settings."""
     import zarr
 
@@ -300,9 +318,6 @@ def _reopen(path: Path, shape: tuple[int, ...], channels: int, metadata: dict) -
     level0 = root[meta.multiscale.paths[0]]
     if not isinstance(level0, zarr.Array):
         raise ValueError(f"cannot resume {path}: its level 0 is a group, not an array")
-    expected = list(shape)
-    if channels:
-        expected.insert(channel_position(len(shape) - 2), channels)
-    if list(level0.shape) != expected:
-        raise ValueError(f"cannot resume {path}: it holds shape {level0.shape}, not {expected}")
+    if tuple(level0.shape) != shape:
+        raise ValueError(f"cannot resume {path}: it holds shape {level0.shape}, not {shape}")
     return root

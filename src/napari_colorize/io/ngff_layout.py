@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .ngff_meta import Axis, Channel
 from .ngff_schema import NGFF_VERSION, validate_ome
 
-__all__ = ["build_ome", "channel_position", "image_axes", "with_name", "with_transform"]
+__all__ = ["Layout", "build_ome", "channel_position", "image_axes", "plan_layout", "with_name",
+           "with_transform"]
 
 
 def channel_position(n_leading: int) -> int:
@@ -55,10 +57,144 @@ def image_axes(n_leading: int, *, channels: bool) -> tuple[Axis, ...]:
     """
     if n_leading > 2:
         raise ValueError(f"OME-Zarr holds at most 2 axes before (y, x); the image has {n_leading}")
-    axes = [Axis("t", "time"), Axis("z", "space")][2 - n_leading:]
-    if channels:
-        axes.insert(channel_position(n_leading), Axis("c", "channel"))
-    return (*axes, Axis("y", "space"), Axis("x", "space"))
+    return Layout(tuple(range(n_leading)), ("t", "z")[2 - n_leading:]).axes(channels=channels)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which leading axes of a result an NGFF image stores, and as which axes.
+
+    NGFF orders axes time, channel, space (t, c, z, y, x) and a result's channel axis is its
+    colour, so at most a time and a z axis lead (y, x). Made by :func:`plan_layout`.
+
+    Parameters
+    ----------
+    keep : tuple of int
+        The leading axes stored, in order; the others have one plane and are left out.
+    names : tuple of str
+        ``"t"`` or ``"z"`` for each kept axis.
+    scale, translate, units : tuple, optional
+        Level 0's placement, one entry per stored axis but the channel (kept leading axes,
+        then y, x), as the input gives it (see :meth:`place`); None: unit pixels at 0.
+
+    Examples
+    --------
+    >>> layout = plan_layout((1, 1, 5), ("t", "c", "z"))
+    >>> layout, layout.select((0, 0, 3)), [a.name for a in layout.axes(channels=True)]
+    (Layout(keep=(0, 2), names=('t', 'z')), (0, 3), ['t', 'c', 'z', 'y', 'x'])
+    """
+
+    keep: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()
+    #: Level 0's pixel size, offset and unit per stored axis but the channel (the input's).
+    scale: tuple[float, ...] | None = field(default=None, repr=False)
+    translate: tuple[float, ...] | None = field(default=None, repr=False)
+    units: tuple[str | None, ...] | None = field(default=None, repr=False)
+
+    @property
+    def channel_position(self) -> int:
+        """The channel axis's index: after the time axis, before z."""
+        return sum(name == "t" for name in self.names)
+
+    def axes(self, *, channels: bool) -> tuple[Axis, ...]:
+        """List the stored axes, with a channel axis (RGB, channel maps) when ``channels``."""
+        kinds = {"t": "time", "z": "space"}
+        axes = [Axis(name, kinds[name]) for name in self.names]
+        if channels:
+            axes.insert(self.channel_position, Axis("c", "channel"))
+        return (*axes, Axis("y", "space"), Axis("x", "space"))
+
+    def select(self, index: Sequence[int]) -> tuple[int, ...]:
+        """Map a plane's index over every leading axis to the stored axes."""
+        return tuple(int(index[i]) for i in self.keep)
+
+    def placed(self, scale: Sequence[float], translate: Sequence[float],
+               units: Sequence[str | None]) -> Layout:
+        """Copy with the input's placement: vectors over all its axes (leading, y, x)."""
+        n = len(scale)
+        picks = [*self.keep, n - 2, n - 1]
+        return replace(self, scale=tuple(float(scale[i]) for i in picks),
+                       translate=tuple(float(translate[i]) for i in picks),
+                       units=tuple(units[i] for i in picks))
+
+    def place(self, ome: Any, where: str | Path) -> dict[str, Any]:
+        """Apply the placement to ``ome`` attributes built for this layout.
+
+        Units NGFF does not know are left out (the scale stays).
+        """
+        if self.scale is None or self.translate is None:
+            return dict(ome)
+        placed = with_transform(ome, self.scale, self.translate, where)
+        if not self.units or not any(self.units):
+            return placed
+        axes = [a for a in placed["multiscales"][0]["axes"] if a.get("type") != "channel"]
+        for axis, unit in zip(axes, self.units, strict=True):
+            if unit:
+                axis["unit"] = unit
+        try:
+            validate_ome(placed, where)
+        except ValueError:
+            return with_transform(ome, self.scale, self.translate, where)
+        return placed
+
+
+def plan_layout(leading: Sequence[int], names: Sequence[str] | None = None,
+                where: str | Path = "the image") -> Layout:
+    """Choose how an NGFF image stores a result's leading axes (the sizes before y, x).
+
+    A gray input's channel axis of one plane (``c`` in ``names``) is left out, since the
+    result's channels are its colours; then, while more than two axes lead, single planes
+    are left out. Axes named ``t`` and ``z`` (in that order) keep their names; otherwise one
+    axis is z and two are t, z.
+
+    Parameters
+    ----------
+    leading : sequence of int
+        The sizes of the axes before (y, x).
+    names : sequence of str, optional
+        Their names as the input gives them (``"t"``, ``"c"``, ``"z"``, other); None: unknown.
+    where : str or Path
+        What the error names.
+
+    Returns
+    -------
+    Layout
+
+    Raises
+    ------
+    ValueError
+        If more than two axes have more than one plane, or a channel axis has several.
+
+    Examples
+    --------
+    >>> plan_layout((1, 1, 1), ("t", "c", "z"))  # bioformats2raw's (t, c, z, y, x), one plane
+    Layout(keep=(0, 2), names=('t', 'z'))
+    >>> plan_layout((1, 1, 1))  # unnamed: the first single plane is left out
+    Layout(keep=(1, 2), names=('t', 'z'))
+    >>> plan_layout((7,), ("t",)), plan_layout((7,))
+    (Layout(keep=(0,), names=('t',)), Layout(keep=(0,), names=('z',)))
+    >>> plan_layout((2, 3, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: the image has 3 axes of more than one plane before (y, x), shape (2, 3, 4); ...
+    """
+    leading = tuple(int(n) for n in leading)
+    known = names is not None and len(names) == len(leading)
+    labels = [str(n).lower() for n in names] if known and names is not None else [""] * len(leading)
+    for label, size in zip(labels, leading, strict=True):
+        if label == "c" and size > 1:
+            raise ValueError(f"{where} has {size} channels (axes {''.join(labels)}); "
+                             "colorize one channel at a time")
+    keep = [i for i, label in enumerate(labels) if not (label == "c" and leading[i] == 1)]
+    while len(keep) > 2 and any(leading[i] == 1 for i in keep):
+        keep.remove(next(i for i in keep if leading[i] == 1))
+    if len(keep) > 2:
+        raise ValueError(f"{where} has {len(keep)} axes of more than one plane before (y, x), "
+                         f"shape {leading}; OME-Zarr and OME-TIFF hold at most 2 (t, z)")
+    kept = [labels[i] for i in keep]
+    if kept not in (["t"], ["z"], ["t", "z"]):
+        kept = ["t", "z"][2 - len(keep):]
+    return Layout(tuple(keep), tuple(kept))
 
 
 def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,

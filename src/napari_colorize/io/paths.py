@@ -20,8 +20,15 @@ OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
-def output_kind(path: str | Path) -> str:
-    """Tell the output format from a path's suffix.
+def output_kind(path: str | Path, label: str = "output") -> str:
+    """Tell the output format from a path's suffix, in any case (``.ZARR`` too).
+
+    Parameters
+    ----------
+    path : str or Path
+        The output.
+    label : str
+        What the error calls the path (e.g. ``"--confidence"``).
 
     Returns
     -------
@@ -35,8 +42,12 @@ def output_kind(path: str | Path) -> str:
 
     Examples
     --------
-    >>> output_kind("out.ome.zarr"), output_kind("out.OME.TIF"), output_kind("out.png")
-    ('zarr', 'tiff', 'png')
+    >>> output_kind("out.ome.zarr"), output_kind("out.OME.TIF"), output_kind("OUT.ZARR")
+    ('zarr', 'tiff', 'zarr')
+    >>> output_kind("c.jpg", "--confidence")
+    Traceback (most recent call last):
+    ...
+    ValueError: --confidence c.jpg must end in one of .ome.zarr, .zarr, ..., .png
     """
     name = str(path).lower().rstrip("/\\")
     if name.endswith(".zarr"):
@@ -45,7 +56,7 @@ def output_kind(path: str | Path) -> str:
         return "tiff"
     if name.endswith(".png"):
         return "png"
-    raise ValueError(f"output {path} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
+    raise ValueError(f"{label} {path} must end in one of {', '.join(OUTPUT_SUFFIXES)}")
 
 
 def is_zarr_store(path: str | Path) -> bool:
@@ -60,7 +71,7 @@ def is_zarr_store(path: str | Path) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in ZARR_MARKERS)
 
 
-def check_output(path: str | Path, overwrite: bool = False) -> Path:
+def check_output(path: str | Path, overwrite: bool = False, label: str = "output") -> Path:
     """Check an output path before anything is written.
 
     Its suffix must be known, the path free (or ``overwrite``), its parent a writable folder.
@@ -73,6 +84,8 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
         The output.
     overwrite : bool
         Whether an existing output may be replaced.
+    label : str
+        What errors call the path (e.g. ``"--confidence"``).
 
     Returns
     -------
@@ -93,7 +106,7 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     'r.ome.zarr'
     """
     path = Path(path)
-    kind = output_kind(path)
+    kind = output_kind(path, label)
     if kind == "zarr" and path.is_dir():
         from .locks import check_free
 
@@ -101,14 +114,14 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         if read_colorize_block(path).get("complete") is False:
             raise ValueError(
-                f"output {path} exists and is incomplete (an interrupted run); pass resume=True "
+                f"{label} {path} exists and is incomplete (an interrupted run); pass resume=True "
                 "(--resume) to continue it, or overwrite=True (--overwrite) to start again"
             )
         raise ValueError(
-            f"output {path} already exists; pass overwrite=True (--overwrite) to replace it"
+            f"{label} {path} already exists; pass overwrite=True (--overwrite) to replace it"
         )
     if path.exists():
-        _check_replaceable(path, kind)
+        _check_replaceable(path, kind, label)
     parent = path.parent
     if not parent.exists():
         raise ValueError(f"output folder {parent} does not exist")
@@ -119,21 +132,21 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
-def _check_replaceable(path: Path, kind: str) -> None:
+def _check_replaceable(path: Path, kind: str, label: str) -> None:
     """Refuse to overwrite what an output of ``kind`` must never replace."""
     if kind != "zarr" and path.is_dir():
         raise ValueError(
-            f"output {path} is a folder; a {kind.upper()} result never replaces a folder: "
+            f"{label} {path} is a folder; a {kind.upper()} result never replaces a folder: "
             "choose another name"
         )
     if kind == "zarr" and not path.is_dir():
         raise ValueError(
-            f"output {path} is a file, not a zarr store; refusing to replace it: choose another "
+            f"{label} {path} is a file, not a zarr store; refusing to replace it: choose another "
             "name"
         )
     if kind == "zarr" and not is_zarr_store(path) and any(path.iterdir()):
         raise ValueError(
-            f"output {path} is a folder but not a zarr store; refusing to delete it: choose "
+            f"{label} {path} is a folder but not a zarr store; refusing to delete it: choose "
             "another name"
         )
 
@@ -363,9 +376,13 @@ def confidence_path(path: str | Path, kind: str = "confidence") -> Path:
     --------
     >>> confidence_path("x.ome.zarr").name, confidence_path("x.zarr", "channels").name
     ('x.confidence.ome.zarr', 'x.channels.zarr')
+    >>> confidence_path("X.OME.ZARR").name  # any case, as output_kind takes it; kept as written
+    'X.confidence.OME.ZARR'
     """
     path = Path(path)
+    name = path.name
     for suffix in (".ome.zarr", ".zarr"):
-        if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)] + f".{kind}" + suffix)
+        if name.lower().endswith(suffix):
+            cut = len(name) - len(suffix)
+            return path.with_name(name[:cut] + f".{kind}" + name[cut:])
     raise ValueError(f"{path} is not a .zarr path")

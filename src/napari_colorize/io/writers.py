@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from .axis_names import input_layout
 from .ngff import OmeZarrMerger, rename_image
+from .ngff_layout import Layout
 from .paths import check_output, output_kind, remove, replace_file, temp_path
 from .pyramid import count_levels, downsample
 
@@ -22,7 +24,8 @@ WRITE_BLOCK = 4096
 
 
 def write_rgb(
-    path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, **zarr_kw: Any
+    path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: Any = None,
+    **zarr_kw: Any
 ) -> Path:
     """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG).
 
@@ -38,6 +41,10 @@ def write_rgb(
         uint8 ``(..., H, W, 3)``; numpy, dask or zarr.
     overwrite : bool
         Replace an existing output of the same kind.
+    source : path or array-like, optional
+        The input the result was made from: OME-Zarr and OME-TIFF keep its time and z axes as
+        such, leave out its single channel and keep its pixel size (see
+        :func:`~.axis_names.input_layout`).
     **zarr_kw
         Passed to :class:`~.ngff.OmeZarrMerger` (e.g. ``chunk``, ``metadata``).
 
@@ -48,8 +55,9 @@ def write_rgb(
     Raises
     ------
     ValueError
-        If the path is taken or unusable (see :func:`~.paths.check_output`), or a PNG is
-        asked for more than one plane.
+        If the path is taken or unusable (see :func:`~.paths.check_output`), a PNG is asked
+        for more than one plane, or OME-Zarr or OME-TIFF for more than two leading axes of
+        more than one plane.
 
     Examples
     --------
@@ -62,6 +70,8 @@ def write_rgb(
     """
     path = check_output(path, overwrite)
     kind = output_kind(path)
+    ome_tiff = kind == "tiff" and path.name.lower().endswith((".ome.tif", ".ome.tiff"))
+    layout = input_layout(source, rgb.shape[:-1], path) if kind == "zarr" or ome_tiff else None
     if kind == "zarr":
         # A taken path may be the lazy input itself (napari saving a layer onto its own file):
         # write beside it and swap at the end.
@@ -69,7 +79,7 @@ def write_rgb(
         h, w = rgb.shape[-3:-1]
         block = min(WRITE_BLOCK, max(h, w))
         merger = OmeZarrMerger(target, rgb.shape[:-1], confidence=False, overwrite=True,
-                               block_size=block, **zarr_kw)
+                               block_size=block, **{"layout": layout, **zarr_kw})
         try:
             for index in np.ndindex(*rgb.shape[:-3]):
                 for y in range(0, h, block):
@@ -85,8 +95,8 @@ def write_rgb(
         return path
     tmp = temp_path(path)
     try:
-        if kind == "tiff" and path.name.lower().endswith((".ome.tif", ".ome.tiff")):
-            write_ome_tiff(tmp, np.asarray(rgb))
+        if ome_tiff:
+            write_ome_tiff(tmp, np.asarray(rgb), layout)
         elif kind == "tiff":
             import tifffile
 
@@ -105,7 +115,7 @@ def write_rgb(
     return path
 
 
-def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
+def write_ome_tiff(path: str | Path, rgb: np.ndarray, layout: Layout | None = None) -> None:
     """Write a pyramidal OME-TIFF of ``rgb`` ``(..., H, W, 3)``.
 
     Tiled 256 px, zlib, each 2x smaller level in SubIFDs down to about 256 px, as tifffile
@@ -116,12 +126,15 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
     path : str or Path
         The file, written directly (:func:`write_rgb` writes it under a temporary name).
     rgb : ndarray
-        uint8 ``(..., H, W, 3)`` with at most 2 leading axes (z, or t and z).
+        uint8 ``(..., H, W, 3)``.
+    layout : Layout, optional
+        Which leading axes to keep, as T or Z (default :func:`~.ngff_layout.plan_layout` of
+        the unnamed leading axes).
 
     Raises
     ------
     ValueError
-        If ``rgb`` has more than 2 axes before (y, x).
+        If ``rgb`` has more than 2 axes of more than one plane before (y, x).
 
     Examples
     --------
@@ -134,15 +147,16 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray) -> None:
     """
     import tifffile
 
-    axes = "TZ"[2 - min(2, rgb.ndim - 3):] + "YXS" if rgb.ndim <= 5 else None
-    if axes is None:
-        raise ValueError(f"OME-TIFF holds at most 2 axes before (y, x); the result has "
-                         f"shape {rgb.shape}")
+    layout = layout or input_layout(None, rgb.shape[:-1], path)
+    leading = rgb.shape[:-3]
+    rgb = rgb[tuple(slice(None) if i in layout.keep else 0 for i in range(len(leading)))]
+    axes = "".join(name.upper() for name in layout.names) + "YXS"
     n_levels = count_levels(rgb.shape[-3:-1])
     options: dict[str, Any] = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
     # BigTIFF past 2 GB: classic TIFF offsets stop at 4 GB and the levels add a third
     with tifffile.TiffWriter(path, bigtiff=rgb.nbytes > 2**31, ome=True) as tif:
-        tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes}, **options)
+        tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes, **_physical(layout)},
+                  **options)
         level = rgb
         for _ in range(n_levels - 1):
             level = np.moveaxis(downsample(np.moveaxis(level, -1, -3)), -3, -1)
@@ -206,3 +220,20 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
         remove(tmp)
         raise
     return path
+
+
+def _physical(layout: Layout) -> dict[str, Any]:
+    """OME-XML pixel sizes (PhysicalSizeX/Y/Z and units) of a layout's placement."""
+    from .axis_names import OME_UNITS
+
+    if layout.scale is None:
+        return {}
+    found: dict[str, Any] = {}
+    units = layout.units or (None,) * len(layout.scale)
+    for name, size, unit in zip((*layout.names, "y", "x"), layout.scale, units, strict=True):
+        if name in ("z", "y", "x") and (size != 1.0 or unit):
+            letter = name.upper()
+            found[f"PhysicalSize{letter}"] = size
+            if unit in OME_UNITS:
+                found[f"PhysicalSize{letter}Unit"] = OME_UNITS[unit]
+    return found

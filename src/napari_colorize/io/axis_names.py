@@ -1,0 +1,224 @@
+"""What an input's axes are (time, channel, z) and where its pixels lie, where its file says so.
+
+An OME-Zarr or OME-TIFF result keeps the input's time and z axes as such, leaves out a gray
+input's single channel (:func:`~.ngff_layout.plan_layout`; without names it falls back to the
+axes' order), and keeps the input's pixel size, offset and units, so it overlays the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .ngff_layout import Layout, plan_layout
+from .ngff_meta import Axis, parse_multiscale
+from .paths import source_path
+
+__all__ = ["OME_UNITS", "InputAxes", "input_layout", "leading_axis_names", "read_axes"]
+
+#: OME-TIFF's length units as NGFF names them, and back.
+_UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter",
+          "cm": "centimeter", "m": "meter", "Å": "angstrom", "pm": "picometer"}
+OME_UNITS = {ngff: ome for ome, ngff in reversed(_UNITS.items())}
+
+
+@dataclass(frozen=True)
+class InputAxes:
+    """An input's axes as its file describes them: names, level 0's placement and units.
+
+    Parameters
+    ----------
+    names : tuple of str
+        ``"t"``, ``"c"``, ``"z"``, ``"y"``, ``"x"`` or ``"?"``, one per axis.
+    scale, translation : tuple of float
+        Pixel size and offset per axis (1 and 0 where not given).
+    units : tuple of str or None
+        NGFF unit names per axis, where given.
+    """
+
+    names: tuple[str, ...]
+    scale: tuple[float, ...]
+    translation: tuple[float, ...]
+    units: tuple[str | None, ...]
+
+
+def read_axes(source: Any, ndim: int) -> InputAxes | None:
+    """Describe an input's axes from its OME-Zarr or TIFF metadata.
+
+    Parameters
+    ----------
+    source : path or array-like
+        What the caller passed (a path, or an array reading from a file).
+    ndim : int
+        The opened input's number of axes; a description that does not cover them (ending in
+        y, x) is not used.
+
+    Returns
+    -------
+    InputAxes or None
+        None where the file does not tell (or the input is in memory).
+    """
+    path = source_path(source)
+    if path is None or ndim < 2:
+        return None
+    try:
+        axes = _describe(path)
+    except Exception:  # unreadable metadata: the reader reports it, the layout falls back
+        return None
+    if axes is None or len(axes.names) != ndim or axes.names[-2:] != ("y", "x"):
+        return None
+    return axes
+
+
+def input_layout(source: Any, shape: Sequence[int], where: str | Path) -> Layout:
+    """Plan how an OME result of an input shaped ``shape`` (gray) stores and places its axes.
+
+    Parameters
+    ----------
+    source : path or array-like
+        The input as the caller passed it.
+    shape : sequence of int
+        The gray input's shape ``(..., H, W)``.
+    where : str or Path
+        The output, named in the error.
+
+    Returns
+    -------
+    Layout
+
+    Raises
+    ------
+    ValueError
+        One line naming ``where`` if the leading axes do not fit (see
+        :func:`~.ngff_layout.plan_layout`).
+    """
+    axes = read_axes(source, len(shape))
+    try:
+        layout = plan_layout(tuple(shape[:-2]), axes.names[:-2] if axes else None)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return layout.placed(axes.scale, axes.translation, axes.units) if axes else layout
+
+#: tifffile's axis letters for the axes a result can keep.
+_TIFF_LETTERS = {"T": "t", "C": "c", "Z": "z"}
+
+
+def leading_axis_names(source: Any, ndim: int) -> tuple[str, ...] | None:
+    """Name the axes before (y, x) of an input: ``"t"``, ``"c"``, ``"z"`` or ``"?"``.
+
+    Read from OME-Zarr axes (NGFF 0.3-0.5), from tifffile's axes of a TIFF's series 0
+    (OME-TIFF, ImageJ), and a DICOM stack's slices are z.
+
+    Parameters
+    ----------
+    source : path or array-like
+        What the caller passed (a path, or an array reading from a file).
+    ndim : int
+        The opened input's number of axes; names that do not cover them are not used.
+
+    Returns
+    -------
+    tuple of str or None
+        One name per leading axis, or None where the file does not tell (or the input is in
+        memory).
+
+    Examples
+    --------
+    >>> import tempfile, zarr, numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = zarr.open_group(f"{tmp}/i.ome.zarr", mode="w")
+    ...     _ = root.create_array("0", shape=(1, 1, 4, 8, 8), dtype="uint8")
+    ...     kinds = ["time", "channel", "space", "space", "space"]
+    ...     root.attrs["multiscales"] = [{"version": "0.4", "axes": [
+    ...         {"name": n, "type": t} for n, t in zip("tczyx", kinds)],
+    ...         "datasets": [{"path": "0", "coordinateTransformations": [
+    ...             {"type": "scale", "scale": [1.0] * 5}]}]}]
+    ...     leading_axis_names(f"{tmp}/i.ome.zarr", 5)
+    ('t', 'c', 'z')
+    >>> leading_axis_names(np.zeros((3, 8, 8)), 3) is None
+    True
+    """
+    axes = read_axes(source, ndim)
+    return axes.names[:-2] if axes else None
+
+
+def _describe(path: Path) -> InputAxes | None:
+    from .readers import TIFF_SUFFIXES, is_zarr_path
+
+    if is_zarr_path(path) or is_zarr_path(path.parent):
+        return _zarr_axes(path)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return _tiff_axes(path)
+    return None  # DICOM and plain images: the layout's defaults (a stack's planes are z)
+
+
+def _zarr_axes(path: Path) -> InputAxes | None:
+    import zarr
+
+    for where in (path, path.parent):  # the image group, or the group above one of its levels
+        try:
+            node = zarr.open(where, mode="r")
+        except Exception:
+            continue
+        attrs: dict[str, Any] = dict(node.attrs)
+        ms = parse_multiscale(attrs, where)
+        if ms and ms.axes:
+            n = len(ms.axes)
+            return InputAxes(tuple(_ngff_name(axis) for axis in ms.axes),
+                             tuple(ms.scale[:n]), tuple(ms.translation[:n]), _units(attrs, n))
+    return None
+
+
+def _units(attrs: Any, n: int) -> tuple[str | None, ...]:
+    """Each axis's ``unit`` in NGFF ``multiscales`` attributes (0.5 nests them in ``ome``)."""
+    try:
+        axes = attrs.get("ome", attrs)["multiscales"][0]["axes"]
+        units = tuple(a.get("unit") if isinstance(a, dict) and isinstance(a.get("unit"), str)
+                      else None for a in axes)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return (None,) * n
+    return units if len(units) == n else (None,) * n
+
+
+def _ngff_name(axis: Axis) -> str:
+    name = axis.name.lower()
+    if axis.is_channel:
+        return "c"
+    if axis.type == "time" or name == "t":
+        return "t"
+    if name in ("y", "x", "z"):
+        return name
+    return "z" if axis.type == "space" else "?"
+
+
+def _tiff_axes(path: Path) -> InputAxes | None:
+    import tifffile
+
+    from .tiff import quiet_tifffile
+
+    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        axes = tif.series[0].axes
+        ome = tif.ome_metadata if tif.is_ome else None
+    if axes[-2:] != "YX":  # e.g. interleaved samples: refused as RGB unless read as colour
+        return None
+    names = (*(_TIFF_LETTERS.get(a, "?") for a in axes[:-2]), "y", "x")
+    scale: list[float] = [1.0] * len(axes)
+    units: list[str | None] = [None] * len(axes)
+    for i, letter in enumerate(axes):
+        size, unit = _physical_size(ome, letter) if ome and letter in "ZYX" else (None, None)
+        if size:
+            scale[i], units[i] = size, unit
+    return InputAxes(names, tuple(scale), (0.0,) * len(axes), tuple(units))
+
+
+def _physical_size(ome: str, letter: str) -> tuple[float | None, str | None]:
+    """``PhysicalSize{letter}`` of an OME-XML's first image, and its unit (NGFF name)."""
+    import re
+
+    size = re.search(rf'PhysicalSize{letter}="([0-9.eE+-]+)"', ome)
+    if not size:
+        return None, None
+    unit = re.search(rf'PhysicalSize{letter}Unit="([^"]+)"', ome)
+    return float(size.group(1)), _UNITS.get(unit.group(1) if unit else "µm")
