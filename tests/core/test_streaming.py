@@ -204,8 +204,10 @@ def test_zarr_missing_chunks_names_the_array(tiny_model, tmp_path):
 def test_zarr_wrong_dtype_names_the_array(tiny_model, tmp_path):
     z = zarr.create_array(tmp_path / "b.zarr", shape=(64, 64), dtype=bool)
     z[...] = True
-    with pytest.raises(ValueError, match=r"zarr array .*b.zarr: image is boolean"):
+    with pytest.raises(ValueError, match=r"b.zarr: image is boolean"):  # the path as given
         colorize(tmp_path / "b.zarr", tiny_model)
+    with pytest.raises(ValueError, match=r"zarr array .*b.zarr: image is boolean"):
+        colorize(zarr.open_array(tmp_path / "b.zarr", mode="r"), tiny_model)
 
 
 def test_one_client_serves_runs_in_a_row(stack, tiny_model):

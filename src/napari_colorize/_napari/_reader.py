@@ -147,7 +147,7 @@ def read_colorized(path: str | list[str]) -> list[tuple]:
         "metadata": {"napari_colorize": _block(found)},
     }
     layers = [(_data(rgb), meta, "image")]
-    conf = confidence_path(path) if path.name.endswith(".zarr") else None
+    conf = confidence_path(path) if path.name.lower().endswith(".zarr") else None
     if conf is not None and conf.is_dir():
         layer = _confidence_layer(conf, f"{name} confidence")
         layer[1]["visible"] = False

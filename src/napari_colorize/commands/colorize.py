@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> None:
         # a resume only reuses its own store
         check_output(args.confidence, args.overwrite, "--confidence")
     image = open_image(args.input, from_rgb=bool(args.from_rgb))
-    check_input(image)
+    check_input(image, args.input)
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
     if pngs and len(image.shape) != 2:
         raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
@@ -98,22 +99,36 @@ def run(args: argparse.Namespace) -> None:
                 message = f"partial result kept in {out}; continue with --resume"
                 raise type(exc)(message) from None
             raise
+        except OSError as exc:
+            raise _full(exc, out, kind) from None
     if result.hints_ignored and not warned:  # a finished run resumed: no progress to tell it
         print(f"napari-colorize: warning: {result.hints_ignored} hints outside the image ignored",
               file=sys.stderr)
     rgb, conf = result.rgb, result.confidence
-    if conf is not None:
-        write_confidence(args.confidence, conf, kind, out, args.overwrite)
-    if kind != "zarr":
-        try:
-            write_rgb(out, rgb, overwrite=args.overwrite, source=args.input)
-        except BaseException:
-            if conf is not None:  # a TIFF/PNG pair lands together or not at all
-                remove(args.confidence)
-            raise
+    try:
+        if conf is not None:
+            write_confidence(args.confidence, conf, kind, out, args.overwrite)
+        if kind != "zarr":
+            try:
+                write_rgb(out, rgb, overwrite=args.overwrite, source=args.input)
+            except BaseException:
+                if conf is not None:  # a TIFF/PNG pair lands together or not at all
+                    remove(args.confidence)
+                raise
+    except OSError as exc:
+        raise _full(exc, out, kind) from None
     extra = [str(p) for p in (args.confidence, result.channels is not None and
                               confidence_path(out, "channels")) if p]
     print(f"wrote {out}" + "".join(f" and {p}" for p in extra), file=sys.stderr)
+
+
+def _full(exc: OSError, out: Path, kind: str) -> OSError:
+    """Say which output a full disk (or quota) stopped, and what is kept; other errors pass."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return exc
+    kept = (f"partial result kept in {out}: free space and continue with --resume"
+            if kind == "zarr" else "nothing written")
+    return OSError(exc.errno, f"cannot write {out}: {exc.strerror}; {kept}")
 
 
 def check_paths(args: argparse.Namespace, kind: str) -> None:

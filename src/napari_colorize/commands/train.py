@@ -94,7 +94,7 @@ def _tune(args: argparse.Namespace, images: list[str]) -> None:
 
         masks = []
         for path in args.masks:
-            mask = np.asarray(read_image(path)[...])
+            mask = np.asarray(read_image(path, raw=True)[...])  # stored labels, not display
             masks.append((mask.max(axis=-1) if mask.ndim == 3 else mask) > 0)
     name = args.name or f"{Path(args.base).stem}-tuned"
     out = _check_out(name, args.out, args.overwrite) if args.out else None

@@ -85,7 +85,7 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     """
     source = image
     image = open_image(image, from_rgb=config.from_rgb)
-    check_input(image)
+    check_input(image, source)
     net = resolve_model(model, None if cluster else config.device, config.precision)
     spec = net.spec
     # outputs distinct from the input, writable, fitting in memory: before the model runs
@@ -311,7 +311,8 @@ def colorize(
     image : array-like or path
         numpy, dask or zarr array (planes are the last two axes), or a TIFF/OME-TIFF/SVS, zarr,
         PNG or JPEG file. A ``(3, H, W)`` array is a stack of three gray planes; colour input is
-        channel-last ``(H, W, 3)`` (see ``from_rgb``).
+        channel-last ``(H, W, 3)`` (see ``from_rgb``); one sample per pixel, ``(..., H, W, 1)``,
+        is gray ``(..., H, W)``.
     model : str, path or ColorModel, optional
         Model name (see :func:`list_models`), weights path, or loaded model; default H&E model.
     tile_size : int or "auto"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,18 +63,20 @@ def check_image(image: Any) -> None:
         )
 
 
-def check_input(image: Any) -> None:
+def check_input(image: Any, source: Any = None) -> None:
     """Check an opened input with :func:`check_image` and :func:`check_store`.
 
     Parameters
     ----------
     image : array-like
         The opened input.
+    source : path or array-like, optional
+        What the caller passed: a path names the file in the message.
 
     Raises
     ------
     ValueError
-        As :func:`check_image` (prefixed with the zarr array's name, for one) and
+        As :func:`check_image` (prefixed with the file or the zarr array's name) and
         :func:`check_store`.
 
     Examples
@@ -87,7 +90,8 @@ def check_input(image: Any) -> None:
     try:
         check_image(image)
     except ValueError as exc:
-        name = zarr_name(image)
+        name = str(source) if isinstance(source, (str, Path)) else (
+            getattr(image, "filename", None) or zarr_name(image))
         raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
     check_store(image)
 

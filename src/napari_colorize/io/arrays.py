@@ -137,6 +137,33 @@ class FileArray(LazyArray):
         return FileArray, (self.source, self.filename)
 
 
+class OneSampleArray(LazyArray):
+    """An ``(..., H, W, 1)`` array read as ``(..., H, W)``: one sample per pixel is gray.
+
+    Reads only the regions asked for, so a large zarr or TIFF stays lazy.
+
+    Examples
+    --------
+    >>> arr = OneSampleArray(np.arange(6).reshape(2, 3, 1))
+    >>> arr.shape, arr[1, 1:].tolist()
+    ((2, 3), [4, 5])
+    """
+
+    wraps_source = True
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.shape = tuple(int(s) for s in source.shape[:-1])
+        self.dtype = np.dtype(source.dtype)
+        chunks = getattr(source, "chunks", None)
+        if isinstance(chunks, tuple) and len(chunks) == len(self.shape) + 1:
+            self.chunks = tuple(int(c) for c in chunks[:-1])
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        """Read a region of the planes."""
+        return np.asarray(self.source[(*full_index(index, len(self.shape)), 0)])
+
+
 def _lightness_levels() -> np.ndarray:
     """Boundaries between the CIE lightness of consecutive uint8 grays (255 values)."""
     from ..core.color import uint8_lightness_table

@@ -1,5 +1,8 @@
 """DICOM: a single-frame file, a multi-frame file, or a folder of slices read as one stack.
 
+A file holding one frame is a 2-D image (``NumberOfFrames`` absent or 1); a file of several
+frames and a folder are stacks.
+
 Needs the optional extra ``pip install napari-colorize[dicom]`` (pydicom, imported lazily).
 Pixels are read on demand, one frame at a time (a folder of slices is never loaded at once).
 Each frame gets its modality rescale (``RescaleSlope``/``RescaleIntercept``, also from enhanced
@@ -191,6 +194,9 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
             f"{folder}: DICOM slices differ in size ({', '.join(map(str, sorted(sizes)))}); "
             "a stack needs equally sized slices"
         )
+    if len(headers) == 1:
+        path, ds = headers[0]
+        return _frames(ds, path)  # one file: all its frames (a multi-frame file is allowed)
     frames = []
     for path, ds in _order(headers):
         frame = _frames(ds, path)[0]
@@ -201,8 +207,8 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
 class DicomArray(LazyArray):
     """A lazily read DICOM image or stack, decoded one frame at a time.
 
-    The shape is ``(rows, cols)`` for a single-frame file, else ``(frames, rows, cols)``, with
-    a trailing samples axis for colour (RGB) data. Made by :func:`read_dicom`.
+    The shape is ``(rows, cols)`` for a file holding one frame, else ``(frames, rows, cols)``,
+    with a trailing samples axis for colour (RGB) data. Made by :func:`read_dicom`.
 
     Parameters
     ----------
@@ -319,4 +325,4 @@ def read_dicom(path: str | Path) -> DicomArray:
         raise ValueError(f"{path} is a DICOM file without an image ({ds.get('Modality', '?')})")
     _check_photometric(ds, path)
     frames = _frames(ds, path)
-    return DicomArray(frames, frames[0].index is not None, str(path))
+    return DicomArray(frames, len(frames) > 1, str(path))  # NumberOfFrames 1: one plane

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import FileArray, LightnessArray, one_line
+from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
 from .ngff_meta import parse_multiscale
 from .paths import is_zarr_store
@@ -34,7 +34,7 @@ def is_zarr_path(path: Path) -> bool:
     >>> is_zarr_path(Path("in.zarr")), is_zarr_path(Path("in.tif"))
     (True, False)
     """
-    return path.suffix == ".zarr" or is_zarr_store(path)
+    return path.suffix.lower() == ".zarr" or is_zarr_store(path)
 
 
 def incomplete_message(path: str | Path) -> str | None:
@@ -96,17 +96,20 @@ def _read_zarr(path: Path, warn: bool = True) -> Any:
     raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
 
 
-def read_image(path: str | Path) -> Any:
+def read_image(path: str | Path, *, raw: bool = False) -> Any:
     """Open an image file lazily.
 
-    TIFF-like files give series 0 at full resolution (level 0); an OME-Zarr group gives its
-    first multiscale dataset; a folder of DICOM slices gives one stack ordered by position.
+    TIFF-like files give series 0 at full resolution (level 0), as the gray they display
+    (MINISWHITE inverted, gray palettes looked up; see :mod:`.tiff`); an OME-Zarr group gives
+    its first multiscale dataset; a folder of DICOM slices gives one stack ordered by position.
 
     Parameters
     ----------
     path : str or Path
         TIFF/OME-TIFF/SVS..., zarr or OME-Zarr (NGFF 0.3-0.5), PNG/JPEG/BMP, DICOM file or
         folder.
+    raw : bool
+        A TIFF's stored values instead (masks, label images).
 
     Returns
     -------
@@ -153,7 +156,7 @@ def read_image(path: str | Path) -> Any:
                 )
             arr = read_dicom(path)
         elif suffix in TIFF_SUFFIXES:
-            arr = read_tiff(path)
+            arr = read_tiff(path, raw=raw)
         elif suffix in PLAIN_SUFFIXES:
             arr = read_plain(path, suffix)
         elif suffix in DICOM_SUFFIXES or has_preamble(path):
@@ -204,6 +207,8 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     (2, 2)
     >>> open_image(np.zeros((30, 40, 3), np.uint8), from_rgb=True).shape  # RGB as lightness
     (30, 40)
+    >>> open_image(np.zeros((30, 40, 1), np.uint8)).shape  # one sample per pixel is gray
+    (30, 40)
     """
     if not isinstance(from_rgb, (bool, np.bool_)):
         raise TypeError(f"from_rgb must be True or False; got {from_rgb!r}")
@@ -238,6 +243,9 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         image = arr
     elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
+    shape = tuple(image.shape)
+    if not from_rgb and len(shape) >= 3 and shape[-1] == 1 and shape[-2] > 1:
+        image = OneSampleArray(image)  # (..., H, W, 1): one gray sample per pixel
     if from_rgb:
         return LightnessArray(image, label, path=None if label == "image" else label,
                               reopen=open_lightness)
