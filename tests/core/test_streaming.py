@@ -101,6 +101,17 @@ def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch,
     assert not Path(str(out).replace("out.ome", "out.confidence.ome")).exists()
 
 
+def test_resume_refuses_other_arithmetic(stack, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out.ome.zarr"
+    _interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        colorize(stack, tiny_model, out=out, **{**SETTINGS, "precision": "fp32"})
+    monkeypatch.undo()
+    # bf16 blocks after fp32 ones would match no straight run
+    with pytest.raises(ValueError, match=r"other settings\.precision;"):
+        colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "precision": "bf16"})
+
+
 def test_refused_side_store_leaves_nothing_new(stack, tiny_model, tmp_path):
     other = tmp_path / "other.ome.zarr"
     colorize(stack, tiny_model, out=other, confidence=True, **SETTINGS)

@@ -117,6 +117,20 @@ def test_ome_zarr_result_overlays_the_input(tmp_path):
     assert shift["translation"] == [0.0, 0.0, 10.0, 20.0]
 
 
+def test_multiscale_wide_transforms_are_kept(tmp_path):
+    src = scaled_input(tmp_path / "in.ome.zarr", gray((64, 64)), "yx", [1.0, 1.0], [0.0, 0.0])
+    group = zarr.open_group(src, mode="r+")
+    multiscales = group.attrs["multiscales"]  # NGFF: applied after each dataset's own
+    multiscales[0]["coordinateTransformations"] = [
+        {"type": "scale", "scale": [0.5, 0.5]}, {"type": "translation", "translation": [10, 20]}]
+    group.attrs["multiscales"] = multiscales
+    colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")
+    ms = zarr.open_group(tmp_path / "out.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    scale, shift = ms["datasets"][0]["coordinateTransformations"]
+    assert scale["scale"] == [1.0, 0.5, 0.5]
+    assert shift["translation"] == [0.0, 10.0, 20.0]
+
+
 def test_ome_tiff_result_keeps_time_and_pixel_size(tmp_path):
     from napari_colorize.io.writers import write_rgb
 

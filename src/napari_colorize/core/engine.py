@@ -97,6 +97,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     window = compute_window(image, config.contrast_limits)
     plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
+    # bf16 and fp32 differ in the last code: a resume must not mix them
+    meta["settings"]["precision"] = getattr(net, "arithmetic", "fp32")
     if restain is not None:
         meta["stain"] = restain.label
     domain = check_domain(image, net, window, plan.blocks) if config.domain_check else None

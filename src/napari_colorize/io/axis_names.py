@@ -166,15 +166,42 @@ def _zarr_axes(path: Path) -> InputAxes | None:
         ms = parse_multiscale(attrs, where)
         if ms and ms.axes:
             n = len(ms.axes)
+            scale, shift = _whole_transform(attrs, n)  # NGFF: applied after each dataset's
             return InputAxes(tuple(_ngff_name(axis) for axis in ms.axes),
-                             tuple(ms.scale[:n]), tuple(ms.translation[:n]), _units(attrs, n))
+                             tuple(s * d for s, d in zip(scale, ms.scale[:n], strict=True)),
+                             tuple(s * d + t for s, d, t in
+                                   zip(scale, ms.translation[:n], shift, strict=True)),
+                             _units(attrs, n))
     return None
+
+
+def _multiscale(attrs: Any) -> Any:
+    return attrs.get("ome", attrs)["multiscales"][0]
+
+
+def _whole_transform(attrs: Any, n: int) -> tuple[list[float], list[float]]:
+    """Read the multiscale's own scale and translation (all its datasets'), where well formed."""
+    scale, shift = [1.0] * n, [0.0] * n
+    try:
+        transforms = _multiscale(attrs).get("coordinateTransformations") or []
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return scale, shift
+    for t in transforms if isinstance(transforms, list) else ():
+        kind = t.get("type") if isinstance(t, dict) else None
+        vector = t.get(kind) if kind in ("scale", "translation") else None
+        if isinstance(vector, list) and len(vector) == n and all(
+                isinstance(v, (int, float)) for v in vector):
+            if kind == "scale":
+                scale = [float(v) for v in vector]
+            else:
+                shift = [float(v) for v in vector]
+    return scale, shift
 
 
 def _units(attrs: Any, n: int) -> tuple[str | None, ...]:
     """Each axis's ``unit`` in NGFF ``multiscales`` attributes (0.5 nests them in ``ome``)."""
     try:
-        axes = attrs.get("ome", attrs)["multiscales"][0]["axes"]
+        axes = _multiscale(attrs)["axes"]
         units = tuple(a.get("unit") if isinstance(a, dict) and isinstance(a.get("unit"), str)
                       else None for a in axes)
     except (KeyError, IndexError, TypeError, AttributeError):

@@ -229,10 +229,23 @@ class ColorModel:
         False
         """
         kind = self.device.type
+        return torch.autocast(kind if kind in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
+                              enabled=self.arithmetic == "bf16")
+
+    @property
+    def arithmetic(self) -> str:
+        """The precision the network runs in on its device: ``"bf16"`` or ``"fp32"``.
+
+        Examples
+        --------
+        >>> from napari_colorize.models.network import ChromaNet
+        >>> ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"), precision="fp32").arithmetic
+        'fp32'
+        """
+        kind = self.device.type
         use_bf16 = kind in ("cuda", "cpu") and (
             self.precision == "bf16" or (self.precision == "auto" and uses_bf16(kind)))
-        return torch.autocast(kind if kind in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
-                              enabled=use_bf16)
+        return "bf16" if use_bf16 else "fp32"
 
     @property
     def name(self) -> str:
