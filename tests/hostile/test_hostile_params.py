@@ -291,6 +291,18 @@ def test_evaluate_refuses_non_finite_colours(tiny_model, colour_image, bad):
     one_line(info)
 
 
+def test_evaluate_refuses_a_gray_truth_stored_as_rgb(tiny_model, colour_image, tmp_path):
+    import imageio.v3 as iio
+
+    from napari_colorize import evaluate
+
+    gray = colour_image[:96, :96].mean(-1, keepdims=True).repeat(3, -1).astype(np.uint8)
+    iio.imwrite(tmp_path / "gray3.png", gray)
+    with pytest.raises(ValueError, match=r"gray3\.png has no colour") as info:
+        evaluate(tiny_model, [tmp_path / "gray3.png"])
+    one_line(info)
+
+
 def test_evaluate_refuses_non_finite_colours_in_a_file(tiny_model, colour_image, tmp_path):
     import tifffile
 

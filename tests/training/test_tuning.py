@@ -136,6 +136,19 @@ def test_tune_two_steps_saves_a_listed_model_with_its_card(colour_image, tiny_mo
         train([colour_image], base=tiny_model, steps=1, name="lab-a", progress=False, **FAST)
 
 
+def test_model_out_path_checks_the_card_too(tmp_path):
+    from napari_colorize.training.tuning import model_out_path
+
+    (tmp_path / "lab.json").write_text("{}")  # someone else's file where the card would go
+    with pytest.raises(ValueError, match=r"lab\.json already exists"):
+        model_out_path("lab", tmp_path / "lab.safetensors")
+    assert model_out_path("lab", tmp_path / "lab.safetensors", overwrite=True).name == (
+        "lab.safetensors")
+    (tmp_path / "dir.safetensors").mkdir()  # a folder is never replaced, even with overwrite
+    with pytest.raises(ValueError, match="is a folder"):
+        model_out_path("dir", tmp_path / "dir.safetensors", overwrite=True)
+
+
 def test_holdout_strip_is_never_trained_on(colour_image, tiny_model, monkeypatch):
     import napari_colorize.training.tuning as tuning
 

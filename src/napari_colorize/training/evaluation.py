@@ -18,7 +18,7 @@ from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
 from ..core.engine import colorize
 from ..core.render import intensity_from_lightness
 from ..models.registry import resolve_model
-from .images import truth_rgb
+from .images import is_gray, sample_lab, truth_rgb
 from .lut import lut_prior
 from .patches import tissue_mask
 from .recipes import region_images
@@ -397,8 +397,11 @@ def evaluate(
     results = []
     for i, image in enumerate(images):
         label = str(image) if isinstance(image, (str, Path)) else f"image {i}"
-        results.append(evaluate_image(net, truth_rgb(image, label), label=label, hints=hints,
-                                      **colorize_kw))
+        rgb = truth_rgb(image, label)
+        if is_gray(sample_lab(rgb)):  # every score would be against gray
+            raise ValueError(f"{label} has no colour (it is grayscale); evaluate needs the true "
+                             "colour of the image")
+        results.append(evaluate_image(net, rgb, label=label, hints=hints, **colorize_kw))
     return results
 
 

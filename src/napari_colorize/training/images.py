@@ -117,10 +117,8 @@ def check_training_images(
     for i, image in enumerate(images):
         label = labels[i] if labels is not None else image_label(image, i)
         rgb = as_rgb(image, label)
-        step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
-        lab = rgb_uint8_to_lab(rgb[::step, ::step])
-        chroma = torch.sqrt(lab[1] ** 2 + lab[2] ** 2)
-        if float(torch.quantile(chroma.flatten().float(), 0.99)) < 2.0:
+        lab = sample_lab(rgb)
+        if is_gray(lab):
             raise ValueError(f"training image {label} has no colour (it is grayscale)")
         if float(tissue_mask(lab).double().mean()) < 0.01:
             raise ValueError(f"training image {label} shows no tissue (less than 1% of pixels)")
@@ -224,6 +222,24 @@ def check_references(
             raise ValueError(f"mask of {label} is empty: it selects no pixel")
         out_masks.append(m.astype(bool))
     return rgb, out_masks, labels
+
+
+def sample_lab(rgb: np.ndarray) -> torch.Tensor:
+    """CIE Lab of about 250,000 pixels of a uint8 RGB image, on a regular grid."""
+    step = max(1, int(math.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+    return rgb_uint8_to_lab(rgb[::step, ::step])
+
+
+def is_gray(lab: torch.Tensor) -> bool:
+    """Tell whether an image's colour is gray: 99 % of its pixels under 2 chroma units.
+
+    Examples
+    --------
+    >>> is_gray(sample_lab(np.full((8, 8, 3), 128, np.uint8)))
+    True
+    """
+    chroma = torch.sqrt(lab[1] ** 2 + lab[2] ** 2)
+    return float(torch.quantile(chroma.flatten().float(), 0.99)) < 2.0
 
 
 def truth_rgb(image: Any, label: str) -> np.ndarray:

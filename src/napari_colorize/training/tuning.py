@@ -83,7 +83,8 @@ def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = F
     Raises
     ------
     ValueError
-        A bad name, a path not ending in ``.safetensors``, or an existing file.
+        A bad name, a path not ending in ``.safetensors``, a folder where the weights or the
+        card (``.json`` beside them) would go, or an existing file (without ``overwrite``).
 
     Examples
     --------
@@ -94,8 +95,11 @@ def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = F
     path = Path(out) if out is not None else user_models_dir() / f"{name}.safetensors"
     if path.suffix != ".safetensors":
         raise ValueError(f"output {path} must end in .safetensors")
-    if path.exists() and not overwrite:
-        raise ValueError(f"model {path} already exists; choose another name or overwrite")
+    for target in (path, path.with_suffix(".json")):  # the weights and their card
+        if target.is_dir():
+            raise ValueError(f"output {target} is a folder; choose another name")
+        if target.exists() and not overwrite:
+            raise ValueError(f"model {target} already exists; choose another name or overwrite")
     return path
 
 
