@@ -175,13 +175,13 @@ def test_hint_csv_from_spreadsheets(tmp_path, content, encoding):
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("1O,10,200,0,0\n20,20,0,0,200\n", "row 1: '1O' is not a number"),
-        ("\ufeff1O,10,200,0,0\n", "row 1: '1O' is not a number"),
-        ("y,x,r,g,b\n1O,10,200,0,0\n", "row 1: '1O' is not a number"),
-        ("10,x,200,0,0\n", "row 1: 'x' is not a number"),
-        ("10;10;200;0\n", "row 1 has 4 columns; expected 5"),
-        ("y\tx\tr\tg\tb\n10\t10\t200\t0\t0\t0\n", "row 1 has 6 columns; expected 5"),
-        ("1,5;2,5;200;0;0\n", "row 1: '1,5' is not a number"),  # decimal commas are not read
+        ("1O,10,200,0,0\n20,20,0,0,200\n", "line 1: '1O' is not a number"),
+        ("\ufeff1O,10,200,0,0\n", "line 1: '1O' is not a number"),
+        ("y,x,r,g,b\n1O,10,200,0,0\n", "line 2: '1O' is not a number"),
+        ("10,x,200,0,0\n", "line 1: 'x' is not a number"),
+        ("10;10;200;0\n", "line 1 has 4 columns; expected 5"),
+        ("y\tx\tr\tg\tb\n10\t10\t200\t0\t0\t0\n", "line 2 has 6 columns; expected 5"),
+        ("1,5;2,5;200;0;0\n", "line 1: '1,5' is not a number"),  # decimal commas are not read
         ("y;x;r;g;b\n", "holds no hint rows"),
     ],
     ids=["typo-first-row", "typo-after-bom", "typo-after-header", "word-in-first-row",

@@ -73,9 +73,12 @@ def connect(scheduler: Any) -> Any:
             f"scheduler must be a dask.distributed Client or an address such as "
             f"'tcp://host:8786'; got {type(scheduler).__name__}"
         )
+    if ":" not in scheduler:  # e.g. "processes": dask would say "missing port number"
+        raise ValueError(f"scheduler {scheduler!r} is not an address such as 'tcp://host:8786' "
+                         "(start one with dask-scheduler, or pass a Client in Python)")
     try:
         return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(
             f"dask scheduler {scheduler} did not answer within {CONNECT_TIMEOUT} s: {first}"

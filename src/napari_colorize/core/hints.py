@@ -214,7 +214,7 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
     ...     read_hints_csv(path, ndim=2)
     Traceback (most recent call last):
     ...
-    ValueError: hints .../typo.csv row 1: '2O' is not a number
+    ValueError: hints .../typo.csv line 1: '2O' is not a number
     """
     path = Path(path)
     try:
@@ -234,27 +234,28 @@ def read_hints_csv(path: str | Path, ndim: int) -> tuple[np.ndarray, np.ndarray]
         ) from None
     except UnicodeDecodeError:
         raise ValueError(f"hints {path} is not a text CSV file") from None
-    lines = [line for line in text.splitlines() if line.strip()]
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     try:
-        rows = [[v.strip() for v in row] for row in _csv_rows(lines)]
+        rows = [[v.strip() for v in row] for row in _csv_rows([line for _, line in numbered])]
     except csv.Error as exc:
         raise ValueError(f"hints {path} is not a readable CSV file: {exc}") from None
+    numbers = [n for n, _ in numbered]  # errors give the file's line, as an editor shows it
     # only a row of words is a header: a number beside a typo ("1O") is a bad first hint
     if rows and not any(_is_number(v) for v in rows[0]):
-        rows = rows[1:]
+        rows, numbers = rows[1:], numbers[1:]
     if not rows:
         raise ValueError(
             f"hints {path} holds no hint rows (columns: {ndim} coordinates, then r, g, b)"
         )
-    for number, row in enumerate(rows, start=1):
+    for number, row in zip(numbers, rows, strict=False):
         if len(row) != ndim + 3:
             raise ValueError(
-                f"hints {path} row {number} has {len(row)} columns; expected {ndim + 3} "
+                f"hints {path} line {number} has {len(row)} columns; expected {ndim + 3} "
                 f"({ndim} coordinates, then r, g, b)"
             )
         bad = next((v for v in row if not _is_number(v)), None)
         if bad is not None:
-            raise ValueError(f"hints {path} row {number}: {bad[:20]!r} is not a number")
+            raise ValueError(f"hints {path} line {number}: {bad[:20]!r} is not a number")
     table = np.array([[float(v) for v in row] for row in rows], dtype=np.float64)
     return table[:, :ndim], table[:, ndim:]
 

@@ -51,15 +51,16 @@ def example_image(kind: str, image: Any = None, divisor: int = 32, min_tile: int
     >>> example_image("chroma", np.zeros((100, 1000), np.uint8)).shape
     (96, 512)
     """
+    label = f"example image {image}" if isinstance(image, (str, Path)) else "example image"
     if image is None or isinstance(image, (str, Path)):
         from ..io.readers import read_image
 
         image = read_image(EXAMPLES_DIR / EXAMPLES[kind] if image is None else image)
     array = np.asarray(image)
     if array.ndim != 2:
-        raise ValueError(f"example image must be 2-D grayscale, got shape {array.shape}")
+        raise ValueError(f"{label} must be 2-D grayscale, got shape {array.shape}")
     if array.dtype.kind not in "uif":
-        raise ValueError(f"example image must hold numbers; got dtype {array.dtype}")
+        raise ValueError(f"{label} must hold numbers; got dtype {array.dtype}")
     check_finite(array, "example image")
     if min(array.shape) < min_tile:
         raise ValueError(f"example image {array.shape} is smaller than the model's smallest "

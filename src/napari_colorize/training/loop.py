@@ -8,6 +8,7 @@ likelihood against the detached error, which is what the confidence map reports.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
@@ -126,8 +127,8 @@ class TrainConfig:
             raise ValueError("give steps or seconds (or both) to bound training")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps {self.steps} must be >= 1")
-        if self.seconds is not None and self.seconds <= 0:
-            raise ValueError(f"seconds {self.seconds} must be > 0")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(f"seconds {self.seconds} must be a finite number > 0")
         if self.patch % ChromaNet.divisor:
             raise ValueError(f"patch {self.patch} must be a multiple of {ChromaNet.divisor}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,8 @@ class TuneConfig:
         """Check the settings."""
         if self.seconds is None and self.steps is None:
             raise ValueError("give seconds or steps (or both) to bound tuning")
-        if self.seconds is not None and self.seconds <= 0:
-            raise ValueError(f"seconds {self.seconds} must be > 0")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(f"seconds {self.seconds} must be a finite number > 0")
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"steps {self.steps} must be >= 0")
         if self.layers not in LAYERS:
