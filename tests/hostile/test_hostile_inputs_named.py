@@ -82,3 +82,19 @@ def test_full_disk_names_the_output_and_what_is_kept(tmp_path, model_path, capsy
     assert f"cannot write {out}" in line
     assert kept in line
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_colour_images_read_from_palette_tiffs_and_stacks_are_named(tmp_path):
+    from napari_colorize.io.readers import read_rgb
+
+    index = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64) % 2
+    table = np.zeros((3, 256), np.uint16)
+    table[:, 1] = (65535, 32896, 0)  # index 1 is orange
+    tifffile.imwrite(tmp_path / "pal.tif", index, photometric="palette", colormap=table)
+    rgb = read_rgb(tmp_path / "pal.tif")  # a reference or a truth image: its colours
+    assert rgb.shape == (64, 64, 3)
+    assert rgb[0, 1].tolist() == [255, 128, 0]
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 32, 32, 3), np.uint8),
+                     photometric="rgb")
+    with pytest.raises(ValueError, match=r"stack\.tif is a stack of 3 colour images"):
+        read_rgb(tmp_path / "stack.tif")

@@ -308,14 +308,35 @@ def read_rgb(path: str | Path) -> np.ndarray:
     ...     read_rgb(out).shape
     (4, 5, 3)
     """
-    arr = read_image(path)
+    tiff = Path(path).suffix.lower() in TIFF_SUFFIXES
+    arr = read_image(path, raw=tiff)  # a palette TIFF's indices, mapped to colours below
     try:
         arr = np.asarray(arr[...])
     except Exception as exc:
         raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    if tiff and arr.ndim == 2:
+        arr = _palette_rgb(Path(path), arr)
+    if arr.ndim == 4 and arr.shape[-1] in (3, 4):
+        raise ValueError(f"{path} is a stack of {arr.shape[0]} colour images (shape {arr.shape}); "
+                         "one 2-D colour image is needed: save one plane")
     if arr.ndim != 3:
         raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
     return as_rgb_uint8(arr, str(path))
+
+
+def _palette_rgb(path: Path, indices: np.ndarray) -> np.ndarray:
+    """Map a palette TIFF's indices through its colour table (uint16 RGB); others as they are."""
+    import tifffile
+
+    from .tiff import quiet_tifffile
+
+    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        page = tif.series[0].keyframe
+        table = page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
+    if table is None or indices.dtype.kind != "u":
+        return indices
+    table = np.asarray(table, np.uint16)
+    return np.moveaxis(table[:, np.clip(indices, 0, table.shape[1] - 1)], 0, -1)
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -270,7 +270,7 @@ def truth_rgb(image: Any, label: str) -> np.ndarray:
     [255, 255, 255]
     """
     if isinstance(image, (str, Path)):
-        lazy = read_image(image)
+        lazy = read_image(image, raw=True)  # a palette TIFF: read_rgb maps its colours
         if np.dtype(lazy.dtype).kind != "f":
             return read_rgb(image)
         try:
