@@ -135,22 +135,26 @@ def test_ome_tiff_result_keeps_time_and_pixel_size(tmp_path):
     from napari_colorize.io.writers import write_rgb
 
     src = scaled_input(tmp_path / "in.ome.zarr", gray((3, 1, 40, 30)), "tcyx",
-                       [1.0, 1.0, 0.5, 0.25], [0.0] * 4)
+                       [1.0, 1.0, 0.5, 0.25], [0.0, 0.0, 10.0, 20.0])
     write_rgb(tmp_path / "r.ome.tif", np.zeros((3, 1, 40, 30, 3), np.uint8), source=src)
     with tifffile.TiffFile(tmp_path / "r.ome.tif") as tif:
         assert tif.series[0].axes == "TYXS"
         assert tif.series[0].shape == (3, 40, 30, 3)
         assert 'PhysicalSizeX="0.25"' in tif.ome_metadata
         assert 'PhysicalSizeY="0.5"' in tif.ome_metadata
+        assert tif.ome_metadata.count('PositionX="20.0"') == 3  # each plane's offset
 
 
 def test_ome_tiff_pixel_size_carries_through_the_cli(tmp_path):
     src = tmp_path / "in.ome.tif"
-    tifffile.imwrite(src, gray((64, 64)), metadata={"axes": "YX", "PhysicalSizeX": 0.5,
-                                                    "PhysicalSizeY": 0.5})
+    tifffile.imwrite(src, gray((64, 64)), metadata={
+        "axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
+        "Plane": {"PositionX": [7.0], "PositionY": [3.0]}})
     assert main(["colorize", str(src), str(tmp_path / "o.ome.tif"), "--quiet"]) in (0, None)
     assert main(["colorize", str(src), str(tmp_path / "o.ome.zarr"), "--quiet"]) in (0, None)
     with tifffile.TiffFile(tmp_path / "o.ome.tif") as tif:
         assert 'PhysicalSizeX="0.5"' in tif.ome_metadata
     ms = zarr.open_group(tmp_path / "o.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
-    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.5, 0.5]
+    scale, shift = ms["datasets"][0]["coordinateTransformations"]
+    assert scale["scale"] == [1.0, 0.5, 0.5]
+    assert shift["translation"] == [0.0, 3.0, 7.0]

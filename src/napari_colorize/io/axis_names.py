@@ -228,16 +228,28 @@ def _tiff_axes(path: Path) -> InputAxes | None:
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:
         axes = tif.series[0].axes
         ome = tif.ome_metadata if tif.is_ome else None
-    if axes[-2:] != "YX":  # e.g. interleaved samples: refused as RGB unless read as colour
+    axes = axes.removesuffix("S")  # interleaved samples: colour read as its lightness
+    if axes[-2:] != "YX":
         return None
     names = (*(_TIFF_LETTERS.get(a, "?") for a in axes[:-2]), "y", "x")
     scale: list[float] = [1.0] * len(axes)
     units: list[str | None] = [None] * len(axes)
+    shift: list[float] = [0.0] * len(axes)
     for i, letter in enumerate(axes):
         size, unit = _physical_size(ome, letter) if ome and letter in "ZYX" else (None, None)
         if size:
             scale[i], units[i] = size, unit
-    return InputAxes(names, tuple(scale), (0.0,) * len(axes), tuple(units))
+        if ome and letter in "YX":  # the first plane's stage position (same unit assumed)
+            shift[i] = _position(ome, letter)
+    return InputAxes(names, tuple(scale), tuple(shift), tuple(units))
+
+
+def _position(ome: str, letter: str) -> float:
+    """``Position{letter}`` of an OME-XML's first plane (0 where not given)."""
+    import re
+
+    found = re.search(rf'<(?:\w+:)?Plane\b[^>]*\bPosition{letter}="([0-9.eE+-]+)"', ome)
+    return float(found.group(1)) if found else 0.0
 
 
 def _physical_size(ome: str, letter: str) -> tuple[float | None, str | None]:

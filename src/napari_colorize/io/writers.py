@@ -155,7 +155,9 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray, layout: Layout | None = No
     options: dict[str, Any] = {"photometric": "rgb", "compression": "zlib", "tile": (256, 256)}
     # BigTIFF past 2 GB: classic TIFF offsets stop at 4 GB and the levels add a third
     with tifffile.TiffWriter(path, bigtiff=rgb.nbytes > 2**31, ome=True) as tif:
-        tif.write(rgb, subifds=n_levels - 1, metadata={"axes": axes, **_physical(layout)},
+        planes = int(np.prod(rgb.shape[:-3], dtype=np.int64))
+        tif.write(rgb, subifds=n_levels - 1,
+                  metadata={"axes": axes, **_physical(layout, planes)},
                   **options)
         level = rgb
         for _ in range(n_levels - 1):
@@ -222,18 +224,27 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
     return path
 
 
-def _physical(layout: Layout) -> dict[str, Any]:
-    """OME-XML pixel sizes (PhysicalSizeX/Y/Z and units) of a layout's placement."""
+def _physical(layout: Layout, planes: int) -> dict[str, Any]:
+    """OME-XML placement of a layout: PhysicalSizeX/Y/Z, and each plane's PositionX/Y."""
     from .axis_names import OME_UNITS
 
-    if layout.scale is None:
+    if layout.scale is None or layout.translate is None:
         return {}
     found: dict[str, Any] = {}
+    plane: dict[str, list] = {}
     units = layout.units or (None,) * len(layout.scale)
-    for name, size, unit in zip((*layout.names, "y", "x"), layout.scale, units, strict=True):
+    names = (*layout.names, "y", "x")
+    for name, size, shift, unit in zip(names, layout.scale, layout.translate, units,
+                                       strict=True):
+        letter = name.upper()
         if name in ("z", "y", "x") and (size != 1.0 or unit):
-            letter = name.upper()
             found[f"PhysicalSize{letter}"] = size
             if unit in OME_UNITS:
                 found[f"PhysicalSize{letter}Unit"] = OME_UNITS[unit]
+        if name in ("y", "x") and shift:
+            plane[f"Position{letter}"] = [shift] * planes
+            if unit in OME_UNITS:
+                plane[f"Position{letter}Unit"] = [OME_UNITS[unit]] * planes
+    if plane:
+        found["Plane"] = plane
     return found
