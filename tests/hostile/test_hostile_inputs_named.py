@@ -85,7 +85,7 @@ def test_full_disk_names_the_output_and_what_is_kept(tmp_path, model_path, capsy
 
 
 def test_colour_images_read_from_palette_tiffs_and_stacks_are_named(tmp_path):
-    from napari_colorize.io.readers import read_rgb
+    from napari_colorize.io.colour_files import read_rgb
 
     index = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64) % 2
     table = np.zeros((3, 256), np.uint16)

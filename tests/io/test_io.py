@@ -5,8 +5,9 @@ import pytest
 import tifffile
 import zarr
 
+from napari_colorize.io.colour_files import read_rgb
 from napari_colorize.io.ngff import OmeZarrMerger
-from napari_colorize.io.readers import read_image, read_metadata, read_rgb
+from napari_colorize.io.readers import read_image, read_metadata
 from napari_colorize.io.writers import write_gray, write_rgb
 
 

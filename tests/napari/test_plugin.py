@@ -8,7 +8,7 @@ import pytest
 from napari_colorize._napari import _sample_data
 from napari_colorize._napari._reader import get_reader
 from napari_colorize._napari._writer import write_rgb_layer
-from napari_colorize.io.readers import read_rgb
+from napari_colorize.io.colour_files import read_rgb
 from napari_colorize.io.writers import write_rgb
 
 

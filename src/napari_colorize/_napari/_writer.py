@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io.colour_files import as_rgb_uint8
 from ..io.ngff_layout import plan_layout, with_transform
-from ..io.readers import as_rgb_uint8
 from ..io.writers import output_kind, write_rgb
 from ._layers import level0
 

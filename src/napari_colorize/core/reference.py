@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..io.arrays import LightnessArray
+from ..io.colour_files import as_rgb_uint8, read_rgb
 from ..io.paths import check_distinct
-from ..io.readers import as_rgb_uint8, read_rgb
 from ..models.spec import ColorModel
 from .config import ColorizeConfig
 from .domain import domain_score, model_domain

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.readers import read_rgb
+from ..io.colour_files import read_rgb
 from ..models.registry import sha256_file
 from .archives import copy_hashed, extract_members
 from .lab_sources import ARCHIVES, LAB_SOURCES, ROLES, LabFile, LabSource
@@ -318,7 +318,7 @@ def _read_tiff_rgb(path: Path, img: RemoteImage) -> np.ndarray:
 def load_rgb(name: str) -> np.ndarray:
     """Read the image ``name`` (fetched once) as uint8 RGB.
 
-    Files that :func:`~napari_colorize.io.readers.read_rgb` cannot read (some SVS slides)
+    Files that :func:`~napari_colorize.io.colour_files.read_rgb` cannot read (some SVS slides)
     are read with tifffile, choosing the level that matches the listed size. Images with a
     ``panel`` give only that top-left part.
 

@@ -14,7 +14,8 @@ import torch
 
 from ..core.color import rgb_uint8_to_lab
 from ..core.validation import check_finite
-from ..io.readers import as_rgb_uint8, read_image, read_rgb
+from ..io.colour_files import as_rgb_uint8, read_rgb
+from ..io.readers import read_image
 from .patches import tissue_mask
 
 
