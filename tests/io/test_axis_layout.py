@@ -158,3 +158,10 @@ def test_ome_tiff_pixel_size_carries_through_the_cli(tmp_path):
     scale, shift = ms["datasets"][0]["coordinateTransformations"]
     assert scale["scale"] == [1.0, 0.5, 0.5]
     assert shift["translation"] == [0.0, 3.0, 7.0]
+
+
+def test_a_malformed_input_placement_is_not_copied(tmp_path):
+    src = scaled_input(tmp_path / "in.ome.zarr", gray((64, 64)), "yx", [0.0, -1.0], [0.0, 0.0])
+    colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")  # not refused: pixels are fine
+    ms = zarr.open_group(tmp_path / "out.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 1.0, 1.0]

@@ -7,6 +7,7 @@ axes' order), and keeps the input's pixel size, offset and units, so it overlays
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,9 @@ def input_layout(source: Any, shape: Sequence[int], where: str | Path) -> Layout
         layout = plan_layout(tuple(shape[:-2]), axes.names[:-2] if axes else None)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
-    return layout.placed(axes.scale, axes.translation, axes.units) if axes else layout
+    usable = axes is not None and all(math.isfinite(v) and v > 0 for v in axes.scale) and all(
+        math.isfinite(v) for v in axes.translation)  # a malformed placement is not copied
+    return layout.placed(axes.scale, axes.translation, axes.units) if axes and usable else layout
 
 #: tifffile's axis letters for the axes a result can keep.
 _TIFF_LETTERS = {"T": "t", "C": "c", "Z": "z"}
