@@ -368,9 +368,9 @@ HUGE = (400_000, 400_000)  # 480 GB of RGB: declared, never allocated
 def test_huge_in_memory_result_is_refused_before_any_work(tiny_model, monkeypatch, options):
     import dask.array as da
 
-    from napari_colorize.core import engine
+    from napari_colorize.core import prepare
 
-    monkeypatch.setattr(engine, "make_plan", _never)
+    monkeypatch.setattr(prepare, "make_plan", _never)
     image = da.zeros(HUGE, dtype=np.uint8, chunks=4096)
     with pytest.raises(ValueError, match=r"needs .* of memory but .* is available; write it "
                                          r"to OME-Zarr") as info:

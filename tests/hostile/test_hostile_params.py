@@ -80,12 +80,12 @@ def test_bad_numeric_options(pointwise_model, image, name, value, exc, match):
 
 
 def test_absurd_sizes_are_refused_before_the_model_or_a_buffer(tiny_model, image, monkeypatch):
-    from napari_colorize.core import engine, tile_plan
+    from napari_colorize.core import prepare, tile_plan
 
     def no_allocation(*args, **kwargs):
         raise AssertionError("allocated output for a refused run")
 
-    monkeypatch.setattr(engine, "ArrayMerger", no_allocation)
+    monkeypatch.setattr(prepare, "ArrayMerger", no_allocation)
     monkeypatch.setattr(tile_plan, "auto_batch_size", no_allocation)
     for kw in ({"tile_size": 10**9}, {"batch_size": 10**9}, {"block_size": 10**9},
                {"tile_size": 2**20, "batch_size": "auto"}):

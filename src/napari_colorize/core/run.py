@@ -1,6 +1,6 @@
 """A planned run: the opened input, the model, the plan, and what its output records.
 
-:func:`~napari_colorize.core.engine.plan_run` makes a :class:`Run`; the colour hints are
+:func:`~napari_colorize.core.prepare.plan_run` makes a :class:`Run`; the colour hints are
 added to its plan here (:func:`add_hints`), from the model's own prediction at each hint.
 """
 
@@ -28,7 +28,7 @@ from .result import ColorizeResult
 class Run:
     """A planned run: the opened image, the model, the plan and what the output records.
 
-    Made by :func:`~napari_colorize.core.engine.plan_run`.
+    Made by :func:`~napari_colorize.core.prepare.plan_run`.
 
     Parameters
     ----------
@@ -51,7 +51,7 @@ class Run:
 
     Examples
     --------
-    >>> from napari_colorize.core.engine import plan_run
+    >>> from napari_colorize.core.prepare import plan_run
     >>> run = plan_run(np.zeros((64, 64), np.uint8), None, ColorizeConfig(device="cpu"))
     >>> run.net.spec.name, run.plan.blocks.n_tiles, run.metadata["window"]
     ('he-histology', 1, [0.0, 255.0])
