@@ -26,8 +26,8 @@ import torch
 
 from napari_colorize import colorize
 from napari_colorize.core.config import ColorizeConfig
-from napari_colorize.core.tile_plan import resolve_config
 from napari_colorize.core.reference import centre_crop, fit_reference
+from napari_colorize.core.tile_plan import resolve_config
 from napari_colorize.models.registry import load_model
 from napari_colorize.training.evaluation import ciede2000, render, rgb_to_lab_np
 from napari_colorize.training.lut import fit_lut, lut_prior

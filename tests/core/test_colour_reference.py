@@ -14,8 +14,8 @@ import zarr
 from napari_colorize import colorize
 from napari_colorize.cli import main
 from napari_colorize.core.config import ColorizeConfig
-from napari_colorize.core.tile_plan import resolve_config
 from napari_colorize.core.reference import ReferenceMap, fit_reference
+from napari_colorize.core.tile_plan import resolve_config
 from napari_colorize.io.readers import read_metadata
 from napari_colorize.training.evaluation import ciede2000, render, rgb_to_lab_np, shift_chroma
 from napari_colorize.training.lut import fit_lut, lut_prior

@@ -118,8 +118,8 @@ def test_channel_model_disables_the_picker(qtbot, viewer_widget, fraction_model_
 
 
 def test_only_the_square_the_fit_uses_is_read(tiny_model_dir, colour_image):
-    from napari_colorize.core.tile_plan import resolve_config
     from napari_colorize.core.reference import MAX_SIDE, fit_reference
+    from napari_colorize.core.tile_plan import resolve_config
     from napari_colorize.models.registry import load_model
 
     tall = np.concatenate([colour_image] * 8)[: MAX_SIDE + 101, :200]  # odd margin: centring
