@@ -110,6 +110,12 @@ def test_resume_refuses_other_arithmetic(stack, tiny_model, tmp_path, monkeypatc
     # bf16 blocks after fp32 ones would match no straight run
     with pytest.raises(ValueError, match=r"other settings\.precision;"):
         colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "precision": "bf16"})
+    # a store written before the precision was recorded still resumes
+    group = zarr.open_group(out, mode="r+")
+    block = dict(group.attrs["napari_colorize"])
+    block["settings"] = {k: v for k, v in block["settings"].items() if k != "precision"}
+    group.attrs["napari_colorize"] = block
+    colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "precision": "fp32"})
 
 
 def test_refused_side_store_leaves_nothing_new(stack, tiny_model, tmp_path):

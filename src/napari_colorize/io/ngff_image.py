@@ -309,6 +309,10 @@ def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
         )
     if "input" not in stored:  # written before inputs were recorded: compare the rest
         wanted.pop("input", None)
+    settings = stored.get("settings")
+    if isinstance(settings, dict) and "precision" not in settings:  # written before it was
+        wanted["settings"] = {k: v for k, v in wanted.get("settings", {}).items()
+                              if k != "precision"}
     if stored != wanted:
         changed = ", ".join(changed_keys(stored, wanted))
         raise ValueError(
