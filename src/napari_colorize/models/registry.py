@@ -132,8 +132,9 @@ def find_card(name_or_path: str | Path) -> Path:
     """
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix in (".json", ".safetensors") or path.exists():
-        card = path.with_suffix(".json") if path.suffix != ".json" else path
+    suffix = path.suffix.lower()  # MODEL.SAFETENSORS names the same model
+    if suffix in (".json", ".safetensors") or path.exists():
+        card = path.with_suffix(".json") if suffix != ".json" else path
         if not card.exists():
             raise ValueError(f"model card {card} not found (expected beside the weights)")
         return card
@@ -323,7 +324,7 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
 
     card = card.to_dict() if isinstance(card, ModelCard) else card
     out = Path(out)
-    if out.suffix != ".safetensors":
+    if out.suffix.lower() != ".safetensors":
         out = out.with_suffix(".safetensors") if out.suffix else out / f"{card['name']}.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")

@@ -93,7 +93,7 @@ def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = F
     """
     check_model_name(name)
     path = Path(out) if out is not None else user_models_dir() / f"{name}.safetensors"
-    if path.suffix != ".safetensors":
+    if path.suffix.lower() != ".safetensors":
         raise ValueError(f"output {path} must end in .safetensors")
     for target in (path, path.with_suffix(".json")):  # the weights and their card
         if target.is_dir():
