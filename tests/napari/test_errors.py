@@ -33,6 +33,26 @@ def test_all_nan_layer_notifies(viewer_widget, notes):
     assert widget._run_button.enabled
 
 
+def test_a_stack_whose_first_plane_is_nan_names_that_plane(viewer_widget):
+    viewer, _ = viewer_widget
+    with np.errstate(invalid="ignore"):
+        stack = np.stack([np.full((64, 64), np.nan, np.float32), np.ones((64, 64), np.float32)])
+    layer = viewer.add_image(stack, name="fs", contrast_limits=(0, 1))
+    with pytest.raises(ValueError, match=r"Plane \(0,\) of layer 'fs' has no finite values"):
+        plan_job(viewer, layer, "whole stack", ColorizeConfig())
+
+
+def test_current_plane_outside_the_layer_is_refused(viewer_widget, gray):
+    viewer, _ = viewer_widget
+    layer = viewer.add_image(np.stack([gray] * 5), name="st", scale=(2, 1, 1), translate=(10, 0, 0))
+    viewer.add_image(np.zeros((4, 10, 10), np.uint8), scale=(3, 1, 1))  # the slider reaches z=0
+    viewer.dims.set_current_step(0, 0)  # napari draws nothing of "st" at world z=0
+    with pytest.raises(ValueError, match="has no plane at the viewer's position"):
+        plan_job(viewer, layer, "current plane", ColorizeConfig())
+    viewer.dims.set_point(0, 14)  # its plane 2
+    assert plan_job(viewer, layer, "current plane", ColorizeConfig()) is not None
+
+
 def test_engine_error_notifies_in_one_sentence(qtbot, viewer_widget, notes, gray, run_and_wait):
     viewer, widget = viewer_widget
     widget._layer_combo.value = viewer.add_image(gray, name="g")

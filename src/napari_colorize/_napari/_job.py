@@ -106,9 +106,12 @@ def _current_index(viewer: Any, layer: Any, n_leading: int) -> tuple[int, ...]:
     """Return the data index of the leading (non-plane) axes at the viewer's position."""
     point = layer.world_to_data(viewer.dims.point)
     shape = level0(layer.data).shape
-    return tuple(
-        int(np.clip(np.round(point[i]), 0, shape[i] - 1)) for i in range(n_leading)
-    )
+    index = tuple(int(np.round(point[i])) for i in range(n_leading))
+    if any(not 0 <= i < n for i, n in zip(index, shape, strict=False)):
+        # napari draws none of the layer here: colorizing its nearest plane would show nothing
+        raise ValueError(f"Layer {layer.name!r} has no plane at the viewer's position; move the "
+                         "slider onto one of its planes, or use Whole stack.")
+    return index
 
 
 def _check_plane_view(viewer: Any, scope: str) -> None:
@@ -184,7 +187,9 @@ def plan_job(viewer: Any, layer: Any, scope: str, config: ColorizeConfig) -> Job
         transforms = offset_transform(layer, offset)
     sample = np.asarray(view[(0,) * n_leading]) if isinstance(view, np.ndarray) else None
     if sample is not None and all_nan(sample):
-        raise ValueError(f"Layer {layer.name!r} has no finite values to colorize.")
+        first = f"Plane {(0,) * n_leading} of layer" if np.prod(view.shape[:n_leading]) > 1 else (
+            "Layer")  # a stack's first plane: the others may be fine
+        raise ValueError(f"{first} {layer.name!r} has no finite values to colorize.")
     spatial = view.shape[:-1] if rgb else view.shape
     out = np.zeros((*spatial, 3), np.uint8) if scope == STACK and n_leading else None
     part = "" if view is data else ("region" if scope == VISIBLE else "plane")
