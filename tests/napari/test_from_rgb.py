@@ -19,6 +19,19 @@ def test_checkbox_shows_for_rgb_layers_only(viewer_widget, colour_image, gray):
     assert "From RGB" in widget._from_rgb_check.text
 
 
+def test_checkbox_follows_the_pick_after_a_layer_is_removed(qtbot, viewer_widget, colour_image,
+                                                            gray):
+    viewer, widget = viewer_widget
+    plain = viewer.add_image(gray, name="g")
+    rgb = viewer.add_image(colour_image, name="slide", rgb=True)
+    widget._layer_combo.value = plain
+    viewer.layers.remove(plain)  # the pick moves to the RGB layer; the box shows after the event
+    qtbot.waitUntil(lambda: widget._from_rgb_check.visible, timeout=2000)
+    assert widget._layer_combo.value is rgb
+    viewer.layers.remove(rgb)
+    qtbot.waitUntil(lambda: not widget._from_rgb_check.visible, timeout=2000)
+
+
 def test_rgb_layer_without_from_rgb_is_refused(viewer_widget, colour_image, notices):
     viewer, widget = viewer_widget
     widget._layer_combo.value = viewer.add_image(colour_image, name="slide", rgb=True)

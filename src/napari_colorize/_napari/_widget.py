@@ -54,6 +54,9 @@ class ColorizeWidget(RunControls, Container):
         The viewer whose layers are colorized.
     """
 
+    #: Set while napari removes a layer: the "From RGB" box then changes after the event.
+    _removing = False
+
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self._viewer = viewer
@@ -131,17 +134,38 @@ class ColorizeWidget(RunControls, Container):
                 if isinstance(lay, Image) and not (lay.rgb and made_here(lay))]
 
     def _on_layer_choice(self, layer: Any) -> None:
-        self._from_rgb_check.visible = bool(getattr(layer, "rgb", False))
+        if not self._removing:  # (during a removal: see _on_layer_removed)
+            self._show_from_rgb(bool(getattr(layer, "rgb", False)))
         job = self._job
         if job is not None and layer is not None and layer is not job.source:
             self._note_unchanged(job, f"{layer.name!r} is colorized at the next Run")
+
+    def _show_from_rgb(self, rgb: bool) -> None:
+        self._from_rgb_check.visible = rgb
+
+    def _follow_pick(self) -> None:
+        if self._closing:
+            return
+        try:
+            self._show_from_rgb(bool(getattr(self._layer_combo.value, "rgb", False)))
+        except RuntimeError:  # called after Qt deleted the widget (the viewer closed)
+            pass
 
     def _on_layer_removed(self, event: Any) -> None:
         # Before the choices change, so a stopped run is not also told about a new pick.
         job = self._job
         if job is not None and event.value is job.source:
             self._stop("the layer was removed")
-        self.reset_choices()
+        self._removing = True
+        try:
+            self.reset_choices()
+        finally:
+            self._removing = False
+        # A relayout inside napari's layer removal crashed vispy's draw (under Xvfb): the box
+        # follows the new pick (or no layer left) once the event is over.
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, self._follow_pick)
 
     def _note_unchanged(self, job: Job, what: str) -> None:
         """Tell once per run that a changed pick does not change the run going on."""
