@@ -10,7 +10,7 @@ import zarr
 
 from napari_colorize import colorize
 from napari_colorize.cli import main
-from napari_colorize.io.axis_names import leading_axis_names
+from napari_colorize.io.axis_names import read_axes
 from napari_colorize.io.ngff_layout import plan_layout
 
 
@@ -45,7 +45,7 @@ def gray(shape, seed=0):
 def test_ome_zarr_result_keeps_the_input_axes(tmp_path, shape, axes, out_shape, out_axes):
     image = gray(shape)
     src = ome_zarr_input(tmp_path / "in.ome.zarr", image, axes)
-    assert leading_axis_names(src, len(shape)) == tuple(axes[:-2])
+    assert read_axes(src, len(shape)).names[:-2] == tuple(axes[:-2])
     result = colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")
     level0 = zarr.open_group(tmp_path / "out.ome.zarr", mode="r")["0"]
     assert level0.shape == out_shape

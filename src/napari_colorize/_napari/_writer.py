@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..io.colour_files import as_rgb_uint8
-from ..io.ngff_layout import plan_layout, with_transform
+from ..io.ngff_layout import plan_layout
 from ..io.writers import output_kind, write_rgb
 from ._layers import level0
 
@@ -18,14 +18,6 @@ def _rgb_uint8(data: Any) -> Any:
     if getattr(level, "dtype", None) == np.uint8 and level.ndim >= 3 and level.shape[-1] in (3, 4):
         return level[..., :3]
     return as_rgb_uint8(level, "layer")
-
-
-def _set_transform(path: str, scale: list[float], translate: list[float]) -> None:
-    """Put the layer's scale and translate into the NGFF coordinate transformations."""
-    import zarr
-
-    root = zarr.open_group(path, mode="r+")
-    root.attrs["ome"] = with_transform(root.attrs["ome"], scale, translate, path)
 
 
 def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
@@ -56,11 +48,10 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
             "is grayscale"
         )
     rgb = _rgb_uint8(data)
-    written = str(write_rgb(path, rgb, overwrite=True))
-    if output_kind(path) == "zarr":
+    layout = None
+    if output_kind(path) == "zarr":  # the layer's scale and translate become NGFF transforms
         ndim = rgb.ndim - 1
         scale = [float(s) for s in meta.get("scale", [1.0] * ndim)]
         translate = [float(t) for t in meta.get("translate", [0.0] * ndim)]
-        kept = [*plan_layout(rgb.shape[:-3]).keep, ndim - 2, ndim - 1]  # as write_rgb stored
-        _set_transform(written, [scale[i] for i in kept], [translate[i] for i in kept])
-    return [written]
+        layout = plan_layout(rgb.shape[:-3]).placed(scale, translate, (None,) * ndim)
+    return [str(write_rgb(path, rgb, overwrite=True, layout=layout))]

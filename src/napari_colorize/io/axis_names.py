@@ -8,6 +8,7 @@ axes' order), and keeps the input's pixel size, offset and units, so it overlays
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,14 @@ from .ngff_layout import Layout, plan_layout
 from .ngff_meta import Axis, parse_multiscale
 from .paths import source_path
 
-__all__ = ["OME_UNITS", "InputAxes", "input_layout", "leading_axis_names", "read_axes"]
+__all__ = ["OME_UNITS", "InputAxes", "input_layout", "read_axes"]
 
 #: OME-TIFF's length units as NGFF names them, and back.
 _UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter",
           "cm": "centimeter", "m": "meter", "Å": "angstrom", "pm": "picometer"}
 OME_UNITS = {ngff: ome for ome, ngff in reversed(_UNITS.items())}
+#: tifffile's axis letters for the axes a result can keep.
+_TIFF_LETTERS = {"T": "t", "C": "c", "Z": "z"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,23 @@ def read_axes(source: Any, ndim: int) -> InputAxes | None:
     -------
     InputAxes or None
         None where the file does not tell (or the input is in memory).
+
+    Examples
+    --------
+    >>> import tempfile, zarr, numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = zarr.open_group(f"{tmp}/i.ome.zarr", mode="w")
+    ...     _ = root.create_array("0", shape=(1, 1, 4, 8, 8), dtype="uint8")
+    ...     kinds = ["time", "channel", "space", "space", "space"]
+    ...     root.attrs["multiscales"] = [{"version": "0.4", "axes": [
+    ...         {"name": n, "type": t} for n, t in zip("tczyx", kinds)],
+    ...         "datasets": [{"path": "0", "coordinateTransformations": [
+    ...             {"type": "scale", "scale": [1.0, 1.0, 2.0, 0.5, 0.5]}]}]}]
+    ...     axes = read_axes(f"{tmp}/i.ome.zarr", 5)
+    >>> axes.names, axes.scale
+    (('t', 'c', 'z', 'y', 'x'), (1.0, 1.0, 2.0, 0.5, 0.5))
+    >>> read_axes(np.zeros((3, 8, 8)), 3) is None
+    True
     """
     path = source_path(source)
     if path is None or ndim < 2:
@@ -103,49 +123,6 @@ def input_layout(source: Any, shape: Sequence[int], where: str | Path) -> Layout
     usable = axes is not None and all(math.isfinite(v) and v > 0 for v in axes.scale) and all(
         math.isfinite(v) for v in axes.translation)  # a malformed placement is not copied
     return layout.placed(axes.scale, axes.translation, axes.units) if axes and usable else layout
-
-#: tifffile's axis letters for the axes a result can keep.
-_TIFF_LETTERS = {"T": "t", "C": "c", "Z": "z"}
-
-
-def leading_axis_names(source: Any, ndim: int) -> tuple[str, ...] | None:
-    """Name the axes before (y, x) of an input: ``"t"``, ``"c"``, ``"z"`` or ``"?"``.
-
-    Read from OME-Zarr axes (NGFF 0.3-0.5), from tifffile's axes of a TIFF's series 0
-    (OME-TIFF, ImageJ), and a DICOM stack's slices are z.
-
-    Parameters
-    ----------
-    source : path or array-like
-        What the caller passed (a path, or an array reading from a file).
-    ndim : int
-        The opened input's number of axes; names that do not cover them are not used.
-
-    Returns
-    -------
-    tuple of str or None
-        One name per leading axis, or None where the file does not tell (or the input is in
-        memory).
-
-    Examples
-    --------
-    >>> import tempfile, zarr, numpy as np
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     root = zarr.open_group(f"{tmp}/i.ome.zarr", mode="w")
-    ...     _ = root.create_array("0", shape=(1, 1, 4, 8, 8), dtype="uint8")
-    ...     kinds = ["time", "channel", "space", "space", "space"]
-    ...     root.attrs["multiscales"] = [{"version": "0.4", "axes": [
-    ...         {"name": n, "type": t} for n, t in zip("tczyx", kinds)],
-    ...         "datasets": [{"path": "0", "coordinateTransformations": [
-    ...             {"type": "scale", "scale": [1.0] * 5}]}]}]
-    ...     leading_axis_names(f"{tmp}/i.ome.zarr", 5)
-    ('t', 'c', 'z')
-    >>> leading_axis_names(np.zeros((3, 8, 8)), 3) is None
-    True
-    """
-    axes = read_axes(source, ndim)
-    return axes.names[:-2] if axes else None
-
 
 def _describe(path: Path) -> InputAxes | None:
     from .readers import TIFF_SUFFIXES, is_zarr_path
@@ -249,16 +226,12 @@ def _tiff_axes(path: Path) -> InputAxes | None:
 
 def _position(ome: str, letter: str) -> float:
     """``Position{letter}`` of an OME-XML's first plane (0 where not given)."""
-    import re
-
     found = re.search(rf'<(?:\w+:)?Plane\b[^>]*\bPosition{letter}="([0-9.eE+-]+)"', ome)
     return float(found.group(1)) if found else 0.0
 
 
 def _physical_size(ome: str, letter: str) -> tuple[float | None, str | None]:
     """``PhysicalSize{letter}`` of an OME-XML's first image, and its unit (NGFF name)."""
-    import re
-
     size = re.search(rf'PhysicalSize{letter}="([0-9.eE+-]+)"', ome)
     if not size:
         return None, None

@@ -25,7 +25,7 @@ WRITE_BLOCK = 4096
 
 def write_rgb(
     path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, source: Any = None,
-    **zarr_kw: Any
+    layout: Layout | None = None, **zarr_kw: Any
 ) -> Path:
     """Write an RGB result ``(..., H, W, 3)`` uint8 to ``path`` by suffix (zarr, TIFF or PNG).
 
@@ -45,6 +45,9 @@ def write_rgb(
         The input the result was made from: OME-Zarr and OME-TIFF keep its time and z axes as
         such, leave out its single channel and keep its pixel size (see
         :func:`~.axis_names.input_layout`).
+    layout : Layout, optional
+        How OME-Zarr and OME-TIFF store and place the leading axes, instead of ``source``'s
+        (e.g. a napari layer's scale and translate).
     **zarr_kw
         Passed to :class:`~.ngff.OmeZarrMerger` (e.g. ``chunk``, ``metadata``).
 
@@ -71,7 +74,8 @@ def write_rgb(
     path = check_output(path, overwrite)
     kind = output_kind(path)
     ome_tiff = kind == "tiff" and path.name.lower().endswith((".ome.tif", ".ome.tiff"))
-    layout = input_layout(source, rgb.shape[:-1], path) if kind == "zarr" or ome_tiff else None
+    if layout is None and (kind == "zarr" or ome_tiff):
+        layout = input_layout(source, rgb.shape[:-1], path)
     if kind == "zarr":
         # A taken path may be the lazy input itself (napari saving a layer onto its own file):
         # write beside it and swap at the end.
@@ -79,7 +83,7 @@ def write_rgb(
         h, w = rgb.shape[-3:-1]
         block = min(WRITE_BLOCK, max(h, w))
         merger = OmeZarrMerger(target, rgb.shape[:-1], confidence=False, overwrite=True,
-                               block_size=block, **{"layout": layout, **zarr_kw})
+                               block_size=block, layout=layout, **zarr_kw)
         try:
             for index in np.ndindex(*rgb.shape[:-3]):
                 for y in range(0, h, block):
