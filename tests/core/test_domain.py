@@ -84,6 +84,41 @@ def test_fluorescence_flagged(he_model, name):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["cmu1_region_gray.png", "stardist_histo_gray.png"])
+def test_he_as_float_passes(he_model, name):
+    # rgb2gray-style floats in [0, 1] get a percentile window that stretches the darkest
+    # nuclei toward black: still far from a dark background
+    image = iio.imread(SAMPLES / name).astype(np.float64) / 255
+    result = score(image, he_model)
+    assert result.in_domain, result.message
+    assert result.parts["black"] < 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm"])
+def test_ct_and_mr_flagged(he_model, name):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    image = pydicom.dcmread(get_testdata_file(name)).pixel_array  # int16, small
+    result = score(image, he_model)
+    assert not result.in_domain, result.message
+    assert result.parts["black"] > 1.0
+
+
+@pytest.mark.slow
+def test_dark_background_named(he_model):
+    # H&E with a quarter of near-black background: the novelty alone lets it pass, the
+    # near-black fraction does not, and the message says why
+    he = iio.imread(SAMPLES / "cmu1_region_gray.png")[:512, :512].copy()
+    he[:256, :256] = 2
+    result = score(he, he_model)
+    assert not result.in_domain
+    assert "near black" in result.message
+    assert result.parts["black"] == pytest.approx(0.25 / 0.05, rel=0.25)
+
+
+@pytest.mark.slow
 def test_noise_and_tiny_images_flagged(he_model):
     noise = np.random.default_rng(0).integers(0, 256, (512, 512), np.uint8)
     assert not score(noise, he_model).in_domain
@@ -110,7 +145,7 @@ def test_bundled_statistics_fit_the_model(he_model):
     assert domain is not None
     assert domain.model == "he-histology"
     assert domain.feature_names == feature_names(32, 3)
-    assert [p.name for p in domain.parts] == ["novelty", "stain"]
+    assert [p.name for p in domain.parts] == ["novelty", "stain", "black"]
     assert set(domain.fit["labs"]) >= {"openslide-cmu", "tiatoolbox-target"}
 
 
@@ -146,7 +181,7 @@ def test_unreadable_statistics_name_the_file(tmp_path):
 def test_statistics_of_another_model_refused(tiny_model):
     domain = load_domain("he-histology")
     image = np.full((128, 128), 120, np.uint8)
-    with pytest.raises(ValueError, match="describe 136 features"):
+    with pytest.raises(ValueError, match="describe 137 features"):
         domain_score(image, tiny_model, IntensityWindow(0, 255), domain)
     with pytest.raises(ValueError, match="no domain statistics"):
         domain_score(image, tiny_model, IntensityWindow(0, 255))

@@ -5,8 +5,8 @@ The model sees only lightness, so the check does too. At most :data:`N_WINDOWS` 
 intensity window. Each gives a vector of gray statistics (moments, percentiles, glass-white and
 dark fractions, texture at two scales, a lightness histogram and a histogram of 8x8 blocks by
 mean and contrast), the model trunk's features pooled over the window (all positions, dark
-positions, pale positions) and the spread of its head's outputs. The check has two parts, each
-fitted by :mod:`napari_colorize.training.domain_fit`:
+positions, pale positions), the spread of its head's outputs and the near-black fraction. The
+check has three parts, the first two fitted by :mod:`napari_colorize.training.domain_fit`:
 
 ``novelty``
     A Gaussian of the windows of the training images: the mean Mahalanobis distance of the
@@ -15,9 +15,12 @@ fitted by :mod:`napari_colorize.training.domain_fit`:
     A linear discriminant between the training images and the same images re-stained in
     silico as immunohistochemistry (haematoxylin and DAB, no eosin), whose gray differs from
     H&E's only subtly.
+``black``
+    The fraction of near-black pixels, fixed rather than fitted: transmitted light leaves
+    almost none, while fluorescence, CT/MR and many photographs have dark backgrounds.
 
-Each part's mean over the windows is scaled by its spread on held-out labs, so that the score
-(the larger part, at least 0) is at most ``threshold`` (1) for the training domain. The
+Each fitted part's mean over the windows is scaled by its spread on held-out labs, so that the
+score (the largest part, at least 0) is at most ``threshold`` (1) for the training domain. The
 statistics live in ``<model>.domain.json`` beside the model's card (:mod:`.domain_stats`).
 """
 
@@ -187,8 +190,10 @@ def domain_score(image: Any, net: Any, window: IntensityWindow,
     if inside:
         message = (f"input looks like the {domain.description} this model was trained on "
                    f"(domain score {score:.2f} <= {domain.threshold:.2f})")
-    else:  # the first part (in order: the broadest) that is out explains it
-        label = next(p.label for p in domain.parts if parts[p.name] > domain.threshold)
+    else:  # every part that is out explains it, the strongest first
+        out = sorted((p for p in domain.parts if parts[p.name] > domain.threshold),
+                     key=lambda p: -parts[p.name])
+        label = "; ".join(p.label for p in out if p.label)
         message = (f"input looks unlike the {domain.description} this model was trained on "
                    f"(domain score {score:.2f} > {domain.threshold:.2f}"
                    f"{'; ' + label if label else ''}): colours may be wrong")

@@ -33,6 +33,9 @@ BLOCK_MEAN_BINS = (50.0, 65.0, 80.0, 90.0)
 BLOCK_STD_BINS = (2.0, 6.0)
 #: Positions (4x4 blocks) counted as dark (L* below) and as pale (L* between) for pooling.
 DARK_L, PALE_L = 45.0, (75.0, 92.0)
+#: Lightness (L*) counted as near black: transmitted-light slides have almost none, while
+#: fluorescence, CT/MR and photographs often show large dark backgrounds.
+BLACK_L = 2.0
 _WHITE, _DARK = 88.0, 30.0
 #: Smallest window side; smaller planes are reflected up to it.
 MIN_SIDE = 64
@@ -185,15 +188,15 @@ def feature_names(channels: int, outputs: int) -> tuple[str, ...]:
     Examples
     --------
     >>> names = feature_names(32, 3)
-    >>> len(names), names[9], names[32], names[-1]
-    (136, 'hist_l0', 'trunk0', 'out2_std')
+    >>> len(names), names[9], names[32], names[-2], names[-1]
+    (137, 'hist_l0', 'trunk0', 'out2_std', 'black')
     """
     hist = [f"hist_l{i}" for i in range(len(L_BINS) + 1)]
     hist += [f"hist_b{i}" for i in range((len(BLOCK_MEAN_BINS) + 1) * (len(BLOCK_STD_BINS) + 1))]
     trunk = [f"{name}{i}" for name in ("trunk", "trunk_dark", "trunk_pale")
              for i in range(channels)]
     outs = [f"out{i}_{s}" for i in range(outputs) for s in ("mean", "std")]
-    return (*GRAY_FEATURES, *hist, *trunk, "dark_positions", "pale_positions", *outs)
+    return (*GRAY_FEATURES, *hist, *trunk, "dark_positions", "pale_positions", *outs, "black")
 
 
 def window_features(lightness: torch.Tensor, net: Any) -> np.ndarray:
@@ -212,13 +215,14 @@ def window_features(lightness: torch.Tensor, net: Any) -> np.ndarray:
     numpy.ndarray
         float64 ``(B, D)`` named by :func:`feature_names`: :func:`gray_statistics`; ``log1p``
         of the trunk's features averaged over all, dark and pale positions; the fractions of
-        dark and pale positions; the mean and std of each head output over the window.
+        dark and pale positions; the mean and std of each head output over the window; the
+        fraction of near-black pixels (L* below :data:`BLACK_L`).
 
     Examples
     --------
     >>> from napari_colorize.models.network import ChromaNet
     >>> window_features(torch.full((3, 1, 64, 64), 60.0), ChromaNet((8, 8, 8, 8))).shape
-    (3, 64)
+    (3, 65)
     """
     module = getattr(net, "net", net)
     device = next(module.parameters()).device
@@ -240,5 +244,6 @@ def window_features(lightness: torch.Tensor, net: Any) -> np.ndarray:
         min=1)) for m in masks]
     spread = torch.stack([outs.mean((1, 3)), outs.std((1, 3))], 2).flatten(1)
     fractions = torch.stack([masks[1].mean(1), masks[2].mean(1)], 1)
-    out = torch.cat([gray_statistics(lightness), *pooled, fractions, spread], 1)
+    black = (lightness < BLACK_L).float().mean((1, 2, 3))[:, None]
+    out = torch.cat([gray_statistics(lightness), *pooled, fractions, spread, black], 1)
     return out.double().cpu().numpy()

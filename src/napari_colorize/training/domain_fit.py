@@ -10,10 +10,14 @@ every lab weighted equally:
   in silico as immunohistochemistry (:func:`stain_swap`: haematoxylin lighter, eosin removed,
   DAB on nuclei, cytoplasm or membranes of random blobs), on all window features.
 
-Each part is then calibrated on held-out labs: leave one lab out, fit on the others, score the
-lab's samples. A part's ``median`` is the held-out samples' median value and its ``spread`` a
-common multiple of their 90th-percentile excess, chosen so that ``pass_rate`` of the held-out
-samples score at most 1.
+A third part, ``black``, is fixed rather than fitted: the windows' mean fraction of near-black
+pixels, scoring 1 at :data:`BLACK_LIMIT`. Transmitted light leaves almost no pixel of a slide
+black, while dark backgrounds are what most fluorescence, CT/MR and many photographs have.
+
+Each fitted part is then calibrated on held-out labs: leave one lab out, fit on the others,
+score the lab's samples. A part's ``median`` is the held-out samples' median value and its
+``spread`` a common multiple of their 90th-percentile excess, chosen so that ``pass_rate`` of the
+held-out samples score at most 1.
 
 Regenerate the bundled statistics (about 1 minute on one CPU thread; all images are in the
 dataset cache after ``python benchmarks/fetch_labs.py``)::
@@ -44,8 +48,12 @@ CROP, N_CROPS, N_STAIN_CROPS = 512, 6, 4
 #: lab look novel. L2 penalty of the stain discriminant (on standardised features).
 SHRINK, FLOOR, L2 = 0.1, 0.03, 0.01
 PASS_RATE = 0.95
+#: Mean fraction of near-black pixels (``black`` feature) that scores 1.
+BLACK_LIMIT = 0.05
 LABELS = {"novelty": "unlike the training images",
-          "stain": "its gray looks like a stain other than H&E (e.g. IHC/DAB)"}
+          "stain": "its gray looks like a stain other than H&E (e.g. IHC/DAB)",
+          "black": "much of it is near black, which a brightfield slide is not "
+                   "(fluorescence, CT/MR?)"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,7 @@ def image_features(image: np.ndarray, net: Any) -> np.ndarray:
     --------
     >>> from napari_colorize.models.network import ChromaNet
     >>> image_features(np.zeros((300, 300), np.uint8), ChromaNet((8, 8, 8, 8))).shape
-    (9, 64)
+    (9, 65)
     """
     return window_features(sample_lightness(image, compute_window(image)), net)
 
@@ -245,7 +253,7 @@ def fit_parts(samples: Sequence[Sample], names: Sequence[str]) -> list[DomainPar
                         tuple(map(tuple, precision)), 0.0, 1.0, label=LABELS["novelty"])]
     stained = [s for s in samples if s.kind == "stain"]
     if stained:
-        index = list(range(len(names)))
+        index = [i for i, n in enumerate(names) if n != "black"]
         x, w = _stack([*train, *stained])
         y = np.concatenate([np.full(len(s.features), float(s.kind == "stain"))
                             for s in [*train, *stained]])
@@ -254,6 +262,19 @@ def fit_parts(samples: Sequence[Sample], names: Sequence[str]) -> list[DomainPar
         parts.append(DomainPart("stain", "linear", tuple(index), tuple(center), tuple(coef),
                                 0.0, 1.0, offset, LABELS["stain"]))
     return parts
+
+
+def black_part(names: Sequence[str], limit: float = BLACK_LIMIT) -> DomainPart:
+    """Make the fixed ``black`` part: the windows' mean near-black fraction, 1 at ``limit``.
+
+    Examples
+    --------
+    >>> part = black_part(["mean", "black"])
+    >>> part.score(np.array([[0.5, 0.1], [0.5, 0.0]]))
+    1.0
+    """
+    return DomainPart("black", "linear", (list(names).index("black"),), (0.0,), (1.0,), 0.0,
+                      limit, label=LABELS["black"])
 
 
 def fit_from_samples(samples: Sequence[Sample], names: Sequence[str], *, model: str,
@@ -275,6 +296,8 @@ def fit_from_samples(samples: Sequence[Sample], names: Sequence[str], *, model: 
     parts = [DomainPart(**{**p.__dict__, "median": float(median[i]),
                            "spread": float(max(k, 1e-3) * excess[i])})
              for i, p in enumerate(fit_parts(samples, names))]
+    if "black" in names:
+        parts.append(black_part(names))
     fit = {"labs": labs, "samples": sum(s.kind == "train" for s in samples),
            "stained_samples": sum(s.kind == "stain" for s in samples),
            "held_out_pass_rate": pass_rate, **(provenance or {})}
@@ -310,7 +333,7 @@ def fit_domain(net: Any, images: Mapping[str, Sequence[np.ndarray]], *, model: s
     >>> labs = {f"lab{i}": [rng.integers(100, 200, (256, 256, 3), np.uint8)] for i in range(3)}
     >>> domain = fit_domain(load_model("he-histology"), labs, model="demo")
     >>> [p.name for p in domain.parts], domain.fit["labs"]
-    (['novelty', 'stain'], ['lab0', 'lab1', 'lab2'])
+    (['novelty', 'stain', 'black'], ['lab0', 'lab1', 'lab2'])
     """
     module = getattr(net, "net", net)
     names = feature_names(module.widths[0], module.head.out_channels // 16)
