@@ -95,6 +95,31 @@ def test_visible_region_crops_to_canvas(qtbot, viewer_widget, run_and_wait):
     assert np.all(corner + np.array([h, w]) >= 300)
 
 
+def test_visible_region_of_a_zoomed_chunked_pyramid(qtbot, viewer_widget, run_and_wait):
+    # napari widens a chunked multiscale layer's corner pixels to whole chunks and keeps them
+    # while the view zooms in; the region follows the camera instead
+    da = pytest.importorskip("dask.array")
+    viewer, widget = viewer_widget
+    base = (np.random.default_rng(0).random((2048, 2048)) * 255).astype(np.uint8)
+    pyramid = [da.from_array(base[::f, ::f], chunks=512) for f in (1, 2, 4)]
+    src = viewer.add_image(pyramid, multiscale=True, name="chunked", translate=(5, 7))
+    qtbot.wait(200)
+    viewer.camera.center = (0, 1000 + 5, 1200 + 7)
+    viewer.camera.zoom = 8
+    qtbot.wait(300)
+    widget._layer_combo.value = src
+    widget._scope_combo.value = VISIBLE
+    run_and_wait(widget)
+    out = viewer.layers["chunked colorized (region)"]
+    h, w = out.data.shape[:2]
+    view = np.asarray(viewer.canvas.size) / viewer.camera.zoom
+    assert h <= view[0] + 4
+    assert w <= view[1] + 4
+    top, left = np.asarray(out.translate) - (5, 7)
+    assert top <= 1000 <= top + h
+    assert left <= 1200 <= left + w
+
+
 def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
     viewer, widget = viewer_widget
     stack = np.tile(gray, (6, 2, 2))  # 6 planes x 4 tiles: many batches to cancel between

@@ -122,11 +122,36 @@ def _check_plane_view(viewer: Any, scope: str) -> None:
                          "axes; use Whole stack, or reset the view's axis order.")
 
 
+def _view_corners(viewer: Any, layer: Any) -> np.ndarray | None:
+    """Return the canvas's (row, column) extent in the layer's full-resolution data, or None.
+
+    Read from the camera and the canvas size rather than ``layer.corner_pixels``: napari grows a
+    multiscale layer's corners to whole chunks and keeps them while the view zooms in.
+    """
+    size = np.asarray(getattr(viewer.canvas, "size", (0, 0)), float)
+    zoom = float(viewer.camera.zoom)
+    if size.shape != (2,) or not np.all(size > 0) or not zoom > 0:
+        return None  # no canvas drawn yet
+    half = size / zoom / 2
+    center = np.asarray(viewer.camera.center, float)[-2:]
+    point = np.asarray(viewer.dims.point, float)
+    corners = []
+    for dy in (-1, 1):  # all four: a rotated layer's box is not given by two of them
+        for dx in (-1, 1):
+            world = point.copy()
+            world[-2:] = center + half * (dy, dx)
+            corners.append(np.asarray(layer.world_to_data(world), float)[-2:])
+    data = np.array(corners)
+    return np.stack([data.min(0), data.max(0)])
+
+
 def _visible_box(viewer: Any, layer: Any, plane_shape: tuple[int, int]) -> tuple[slice, slice]:
-    factor = (1.0, 1.0)
-    if layer.multiscale:
-        factor = tuple(layer.downsample_factors[layer.data_level][-2:])
-    box = crop_box(np.asarray(layer.corner_pixels)[:, -2:], plane_shape, factor)
+    corners, factor = _view_corners(viewer, layer), (1.0, 1.0)
+    if corners is None:
+        corners = np.asarray(layer.corner_pixels)[:, -2:]
+        if layer.multiscale:
+            factor = tuple(layer.downsample_factors[layer.data_level][-2:])
+    box = crop_box(corners, plane_shape, factor)
     if box is None:
         raise ValueError(f"No part of layer {layer.name!r} is visible on the canvas.")
     return box
