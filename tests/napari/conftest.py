@@ -62,10 +62,11 @@ def viewer_widget(make_napari_viewer, tiny_model_dir):
 @pytest.fixture
 def notes(monkeypatch):
     """Messages passed to show_error/show_warning by the widget."""
-    from napari_colorize._napari import _widget
+    from napari_colorize._napari import _model_picker, _widget
 
     messages: list[str] = []
-    monkeypatch.setattr(_widget, "show_error", messages.append)
+    for module in (_widget, _model_picker):
+        monkeypatch.setattr(module, "show_error", messages.append)
     return messages
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,16 +14,17 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from ..core.config import HELP, PRECISIONS, ColorizeConfig
 from ..core.stain_render import make_restain
 from ..models.devices import available_devices, resolve_device
-from ..models.registry import DEFAULT_MODEL, list_models, load_model
+from ..models.registry import DEFAULT_MODEL, list_models
 from ._controls import RunControls
 from ._export import ExportButton
 from ._failure import Failure
 from ._hints import HintsSection, hints_for
 from ._job import SCOPES, VISIBLE, Job, plan_job, run_job
 from ._layers import FROM_RGB, format_progress, made_here
+from ._model_picker import LOAD_FILE, ModelPicker
 from ._reference import ReferenceSection, describe_references, reference_labels
 from ._results import remove_running, show_channels, show_result, show_running
-from ._specs import read_spec, widget_options
+from ._specs import widget_options
 from ._stain import stain_fields, text_or_none
 from ._tune import TuneSection
 
@@ -33,14 +33,13 @@ if TYPE_CHECKING:
 
     from ..models.spec import ModelSpec
 
-LOAD_FILE = "Load model file..."
 #: The settings a run starts from (the library's defaults).
 DEFAULTS = ColorizeConfig()
 #: Tile sides offered: multiples of the bundled models' divisor, and the default.
 TILE_SIZES: tuple[int | str, ...] = ("auto", 256, 384, 512, 768, 1024)
 
 
-class ColorizeWidget(RunControls, Container):
+class ColorizeWidget(ModelPicker, RunControls, Container):
     """The Colorize dock widget.
 
     Colorizes the picked grayscale image layer (or an RGB layer's lightness, with "From RGB")
@@ -177,25 +176,8 @@ class ColorizeWidget(RunControls, Container):
     def _describe(self, job: Job) -> str:
         return f"Colorizing {job.name!r}"
 
-    def _model_choices(self, _widget: Any = None) -> list[str]:
-        return [*list_models(), *self._model_files, LOAD_FILE]
-
-    def _picked_model(self) -> str | None:
-        """Name the picked model as ``load_model`` takes it: a name, or the file it came from."""
-        choice = self._model_combo.value
-        return None if choice in (None, LOAD_FILE) else self._model_files.get(choice, choice)
-
     def _show_status(self, text: str) -> None:
         self._status.value = text
-
-    def _model_spec(self, choice: str | None) -> ModelSpec | None:
-        """Return the picked model's spec: the loaded model's, else its card's (no weights)."""
-        if choice is None:
-            return None
-        for (name, _device), model in self._models.items():
-            if name == choice:
-                return model.spec
-        return read_spec(self._model_files.get(choice, choice))
 
     def _show_options(self, spec: ModelSpec | None) -> None:
         """Enable the controls of the optional settings the model takes."""
@@ -213,53 +195,7 @@ class ColorizeWidget(RunControls, Container):
         if value != LOAD_FILE:
             self._show_options(self._model_spec(value))
             return
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(
-            self.native, "Load colorization model", "",
-            "Models (*.safetensors *.json *.zip);;bioimage.io packages (*.zip)"
-        )
-        self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
-        if path:
-            self.add_model_file(path)
-
-    def select_model(self, name: str) -> None:
-        """Offer the models found now (e.g. one just tuned) and select one.
-
-        Parameters
-        ----------
-        name : str
-            The model to select.
-        """
-        self._model_combo.reset_choices()
-        self._model_combo.value = name
-
-    def add_model_file(self, path: str | Path) -> bool:
-        """Load a model file, offer it in the model picker and select it; notify on failure.
-
-        Parameters
-        ----------
-        path : str or Path
-            The model's ``.safetensors`` weights or ``.json`` card, or a package napari-colorize
-            exported (``.zip``).
-
-        Returns
-        -------
-        bool
-            Whether the model loaded.
-        """
-        device = str(resolve_device(self._device_combo.value))
-        try:
-            model = load_model(path, device=device)
-        except (ValueError, OSError) as exc:
-            show_error(f"Cannot load model file {Path(path).name}: {str(exc).splitlines()[0]}")
-            return False
-        label = f"{model.spec.name} ({Path(path).name})"
-        self._model_files[label] = str(path)
-        self._models[(label, device)] = model
-        self._model_combo.reset_choices()
-        self._model_combo.value = label
-        return True
+        self._ask_model_file()
 
     # -- run ---------------------------------------------------------------------------------
     def _config(self, supports: frozenset[str]) -> ColorizeConfig:
