@@ -29,14 +29,10 @@ import numpy as np
 
 from napari_colorize import colorize, load_model
 from napari_colorize.training.api import tune
-from napari_colorize.training.evaluation import (
-    ciede2000,
-    gray_with_lightness,
-    rgb_to_lab_np,
-    tile_spearman,
-)
+from napari_colorize.training.evaluation import ciede2000, gray_with_lightness, rgb_to_lab_np
 from napari_colorize.training.patches import tissue_mask
 from napari_colorize.training.recipes import HE_HISTOLOGY, region_images
+from napari_colorize.training.tile_ranking import tile_means, tile_spearman
 
 OFFSETS = (0, 16, 32, 48)
 
@@ -73,7 +69,6 @@ def unseen_labs(model) -> None:
 
     from napari_colorize.core.reference import centre_crop
     from napari_colorize.training.datasets import load_rgb
-    from napari_colorize.training.evaluation import tile_means
     from napari_colorize.training.labs import lab_images
 
     used = {r.image for r in HE_HISTOLOGY.train + HE_HISTOLOGY.validation + HE_HISTOLOGY.holdout}

@@ -22,8 +22,7 @@ from .images import is_gray, sample_lab, truth_rgb
 from .lut import lut_prior
 from .patches import tissue_mask
 from .recipes import region_images
-
-TILE = 64
+from .tile_ranking import tile_spearman
 
 
 def rgb_to_lab_np(rgb: np.ndarray) -> np.ndarray:
@@ -139,69 +138,6 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     rg = px[:, 0] - px[:, 1]
     yb = 0.5 * (px[:, 0] + px[:, 1]) - px[:, 2]
     return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
-
-
-def tile_means(uncertainty: np.ndarray, error: np.ndarray,
-               mask: np.ndarray) -> tuple[list[float], list[float]]:
-    """Average uncertainty and error over the tissue of each :data:`TILE`-pixel tile.
-
-    Parameters
-    ----------
-    uncertainty, error : ndarray
-        ``(H, W)`` maps.
-    mask : ndarray
-        ``(H, W)`` boolean tissue; tiles less than half tissue are left out.
-
-    Returns
-    -------
-    uncertainty, error : list of float
-        One value per tile kept, in the same order.
-
-    Examples
-    --------
-    >>> error = np.repeat(np.arange(2.0), 64)[None].repeat(64, 0)
-    >>> tile_means(error / 10, error, np.ones_like(error, bool))
-    ([0.0, 0.1], [0.0, 1.0])
-    """
-    h, w = error.shape
-    u_means, e_means = [], []
-    for y in range(0, h - TILE + 1, TILE):
-        for x in range(0, w - TILE + 1, TILE):
-            m = mask[y : y + TILE, x : x + TILE]
-            if m.mean() < 0.5:
-                continue
-            u_means.append(float(uncertainty[y : y + TILE, x : x + TILE][m].mean()))
-            e_means.append(float(error[y : y + TILE, x : x + TILE][m].mean()))
-    return u_means, e_means
-
-
-def tile_spearman(uncertainty: np.ndarray, error: np.ndarray, mask: np.ndarray) -> float | None:
-    """Correlate per-tile mean uncertainty and error (Spearman; tiles at least half tissue).
-
-    Parameters
-    ----------
-    uncertainty, error : ndarray
-        ``(H, W)`` maps.
-    mask : ndarray
-        ``(H, W)`` boolean tissue.
-
-    Returns
-    -------
-    float or None
-        ``None`` with fewer than 5 tiles of :data:`TILE` pixels.
-
-    Examples
-    --------
-    >>> error = np.repeat(np.arange(6.0), 64)[None].repeat(64, 0)
-    >>> tile_spearman(error / 10, error, np.ones_like(error, bool))
-    1.0
-    """
-    from scipy.stats import spearmanr
-
-    u_means, e_means = tile_means(uncertainty, error, mask)
-    if len(u_means) < 5:
-        return None
-    return float(spearmanr(u_means, e_means).statistic)
 
 
 def shift_chroma(rgb: np.ndarray, da: float, db: float) -> np.ndarray:
