@@ -240,7 +240,7 @@ def test_patches_and_prior(colour_image):
 
 
 def test_recipe_card_records_settings_and_metrics(tmp_path, colour_image):
-    from napari_colorize.training.api import train_and_save
+    from napari_colorize.training.recipe_runs import train_and_save
     from napari_colorize.training.recipes import Recipe
 
     settings = {"steps": 2, "patch": 128, "batch_size": 2, "augment": Augment.none()}

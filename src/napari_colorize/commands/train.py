@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> None:
     """
     images = [*args.images, *args.image_list]
     if args.recipe:
-        from ..training.api import run_recipe
+        from ..training.recipe_runs import run_recipe
 
         if images or args.base or args.loss:
             raise ValueError("--recipe regenerates a bundled model: give no images, --base "

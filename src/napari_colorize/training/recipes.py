@@ -1,7 +1,8 @@
 """Seeded recipes that regenerate the bundled models from scratch on a CPU.
 
 ``napari-colorize train --recipe NAME --out DIR`` runs
-:func:`napari_colorize.training.api.run_recipe` (``he-histology``, ``fluorescence-composite``).
+:func:`napari_colorize.training.recipe_runs.run_recipe` (``he-histology``,
+``fluorescence-composite``).
 """
 
 from __future__ import annotations
