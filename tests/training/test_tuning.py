@@ -18,7 +18,8 @@ from napari_colorize.training.calibration import calibrate
 from napari_colorize.training.holdout import holdout_boxes
 from napari_colorize.training.loop import loss_terms
 from napari_colorize.training.lut import blend_lut, fit_lut, lut_statistics
-from napari_colorize.training.patches import Augment, MaskedPatchSampler, tissue_mask
+from napari_colorize.training.masked_patches import MaskedPatchSampler
+from napari_colorize.training.patches import Augment, tissue_mask
 from napari_colorize.training.tuning import TuneConfig, base_loss, iter_tune
 
 FAST = {"patch": 64, "batch_size": 2}

@@ -29,8 +29,9 @@ from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
 from .images import check_references, image_hashes
 from .loop import loss_terms
+from .masked_patches import MaskedPatchSampler
 from .optimiser import optimise
-from .patches import MaskedPatchSampler, mean_chroma
+from .patches import mean_chroma
 from .tune_config import LAYERS, TuneConfig, TuneProgress, TuneResult
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
