@@ -52,8 +52,8 @@ PASS_RATE = 0.95
 BLACK_LIMIT = 0.05
 LABELS = {"novelty": "unlike the training images",
           "stain": "its gray looks like a stain other than H&E (e.g. IHC/DAB)",
-          "black": "much of it is near black, which a brightfield slide is not "
-                   "(fluorescence, CT/MR?)"}
+          "black": "much of it is near black, as in fluorescence or CT/MR, not in a "
+                   "brightfield slide"}
 
 
 @dataclass(frozen=True)
