@@ -403,8 +403,23 @@ def test_intensity_window_of_a_small_image_uses_every_pixel(shape):
 
     image = np.random.default_rng(1).gamma(2.0, 100.0, shape).astype(np.float32)
     window = compute_window(image)
-    low, high = np.percentile(image.astype(np.float64), PERCENTILES)
+    low, high = np.percentile(image.astype(np.float64), PERCENTILES, method="inverted_cdf")
     assert (window.low, window.high) == (low, high)
+
+
+def test_intensity_window_of_a_plane_alone_in_a_stack_and_chunked():
+    """A plane gets one window alone, in a stack of copies, and however it is chunked (planes
+    up to 4 MP are read whole; the percentiles are values of the sample, not interpolated)."""
+    da = pytest.importorskip("dask.array")
+    from napari_colorize.core.intensity import compute_window
+
+    plane = (np.random.default_rng(3).gamma(2.0, 300.0, (1100, 1100)) + 100).astype(np.uint16)
+    alone = compute_window(plane)
+    for depth in (2, 8, 9):
+        stack = np.stack([plane] * depth)
+        assert compute_window(stack) == alone
+        for chunks in ((1, 100, 100), (1, 256, 256), (1, 7, 1100), (1, 1100, 1100)):
+            assert compute_window(da.from_array(stack, chunks=chunks)) == alone
 
 
 def test_intensity_window_samples_every_plane_of_a_short_stack():

@@ -2,9 +2,11 @@
 
 uint8 is taken as sRGB gray (value v is gray v/255). Other dtypes get a percentile window computed
 once from a sample of the whole stack, or the user's ``contrast_limits``. The sample's cost is
-bounded whatever the image's size: small planes are read whole, large ones through a fixed number
-of chunk-aligned windows spread over the plane (a strided read of a chunked store would touch
-every chunk).
+bounded whatever the image's size: planes up to 4 MP are read whole, larger ones through a fixed
+number of chunk-aligned windows spread over the plane (a strided read of a chunked store would
+touch every chunk). Every sampled plane is sampled the same way and the percentiles are those of
+the empirical distribution, so a plane gets the same window alone, in a stack of copies, and
+(up to 4 MP) however its store is chunked.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from .validation import check_contrast_limits, check_finite
 
 PERCENTILES = (0.5, 99.5)
 SAMPLE_PLANES = 8
-SAMPLE_PIXELS = 2_000_000
 #: Windows read from each large sampled plane, and their largest side (pixels).
 SAMPLE_WINDOWS = 16
 SAMPLE_WINDOW_SIDE = 512
+#: Planes of at most this many pixels are read whole: windows would read about as much.
+WHOLE_PLANE = SAMPLE_WINDOWS * SAMPLE_WINDOW_SIDE**2
 #: Windows whose bounds and width float32 holds exactly enough for the fast float32 mapping.
 _F32_SAFE = 1e37
 _F32_TINY = 1e-30
@@ -164,8 +167,14 @@ def sample_windows(
         span = max(1, SAMPLE_WINDOW_SIDE // chunk) * chunk  # whole chunks, or one chunk's part
         side = min(span, SAMPLE_WINDOW_SIDE, length)
         spots = sorted({round(i * (length - side) / max(grid - 1, 1)) for i in range(grid)})
-        # start on the chunk boundary at or before the spot
-        per_axis.append([(min((s // chunk) * chunk, length - side), side) for s in spots])
+        # start on the chunk boundary at or before the spot; windows that would overlap the
+        # one before are left out (a pixel counted twice would skew the percentiles)
+        starts: list[int] = []
+        for spot in spots:
+            start = min((spot // chunk) * chunk, length - side)
+            if not starts or start >= starts[-1] + side:
+                starts.append(start)
+        per_axis.append([(start, side) for start in starts])
     for r0, h in per_axis[0]:
         for c0, w in per_axis[1]:
             windows.append((slice(r0, r0 + h), slice(c0, c0 + w)))
@@ -187,8 +196,8 @@ def compute_window(
     Returns
     -------
     IntensityWindow
-        ``contrast_limits``; else 0..255 for uint8; else the 0.5 and 99.5 percentiles of a
-        sample of up to 8 planes.
+        ``contrast_limits``; else 0..255 for uint8; else the 0.5 and 99.5 percentiles (values
+        of the sample, not interpolated) of a sample of up to 8 planes.
 
     Raises
     ------
@@ -200,7 +209,7 @@ def compute_window(
     >>> compute_window(np.zeros((4, 4), np.uint8))
     IntensityWindow(low=0.0, high=255.0)
     >>> compute_window(np.arange(1000, dtype=np.uint16).reshape(10, 100))
-    IntensityWindow(low=4.995, high=994.005)
+    IntensityWindow(low=4.0, high=994.0)
     """
     if contrast_limits is not None:
         low, high = check_contrast_limits(contrast_limits)
@@ -208,19 +217,18 @@ def compute_window(
     if np.dtype(image.dtype) == np.uint8:
         return IntensityWindow(0.0, 255.0)
     values = []
-    planes = sample_planes(image)
-    per_plane = max(1, SAMPLE_PIXELS // len(planes))
     h, w = (int(s) for s in image.shape[-2:])
-    if int(math.sqrt(h * w / per_plane)) <= 1:
-        windows = [(slice(None), slice(None))]  # small planes: read whole
+    if h * w <= WHOLE_PLANE:
+        windows = [(slice(None), slice(None))]
     else:
         windows = sample_windows((h, w), _chunk_plane(image))
-    for idx in planes:
+    # every sampled plane is read the same way, whatever the stack's depth
+    for idx in sample_planes(image):
         for window in windows:
             part = np.asarray(image[(*idx, *window)])
             check_finite(part, f"image plane {idx}" if idx else "image")
             values.append(part.ravel())
-    return window_of_sample(np.concatenate(values).astype(np.float64))
+    return window_of_sample(np.concatenate(values))
 
 
 def window_of_sample(sample: np.ndarray) -> IntensityWindow:
@@ -229,7 +237,7 @@ def window_of_sample(sample: np.ndarray) -> IntensityWindow:
     Parameters
     ----------
     sample : numpy.ndarray
-        float64 pixel values (finite).
+        Pixel values of any real dtype (finite).
 
     Returns
     -------
@@ -240,12 +248,13 @@ def window_of_sample(sample: np.ndarray) -> IntensityWindow:
     --------
     >>> window_of_sample(np.linspace(0, 1000, 1001))
     IntensityWindow(low=5.0, high=995.0)
+    >>> window_of_sample(np.tile(np.linspace(0, 1000, 1001), 3))  # copies: the same window
+    IntensityWindow(low=5.0, high=995.0)
     >>> window_of_sample(np.full(10, 7.0))
     IntensityWindow(low=6.5, high=7.5)
     """
-    big = np.finfo(np.float64).max / 4
-    scale = 0.5 if float(np.abs(sample).max()) > big else 1.0  # no overflow interpolating
-    low, high = (float(v) / scale for v in np.percentile(sample * scale, PERCENTILES))
+    # values of the sample itself (no interpolation): copies of a sample leave them unchanged
+    low, high = (float(v) for v in np.percentile(sample, PERCENTILES, method="inverted_cdf"))
     if high <= low:  # a constant image: any window that keeps its value inside works
         v_min, v_max = float(sample.min()), float(sample.max())
         pad = max(0.5, max(abs(v_min), abs(v_max)) * 2.0**-20)
