@@ -232,3 +232,29 @@ def test_a_mapping_fitted_for_another_model_is_refused(tiny_model, colour_image,
                                          "he-histology") as info:
         colorize(gray_image, "he-histology", reference=fitted, domain_check=False)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_a_reference_and_hints_together(lab_slide, tmp_path, capsys):
+    # the hints correct the colours the reference gives; through the API and the CLI
+    left, right = lab_slide[:, :512], np.ascontiguousarray(lab_slide[:, 512:])
+    gray = np.round(rgb_to_lab_np(right)[0] * 2.55).astype(np.uint8)
+    points = [[100, 100], [300, 200], [500, 400]]
+    colours = [tuple(int(v) for v in right[r, c]) for r, c in points]
+    adapted = colorize(gray, reference=left, device="cpu")
+    both = colorize(gray, reference=left, hints=(points, colours), device="cpu")
+    assert both.reference == ("array 0",)
+    assert not np.array_equal(both.rgb, adapted.rgb)
+    for (r, c), colour in zip(points, colours, strict=True):
+        near = np.abs(both.rgb[r, c].astype(int) - colour).sum()
+        assert near <= np.abs(adapted.rgb[r, c].astype(int) - colour).sum() + 3
+    ref, hints = tmp_path / "left.png", tmp_path / "hints.csv"
+    iio.imwrite(ref, left)
+    iio.imwrite(tmp_path / "gray.png", gray)
+    hints.write_text("row,col,r,g,b\n" + "".join(f"{r},{c},{','.join(map(str, colour))}\n"
+                                                 for (r, c), colour in zip(points, colours,
+                                                                           strict=True)))
+    out = tmp_path / "both.png"
+    assert main(["colorize", str(tmp_path / "gray.png"), str(out), "--reference", str(ref),
+                 "--hints", str(hints), "--quiet", "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(iio.imread(out), both.rgb)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..models.spec import ColorModel, ModelSpec
 from .config import ColorizeConfig
@@ -201,9 +202,10 @@ def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[R
                                   slice(c0, min(c0 + size[1], w)))
         raw = read_plane(image, index)
         lightness = pad_to(to_lightness(raw, plan.window, plane_name(planes[plane_no])), size)
-        ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
-        if plan.reference is not None:
-            plan.reference.apply(lightness, ab)
+        with torch.inference_mode():  # the model's output is an inference tensor
+            ab = net(lightness[None, None], confidence=False)[0, :2].cpu()
+            if plan.reference is not None:
+                plan.reference.apply(lightness, ab)
         return lightness, ab, (row - r0, col - c0)
 
     fields = hint_fields(by_plane, predict, tile)
