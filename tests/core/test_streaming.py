@@ -202,6 +202,53 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(gray_image, tiny_mo
     assert not out.exists()
 
 
+def _server(reply: bytes | None):
+    """A local TCP server that accepts and then answers ``reply`` (or nothing, ever)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply is not None:
+                conn.recv(65536)
+                conn.sendall(reply)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"])
+def test_a_port_that_is_not_a_scheduler_fails_fast(gray_image, tiny_model, tmp_path,
+                                                   monkeypatch, reply):
+    # a port that accepts but never answers, or answers HTTP (a dashboard's, a web server's)
+    from napari_colorize.core import distributed
+
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT", 2)
+    server = _server(reply)
+    out = tmp_path / "x.ome.zarr"
+    start = time.monotonic()
+    try:
+        with pytest.raises(ValueError, match=r"dask scheduler|not as a dask scheduler"):
+            colorize(gray_image, tiny_model, out=out,
+                     scheduler=f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    finally:
+        server.close()
+    assert time.monotonic() - start < 10
+    assert not out.exists()
+
+
 def test_scheduler_without_distributed_says_what_to_install(gray_image, tiny_model, tmp_path,
                                                             monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,34 @@ def connect(scheduler: Any) -> Any:
     if ":" not in scheduler:  # e.g. "processes": dask would say "missing port number"
         raise ValueError(f"scheduler {scheduler!r} is not an address such as 'tcp://host:8786' "
                          "(start one with dask-scheduler, or pass a Client in Python)")
-    try:
-        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
+    # dask's timeout covers the TCP connect, not the handshake: a port that accepts and never
+    # answers (a dashboard's, a web server's) would hang, so the Client is made in a thread
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except BaseException as exc:  # raised again below, in the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="napari-colorize-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    if thread.is_alive():
+        raise ValueError(f"dask scheduler {scheduler} did not answer within {CONNECT_TIMEOUT} s "
+                         "(is it a dask scheduler's port, not a dashboard's?)")
+    error = made.get("error")
+    if isinstance(error, (OSError, TimeoutError, ValueError)):
+        first = (str(error).strip().splitlines() or [""])[0]
         raise ValueError(
             f"dask scheduler {scheduler} did not answer within {CONNECT_TIMEOUT} s: {first}"
         ) from None
+    if isinstance(error, MemoryError):  # e.g. an HTTP reply read as a frame length
+        raise ValueError(f"{scheduler} answered, but not as a dask scheduler (is it a dask "
+                         "scheduler's port, not a dashboard's?)") from None
+    if error is not None:
+        raise error
+    return made["client"]
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
