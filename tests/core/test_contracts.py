@@ -195,3 +195,17 @@ def test_iter_colorize_returns_the_result(pointwise_model, gray_image):
     result = drain(iter_colorize(gray_image, pointwise_model, **FAST))
     assert isinstance(result, ColorizeResult)
     assert result.rgb.shape == (*gray_image.shape, 3)
+
+
+def test_an_out_array_over_the_input_is_refused(tiny_model, gray_image):
+    # blocks written into the input would be read back by later blocks
+    buf = np.zeros((*gray_image.shape, 3), np.uint8)
+    buf[..., 0] = gray_image
+    with pytest.raises(ValueError, match="out shares memory with the input"):
+        colorize(buf[..., 0], tiny_model, out=buf, **FAST)
+    np.testing.assert_array_equal(buf[..., 0], gray_image)  # nothing written
+    # separate halves of one buffer are fine
+    both = np.zeros((2, *gray_image.shape, 3), np.uint8)
+    both[0, ..., 0] = gray_image
+    colorize(both[0, ..., 0], tiny_model, out=both[1], **FAST)
+    np.testing.assert_array_equal(both[1], colorize(gray_image, tiny_model, **FAST).rgb)

@@ -209,7 +209,17 @@ def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps
         check_distinct([("input", source_path(source)), ("input", source_path(image))], outputs)
         return
     check_out_array(out, shape)
+    if any(_overlap(given, out) for given in (source, image)):
+        # later blocks would read input pixels that earlier blocks overwrote
+        raise ValueError("out shares memory with the input; pass a separate array")
     check_memory(shape, rgb=False, confidence=confidence, n_maps=n_maps)
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    """Tell whether two numpy arrays share memory (bounds first: the exact test is rarely run)."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+        return False
+    return bool(np.may_share_memory(a, b) and np.shares_memory(a, b))
 
 
 def input_fingerprint(image: Any) -> str:
