@@ -331,3 +331,26 @@ def test_hints_outside_the_image_are_told(tmp_path, small_tif, model_path, capsy
     hints.write_text("y,x,r,g,b\n10,10,200,0,0\n")
     assert main([*argv, "--quiet", "--overwrite"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_ctrl_c_before_the_output_exists_claims_no_partial_result(tmp_path, monkeypatch,
+                                                                  capsys):
+    # e.g. while a colour reference is fitted: the OME-Zarr output is not made yet
+    from napari_colorize.core import prepare
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    gray = tmp_path / "gray.png"
+    iio.imwrite(gray, np.full((64, 64), 120, np.uint8))
+    ref = tmp_path / "ref.png"
+    iio.imwrite(ref, np.full((64, 64, 3), (200, 120, 180), np.uint8))
+    monkeypatch.setattr(prepare, "fit_reference", interrupt)
+    out = tmp_path / "o.ome.zarr"
+    code = main(["colorize", str(gray), str(out), "--reference", str(ref), "--quiet",
+                 "--no-domain-check"])
+    assert code == 130
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "partial result" not in err
+    assert "interrupted; nothing written" in err

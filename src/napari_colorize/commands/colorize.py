@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> None:
         try:
             result = drain(gen, show)
         except KeyboardInterrupt as exc:
-            if kind == "zarr":
+            if kind == "zarr" and Path(out).exists():  # not yet made while the run was planned
                 message = f"partial result kept in {out}; continue with --resume"
                 raise type(exc)(message) from None
             raise
