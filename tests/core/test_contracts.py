@@ -209,3 +209,9 @@ def test_an_out_array_over_the_input_is_refused(tiny_model, gray_image):
     both[0, ..., 0] = gray_image
     colorize(both[0, ..., 0], tiny_model, out=both[1], **FAST)
     np.testing.assert_array_equal(both[1], colorize(gray_image, tiny_model, **FAST).rgb)
+
+
+def test_a_torch_tensor_is_read_as_its_array(tiny_model, gray_image):
+    tensor = torch.from_numpy(gray_image)
+    np.testing.assert_array_equal(colorize(tensor, tiny_model, **FAST).rgb,
+                                  colorize(gray_image, tiny_model, **FAST).rgb)

@@ -159,5 +159,7 @@ def test_palette_words_name_each_channel():
         parse_palette("nuclear cyan, cytoplasmic magenta", names)
     with pytest.raises(ValueError, match="unknown colour 'cyann'; close: cyan"):
         parse_palette("nuclear cyann, cytoplasmic magenta, diffuse gray", names)
-    with pytest.raises(ValueError, match="nuclear is given two colours"):
+    with pytest.raises(ValueError, match="'nuclear' is given two colours"):
         parse_palette("nuclear cyan, nuclear red, diffuse gray", names)
+    with pytest.raises(ValueError, match="unknown colour 'nonsense'"):
+        parse_palette("nonsense", names)

@@ -99,7 +99,7 @@ def parse_assignments(text: str, roles: dict[str, str]) -> dict[str, tuple[float
             raise ValueError(f"{item!r} does not start with a structure word; use "
                              f"{', '.join(sorted(roles))}, then a colour")
         if role in out:
-            raise ValueError(f"{role} is given two colours in {text!r}")
+            raise ValueError(f"{word.lower()!r} is given two colours in {text!r}")
         if not colour.strip():
             raise ValueError(f"{item!r} names no colour after {word!r}")
         out[role] = parse_colour(colour)

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..io.readers import open_image
 from ..models.registry import resolve_model
 from .config import ColorizeConfig
@@ -65,6 +67,7 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     Examples
     --------
     >>> import numpy as np
+    import torch
     >>> config = ColorizeConfig(device="cpu", tile_size=256, block_size=512)
     >>> run = plan_run(np.zeros((2, 600, 700), np.uint16), None, config)
     >>> run.plan.n_planes, len(run.plan.blocks), run.plan.config.batch_size
@@ -74,6 +77,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     ...
     ValueError: image looks RGB (shape (600, 700, 3), last axis 3); ...
     """
+    if isinstance(image, torch.Tensor):  # read as the numpy array it holds (a copy off a GPU)
+        image = image.detach().cpu().numpy()
     source = image
     image = open_image(image, from_rgb=config.from_rgb)
     check_input(image, source)

@@ -65,11 +65,7 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
         if missing:
             raise ValueError(f"palette gives no colour for {', '.join(missing)}")
         colours = [given[n] for n in names]
-    if len(colours) != len(names):
-        raise ValueError(
-            f"palette has {len(colours)} colours but the model predicts {len(names)} channels "
-            f"({', '.join(names)})"
-        )
+    # each colour is checked first: "nonsense" is an unknown colour, not a count mismatch
     out: list[Any] = []  # RGB triples: tuples, lists or arrays
     for colour in colours:
         if isinstance(colour, str):
@@ -79,6 +75,11 @@ def parse_palette(palette: Any, names: tuple[str, ...]) -> np.ndarray:
         if rgb.shape != (3,) or not np.isfinite(rgb).all() or rgb.min() < 0:
             raise ValueError(f"palette colour {colour!r} must be three values >= 0")
         out.append(rgb / 255 if rgb.max() > 1 else rgb)
+    if len(out) != len(names):
+        raise ValueError(
+            f"palette has {len(out)} colours but the model predicts {len(names)} channels "
+            f"({', '.join(names)})"
+        )
     return np.asarray(out, dtype=np.float32)
 
 
