@@ -354,3 +354,11 @@ def test_ctrl_c_before_the_output_exists_claims_no_partial_result(tmp_path, monk
     err = capsys.readouterr().err
     assert "partial result" not in err
     assert "interrupted; nothing written" in err
+
+
+def test_contrast_limits_take_negative_exponents():
+    from napari_colorize.cli import build_parser
+
+    args = build_parser().parse_args(["colorize", "in.tif", "out.png",
+                                      "--contrast-limits", "-1e3", "4e2"])
+    assert tuple(args.contrast_limits) == (-1000.0, 400.0)

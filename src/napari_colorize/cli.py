@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from typing import Any, NoReturn
@@ -38,6 +39,12 @@ class Parser(argparse.ArgumentParser):
     >>> print(err.getvalue(), end="")
     tool: error: argument --precision: invalid choice: 'fp16' (choose from ...); see --help
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e3" for an option (its pattern knows no exponent); contrast
+        # limits of CT data are written that way
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         """Print ``PROG: error: MESSAGE; see --help`` on one line and exit with status 2."""
