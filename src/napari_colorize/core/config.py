@@ -46,7 +46,8 @@ HELP = {
     "colors": "with a colour model: dye colours in words, e.g. 'nuclei dark blue, cytoplasm "
               "pink'",
     "contrast_limits": "intensity window (low, high); default identity for uint8, else the "
-                       "0.5-99.5 percentiles of the whole stack",
+                       "0.5-99.5 percentiles of up to 8 planes spread over the stack (planes "
+                       "over 4 MP: of 16 windows each)",
     "device": "auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps",
     "precision": "auto (bfloat16 on CUDA and on CPUs with AMX or AVX-512 BF16, float32 "
                  "elsewhere), fp32 or bf16",
@@ -94,7 +95,8 @@ class ColorizeConfig:
         pink"``); they replace the stain's dyes they name.
     contrast_limits : (float, float), optional
         Intensity window (low, high); default identity for uint8, else the 0.5-99.5
-        percentiles of the whole stack.
+        percentiles of up to 8 planes spread over the stack (planes over 4 MP: of 16 windows
+        of 512 px each).
     device : str or torch.device
         ``"auto"`` (cuda > mps > cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     precision : {"auto", "fp32", "bf16"}
