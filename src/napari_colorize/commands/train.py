@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> None:
         target = Path(args.out) / f"{args.recipe}.safetensors"
         if target.exists() and not args.overwrite:
             raise ValueError(f"output {target} already exists; pass --overwrite to replace it")
+        from ..models.registry import check_writable
+
+        check_writable(args.out)  # before the hours of training
         path = run_recipe(args.recipe, args.out, progress=not args.quiet, device=args.device)
         print(f"wrote {path}", file=sys.stderr)
         return
@@ -81,21 +84,11 @@ def _check_out(name: str, out: str, overwrite: bool) -> Path:
 
 
 def _tune(args: argparse.Namespace, images: list[str]) -> None:
-    import numpy as np
-
     from ..training.api import tune
 
-    masks = None
-    if args.masks:
-        if len(args.masks) != len(images):
-            raise ValueError(f"got {len(args.masks)} masks for {len(images)} images: "
-                             "give one per image")
-        from ..io.readers import read_image
-
-        masks = []
-        for path in args.masks:
-            mask = np.asarray(read_image(path, raw=True)[...])  # stored labels, not display
-            masks.append((mask.max(axis=-1) if mask.ndim == 3 else mask) > 0)
+    masks = args.masks  # files, read and checked by tune (non-zero = use)
+    if masks and len(masks) != len(images):
+        raise ValueError(f"got {len(masks)} masks for {len(images)} images: give one per image")
     name = args.name or f"{Path(args.base).stem}-tuned"
     out = _check_out(name, args.out, args.overwrite) if args.out else None
     settings = {key: value for key in ("layers", "loss")

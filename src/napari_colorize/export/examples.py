@@ -50,6 +50,10 @@ def example_image(kind: str, image: Any = None, divisor: int = 32, min_tile: int
     ((256, 256), dtype('uint16'))
     >>> example_image("chroma", np.zeros((100, 1000), np.uint8)).shape
     (96, 512)
+    >>> example_image("chroma", np.zeros((20, 20), np.uint8))
+    Traceback (most recent call last):
+    ...
+    ValueError: example image is 20x20, smaller than the model's smallest tile 64 on a side
     """
     label = f"example image {image}" if isinstance(image, (str, Path)) else "example image"
     if image is None or isinstance(image, (str, Path)):
@@ -61,10 +65,10 @@ def example_image(kind: str, image: Any = None, divisor: int = 32, min_tile: int
         raise ValueError(f"{label} must be 2-D grayscale, got shape {array.shape}")
     if array.dtype.kind not in "uif":
         raise ValueError(f"{label} must hold numbers; got dtype {array.dtype}")
-    check_finite(array, "example image")
+    check_finite(array, label)
     if min(array.shape) < min_tile:
-        raise ValueError(f"example image {array.shape} is smaller than the model's smallest "
-                         f"tile {min_tile} on a side")
+        raise ValueError(f"{label} is {array.shape[0]}x{array.shape[1]}, smaller than the "
+                         f"model's smallest tile {min_tile} on a side")
     sides = [min(s, MAX_SIDE) // divisor * divisor for s in array.shape]
     top, left = ((s - c) // 2 for s, c in zip(array.shape, sides, strict=True))
     crop = array[top : top + sides[0], left : left + sides[1]]

@@ -26,7 +26,7 @@ from ..core.color import gamut_limits
 from ..core.intensity import PERCENTILES
 from ..models.network import DEFAULT_COLOUR_SPREAD
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
-from ..models.registry import resolve_model
+from ..models.registry import check_writable, resolve_model
 from ..models.spec import ColorModel
 from .docs import package_readme
 from .examples import example_image
@@ -86,8 +86,7 @@ def export_bioimageio(model: Any, path: str | os.PathLike[str], *, example: Any 
                          "replace it")
     if not out.parent.is_dir():
         raise ValueError(f"output folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise ValueError(f"output folder {out.parent} is not writable")
+    check_writable(out.parent)  # before the work: tracing and test tensors take a while
     net = resolve_model(model, "cpu")
     if not isinstance(net, ColorModel) or not net.card.get("architecture"):
         raise ValueError("only models with a card can be exported: pass a model name, a "

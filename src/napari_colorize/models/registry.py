@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +57,52 @@ def user_models_dir() -> Path:
     return Path(platformdirs.user_data_dir("napari-colorize")) / "models"
 
 
+def check_writable(folder: str | Path) -> None:
+    """Check that files can be written in a folder, by creating and removing an empty one.
+
+    Checked before long work (training, export), so an unwritable output fails at once. A
+    folder that does not exist yet is checked where it would be created (its nearest existing
+    parent).
+
+    Parameters
+    ----------
+    folder : str or path
+        The output folder.
+
+    Raises
+    ------
+    ValueError
+        The folder (or the parent it would be made in) is not a folder or not writable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp())
+    >>> check_writable("/proc/x")
+    Traceback (most recent call last):
+    ...
+    ValueError: output folder /proc/x is not writable (cannot create a file in /proc)
+    """
+    import tempfile
+
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"output folder {folder} cannot be made: {existing} is not a folder")
+    where = "" if existing == folder else f" (cannot create a file in {existing})"
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"output folder {folder} is not writable{where}")
+    # os.access says yes to root on read-only file systems (/sys, a read-only mount): try it
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".napari-colorize-", suffix=".probe",
+                                         dir=existing):
+            pass
+    except OSError:
+        raise ValueError(f"output folder {folder} is not writable{where}") from None
+
+
 def _cards(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
@@ -65,7 +112,11 @@ def _cards(folder: Path) -> dict[str, Path]:
 
 
 def list_models() -> list[str]:
-    """List the bundled models, then the user's models.
+    """List the bundled models, then the user's models that can be loaded.
+
+    A user's card that cannot be used (not JSON, bad values, no weights beside it) is left out
+    with a warning naming it, so every listed name loads (up to the weights' sha256, checked on
+    loading).
 
     Returns
     -------
@@ -78,8 +129,88 @@ def list_models() -> list[str]:
     ['fluorescence-composite', 'he-histology']
     """
     names = list(_cards(WEIGHTS_DIR))
-    names += [n for n in _cards(user_models_dir()) if n not in names]
+    for name, path in _cards(user_models_dir()).items():
+        if name in names:
+            continue
+        problem = card_problem(path)
+        if problem is None:
+            names.append(name)
+        else:
+            warnings.warn(f"model {name!r} left out of the list: {problem}", stacklevel=2)
     return names
+
+
+def card_problem(card_path: Path) -> str | None:
+    """Say why a card and its weights cannot be loaded, without reading the weights.
+
+    Parameters
+    ----------
+    card_path : Path
+        A ``.json`` card.
+
+    Returns
+    -------
+    str or None
+        One line naming the file at fault; ``None`` when the card is usable and its weights
+        file is there.
+
+    Examples
+    --------
+    >>> card_problem(WEIGHTS_DIR / "he-histology.json") is None
+    True
+    >>> import tempfile
+    >>> broken = Path(tempfile.mkdtemp()) / "lab.json"
+    >>> _ = broken.write_text("{not json")
+    >>> card_problem(broken).startswith(f"cannot read model card {broken}")
+    True
+    """
+    try:
+        card = check_card(_card_data(card_path), card_path)
+        pair_weights(card, card_path)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def pair_weights(card: ModelCard, card_path: Path, named: Path | None = None) -> Path:
+    """Find the weights of a card: ``X.safetensors`` beside the card ``X.json``.
+
+    A copied pair (``cp lab.* lab_v1.*``) keeps the original file name in its card's
+    ``weights``: the weights beside the card under its own name are the pair's, and the
+    card's sha256 still refuses them if they differ. The file the card names is still checked
+    (there, a regular file in the card's folder), as a card naming a missing file, a link or a
+    device is not to be trusted; it is read only when the card has no ``X.safetensors``.
+
+    Parameters
+    ----------
+    card : ModelCard
+        The checked card.
+    card_path : Path
+        Where it was read from.
+    named : Path, optional
+        The weights file the user named (``X.safetensors``): used, or refused if missing.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        A weights file is missing, links outside the card's folder or is not a regular file.
+
+    Examples
+    --------
+    >>> pair_weights(ModelCard("he-histology", weights="he-histology.safetensors"),
+    ...              WEIGHTS_DIR / "he-histology.json").name
+    'he-histology.safetensors'
+    """
+    own = named or card_path.with_suffix(".safetensors")
+    used = None
+    if named is not None or os.path.lexists(own):
+        used = weights_path(replace(card, weights=own.name), card_path)
+    listed = weights_path(card, card_path)
+    return used or listed
 
 
 def sha256_file(path: Path) -> str:
@@ -224,9 +355,10 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     """Load a bundled or user model by name, from its card or weights, or from a package.
 
     A package is a bioimage.io ``.zip`` that :func:`~napari_colorize.export_bioimageio` wrote.
-    The card is checked before anything is built (types, bounds, a weights file beside it);
-    the tensors the weights' header declares must be the architecture's, and the weights'
-    sha256 must match the card's.
+    The card is checked before anything is built (types, bounds, a weights file beside it:
+    ``X.safetensors`` for the card ``X.json``, see :func:`pair_weights`); the tensors the
+    weights' header declares must be the architecture's, and the weights' sha256 must match
+    the card's.
 
     Parameters
     ----------
@@ -265,7 +397,9 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
     card_path = find_card(name_or_path or DEFAULT_MODEL)
     data = _card_data(card_path)
     card = check_card(data, card_path)
-    weights = weights_path(card, card_path)
+    named = Path(name_or_path) if name_or_path is not None else None
+    weights = pair_weights(card, card_path,
+                           named if named and named.suffix.lower() == ".safetensors" else None)
     expected = card.sha256
     if expected is None:
         raise ValueError(f"model card {card_path} has no sha256 of its weights")

@@ -260,7 +260,8 @@ def evaluate_image(
         "truth": round(colourfulness(rgb, mask), 2),
         "model": round(colourfulness(pred_rgb, mask), 2),
     }
-    result["confidence_spearman"] = tile_spearman(1 - conf, errors["model"], mask)
+    spearman = tile_spearman(1 - conf, errors["model"], mask)
+    result["confidence_spearman"] = None if spearman is None else round(spearman, 3)
     result["mean_confidence"] = round(float(conf[mask].mean()), 3)
     if hints:
         points, colours = random_hints(rgb, hints)

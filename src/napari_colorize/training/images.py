@@ -16,7 +16,50 @@ from ..core.color import rgb_uint8_to_lab
 from ..core.validation import check_finite
 from ..io.colour_files import as_rgb_uint8, read_rgb
 from ..io.readers import read_image
+from .masks import check_region, mask_label, read_mask
 from .patches import tissue_mask
+
+
+def image_list(images: Any, what: str = "images", ndim: int = 3) -> list[Any]:
+    """Make a list of images from one image (a path or an array) or an iterable of them.
+
+    Parameters
+    ----------
+    images : path, array or iterable of them
+        One image, or several. An array with at most ``ndim`` dimensions is one image (a colour
+        image ``(H, W, 3)``); a larger one is a stack, one image per first index.
+    what : str
+        How errors name the argument.
+    ndim : int
+        Dimensions of one image (2 for masks).
+
+    Returns
+    -------
+    list
+
+    Raises
+    ------
+    ValueError
+        ``images`` is neither an image nor an iterable.
+
+    Examples
+    --------
+    >>> image_list("ref.png"), len(image_list(np.zeros((8, 8, 3)))), image_list(["a", "b"])
+    (['ref.png'], 1, ['a', 'b'])
+    >>> image_list(3)
+    Traceback (most recent call last):
+    ...
+    ValueError: images must be a path, an array or a list of them; got int
+    """
+    if isinstance(images, (str, Path)):
+        return [images]
+    if isinstance(images, np.ndarray) and images.ndim <= ndim:
+        return [images]
+    try:
+        return list(images)
+    except TypeError:
+        raise ValueError(f"{what} must be a path, an array or a list of them; got "
+                         f"{type(images).__name__}") from None
 
 
 def as_rgb(image: Any, label: str) -> np.ndarray:
@@ -115,7 +158,7 @@ def check_training_images(
     ValueError: training image #0 has no colour (it is grayscale)
     """
     checked, small = [], 0
-    for i, image in enumerate(images):
+    for i, image in enumerate(image_list(images)):
         label = labels[i] if labels is not None else image_label(image, i)
         rgb = as_rgb(image, label)
         lab = sample_lab(rgb)
@@ -165,10 +208,13 @@ def check_references(
 
     Parameters
     ----------
-    images : sequence of array or path
-        Colour references, each at least 64 pixels a side.
-    masks : sequence of bool arrays, optional
-        One mask (or ``None``: the whole image) per image, shaped like it.
+    images : array, path or sequence of them
+        Colour references, each at least 64 pixels a side (one image alone is a list of one).
+    masks : array, path or sequence of them, optional
+        One mask (or ``None``: the whole image) per image, shaped like it: a boolean (or 0/1)
+        array, or a file whose non-zero pixels are the region (see :func:`~.masks.read_mask`).
+        Its region must span 64 pixels a side and hold tissue (see
+        :func:`~.masks.check_region`).
     labels : sequence of str, optional
         Names of the images in error messages (default: the path, or ``#index``).
 
@@ -184,7 +230,8 @@ def check_references(
     Raises
     ------
     ValueError
-        No image, a grayscale or too small image, or a mask that does not fit or is empty.
+        No image, a grayscale or too small image, or a mask that is not boolean, does not fit,
+        or marks too small a region or no tissue.
 
     Examples
     --------
@@ -197,11 +244,12 @@ def check_references(
     ...
     ValueError: mask of #0 is empty: it selects no pixel
     """
-    images = list(images)
+    images = image_list(images)
     if not images:
         raise ValueError("give at least one colour reference image to tune on")
     labels = list(labels) if labels is not None else [image_label(im, i)
                                                      for i, im in enumerate(images)]
+    masks = None if masks is None else image_list(masks, "masks", ndim=2)
     if masks is not None and len(masks) != len(images):
         raise ValueError(f"got {len(masks)} masks for {len(images)} images: give one per image")
     rgb = [as_rgb(im, label) for im, label in zip(images, labels, strict=True)]
@@ -216,12 +264,12 @@ def check_references(
         if m is None:
             out_masks.append(np.ones(im.shape[:2], bool))
             continue
-        m = np.asarray(m)
+        name = mask_label(m, label)
+        m = read_mask(m, name)
         if m.shape != im.shape[:2]:
-            raise ValueError(f"mask of {label} has shape {m.shape}, expected {im.shape[:2]}")
-        if not m.any():
-            raise ValueError(f"mask of {label} is empty: it selects no pixel")
-        out_masks.append(m.astype(bool))
+            raise ValueError(f"mask {name} has shape {m.shape}, expected {im.shape[:2]}")
+        check_region(m, im, name)
+        out_masks.append(m)
     return rgb, out_masks, labels
 
 

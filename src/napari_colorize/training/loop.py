@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,40 @@ from .patches import BACKGROUND_WEIGHT, Augment, PatchSampler, mean_chroma, tiss
 #: Per-pixel chroma error the training fits: summed |a|, |b| differences, or CIEDE2000 (the
 #: metric the evaluation reports; like the eye, it forgives a given a, b error in saturated colour).
 LOSSES = ("l1", "ciede2000")
+
+
+def check_budget(steps: Any, seconds: Any) -> None:
+    """Check the types of a run's budget: whole steps, a number of seconds (or ``None``).
+
+    ``True`` would count as one step and ``1.5`` steps cannot be run; ``"10"`` seconds is
+    refused here in one line rather than deep in a comparison.
+
+    Parameters
+    ----------
+    steps, seconds : optional
+        The budget as given.
+
+    Raises
+    ------
+    ValueError
+        Naming the value.
+
+    Examples
+    --------
+    >>> check_budget(10, None)
+    >>> check_budget(1.5, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps 1.5 must be a whole number of steps
+    >>> check_budget(None, "10")
+    Traceback (most recent call last):
+    ...
+    ValueError: seconds '10' must be a number of seconds
+    """
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)):
+        raise ValueError(f"steps {steps!r} must be a whole number of steps")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, numbers.Real)):
+        raise ValueError(f"seconds {seconds!r} must be a number of seconds")
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,7 @@ class TrainConfig:
                 raise ValueError(f"{name} {value!r} is not one of {', '.join(LOSSES)}")
         if self.steps is None and self.seconds is None:
             raise ValueError("give steps or seconds (or both) to bound training")
+        check_budget(self.steps, self.seconds)
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps {self.steps} must be >= 1")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):

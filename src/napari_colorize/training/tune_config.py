@@ -8,7 +8,7 @@ from typing import Any
 
 from ..models.network import ChromaNet
 from ..models.spec import ColorModel
-from .loop import LOSSES
+from .loop import LOSSES, check_budget
 from .patches import Augment
 
 #: Parameter groups that gradient steps may update.
@@ -88,6 +88,7 @@ class TuneConfig:
         """Check the settings."""
         if self.seconds is None and self.steps is None:
             raise ValueError("give seconds or steps (or both) to bound tuning")
+        check_budget(self.steps, self.seconds)
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
             raise ValueError(f"seconds {self.seconds} must be a finite number > 0")
         if self.steps is not None and self.steps < 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+import warnings
 from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,10 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.color import rgb_uint8_to_lab
 from ..models.cards import Architecture, ModelCard
 from ..models.devices import resolve_device
 from ..models.network import ChromaNet
-from ..models.registry import WEIGHTS_DIR, load_model, save_model, user_models_dir
+from ..models.registry import (
+    WEIGHTS_DIR,
+    check_writable,
+    load_model,
+    save_model,
+    user_models_dir,
+)
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors
@@ -31,7 +39,7 @@ from .images import check_references, image_hashes
 from .loop import loss_terms
 from .masked_patches import MaskedPatchSampler
 from .optimiser import optimise
-from .patches import mean_chroma
+from .patches import mean_chroma, tissue_mask
 from .tune_config import LAYERS, TuneConfig, TuneProgress, TuneResult
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -85,7 +93,8 @@ def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = F
     ------
     ValueError
         A bad name, a path not ending in ``.safetensors``, a folder where the weights or the
-        card (``.json`` beside them) would go, or an existing file (without ``overwrite``).
+        card (``.json`` beside them) would go, an existing file (without ``overwrite``), or a
+        folder where no file can be written.
 
     Examples
     --------
@@ -101,6 +110,7 @@ def model_out_path(name: str, out: str | Path | None = None, overwrite: bool = F
             raise ValueError(f"output {target} is a folder; choose another name")
         if target.exists() and not overwrite:
             raise ValueError(f"model {target} already exists; choose another name or overwrite")
+    check_writable(path.parent)
     return path
 
 
@@ -138,8 +148,9 @@ def iter_tune(
         The run's settings (default: :class:`TuneConfig`'s).
     base : str, path or ColorModel
         The chroma model to tune.
-    masks : sequence of bool arrays, optional
-        One region (or ``None``) per image: calibration, patches and evaluation stay inside.
+    masks : array, path or sequence of them, optional
+        One region (or ``None``) per image: calibration, patches and evaluation stay inside
+        (see :func:`~.images.check_references`).
     labels : sequence of str, optional
         Names of the images in the card and in errors.
     device : str
@@ -192,6 +203,10 @@ def iter_tune(
             m[box] = False
     if not any(m.any() for m in train_masks):
         raise ValueError("the held-out strip covers every region: use a larger region or holdout=0")
+    if config.holdout > 0 and not _holdout_tissue(rgb, masks, boxes):
+        # a warning, not an error: the tuning itself is sound, only its card lacks scores
+        warnings.warn(f"the held-out strips (holdout {config.holdout}) show no tissue: the "
+                      "card will have no held-out scores", stacklevel=2)
 
     def event(phase, step=0, loss=None, fraction=0.0):
         return TuneProgress(phase, step, config.steps, loss, time.perf_counter() - start, fraction)
@@ -237,6 +252,16 @@ def iter_tune(
         index, box, tuned_rgb = after["preview"]
         preview = {"image": index, "box": box, "before": before["preview"][2], "after": tuned_rgb}
     return TuneResult(model, metrics, preview)
+
+
+def _holdout_tissue(rgb, masks, boxes) -> bool:
+    """Tell whether any held-out box shows tissue inside its mask (else no metric can be had)."""
+    for im, m, box in zip(rgb, masks, boxes, strict=True):
+        if box is not None:
+            lab = rgb_uint8_to_lab(np.ascontiguousarray(im[box])).numpy()
+            if (tissue_mask(lab) & m[box]).any():
+                return True
+    return False
 
 
 def _gradient_steps(net, rgb, masks, config, dev, deadline, event):
