@@ -176,9 +176,11 @@ class LightnessArray(LazyArray):
     """An RGB(A) image (last axis 3 or 4) seen as uint8 gray with the same CIE lightness L*.
 
     Each value is the uint8 sRGB gray whose lightness is nearest the colour's (within 0.25 L*),
-    so the engine's identity window for uint8 keeps the colour's lightness. uint8 and uint16
-    colours are scaled by their range; float colours are taken as 0-1 (or 0-255 when a sample
-    of the image exceeds 1). Alpha is ignored.
+    so the engine's identity window for uint8 keeps the colour's lightness. Integer colours are
+    scaled by :func:`~.colour_layout.integer_scale` (a declared bit depth, else by the maximum of
+    a strided sample: 8-bit up to 255, uint16 10/12/14-bit up to 1023/4095/16383, else the full
+    range); float colours are taken as 0-1 (or 0-255 when a sample of the image exceeds
+    ``1 + 1/255``; rounding noise above 1 is clipped). Alpha is ignored.
 
     Parameters
     ----------
@@ -190,6 +192,8 @@ class LightnessArray(LazyArray):
         The file it was read from.
     reopen : callable, optional
         ``reopen(path)`` opens the file's lightness again: pickles as the file name.
+    bits : int, optional
+        Significant bits per integer sample, when the file declares them.
 
     Raises
     ------
@@ -205,7 +209,9 @@ class LightnessArray(LazyArray):
     wraps_source = True
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
-                 reopen: Any = None) -> None:
+                 reopen: Any = None, bits: int | None = None) -> None:
+        from .colour_layout import integer_scale
+
         shape = tuple(int(s) for s in rgb.shape)
         dtype = np.dtype(rgb.dtype)
         if len(shape) < 3 or shape[-1] not in (3, 4):
@@ -213,9 +219,10 @@ class LightnessArray(LazyArray):
                 f"from_rgb needs an RGB(A) {label} (last axis 3 or 4); got shape {shape}"
             )
         if dtype.kind == "u":
-            scale = float(np.iinfo(dtype).max)
+            top = 255.0 if dtype == np.uint8 else _sample_max(rgb)
+            scale = integer_scale(dtype, top, bits)
         elif dtype.kind == "f":
-            scale = 255.0 if _sample_max(rgb) > 1.0 else 1.0
+            scale = 255.0 if _sample_max(rgb) > 1 + 1 / 255 else 1.0
         else:
             raise ValueError(
                 f"from_rgb needs unsigned integer or float colours; {label} is {dtype}"
@@ -223,6 +230,7 @@ class LightnessArray(LazyArray):
         self.source = rgb
         self.label = label
         self.scale = scale
+        self.bits = bits
         self.shape = shape[:-1]
         self.dtype = np.dtype(np.uint8)
         chunks = getattr(rgb, "chunks", None)
@@ -245,7 +253,7 @@ class LightnessArray(LazyArray):
         rgb = np.asarray(self.source[(*index, slice(0, 3))])
         if rgb.dtype.kind == "f":
             check_finite(rgb, self.label)
-        v = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32) / self.scale)
+        v = torch.from_numpy(np.clip(np.asarray(rgb, np.float32) / self.scale, 0, 1))
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
         gray: np.ndarray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
         return gray
@@ -258,11 +266,11 @@ class LightnessArray(LazyArray):
         """Pickle as the file name when there is one, else as the colours."""
         if self.path is not None and self.reopen is not None:
             return self.reopen, (self.path,)  # dask workers re-open the file
-        return LightnessArray, (self.source, self.label)
+        return LightnessArray, (self.source, self.label, None, None, self.bits)
 
 
 def _sample_max(rgb: Any, pixels: int = 1_000_000) -> float:
-    """Largest finite value in a strided sample of a float colour image."""
+    """Largest finite value in a strided sample of a colour image (about ``pixels`` pixels)."""
     shape = rgb.shape
     plane = max(1, shape[-2] * shape[-3])
     step = max(1, int(math.sqrt(plane / pixels)))

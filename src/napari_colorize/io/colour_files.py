@@ -1,6 +1,7 @@
 """Colour images read whole, as uint8 RGB: references, true colours, RGB layers.
 
-Palette TIFFs are read through their colour table; a stack of colour images is refused by name.
+Palette TIFFs are read through their colour table, planar and channel-first colours moved last,
+CMYK converted to RGB (see :mod:`.colour_layout`); a stack of colour images is refused by name.
 """
 
 from __future__ import annotations
@@ -10,21 +11,28 @@ from typing import Any
 
 import numpy as np
 
+from .colour_layout import ColourArray, colour_layout, integer_scale
 from .readers import TIFF_SUFFIXES, read_image
 
 __all__ = ["as_rgb_uint8", "read_rgb"]
 
 
-def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
+def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> np.ndarray:
     """Convert RGB(A) data to uint8 RGB ``(..., 3)``, dropping alpha.
+
+    Floats are taken as [0, 1] when their maximum is at most ``1 + 1/255`` (rounding noise
+    above 1 is clipped), else as [0, 255]. Integers are scaled by
+    :func:`~.colour_layout.integer_scale`: a declared bit depth wins; else values up to 255 are
+    8-bit, uint16 values up to 1023/4095/16383 are 10/12/14-bit, larger ones span the dtype.
 
     Parameters
     ----------
     arr : array-like
-        ``(..., 3)`` or ``(..., 4)``: floats in [0, 1] or [0, 255], or integers (scaled by their
-        range when they exceed 255).
+        ``(..., 3)`` or ``(..., 4)``: floats or integers.
     label : str
         How the error names the data.
+    bits : int, optional
+        Significant bits per integer sample, when the file declares them.
 
     Returns
     -------
@@ -33,34 +41,50 @@ def as_rgb_uint8(arr: Any, label: str = "image") -> np.ndarray:
     Raises
     ------
     ValueError
-        If the last axis is not 3 or 4.
+        If the last axis is not 3 or 4, or floats hold NaN or infinite values.
 
     Examples
     --------
-    >>> as_rgb_uint8(np.array([[[0.0, 0.5, 1.0, 1.0]]])).tolist()
+    >>> as_rgb_uint8(np.array([[[0.0, 0.5, 1.0000001, 1.0]]])).tolist()
     [[[0, 128, 255]]]
+    >>> as_rgb_uint8(np.array([[[0, 2048, 4095]]], np.uint16)).tolist()  # 12-bit
+    [[[0, 128, 255]]]
+    >>> as_rgb_uint8(np.array([[[0.5, np.nan, 1.0]]]), "ref.tif")
+    Traceback (most recent call last):
+    ...
+    ValueError: ref.tif contains 1 NaN or infinite values; replace them first, ...
     """
     arr = np.asarray(arr)
     if arr.ndim < 3 or arr.shape[-1] not in (3, 4):
         raise ValueError(f"{label} is not an RGB image (shape {arr.shape})")
     arr = arr[..., :3]
-    if arr.dtype == np.uint8:
+    if arr.dtype == np.uint8 and bits in (None, 8):
         return arr
     if arr.dtype.kind == "f":
-        if arr.size and np.nanmax(arr) <= 1.0:
+        from ..core.validation import check_finite
+
+        check_finite(arr, label)
+        if arr.size and arr.max() <= 1 + 1 / 255:
             arr = arr * 255
-    elif arr.dtype.kind in "ui" and arr.size and arr.max() > 255:
-        arr = arr / np.iinfo(arr.dtype).max * 255
+    elif arr.dtype.kind in "ui" and arr.size:
+        scale = integer_scale(arr.dtype, float(arr.max()), bits)
+        if scale != 255:
+            arr = arr / scale * 255
     return np.clip(np.round(arr), 0, 255).astype(np.uint8)
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped).
 
+    The file's metadata says how colours are stored (:func:`~.colour_layout.colour_layout`):
+    planar or channel-first colours are moved last, CMYK inks converted to RGB, a declared
+    bit depth used for scaling; leading axes of size 1 are dropped.
+
     Raises
     ------
     ValueError
-        One line naming the file when it cannot be read or is not a 2-D RGB image.
+        One line naming the file when it cannot be read, is not a 2-D RGB image, or holds
+        NaN or infinite values.
 
     Examples
     --------
@@ -73,22 +97,34 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """
     tiff = Path(path).suffix.lower() in TIFF_SUFFIXES
     arr = read_image(path, raw=tiff)  # a palette TIFF's indices, mapped to colours below
+    layout = colour_layout(path)
     try:
         arr = np.asarray(arr[...])
     except Exception as exc:
         raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    bits = layout.bits
     if tiff and arr.ndim == 2:
-        arr = _palette_rgb(Path(path), arr)
+        arr, bits = _palette_rgb(Path(path), arr, bits)
+    if layout.axis is not None or layout.cmyk:
+        arr = ColourArray(arr, layout)[...]
+    while arr.ndim > 3 and arr.shape[0] == 1:
+        arr = arr[0]
     if arr.ndim == 4 and arr.shape[-1] in (3, 4):
         raise ValueError(f"{path} is a stack of {arr.shape[0]} colour images (shape {arr.shape}); "
                          "one 2-D colour image is needed: save one plane")
     if arr.ndim != 3:
         raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
-    return as_rgb_uint8(arr, str(path))
+    return as_rgb_uint8(arr, str(path), bits=bits)
 
 
-def _palette_rgb(path: Path, indices: np.ndarray) -> np.ndarray:
-    """Map a palette TIFF's indices through its colour table (uint16 RGB); others as they are."""
+def _palette_rgb(
+    path: Path, indices: np.ndarray, bits: int | None
+) -> tuple[np.ndarray, int | None]:
+    """Map a palette TIFF's indices through its colour table (and give the table's bits).
+
+    The table is 16-bit, or 8-bit when all its values fit in 8 bits (as tifffile reads it);
+    other 2-D images are returned as they are, with ``bits``.
+    """
     import tifffile
 
     from .tiff import quiet_tifffile
@@ -97,6 +133,7 @@ def _palette_rgb(path: Path, indices: np.ndarray) -> np.ndarray:
         page = tif.series[0].keyframe
         table = page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
     if table is None or indices.dtype.kind != "u":
-        return indices
+        return indices, bits
     table = np.asarray(table, np.uint16)
-    return np.moveaxis(table[:, np.clip(indices, 0, table.shape[1] - 1)], 0, -1)
+    rgb = np.moveaxis(table[:, np.clip(indices, 0, table.shape[1] - 1)], 0, -1)
+    return rgb, 8 if table.max() <= 255 else 16

@@ -59,7 +59,8 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
     Returns
     -------
     ndarray
-        ``(H, W)`` gray (a gray + alpha image loses its alpha) or ``(H, W, 3|4)`` colour.
+        ``(H, W)`` gray (a gray + alpha image loses its alpha, a palette of grays is looked
+        up) or ``(H, W, 3|4)`` colour (CMYK and YCCK JPEGs converted to RGB as Pillow does).
 
     Raises
     ------
@@ -86,7 +87,36 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
     if not any(head.startswith(m) for magics in _MAGIC.values() for m in magics):
         raise ValueError(f"not a {kind} image (it starts with {head[:4]!r})")
     with _pixel_limit_lifted(path, kind):
-        arr = np.asarray(iio.imread(path, plugin="pillow"))
+        arr = _decode_special(path)
+        if arr is None:
+            arr = np.asarray(iio.imread(path, plugin="pillow"))
     if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
         arr = arr[..., 0]
     return arr
+
+
+def _decode_special(path: Path) -> np.ndarray | None:
+    """Decode what Pillow's plain reading gets wrong for us; None for the rest.
+
+    CMYK (and YCCK, which Pillow decodes to CMYK) would read as four "RGBA" channels: they are
+    converted to RGB with Pillow's ``convert("RGB")``. A palette whose used entries are all gray
+    would read as RGB: its indices are looked up as uint8 gray.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode == "CMYK":
+            return np.asarray(im.convert("RGB"))
+        if im.mode != "P":
+            return None
+        indices = np.asarray(im)
+        palette = im.getpalette("RGB") or []
+    table = np.asarray(palette, np.uint8).reshape(-1, 3)
+    used = np.unique(indices)
+    if not used.size or used[-1] >= len(table):
+        return None
+    colours = table[used]
+    if not (np.all(colours[:, 0] == colours[:, 1]) and np.all(colours[:, 0] == colours[:, 2])):
+        return None
+    gray: np.ndarray = table[:, 0][indices]
+    return gray

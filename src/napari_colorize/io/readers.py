@@ -15,6 +15,7 @@ import numpy as np
 
 from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
+from .colour_layout import ColourArray, colour_layout
 from .ngff_meta import parse_multiscale
 from .paths import is_zarr_store
 from .plain import read_plain
@@ -188,7 +189,8 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         (else it is made a numpy array).
     from_rgb : bool
         See an RGB(A) image (last axis 3 or 4) as the uint8 gray of the same CIE lightness,
-        converted region by region (:class:`~.arrays.LightnessArray`).
+        converted region by region (:class:`~.arrays.LightnessArray`). A file's planar or
+        channel-first colours and CMYK inks are read as RGB (:mod:`.colour_layout`).
 
     Returns
     -------
@@ -215,11 +217,13 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     if isinstance(image, LightnessArray):
         return image
     label = "image"
+    bits = None
     if isinstance(image, (str, Path)):
         label = str(image)
         arr = read_image(image)
+        layout = colour_layout(image)
         found = channel_axis(image)
-        if found:
+        if found and not (from_rgb and layout.axis is not None):
             axis, n, axes = found
             pick = "[" + ", ".join([":"] * axis + ["0"]) + "]"
             raise ValueError(
@@ -227,11 +231,14 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
                 f"channel: pick one, in Python e.g. colorize(read_image(path){pick}), or their "
                 f"sum (read_image(path)[...].sum(axis={axis})), or from a shell save one channel "
                 "to its own file first (Fiji: Image > Color > Split Channels)"
+                + ("; if they are colours, pass from_rgb=True (CLI --from-rgb)"
+                   if layout.axis is not None else "")
             )
         shape = tuple(int(n) for n in arr.shape)
         if not from_rgb and len(shape) >= 3 and shape[-1] in (3, 4):
+            kind = "CMYK" if layout.cmyk else "RGB" if shape[-1] == 3 else "RGBA"
             raise ValueError(
-                f"{image} looks {'RGB' if shape[-1] == 3 else 'RGBA'} (shape {shape}); "
+                f"{image} looks {kind} (shape {shape}); "
                 "napari-colorize expects grayscale: pass from_rgb=True (CLI --from-rgb) to "
                 "colorize its lightness, or pick one channel"
             )
@@ -240,6 +247,9 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         # zarr views (of zarr stores and of compressed TIFFs) name the file in read errors
         if not isinstance(arr, (np.ndarray, DicomArray)):
             arr = FileArray(arr, label, open_image)
+        if from_rgb and (layout.axis is not None or layout.cmyk):
+            arr = ColourArray(arr, layout)  # planar, channel-first or CMYK: as RGB(A)
+        bits = layout.bits
         image = arr
     elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
@@ -248,7 +258,7 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         image = OneSampleArray(image)  # (..., H, W, 1): one gray sample per pixel
     if from_rgb:
         return LightnessArray(image, label, path=None if label == "image" else label,
-                              reopen=open_lightness)
+                              reopen=open_lightness, bits=bits)
     return image
 
 

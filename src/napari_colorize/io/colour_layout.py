@@ -1,0 +1,251 @@
+"""How a colour file stores its colours: where the channel axis is, CMYK inks, bit depth.
+
+Colour files do not all store ``(H, W, 3)`` RGB: a planar TIFF or an OME-TIFF/OME-Zarr keeps
+the channels first (``(3, H, W)``, as napari-colorize writes OME-Zarr), a print TIFF stores CMYK
+inks, and a camera stores 12 bits in 16-bit samples. :func:`colour_layout` reads this from the
+file's metadata (never guessed from a bare array's shape: ``(3, H, W)`` may be three gray planes)
+and :class:`ColourArray` presents the pixels as channel-last RGB(A), region by region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .arrays import LazyArray, full_index
+
+__all__ = ["ColourArray", "ColourLayout", "cmyk_to_rgb", "colour_layout", "integer_scale"]
+
+#: Bit depths a uint16 colour image without a declared depth is taken to use (by its maximum).
+GUESSED_BITS = (8, 10, 12, 14)
+
+
+@dataclass(frozen=True)
+class ColourLayout:
+    """What a colour file's metadata says about its samples.
+
+    Parameters
+    ----------
+    axis : int, optional
+        The channel axis when it is not last (planar RGB, ``c`` before ``y, x``).
+    cmyk : bool
+        The samples are C, M, Y, K inks (converted to RGB as Pillow does).
+    bits : int, optional
+        Significant bits per integer sample, when the file declares fewer than its dtype holds.
+    """
+
+    axis: int | None = None
+    cmyk: bool = False
+    bits: int | None = None
+
+
+def integer_scale(dtype: Any, max_value: float, bits: int | None = None) -> float:
+    """Find the value that shows as full intensity in an integer colour image.
+
+    The rule: a declared bit depth ``bits`` wins (``2**bits - 1``). Otherwise values up to 255
+    are 8-bit; uint16 values up to 1023, 4095 or 16383 are 10-, 12- or 14-bit (camera data in
+    16-bit samples); larger uint16 values, and other integers over 255, span their dtype.
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        The samples' integer type.
+    max_value : float
+        The largest sample of the image (or of a sample of it).
+    bits : int, optional
+        The bit depth the file declares.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> integer_scale(np.uint16, 4000), integer_scale(np.uint16, 40000), integer_scale(np.uint8, 9)
+    (4095.0, 65535.0, 255.0)
+    >>> integer_scale(np.uint16, 4000, bits=16)
+    65535.0
+    """
+    if bits is not None:
+        return float(2**bits - 1)
+    dtype = np.dtype(dtype)
+    guesses = GUESSED_BITS if dtype == np.uint16 else GUESSED_BITS[:1]
+    for guess in guesses:
+        if max_value <= 2**guess - 1:
+            return float(2**guess - 1)
+    return float(np.iinfo(dtype).max)
+
+
+def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
+    """Convert CMYK inks (last axis 4) to RGB as Pillow's ``convert("RGB")`` does.
+
+    ``R = (1 - C) (1 - K)`` in the dtype's range, with Pillow's integer rounding for uint8.
+
+    Examples
+    --------
+    >>> cmyk_to_rgb(np.array([[255, 0, 0, 0], [0, 0, 0, 128]], np.uint8)).tolist()
+    [[0, 255, 255], [127, 127, 127]]
+    """
+    cmyk = np.asarray(cmyk)
+    if cmyk.dtype == np.uint8:
+        nk = 255 - cmyk[..., 3:].astype(np.int32)
+        tmp = cmyk[..., :3].astype(np.int32) * nk + 128  # Pillow's MULDIV255
+        return np.clip(nk - (((tmp >> 8) + tmp) >> 8), 0, 255).astype(np.uint8)
+    full = float(np.iinfo(cmyk.dtype).max) if cmyk.dtype.kind in "ui" else 1.0
+    ink = cmyk.astype(np.float64)
+    rgb = (full - ink[..., :3]) * (full - ink[..., 3:]) / full
+    return np.round(rgb).astype(cmyk.dtype) if cmyk.dtype.kind in "ui" else rgb.astype(cmyk.dtype)
+
+
+def colour_layout(path: str | Path) -> ColourLayout:
+    """Read how a TIFF or OME-Zarr stores its colours; other files are channel-last RGB(A).
+
+    A channel axis is moved last when it holds 3 or 4 colours: a TIFF's planar samples (``S``)
+    of an RGB or CMYK image, a TIFF channel axis ``C`` of 3 (4 when photometric RGB), an
+    OME-Zarr axis ``c`` of 3 or 4. A TIFF declares its bit depth by BitsPerSample below 16 or
+    by MaxSampleValue; 16 bits per sample is no declaration (cameras store 12 bits so).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; unreadable metadata gives the plain layout (the read reports the file).
+
+    Returns
+    -------
+    ColourLayout
+
+    Examples
+    --------
+    >>> import tempfile, tifffile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     tifffile.imwrite(Path(tmp) / "p.tif", np.zeros((3, 8, 8), np.uint16),
+    ...                      photometric="rgb", planarconfig="separate")
+    ...     colour_layout(Path(tmp) / "p.tif")
+    ColourLayout(axis=0, cmyk=False, bits=None)
+    """
+    from .readers import TIFF_SUFFIXES, is_zarr_path
+
+    path = Path(path)
+    try:
+        if is_zarr_path(path):
+            return _zarr_layout(path)
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            return _tiff_layout(path)
+    except Exception:  # unreadable metadata: the read itself names the file and the problem
+        pass
+    return ColourLayout()
+
+
+def _tiff_layout(path: Path) -> ColourLayout:
+    import tifffile
+
+    from .tiff import quiet_tifffile
+
+    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        page = series.keyframe
+        axes, shape = series.axes, tuple(series.shape)
+        photometric = page.photometric
+        depth = int(page.bitspersample)
+        max_sample = page.tags.valueof(281)  # MaxSampleValue
+        itemsize = np.dtype(page.dtype).itemsize if page.dtype is not None else 0
+    rgb = photometric == tifffile.PHOTOMETRIC.RGB
+    cmyk = photometric == tifffile.PHOTOMETRIC.SEPARATED and int(page.samplesperpixel) == 4
+    axis = None
+    last = len(axes) - 1
+    for i, (letter, size) in enumerate(zip(axes, shape, strict=True)):
+        planar = letter == "S" and i < last and size in (3, 4) and (rgb or cmyk)
+        channels = letter == "C" and (size == 3 or (size == 4 and rgb)) and axes[-2:] == "YX"
+        if planar or channels:
+            axis = i
+            break
+    bits = None
+    if 8 < depth < itemsize * 8:
+        bits = depth
+    elif max_sample is not None and np.dtype(page.dtype).kind == "u":
+        top = int(np.max(max_sample))
+        if 0 < top < 2 ** (itemsize * 8) - 1:
+            bits = int(top).bit_length()
+    return ColourLayout(axis=axis, cmyk=cmyk, bits=bits)
+
+
+def _zarr_layout(path: Path) -> ColourLayout:
+    import zarr
+
+    from .ngff_meta import parse_multiscale
+    from .readers import _read_zarr
+
+    ms = parse_multiscale(dict(zarr.open(path, mode="r").attrs), path)
+    if not ms or ms.channel_axis is None:
+        return ColourLayout()
+    axis = ms.channel_axis
+    shape = _read_zarr(path, warn=False).shape
+    if axis == len(shape) - 1 or shape[axis] not in (3, 4):
+        return ColourLayout()
+    return ColourLayout(axis=axis)
+
+
+class ColourArray(LazyArray):
+    """Colour samples seen channel-last as RGB(A), converted region by region.
+
+    Parameters
+    ----------
+    source : array-like
+        The stored samples.
+    layout : ColourLayout
+        Where the channel axis is and whether it holds CMYK inks.
+
+    Examples
+    --------
+    >>> planar = np.arange(12).reshape(3, 2, 2)
+    >>> arr = ColourArray(planar, ColourLayout(axis=0))
+    >>> arr.shape, arr[1, 0].tolist()
+    ((2, 2, 3), [2, 6, 10])
+    """
+
+    wraps_source = True
+
+    def __init__(self, source: Any, layout: ColourLayout) -> None:
+        self.source = source
+        self.layout = layout
+        shape = [int(s) for s in source.shape]
+        chunks = getattr(source, "chunks", None)
+        chunks = list(chunks) if isinstance(chunks, tuple) and len(chunks) == len(shape) else None
+        if layout.axis is not None:
+            shape.append(shape.pop(layout.axis))
+            if chunks:
+                chunks.append(chunks.pop(layout.axis))
+        if layout.cmyk:
+            shape[-1] = 3
+            chunks = None
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(source.dtype)
+        if chunks:
+            self.chunks = tuple(int(c) for c in chunks)
+        filename = getattr(source, "filename", None)
+        if isinstance(filename, str):
+            self.filename = filename
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        """Read the region's samples, channel-last (and CMYK inks as RGB)."""
+        index = full_index(index, self.ndim)
+        dropped = tuple(0 if isinstance(i, (int, np.integer)) else slice(None) for i in index)
+        # ints become length-1 slices so axes keep their places until the end
+        kept = [slice(int(i) % n, int(i) % n + 1) if isinstance(i, (int, np.integer)) else i
+                for i, n in zip(index, self.shape, strict=True)]
+        colours = slice(None) if self.layout.cmyk else kept[-1]
+        stored = kept[:-1]
+        stored.insert(len(stored) if self.layout.axis is None else self.layout.axis, colours)
+        data = np.asarray(self.source[tuple(stored)])
+        if self.layout.axis is not None:
+            data = np.moveaxis(data, self.layout.axis, -1)
+        if self.layout.cmyk:
+            data = cmyk_to_rgb(data)[..., kept[-1]]
+        return np.asarray(data[dropped])
+
+    def __repr__(self) -> str:
+        """Name the source and shape."""
+        return f"ColourArray({getattr(self, 'filename', 'array')}, shape={self.shape})"
