@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> None:
         target = Path(args.out) / f"{args.recipe}.safetensors"
         if target.exists() and not args.overwrite:
             raise ValueError(f"output {target} already exists; pass --overwrite to replace it")
-        from ..models.registry import check_writable
+        from ..io.writable import check_writable
 
         check_writable(args.out)  # before the hours of training
         path = run_recipe(args.recipe, args.out, progress=not args.quiet, device=args.device)

@@ -22,10 +22,11 @@ from typing import Any, cast
 import torch
 
 from .cards import CARD_VERSION, Architecture, ModelCard
-from .checks import check_card, check_header, expected_tensors, read_card_text, weights_path
+from .checks import check_card, check_header, expected_tensors
 from .devices import available_devices as available_devices  # re-exported
 from .devices import resolve_device
 from .package import is_package, unpacked
+from .pairs import card_data, card_problem, pair_weights
 from .spec import ColorModel, ModelSpec
 from .trunk import Trunk
 
@@ -55,52 +56,6 @@ def user_models_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("napari-colorize")) / "models"
-
-
-def check_writable(folder: str | Path) -> None:
-    """Check that files can be written in a folder, by creating and removing an empty one.
-
-    Checked before long work (training, export), so an unwritable output fails at once. A
-    folder that does not exist yet is checked where it would be created (its nearest existing
-    parent).
-
-    Parameters
-    ----------
-    folder : str or path
-        The output folder.
-
-    Raises
-    ------
-    ValueError
-        The folder (or the parent it would be made in) is not a folder or not writable.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> check_writable(tempfile.mkdtemp())
-    >>> check_writable("/proc/x")
-    Traceback (most recent call last):
-    ...
-    ValueError: output folder /proc/x is not writable (cannot create a file in /proc)
-    """
-    import tempfile
-
-    folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"output folder {folder} cannot be made: {existing} is not a folder")
-    where = "" if existing == folder else f" (cannot create a file in {existing})"
-    if not os.access(existing, os.W_OK):
-        raise ValueError(f"output folder {folder} is not writable{where}")
-    # os.access says yes to root on read-only file systems (/sys, a read-only mount): try it
-    try:
-        with tempfile.NamedTemporaryFile(prefix=".napari-colorize-", suffix=".probe",
-                                         dir=existing):
-            pass
-    except OSError:
-        raise ValueError(f"output folder {folder} is not writable{where}") from None
 
 
 def _cards(folder: Path) -> dict[str, Path]:
@@ -138,79 +93,6 @@ def list_models() -> list[str]:
         else:
             warnings.warn(f"model {name!r} left out of the list: {problem}", stacklevel=2)
     return names
-
-
-def card_problem(card_path: Path) -> str | None:
-    """Say why a card and its weights cannot be loaded, without reading the weights.
-
-    Parameters
-    ----------
-    card_path : Path
-        A ``.json`` card.
-
-    Returns
-    -------
-    str or None
-        One line naming the file at fault; ``None`` when the card is usable and its weights
-        file is there.
-
-    Examples
-    --------
-    >>> card_problem(WEIGHTS_DIR / "he-histology.json") is None
-    True
-    >>> import tempfile
-    >>> broken = Path(tempfile.mkdtemp()) / "lab.json"
-    >>> _ = broken.write_text("{not json")
-    >>> card_problem(broken).startswith(f"cannot read model card {broken}")
-    True
-    """
-    try:
-        card = check_card(_card_data(card_path), card_path)
-        pair_weights(card, card_path)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def pair_weights(card: ModelCard, card_path: Path, named: Path | None = None) -> Path:
-    """Find the weights of a card: ``X.safetensors`` beside the card ``X.json``.
-
-    A copied pair (``cp lab.* lab_v1.*``) keeps the original file name in its card's
-    ``weights``: the weights beside the card under its own name are the pair's, and the
-    card's sha256 still refuses them if they differ. The file the card names is still checked
-    (there, a regular file in the card's folder), as a card naming a missing file, a link or a
-    device is not to be trusted; it is read only when the card has no ``X.safetensors``.
-
-    Parameters
-    ----------
-    card : ModelCard
-        The checked card.
-    card_path : Path
-        Where it was read from.
-    named : Path, optional
-        The weights file the user named (``X.safetensors``): used, or refused if missing.
-
-    Returns
-    -------
-    Path
-
-    Raises
-    ------
-    ValueError
-        A weights file is missing, links outside the card's folder or is not a regular file.
-
-    Examples
-    --------
-    >>> pair_weights(ModelCard("he-histology", weights="he-histology.safetensors"),
-    ...              WEIGHTS_DIR / "he-histology.json").name
-    'he-histology.safetensors'
-    """
-    own = named or card_path.with_suffix(".safetensors")
-    used = None
-    if named is not None or os.path.lexists(own):
-        used = weights_path(replace(card, weights=own.name), card_path)
-    listed = weights_path(card, card_path)
-    return used or listed
 
 
 def sha256_file(path: Path) -> str:
@@ -302,15 +184,7 @@ def read_spec(name_or_path: str | Path | None = None) -> ModelSpec:
         with unpacked(name_or_path) as card_path, _named(name_or_path):
             return read_spec(card_path)
     path = find_card(name_or_path or DEFAULT_MODEL)
-    return check_card(_card_data(path), path).spec()
-
-
-def _card_data(path: Path) -> Any:
-    """Parse the card at ``path`` (one-line ``ValueError`` when it is not JSON)."""
-    try:
-        return json.loads(read_card_text(path))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"cannot read model card {path}: {exc}") from None
+    return check_card(card_data(path), path).spec()
 
 
 @contextlib.contextmanager
@@ -395,7 +269,7 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu") -> C
         with unpacked(name_or_path) as unpacked_card, _named(name_or_path):
             return load_model(unpacked_card, device)  # the package's own hashes were checked
     card_path = find_card(name_or_path or DEFAULT_MODEL)
-    data = _card_data(card_path)
+    data = card_data(card_path)
     card = check_card(data, card_path)
     named = Path(name_or_path) if name_or_path is not None else None
     weights = pair_weights(card, card_path,

@@ -22,16 +22,11 @@ import numpy as np
 import torch
 
 from ..core.color import rgb_uint8_to_lab
+from ..io.writable import check_writable
 from ..models.cards import Architecture, ModelCard
 from ..models.devices import resolve_device
 from ..models.network import ChromaNet
-from ..models.registry import (
-    WEIGHTS_DIR,
-    check_writable,
-    load_model,
-    save_model,
-    user_models_dir,
-)
+from ..models.registry import WEIGHTS_DIR, load_model, save_model, user_models_dir
 from ..models.spec import ColorModel
 from .calibration import calibrate
 from .holdout import HOLDOUT_MAX, holdout_boxes, holdout_errors

@@ -1,0 +1,52 @@
+"""Is an output folder writable? Asked before long work, so it fails at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def check_writable(folder: str | Path) -> None:
+    """Check that files can be written in a folder, by creating and removing an empty one.
+
+    Checked before long work (training, export), so an unwritable output fails at once. A
+    folder that does not exist yet is checked where it would be created (its nearest existing
+    parent).
+
+    Parameters
+    ----------
+    folder : str or path
+        The output folder.
+
+    Raises
+    ------
+    ValueError
+        The folder (or the parent it would be made in) is not a folder or not writable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp())
+    >>> check_writable("/proc/x")
+    Traceback (most recent call last):
+    ...
+    ValueError: output folder /proc/x is not writable (cannot create a file in /proc)
+    """
+    import tempfile
+
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"output folder {folder} cannot be made: {existing} is not a folder")
+    where = "" if existing == folder else f" (cannot create a file in {existing})"
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"output folder {folder} is not writable{where}")
+    # os.access says yes to root on read-only file systems (/sys, a read-only mount): try it
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".napari-colorize-", suffix=".probe",
+                                         dir=existing):
+            pass
+    except OSError:
+        raise ValueError(f"output folder {folder} is not writable{where}") from None
