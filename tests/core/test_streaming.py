@@ -249,6 +249,22 @@ def test_a_port_that_is_not_a_scheduler_fails_fast(gray_image, tiny_model, tmp_p
     assert not out.exists()
 
 
+def test_a_real_schedulers_address_connects():
+    # the probe that refuses silent ports lets a dask scheduler through, with or without tcp://
+    distributed = pytest.importorskip("distributed")
+    from napari_colorize.core.distributed import connect
+
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1,
+                                  protocol="tcp", dashboard_address=":0") as cluster:
+        for address in (cluster.scheduler_address,
+                        cluster.scheduler_address.removeprefix("tcp://")):
+            client = connect(address)
+            try:
+                assert client.scheduler_info()["address"] == cluster.scheduler_address
+            finally:
+                client.close()
+
+
 def test_scheduler_without_distributed_says_what_to_install(gray_image, tiny_model, tmp_path,
                                                             monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed

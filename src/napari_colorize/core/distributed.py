@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import threading
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..io.readers import open_image
 from ..models.registry import resolve_model
@@ -77,34 +78,42 @@ def connect(scheduler: Any) -> Any:
     if ":" not in scheduler:  # e.g. "processes": dask would say "missing port number"
         raise ValueError(f"scheduler {scheduler!r} is not an address such as 'tcp://host:8786' "
                          "(start one with dask-scheduler, or pass a Client in Python)")
-    # dask's timeout covers the TCP connect, not the handshake: a port that accepts and never
-    # answers (a dashboard's, a web server's) would hang, so the Client is made in a thread
-    made: dict[str, Any] = {}
-
-    def make() -> None:
-        try:
-            made["client"] = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
-        except BaseException as exc:  # raised again below, in the caller's thread
-            made["error"] = exc
-
-    thread = threading.Thread(target=make, name="napari-colorize-connect", daemon=True)
-    thread.start()
-    thread.join(CONNECT_TIMEOUT + 2)
-    if thread.is_alive():
-        raise ValueError(f"dask scheduler {scheduler} did not answer within {CONNECT_TIMEOUT} s "
-                         "(is it a dask scheduler's port, not a dashboard's?)")
-    error = made.get("error")
-    if isinstance(error, (OSError, TimeoutError, ValueError)):
-        first = (str(error).strip().splitlines() or [""])[0]
+    _probe(scheduler)
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(
             f"dask scheduler {scheduler} did not answer within {CONNECT_TIMEOUT} s: {first}"
         ) from None
-    if isinstance(error, MemoryError):  # e.g. an HTTP reply read as a frame length
-        raise ValueError(f"{scheduler} answered, but not as a dask scheduler (is it a dask "
-                         "scheduler's port, not a dashboard's?)") from None
-    if error is not None:
-        raise error
-    return made["client"]
+
+
+def _probe(address: str) -> None:
+    """Check that a ``tcp://`` address speaks first, as a dask scheduler does on a new connection.
+
+    dask's own timeout covers the TCP connect, not the handshake: a port that accepts and then
+    waits (a dashboard's, a web server's) would hang the Client, or feed it an HTTP reply as a
+    frame length. Other schemes (tls, ucx, inproc) are left to dask.
+    """
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number: dask names it
+        return
+    if parts.scheme != "tcp" or not host or port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as sock:
+            sock.settimeout(CONNECT_TIMEOUT)
+            spoke = sock.recv(1)
+    except TimeoutError:
+        spoke = b""
+    except OSError as exc:
+        raise ValueError(f"dask scheduler {address} did not answer within {CONNECT_TIMEOUT} s: "
+                         f"{exc.strerror or exc}") from None
+    if not spoke:
+        raise ValueError(f"{address} did not answer as a dask scheduler within {CONNECT_TIMEOUT}"
+                         " s (is it a dask scheduler's port, not a dashboard's?)")
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
