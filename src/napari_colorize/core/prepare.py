@@ -67,7 +67,6 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     Examples
     --------
     >>> import numpy as np
-    import torch
     >>> config = ColorizeConfig(device="cpu", tile_size=256, block_size=512)
     >>> run = plan_run(np.zeros((2, 600, 700), np.uint16), None, config)
     >>> run.plan.n_planes, len(run.plan.blocks), run.plan.config.batch_size

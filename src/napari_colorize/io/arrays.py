@@ -177,7 +177,7 @@ class LightnessArray(LazyArray):
 
     Each value is the uint8 sRGB gray whose lightness is nearest the colour's (within 0.25 L*),
     so the engine's identity window for uint8 keeps the colour's lightness. Integer colours are
-    scaled by :func:`~.colour_layout.integer_scale` (a declared bit depth, else by the maximum of
+    scaled by :func:`~.bit_depth.integer_scale` (a declared bit depth, else by the maximum of
     a strided sample: 8-bit up to 255, uint16 10/12/14-bit up to 1023/4095/16383, else the full
     range); float colours are taken as 0-1 (or 0-255 when a sample of the image exceeds
     ``1 + 1/255``; rounding noise above 1 is clipped). Alpha is ignored.
@@ -210,7 +210,7 @@ class LightnessArray(LazyArray):
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
                  reopen: Any = None, bits: int | None = None) -> None:
-        from .colour_layout import integer_scale
+        from .bit_depth import integer_scale
 
         shape = tuple(int(s) for s in rgb.shape)
         dtype = np.dtype(rgb.dtype)

@@ -125,7 +125,7 @@ def input_layout(source: Any, shape: Sequence[int], where: str | Path) -> Layout
     return layout.placed(axes.scale, axes.translation, axes.units) if axes and usable else layout
 
 def _describe(path: Path) -> InputAxes | None:
-    from .readers import TIFF_SUFFIXES, is_zarr_path
+    from .kinds import TIFF_SUFFIXES, is_zarr_path
 
     if is_zarr_path(path) or is_zarr_path(path.parent):
         return _zarr_axes(path)

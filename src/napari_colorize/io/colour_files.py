@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from .colour_layout import ColourArray, colour_layout, integer_scale
-from .readers import TIFF_SUFFIXES, read_image
+from .kinds import TIFF_SUFFIXES
+from .readers import read_image
 
 __all__ = ["as_rgb_uint8", "read_rgb"]
 

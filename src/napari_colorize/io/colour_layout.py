@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from .arrays import LazyArray, full_index
+from .bit_depth import integer_scale
 
 __all__ = ["ColourArray", "ColourLayout", "cmyk_to_rgb", "colour_layout", "integer_scale"]
 
-#: Bit depths a uint16 colour image without a declared depth is taken to use (by its maximum).
-GUESSED_BITS = (8, 10, 12, 14)
 
 
 @dataclass(frozen=True)
@@ -40,43 +39,6 @@ class ColourLayout:
     axis: int | None = None
     cmyk: bool = False
     bits: int | None = None
-
-
-def integer_scale(dtype: Any, max_value: float, bits: int | None = None) -> float:
-    """Find the value that shows as full intensity in an integer colour image.
-
-    The rule: a declared bit depth ``bits`` wins (``2**bits - 1``). Otherwise values up to 255
-    are 8-bit; uint16 values up to 1023, 4095 or 16383 are 10-, 12- or 14-bit (camera data in
-    16-bit samples); larger uint16 values, and other integers over 255, span their dtype.
-
-    Parameters
-    ----------
-    dtype : numpy dtype
-        The samples' integer type.
-    max_value : float
-        The largest sample of the image (or of a sample of it).
-    bits : int, optional
-        The bit depth the file declares.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> integer_scale(np.uint16, 4000), integer_scale(np.uint16, 40000), integer_scale(np.uint8, 9)
-    (4095.0, 65535.0, 255.0)
-    >>> integer_scale(np.uint16, 4000, bits=16)
-    65535.0
-    """
-    if bits is not None:
-        return float(2**bits - 1)
-    dtype = np.dtype(dtype)
-    guesses = GUESSED_BITS if dtype == np.uint16 else GUESSED_BITS[:1]
-    for guess in guesses:
-        if max_value <= 2**guess - 1:
-            return float(2**guess - 1)
-    return float(np.iinfo(dtype).max)
 
 
 def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
@@ -126,7 +88,7 @@ def colour_layout(path: str | Path) -> ColourLayout:
     ...     colour_layout(Path(tmp) / "p.tif")
     ColourLayout(axis=0, cmyk=False, bits=None)
     """
-    from .readers import TIFF_SUFFIXES, is_zarr_path
+    from .kinds import TIFF_SUFFIXES, is_zarr_path
 
     path = Path(path)
     try:
@@ -176,13 +138,13 @@ def _zarr_layout(path: Path) -> ColourLayout:
     import zarr
 
     from .ngff_meta import parse_multiscale
-    from .readers import _read_zarr
 
-    ms = parse_multiscale(dict(zarr.open(path, mode="r").attrs), path)
+    group: Any = zarr.open(path, mode="r")
+    ms = parse_multiscale(dict(group.attrs), path)
     if not ms or ms.channel_axis is None:
         return ColourLayout()
     axis = ms.channel_axis
-    shape = _read_zarr(path, warn=False).shape
+    shape = group[ms.paths[0]].shape
     if axis == len(shape) - 1 or shape[axis] not in (3, 4):
         return ColourLayout()
     return ColourLayout(axis=axis)

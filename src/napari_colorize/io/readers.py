@@ -16,26 +16,12 @@ import numpy as np
 from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
 from .colour_layout import ColourArray, colour_layout
+from .kinds import DICOM_SUFFIXES, PLAIN_SUFFIXES, TIFF_SUFFIXES, is_zarr_path
 from .ngff_meta import parse_multiscale
-from .paths import is_zarr_store
 from .plain import read_plain
 
-TIFF_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".scn", ".btf")
-PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-DICOM_SUFFIXES = (".dcm",)
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
 DONE_FOLDER = ".napari_colorize_done"
-
-
-def is_zarr_path(path: Path) -> bool:
-    """Tell whether ``path`` names a zarr store (by suffix, or a folder holding zarr metadata).
-
-    Examples
-    --------
-    >>> is_zarr_path(Path("in.zarr")), is_zarr_path(Path("in.tif"))
-    (True, False)
-    """
-    return path.suffix.lower() == ".zarr" or is_zarr_store(path)
 
 
 def incomplete_message(path: str | Path) -> str | None:
@@ -62,7 +48,11 @@ def incomplete_message(path: str | Path) -> str | None:
     )
 
 
-def _read_zarr(path: Path, warn: bool = True) -> Any:
+def read_zarr(path: Path, warn: bool = True) -> Any:
+    """Open a zarr array, or an OME-Zarr image's first dataset (a group's only array).
+
+    ``warn``: warn when the store is an unfinished napari-colorize run.
+    """
     import zarr
 
     message = incomplete_message(path) if warn else None
@@ -148,7 +138,7 @@ def read_image(path: str | Path, *, raw: bool = False) -> Any:
     suffix = path.suffix.lower()
     try:
         if is_zarr_path(path):
-            arr = _read_zarr(path)
+            arr = read_zarr(path)
         elif path.is_dir():
             if not is_dicom_folder(path):
                 raise ValueError(
@@ -324,7 +314,7 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
             ms = parse_multiscale(dict(zarr.open(path, mode="r").attrs), path)
             axes = ms.axes if ms else ()
             names = [axis.is_channel for axis in axes]
-            shape = _read_zarr(path, warn=False).shape  # read_image warns once
+            shape = read_zarr(path, warn=False).shape  # read_image warns once
             letters = "".join(axis.name[:1].upper() or "?" for axis in axes)
         elif path.suffix.lower() in TIFF_SUFFIXES:
             from .tiff import tiff_channels
