@@ -109,6 +109,16 @@ def test_float_rounding_noise_above_one_is_still_0_to_1(tmp_path, rgb):
     np.testing.assert_array_equal(as_rgb_uint8(rgb.astype(np.float64)), rgb)  # 0-255 floats
 
 
+def test_float_overshoot_from_resampling_is_still_0_to_1(tmp_path, rgb):
+    # stain normalisation or bicubic resampling leaves maxima of 1.02: not a 0-255 image
+    data = rgb / 255.0 * 1.02
+    want = np.clip(np.round(rgb * 1.02), 0, 255).astype(np.uint8)
+    assert np.abs(as_rgb_uint8(data).astype(int) - want).max() <= 1  # rounding at .5
+    path = tmp_path / "f102.tif"
+    tifffile.imwrite(path, data.astype(np.float32), photometric="rgb")
+    assert np.abs(read_rgb(path).astype(int) - want).max() <= 1
+
+
 def test_nan_colours_are_refused_naming_the_file(tmp_path, rgb):
     data = (rgb / 255.0).astype(np.float32)
     data[:2, :3] = np.nan

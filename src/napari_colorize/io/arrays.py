@@ -180,7 +180,7 @@ class LightnessArray(LazyArray):
     scaled by :func:`~.bit_depth.integer_scale` (a declared bit depth, else by the maximum of
     a strided sample: 8-bit up to 255, uint16 10/12/14-bit up to 1023/4095/16383, else the full
     range); float colours are taken as 0-1 (or 0-255 when a sample of the image exceeds
-    ``1 + 1/255``; rounding noise above 1 is clipped). Alpha is ignored.
+    :data:`~.bit_depth.FLOAT_UNIT_MAX`, 1.5; overshoot above 1 is clipped). Alpha is ignored.
 
     Parameters
     ----------
@@ -210,7 +210,7 @@ class LightnessArray(LazyArray):
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
                  reopen: Any = None, bits: int | None = None) -> None:
-        from .bit_depth import integer_scale
+        from .bit_depth import FLOAT_UNIT_MAX, integer_scale
 
         shape = tuple(int(s) for s in rgb.shape)
         dtype = np.dtype(rgb.dtype)
@@ -222,7 +222,7 @@ class LightnessArray(LazyArray):
             top = 255.0 if dtype == np.uint8 else _sample_max(rgb)
             scale = integer_scale(dtype, top, bits)
         elif dtype.kind == "f":
-            scale = 255.0 if _sample_max(rgb) > 1 + 1 / 255 else 1.0
+            scale = 255.0 if _sample_max(rgb) > FLOAT_UNIT_MAX else 1.0
         else:
             raise ValueError(
                 f"from_rgb needs unsigned integer or float colours; {label} is {dtype}"

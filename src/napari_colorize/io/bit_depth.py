@@ -6,6 +6,10 @@ from typing import Any
 
 import numpy as np
 
+#: Float colours whose maximum is at most this are in [0, 1] (and clipped): resampling and
+#: stain normalisation overshoot 1 by a few per cent, while a colour image in [0, 255] whose
+#: brightest value is under 1.5 would be black.
+FLOAT_UNIT_MAX = 1.5
 #: Bit depths a uint16 colour image without a declared depth is taken to use (by its maximum).
 GUESSED_BITS = (8, 10, 12, 14)
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .colour_layout import ColourArray, colour_layout, integer_scale
+from .bit_depth import FLOAT_UNIT_MAX, integer_scale
+from .colour_layout import ColourArray, colour_layout
 from .kinds import TIFF_SUFFIXES
 from .readers import read_image
 
@@ -21,10 +22,11 @@ __all__ = ["as_rgb_uint8", "read_rgb"]
 def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> np.ndarray:
     """Convert RGB(A) data to uint8 RGB ``(..., 3)``, dropping alpha.
 
-    Floats are taken as [0, 1] when their maximum is at most ``1 + 1/255`` (rounding noise
-    above 1 is clipped), else as [0, 255]. Integers are scaled by
-    :func:`~.colour_layout.integer_scale`: a declared bit depth wins; else values up to 255 are
-    8-bit, uint16 values up to 1023/4095/16383 are 10/12/14-bit, larger ones span the dtype.
+    Floats are taken as [0, 1] when their maximum is at most
+    :data:`~.bit_depth.FLOAT_UNIT_MAX` (1.5; overshoot above 1 is clipped), else as [0, 255].
+    Integers are scaled by :func:`~.bit_depth.integer_scale`: a declared bit depth wins; else
+    values up to 255 are 8-bit, uint16 values up to 1023/4095/16383 are 10/12/14-bit, larger
+    ones span the dtype.
 
     Parameters
     ----------
@@ -65,7 +67,7 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> 
         from ..core.validation import check_finite
 
         check_finite(arr, label)
-        if arr.size and arr.max() <= 1 + 1 / 255:
+        if arr.size and arr.max() <= FLOAT_UNIT_MAX:
             arr = arr * 255
     elif arr.dtype.kind in "ui" and arr.size:
         scale = integer_scale(arr.dtype, float(arr.max()), bits)

@@ -8,7 +8,8 @@ every lab weighted equally:
   gray statistics and the model's uncertainty (mean and spread of its log-variance output);
 * ``stain``: a logistic regression between the training images and the same crops re-stained
   in silico as immunohistochemistry (:func:`stain_swap`: haematoxylin lighter, eosin removed,
-  DAB on nuclei, cytoplasm or membranes of random blobs), on all window features.
+  DAB on nuclei, cytoplasm or membranes of random blobs), on all window features, each
+  standardised by its std floored at :data:`STAIN_FLOOR`.
 
 A third part, ``black``, is fixed rather than fitted: the windows' mean fraction of near-black
 pixels, scoring 1 at :data:`BLACK_LIMIT`. Transmitted light leaves almost no pixel of a slide
@@ -47,6 +48,8 @@ CROP, N_CROPS, N_STAIN_CROPS = 512, 6, 4
 #: nearly constant on the training labs (fractions near 0) would otherwise make any held-out
 #: lab look novel. L2 penalty of the stain discriminant (on standardised features).
 SHRINK, FLOOR, L2 = 0.1, 0.03, 0.01
+#: Floor on every feature's std in the stain discriminant.
+STAIN_FLOOR = 0.01
 PASS_RATE = 0.95
 #: Mean fraction of near-black pixels (``black`` feature) that scores 1.
 BLACK_LIMIT = 0.05
@@ -226,7 +229,10 @@ def fit_gaussian(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray,
                  l2: float = L2) -> tuple[np.ndarray, np.ndarray, float]:
     """Weighted L2 logistic regression (Newton): centre, per-feature weights and offset."""
-    center, scale = w @ x, np.sqrt(w @ (x - w @ x) ** 2) + 1e-9
+    # each std floored, as for the Gaussian: a feature nearly constant on the training images
+    # (a trunk channel that hardly fires) would get a weight large enough for a few pixels of
+    # an edge or a strip to swing the whole score
+    center, scale = w @ x, np.maximum(np.sqrt(w @ (x - w @ x) ** 2), STAIN_FLOOR)
     z = np.c_[(x - center) / scale, np.ones(len(x))]
     beta = np.zeros(z.shape[1])
     penalty = l2 * np.diag(np.r_[np.ones(z.shape[1] - 1), 0.0])
