@@ -197,3 +197,18 @@ def test_colour_palette_png_stays_colour(tmp_path, rgb):
     np.testing.assert_array_equal(read_rgb(path), want)
     with pytest.raises(ValueError, match="looks RGB"):
         open_image(path)
+
+
+def test_transparent_pixels_are_glass_not_dark_tissue(tmp_path, rgb):
+    # an RGBA region exported from a slide: transparent where it is not the region, RGB 0 there
+    rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], -1)
+    rgba[:20] = 0
+    path = tmp_path / "region.png"
+    Image.fromarray(rgba).save(path)
+    got = read_rgb(path)
+    np.testing.assert_array_equal(got[20:], rgb[20:])
+    assert (got[:20] == 255).all()
+    half = rgba[20:].copy()
+    half[..., 3] = 128
+    np.testing.assert_allclose(as_rgb_uint8(half).astype(float),
+                               rgb[20:].astype(float) * 128 / 255 + 255 * (1 - 128 / 255), atol=1)

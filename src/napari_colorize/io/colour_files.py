@@ -20,7 +20,7 @@ __all__ = ["as_rgb_uint8", "read_rgb"]
 
 
 def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> np.ndarray:
-    """Convert RGB(A) data to uint8 RGB ``(..., 3)``, dropping alpha.
+    """Convert RGB(A) data to uint8 RGB ``(..., 3)``, over white where it is transparent.
 
     Floats are taken as [0, 1] when their maximum is at most
     :data:`~.bit_depth.FLOAT_UNIT_MAX` (1.5; overshoot above 1 is clipped), else as [0, 255].
@@ -52,6 +52,8 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> 
     [[[0, 128, 255]]]
     >>> as_rgb_uint8(np.array([[[0, 2048, 4095]]], np.uint16)).tolist()  # 12-bit
     [[[0, 128, 255]]]
+    >>> as_rgb_uint8(np.array([[[200, 100, 150, 255], [0, 0, 0, 0]]], np.uint8)).tolist()
+    [[[200, 100, 150], [255, 255, 255]]]
     >>> as_rgb_uint8(np.array([[[0.5, np.nan, 1.0]]]), "ref.tif")
     Traceback (most recent call last):
     ...
@@ -60,24 +62,35 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> 
     arr = np.asarray(arr)
     if arr.ndim < 3 or arr.shape[-1] not in (3, 4):
         raise ValueError(f"{label} is not an RGB image (shape {arr.shape})")
-    arr = arr[..., :3]
+    rgb = _as_255(arr[..., :3], label, bits)
+    if arr.shape[-1] == 4:
+        # transparent pixels (a region exported from a slide) show the page: white, glass,
+        # so a fit or a score leaves them out instead of reading their RGB as dark tissue
+        alpha = _as_255(arr[..., 3:], label, bits).astype(np.float32) / 255
+        if alpha.size and alpha.min() < 1:
+            rgb = rgb * alpha + 255 * (1 - alpha)
+    if rgb.dtype == np.uint8:
+        return rgb
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def _as_255(arr: np.ndarray, label: str, bits: int | None) -> np.ndarray:
+    """Scale samples to 0-255 (uint8 as it is, else float) by the rules of as_rgb_uint8."""
     if arr.dtype == np.uint8 and bits in (None, 8):
         return arr
     if arr.dtype.kind == "f":
         from ..core.validation import check_finite
 
         check_finite(arr, label)
-        if arr.size and arr.max() <= FLOAT_UNIT_MAX:
-            arr = arr * 255
-    elif arr.dtype.kind in "ui" and arr.size:
+        return arr * 255 if arr.size and arr.max() <= FLOAT_UNIT_MAX else arr
+    if arr.dtype.kind in "ui" and arr.size:
         scale = integer_scale(arr.dtype, float(arr.max()), bits)
-        if scale != 255:
-            arr = arr / scale * 255
-    return np.clip(np.round(arr), 0, 255).astype(np.uint8)
+        return arr / scale * 255 if scale != 255 else arr
+    return arr
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (alpha dropped).
+    """Read a colour image fully as uint8 RGB ``(H, W, 3)`` (transparent pixels as white).
 
     The file's metadata says how colours are stored (:func:`~.colour_layout.colour_layout`):
     planar or channel-first colours are moved last, CMYK inks converted to RGB, a declared
