@@ -82,6 +82,25 @@ def test_rgb_input_is_refused(tmp_path, model_path, capsys):
     assert "looks RGB" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("out_suffix", [".png", ".ome.zarr"])
+@pytest.mark.parametrize("conf_name", ["conf.zarr", "conf.ome.zarr"])
+def test_a_zarr_confidence_is_ome_zarr_whatever_out_is(tmp_path, gray_png, model_path,
+                                                       out_suffix, conf_name):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    out, conf = tmp_path / f"out{out_suffix}", tmp_path / conf_name
+    assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",
+                 "--overlap", "32", "--confidence", str(conf), "--quiet"]) == 0
+    nodes = list(Reader(parse_url(str(conf)))())
+    assert nodes[0].data[0].shape == (511, 237)
+    from napari_colorize import colorize
+
+    want = colorize(iio.imread(gray_png), model_path, tile_size=128, overlap=32,
+                    confidence=True).confidence
+    np.testing.assert_array_equal(np.asarray(nodes[0].data[0]), want)
+
+
 def test_zarr_result_with_confidence_elsewhere(tmp_path, gray_png, model_path):
     out, conf = tmp_path / "r.ome.zarr", tmp_path / "conf.tif"
     assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--tile", "128",

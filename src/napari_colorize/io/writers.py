@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .axis_names import input_layout
-from .ngff import OmeZarrMerger, rename_image
+from .ngff import NgffImage, OmeZarrMerger, rename_image
 from .ngff_layout import Layout
 from .paths import check_output, output_kind, remove, replace_file, temp_path
 from .pyramid import count_levels, downsample
@@ -172,8 +172,9 @@ def write_ome_tiff(path: str | Path, rgb: np.ndarray, layout: Layout | None = No
 def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) -> Path:
     """Write a float or integer single-channel result (e.g. confidence) by suffix.
 
-    TIFF and zarr keep the values; PNG stores floats in [0, 1] as uint8. Written under a
-    temporary name and renamed at the end.
+    TIFF and zarr keep the values (zarr as a multiscale OME-Zarr, as a zarr run writes its
+    confidence); PNG stores floats in [0, 1] as uint8. Written under a temporary name and
+    renamed at the end.
 
     Parameters
     ----------
@@ -203,17 +204,14 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
     """
     path = check_output(path, overwrite)
     kind = output_kind(path)
+    if kind == "zarr":  # as a zarr run writes its confidence: multiscale OME-Zarr
+        return _write_ome_gray(path, np.asarray(image))
     tmp = temp_path(path)
     try:
         if kind == "tiff":
             import tifffile
 
             tifffile.imwrite(tmp, np.asarray(image), compression="zlib")
-        elif kind == "zarr":
-            import zarr
-
-            arr = zarr.create_array(tmp, shape=image.shape, dtype=image.dtype, zarr_format=3)
-            arr[...] = np.asarray(image)
         else:
             import imageio.v3 as iio
 
@@ -224,6 +222,30 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
         replace_file(tmp, path)
     except BaseException:
         remove(tmp)
+        raise
+    return path
+
+
+def _write_ome_gray(path: Path, image: np.ndarray) -> Path:
+    """Write a single-channel map as a multiscale OME-Zarr, as a zarr run writes its confidence."""
+    target = path.with_name(path.name + ".part.zarr")
+    h, w = image.shape[-2:]
+    block = min(WRITE_BLOCK, max(h, w))
+    ngff = NgffImage(target, image.shape, channels=0, dtype=image.dtype,
+                     metadata={"kind": "confidence"}, overwrite=True, chunk=512,
+                     block_size=block)
+    try:
+        for index in np.ndindex(*image.shape[:-2]):
+            for y in range(0, h, block):
+                for x in range(0, w, block):
+                    region = (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
+                    ngff.write(index, region, image[(*index, *region)])
+        ngff.finalize()
+        ngff.lock.release()
+        remove(path)  # check_output let an existing one through only with overwrite
+        rename_image(target, path)
+    except BaseException:
+        ngff.discard()
         raise
     return path
 
