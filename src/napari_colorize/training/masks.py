@@ -38,7 +38,8 @@ def read_mask(mask: Any, label: str) -> np.ndarray:
 
     A file's stored values are read (not its display colours), and any non-zero value marks a
     pixel; the maximum over the channels of a colour file. An array must be boolean or hold
-    only 0 and 1: other values (0-255, NaN) would be guessed at.
+    only 0 and 1, or 0 and its integer type's maximum (a binary image read from a file, e.g.
+    0/255): other values (a 0.5, NaN) would be guessed at.
 
     Parameters
     ----------
@@ -61,10 +62,12 @@ def read_mask(mask: Any, label: str) -> np.ndarray:
     --------
     >>> read_mask(np.array([[0, 1]]), "#0").tolist()
     [[False, True]]
+    >>> read_mask(np.array([[0, 255]], np.uint8), "#0").tolist()
+    [[False, True]]
     >>> read_mask(np.full((2, 2), np.nan), "#0")
     Traceback (most recent call last):
     ...
-    ValueError: mask #0 must be boolean or hold only 0 and 1; got float64 values nan
+    ValueError: mask #0 must be boolean or hold only 0 and 1 (or 0 and its type's maximum); got ...
     """
     if isinstance(mask, (str, Path)):
         from ..io.readers import read_image
@@ -78,11 +81,13 @@ def read_mask(mask: Any, label: str) -> np.ndarray:
         return array
     if array.dtype.kind not in "uif":
         raise ValueError(f"mask {label} must be boolean; got dtype {array.dtype}")
-    fits = (array == 0) | (array == 1)
+    # a binary image as read from a mask file (0/255, 0/65535) marks its non-zero pixels too
+    top = np.iinfo(array.dtype).max if array.dtype.kind in "ui" else 1
+    fits = (array == 0) | (array == 1) | (array == top)
     if not fits.all():
         shown = ", ".join(str(v) for v in np.unique(array[~fits])[:3])
-        raise ValueError(f"mask {label} must be boolean or hold only 0 and 1; got "
-                         f"{array.dtype} values {shown}")
+        raise ValueError(f"mask {label} must be boolean or hold only 0 and 1 (or 0 and its "
+                         f"type's maximum); got {array.dtype} values {shown}")
     return array.astype(bool)
 
 
