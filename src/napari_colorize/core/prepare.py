@@ -77,7 +77,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     ValueError: image looks RGB (shape (600, 700, 3), last axis 3); ...
     """
     if isinstance(image, torch.Tensor):  # read as the numpy array it holds (a copy off a GPU)
-        image = image.detach().cpu().numpy()
+        image = image.detach().cpu()
+        image = (image.float() if image.dtype == torch.bfloat16 else image).numpy()
     source = image
     image = open_image(image, from_rgb=config.from_rgb)
     check_input(image, source)
