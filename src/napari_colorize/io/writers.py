@@ -6,6 +6,7 @@ failed or cancelled run never leaves a half-written one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,12 @@ def write_rgb(
         # A taken path may be the lazy input itself (napari saving a layer onto its own file):
         # write beside it and swap at the end.
         target = path.with_name(path.name + ".part.zarr") if path.exists() else path
-        h, w = rgb.shape[-3:-1]
-        block = min(WRITE_BLOCK, max(h, w))
+        block = min(WRITE_BLOCK, max(rgb.shape[-3:-1]))
         merger = OmeZarrMerger(target, rgb.shape[:-1], confidence=False, overwrite=True,
                                block_size=block, layout=layout, **zarr_kw)
         try:
-            for index in np.ndindex(*rgb.shape[:-3]):
-                for y in range(0, h, block):
-                    for x in range(0, w, block):
-                        region = (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
-                        merger.write(index, region, np.asarray(rgb[(*index, *region)]), None)
+            for index, region in _blocks(rgb.shape[:-1], block):
+                merger.write(index, region, np.asarray(rgb[(*index, *region)]), None)
             merger.finalize()
             if target != path:
                 rename_image(target, path)
@@ -226,20 +223,25 @@ def write_gray(path: str | Path, image: np.ndarray, *, overwrite: bool = False) 
     return path
 
 
+def _blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[tuple[int, ...], tuple]]:
+    """Each plane's (leading index, (rows, cols)) squares of ``block`` pixels, in write order."""
+    h, w = shape[-2:]
+    for index in np.ndindex(*shape[:-2]):
+        for y in range(0, h, block):
+            for x in range(0, w, block):
+                yield index, (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
+
+
 def _write_ome_gray(path: Path, image: np.ndarray) -> Path:
     """Write a single-channel map as a multiscale OME-Zarr, as a zarr run writes its confidence."""
     target = path.with_name(path.name + ".part.zarr")
-    h, w = image.shape[-2:]
-    block = min(WRITE_BLOCK, max(h, w))
+    block = min(WRITE_BLOCK, max(image.shape[-2:]))
     ngff = NgffImage(target, image.shape, channels=0, dtype=image.dtype,
                      metadata={"kind": "confidence"}, overwrite=True, chunk=512,
                      block_size=block)
     try:
-        for index in np.ndindex(*image.shape[:-2]):
-            for y in range(0, h, block):
-                for x in range(0, w, block):
-                    region = (slice(y, min(y + block, h)), slice(x, min(x + block, w)))
-                    ngff.write(index, region, image[(*index, *region)])
+        for index, region in _blocks(image.shape, block):
+            ngff.write(index, region, image[(*index, *region)])
         ngff.finalize()
         ngff.lock.release()
         remove(path)  # check_output let an existing one through only with overwrite
