@@ -210,7 +210,7 @@ class LightnessArray(LazyArray):
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
                  reopen: Any = None, bits: int | None = None) -> None:
-        from .bit_depth import FLOAT_UNIT_MAX, integer_scale
+        from .bit_depth import unit_scale
 
         shape = tuple(int(s) for s in rgb.shape)
         dtype = np.dtype(rgb.dtype)
@@ -218,15 +218,11 @@ class LightnessArray(LazyArray):
             raise ValueError(
                 f"from_rgb needs an RGB(A) {label} (last axis 3 or 4); got shape {shape}"
             )
-        if dtype.kind == "u":
-            top = 255.0 if dtype == np.uint8 else _sample_max(rgb)
-            scale = integer_scale(dtype, top, bits)
-        elif dtype.kind == "f":
-            scale = 255.0 if _sample_max(rgb) > FLOAT_UNIT_MAX else 1.0
-        else:
+        if dtype.kind not in "uf":
             raise ValueError(
                 f"from_rgb needs unsigned integer or float colours; {label} is {dtype}"
             )
+        scale = unit_scale(dtype, 255.0 if dtype == np.uint8 else _sample_max(rgb), bits)
         self.source = rgb
         self.label = label
         self.scale = scale

@@ -49,3 +49,19 @@ def integer_scale(dtype: Any, max_value: float, bits: int | None = None) -> floa
         if max_value <= 2**guess - 1:
             return float(2**guess - 1)
     return float(np.iinfo(dtype).max)
+
+
+def unit_scale(dtype: Any, max_value: float, bits: int | None = None) -> float:
+    """Find the value that shows as full intensity in a colour image of any real dtype.
+
+    Floats: 1 when ``max_value`` is at most :data:`FLOAT_UNIT_MAX`, else 255. Integers:
+    :func:`integer_scale`.
+
+    Examples
+    --------
+    >>> unit_scale(np.float32, 1.02), unit_scale(np.float64, 200.0), unit_scale(np.uint16, 4000)
+    (1.0, 255.0, 4095.0)
+    """
+    if np.dtype(dtype).kind == "f":
+        return 1.0 if max_value <= FLOAT_UNIT_MAX else 255.0
+    return integer_scale(dtype, max_value, bits)

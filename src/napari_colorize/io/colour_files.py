@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .bit_depth import FLOAT_UNIT_MAX, integer_scale
+from .bit_depth import unit_scale
 from .colour_layout import ColourArray, colour_layout
 from .kinds import TIFF_SUFFIXES
 from .readers import read_image
@@ -82,11 +82,10 @@ def _as_255(arr: np.ndarray, label: str, bits: int | None) -> np.ndarray:
         from ..core.validation import check_finite
 
         check_finite(arr, label)
-        return arr * 255 if arr.size and arr.max() <= FLOAT_UNIT_MAX else arr
-    if arr.dtype.kind in "ui" and arr.size:
-        scale = integer_scale(arr.dtype, float(arr.max()), bits)
-        return arr / scale * 255 if scale != 255 else arr
-    return arr
+    if arr.dtype.kind not in "uif" or not arr.size:
+        return arr
+    scale = unit_scale(arr.dtype, float(arr.max()), bits)
+    return arr if scale == 255 else arr / scale * 255
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
