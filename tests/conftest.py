@@ -58,3 +58,11 @@ def colour_image() -> np.ndarray:
         img[blob] = (90, 50, 150)
     img += rng.normal(0, 8, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """The user's models folder, redirected to a fresh folder of the test's own."""
+    folder = tmp_path / "user-models"
+    monkeypatch.setenv("NAPARI_COLORIZE_MODELS", str(folder))
+    return folder

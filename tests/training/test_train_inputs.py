@@ -21,13 +21,6 @@ needs_read_only = pytest.mark.skipif(not (READ_ONLY / "self").is_dir(), reason="
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "user-models"
-    monkeypatch.setenv("NAPARI_COLORIZE_MODELS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if any training or tuning starts."""
 

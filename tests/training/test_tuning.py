@@ -26,13 +26,6 @@ FAST = {"patch": 64, "batch_size": 2}
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "user-models"
-    monkeypatch.setenv("NAPARI_COLORIZE_MODELS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def two_stains() -> np.ndarray:
     """Left: brown (DAB-like) blobs on pale blue; right: blue blobs on pale pink. Same gray."""
     rng = np.random.default_rng(2)
