@@ -15,7 +15,7 @@ import numpy as np
 
 from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
-from .colour_layout import ColourArray, colour_layout
+from .colour_layout import ColourArray, ColourLayout, colour_layout
 from .kinds import DICOM_SUFFIXES, PLAIN_SUFFIXES, TIFF_SUFFIXES, is_zarr_path
 from .ngff_meta import parse_multiscale
 from .plain import read_plain
@@ -211,8 +211,9 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     if isinstance(image, (str, Path)):
         label = str(image)
         arr = read_image(image)
-        layout = colour_layout(image)
         found = channel_axis(image)
+        # how colours are stored, a second look at the metadata: read only when it matters
+        layout = colour_layout(image) if from_rgb or found else ColourLayout()
         if found and not (from_rgb and layout.axis is not None):
             axis, n, axes = found
             pick = "[" + ", ".join([":"] * axis + ["0"]) + "]"
@@ -226,7 +227,8 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
             )
         shape = tuple(int(n) for n in arr.shape)
         if not from_rgb and len(shape) >= 3 and shape[-1] in (3, 4):
-            kind = "CMYK" if layout.cmyk else "RGB" if shape[-1] == 3 else "RGBA"
+            kind = ("CMYK" if colour_layout(image).cmyk else "RGB" if shape[-1] == 3
+                    else "RGBA")
             raise ValueError(
                 f"{image} looks {kind} (shape {shape}); "
                 "napari-colorize expects grayscale: pass from_rgb=True (CLI --from-rgb) to "
