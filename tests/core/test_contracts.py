@@ -15,7 +15,7 @@ from napari_colorize.core.distributed import worker_image, worker_model
 from napari_colorize.core.events import drain
 from napari_colorize.core.merge import ArrayMerger, Merger, OutArrayMerger, Outputs
 from napari_colorize.io.ngff import OmeZarrMerger
-from napari_colorize.models.registry import resolve_model
+from napari_colorize.models.resolve import resolve_model
 
 FAST = {"tile_size": 128, "overlap": 32}
 

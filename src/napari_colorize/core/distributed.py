@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..io.readers import open_image
-from ..models.registry import resolve_model
+from ..models.resolve import resolve_model
 from .blocks import BlockResult, BlockRunner, TilesDone
 from .tiling import Block
 
@@ -131,7 +131,7 @@ def worker_model(model: Any, device: str, precision: str) -> Any:
     """Get the model on this worker's ``device``.
 
     A name is loaded once per worker (kept in a small cache); a shipped model is used on the
-    right device (see :func:`~napari_colorize.models.registry.resolve_model`).
+    right device (see :func:`~napari_colorize.models.resolve.resolve_model`).
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..io.readers import open_image
-from ..models.registry import resolve_model
+from ..models.resolve import resolve_model
 from .config import ColorizeConfig
 from .domain import check_domain
 from .intensity import compute_window

@@ -27,7 +27,7 @@ from ..core.intensity import PERCENTILES
 from ..io.writable import check_writable
 from ..models.network import DEFAULT_COLOUR_SPREAD
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
-from ..models.registry import resolve_model
+from ..models.resolve import resolve_model
 from ..models.spec import ColorModel
 from .docs import package_readme
 from .examples import example_image

@@ -17,7 +17,7 @@ import torch
 from ..core.color import lab_to_srgb_uint8, rgb_uint8_to_lab, writable
 from ..core.engine import colorize
 from ..core.render import intensity_from_lightness
-from ..models.registry import resolve_model
+from ..models.resolve import resolve_model
 from .images import is_gray, sample_lab, truth_rgb
 from .lut import lut_prior
 from .patches import tissue_mask
