@@ -346,7 +346,7 @@ def test_hints_outside_the_image_are_told(tmp_path, small_tif, model_path, capsy
     warned = [line for line in err if "warning" in line]
     assert warned == ["napari-colorize: warning: 2 of 3 hints outside the image ignored"]
     assert main([*argv, "--quiet", "--resume"]) == 0  # a finished run: the count still shows
-    assert "warning: 2 hints outside the image ignored" in capsys.readouterr().err
+    assert "warning: 2 of 3 hints outside the image ignored" in capsys.readouterr().err
     hints.write_text("y,x,r,g,b\n10,10,200,0,0\n")
     assert main([*argv, "--quiet", "--overwrite"]) == 0
     assert "warning" not in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """napari-colorize: pseudo-colour for large grayscale microscopy and medical images.
 
 Public API: :func:`colorize` and :func:`iter_colorize` (settings in :class:`ColorizeConfig`,
-outputs in :class:`ColorizeResult`, out-of-domain inputs warned with :class:`DomainWarning`),
+outputs in :class:`ColorizeResult`, out-of-domain inputs warned with :class:`DomainWarning`,
+hints outside the image with :class:`HintWarning`),
 :func:`train`, :func:`evaluate`, :func:`list_models`,
 :func:`load_model`, :func:`render_composite`, :func:`export_bioimageio`. Heavy modules are imported
 on first use, so ``import napari_colorize`` stays fast and never touches napari or Qt.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "ColorizeConfig", "ColorizeResult", "DomainWarning", "colorize", "evaluate",
+    "ColorizeConfig", "ColorizeResult", "DomainWarning", "HintWarning", "colorize", "evaluate",
     "export_bioimageio", "iter_colorize", "list_models", "load_model", "render_composite",
     "train",
 ]
@@ -23,6 +24,7 @@ _LAZY = {
     "ColorizeConfig": "napari_colorize.core.config",
     "ColorizeResult": "napari_colorize.core.result",
     "DomainWarning": "napari_colorize.core.domain",
+    "HintWarning": "napari_colorize.core.hints",
     "colorize": "napari_colorize.core.engine",
     "iter_colorize": "napari_colorize.core.engine",
     "train": "napari_colorize.training.api",
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from .core.config import ColorizeConfig
     from .core.domain import DomainWarning
     from .core.engine import colorize, iter_colorize
+    from .core.hints import HintWarning
     from .core.render import render_composite
     from .core.result import ColorizeResult
     from .export.package import export_bioimageio

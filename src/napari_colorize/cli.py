@@ -239,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
-    """Warnings as one line each, like errors (no source file, no code line)."""
-    print(f"napari-colorize: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    """Warnings as one line each, like errors (no source file, no code line).
+
+    Written through tqdm, so a line shown while the progress bar runs is not glued to it.
+    """
+    from tqdm import tqdm
+
+    tqdm.write(f"napari-colorize: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:

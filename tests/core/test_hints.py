@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_colorize import colorize, iter_colorize
+from napari_colorize import HintWarning, colorize, iter_colorize
 from napari_colorize.core.color import max_chroma, rgb_uint8_to_lab
 from napari_colorize.core.hints import parse_hints, read_hints_csv
 from napari_colorize.io.readers import read_metadata
@@ -55,8 +55,17 @@ def test_no_hints_changes_nothing(pointwise_model, flat):
 
 def test_hints_outside_are_ignored_and_counted(pointwise_model, flat):
     gen = iter_colorize(flat, pointwise_model, hints=([[10, 10], [-5, 3], [10, 400]], [BLUE] * 3))
-    assert "2 of 3 hints outside the image ignored" in next(gen).message
+    with pytest.warns(HintWarning, match="2 of 3 hints"):
+        assert "2 of 3 hints outside the image ignored" in next(gen).message
     gen.close()
+
+
+def test_hints_on_missing_planes_are_warned(pointwise_model, flat):
+    stack = np.stack([flat, flat])
+    for plane in (5, -1):  # a plane the stack lacks: left out, and said so
+        with pytest.warns(HintWarning, match="1 of 1 hints outside the image ignored"):
+            result = colorize(stack, pointwise_model, hints=([[plane, 10, 10]], [BLUE]))
+        assert result.hints_ignored == 1
 
 
 def test_hints_on_planes_of_a_stack(pointwise_model, flat):
@@ -194,3 +203,10 @@ def test_bad_hint_csv_rows_are_one_line_naming_file_and_row(tmp_path, content, m
         read_hints_csv(path, ndim=2)
     assert str(info.value).startswith(f"hints {path} ")
     assert "\n" not in str(info.value)
+
+
+def test_hint_colours_in_two_scales_are_refused():
+    with pytest.raises(ValueError, match=r"mix 0-1 and 0-255: colour 1 is \(0.5, 0.5, 1.0\)"):
+        parse_hints(([[1, 2], [3, 4]], [(255, 0, 0), (0.5, 0.5, 1.0)]), ndim=2)
+    both = parse_hints(([[1, 2], [3, 4]], [(255, 0, 0), (0, 0, 1)]), ndim=2)  # whole: 0-255
+    np.testing.assert_allclose(both.colours[1], (0, 0, 1 / 255))

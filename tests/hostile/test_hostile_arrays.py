@@ -23,6 +23,7 @@ from hypothesis.extra import numpy as hnp
 
 from napari_colorize import colorize, iter_colorize
 from napari_colorize.core.color import rgb_uint8_to_lab
+from napari_colorize.core.intensity import compute_window
 
 FAST = {"tile_size": 64, "overlap": 16}
 #: The model fixtures hold no state between calls, so hypothesis may reuse them.
@@ -162,12 +163,18 @@ def test_float_tiff_runs_never_warn(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
 
 
-def test_masked_arrays_use_their_data(pointwise_model):
-    data = ramp((64, 70))
-    masked = np.ma.masked_array(data, mask=np.eye(64, 70, dtype=bool), fill_value=0)
-    np.testing.assert_array_equal(
-        colorize(masked, pointwise_model, **FAST), colorize(data, pointwise_model, **FAST)
-    )
+def test_masked_pixels_are_no_data(pointwise_model):
+    data = ramp((64, 70), np.float32)
+    data[:8] = 1e6  # a fill value under the mask
+    mask = np.eye(64, 70, dtype=bool) | (data > 1e5)
+    masked = np.ma.masked_array(data, mask=mask, fill_value=0)
+    result = colorize(masked, pointwise_model, **FAST)
+    low, high = result.window
+    unmasked = compute_window(data[~mask][None, :])  # the window of the unmasked values only
+    assert (low, high) == (unmasked.low, unmasked.high)
+    expected = colorize(np.where(mask, np.array(low).astype(data.dtype), data), pointwise_model,
+                        contrast_limits=(low, high), **FAST)
+    np.testing.assert_array_equal(result, expected)
 
 
 def test_lists_and_nested_lists_are_arrays(pointwise_model):

@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from napari_colorize import colorize, iter_colorize
+from napari_colorize import HintWarning, colorize, iter_colorize
 from napari_colorize.cli import main
 from napari_colorize.core.events import drain
 
@@ -233,7 +233,9 @@ def test_bad_hints(tiny_model, image, hints, match):
 def test_hints_outside_the_image_are_counted_not_refused(tiny_model, image):
     gen = iter_colorize(image, tiny_model, hints=([[5, 5], [500, 5], [-1, 3]], [[1, 0, 0]] * 3),
                         **FAST)
-    first = next(gen)
+    with pytest.warns(HintWarning, match="2 of 3 hints outside the image ignored") as caught:
+        first = next(gen)
+    assert caught[0].filename == __file__  # points at the caller's line
     assert first.message == "2 of 3 hints outside the image ignored"
     result = drain(gen)
     assert result.rgb.shape == (*image.shape, 3)

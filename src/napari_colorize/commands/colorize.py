@@ -79,13 +79,7 @@ def run(args: argparse.Namespace) -> None:
                         overwrite=args.overwrite, resume=args.resume, scheduler=args.scheduler,
                         hints=args.hints, reference=args.reference, config=config)
 
-    warned = False
-
-    def show(event: Any) -> None:
-        nonlocal warned
-        if event.message and not warned:  # hints outside the image: say so as the run starts
-            warned = True
-            tqdm.write(f"napari-colorize: warning: {event.message}", file=sys.stderr)
+    def show(event: Any) -> None:  # hints outside the image are a HintWarning, shown as one line
         bar.total = event.total
         bar.n = event.done
         bar.set_postfix(plane=f"{event.plane + 1}/{event.n_planes}")
@@ -101,9 +95,6 @@ def run(args: argparse.Namespace) -> None:
             raise
         except OSError as exc:
             raise _full(exc, out, kind) from None
-    if result.hints_ignored and not warned:  # a finished run resumed: no progress to tell it
-        print(f"napari-colorize: warning: {result.hints_ignored} hints outside the image ignored",
-              file=sys.stderr)
     rgb, conf = result.rgb, result.confidence
     try:
         if conf is not None:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .blending import BLENDING_MODES
-from .validation import check_contrast_limits, short_repr
+from .stains import find_stain
+from .validation import SettingTypeError, check_contrast_limits, check_flag, short_repr
 
 #: Largest output region computed at once (pixels a side): bounds memory on huge planes. A GPU
 #: gets larger blocks: fewer tiles computed twice on block edges, fewer host copies.
@@ -151,18 +152,24 @@ class ColorizeConfig:
         for name, unit in (("tile_size", "pixels"), ("batch_size", "tiles")):
             if getattr(self, name) != "auto":
                 _check_int(name, getattr(self, name), unit, auto=True)
+                if getattr(self, name) < 1:  # the model's own minimum is checked when planned
+                    raise ValueError(f"{name} {getattr(self, name)} must be >= 1")
         # sizes against the model (minimum tile, divisor) are checked when a run is planned
         block = self.block_size
-        if block != "auto" and (isinstance(block, bool) or not isinstance(block, (int, np.integer))
-                                or not 16 <= block <= MAX_BLOCK_SIZE):
-            raise ValueError(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
-                             f"or 'auto'; got {short_repr(block)}")
-        for name in ("stain", "colors"):  # the names are looked up when a run is planned
+        typed = not isinstance(block, bool) and isinstance(block, (int, np.integer))
+        if block != "auto" and not (typed and 16 <= block <= MAX_BLOCK_SIZE):
+            wrong = ValueError if typed else SettingTypeError
+            raise wrong(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
+                        f"or 'auto'; got {short_repr(block)}")
+        for name in ("stain", "colors"):  # colour words are read against the model's dyes
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string; got {short_repr(getattr(self, name))}")
+        if self.stain is not None:
+            find_stain(self.stain)
+        if isinstance(self.palette, (list, tuple, np.ndarray)):  # hashable, as a frozen config
+            object.__setattr__(self, "palette", _frozen(self.palette))
         for name in ("confidence", "channels", "from_rgb", "domain_check"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            check_flag(name, getattr(self, name))
         if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:
             raise ValueError(f"blending {short_repr(self.blending)} must be one of "
                              f"{BLENDING_MODES}")
@@ -235,11 +242,20 @@ class ColorizeConfig:
                 "block_size": self.block_size, "confidence": self.confidence}
 
 
+def _frozen(value: Any) -> Any:
+    """Nested lists and arrays as nested tuples (a palette of RGB triples stays one)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _check_int(name: str, value: Any, unit: str, auto: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         also = " or 'auto'" if auto else ""
-        raise ValueError(f"{name} must be an integer number of {unit}{also}; got "
-                         f"{short_repr(value)}")
+        raise SettingTypeError(f"{name} must be an integer number of {unit}{also}; got "
+                               f"{short_repr(value)}")
 
 
 def settings_signature(func: Any) -> inspect.Signature:

@@ -26,11 +26,9 @@ statistics live in ``<model>.domain.json`` beside the model's card (:mod:`.domai
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from .domain_features import sample_lightness, window_features
@@ -41,6 +39,7 @@ from .domain_stats import domain_path as domain_path
 from .domain_stats import load_domain as load_domain
 from .domain_stats import save_domain as save_domain
 from .intensity import IntensityWindow
+from .warn import user_level
 
 
 class DomainWarning(UserWarning):
@@ -253,14 +252,5 @@ def check_domain(image: Any, net: Any, window: IntensityWindow,
                           "score": round(part.score, 3)})
         score = replace(score, blocks=tuple(parts))
     if not score.in_domain:
-        warnings.warn(score.message, DomainWarning, stacklevel=_outside_level())
+        warnings.warn(score.message, DomainWarning, stacklevel=user_level())
     return score
-
-
-def _outside_level() -> int:
-    """Give the ``stacklevel`` of the first caller outside this package (the user's line)."""
-    package = str(Path(__file__).resolve().parents[1])
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level

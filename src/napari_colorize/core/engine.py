@@ -23,6 +23,7 @@ from .config import ColorizeConfig, settings_signature
 from .events import Progress, drain
 from .prepare import open_output, plan_run
 from .result import ColorizeResult
+from .validation import check_flag
 
 
 def iter_colorize(
@@ -77,7 +78,17 @@ def iter_colorize(
     >>> result.rgb.shape
     (600, 600, 3)
     """
+    # settings are checked at the call, not at the first next(): a typo fails where it is made
+    check_flag("overwrite", overwrite)
+    check_flag("resume", resume)
     config = ColorizeConfig.from_options(config, **settings)
+    return _iterate(image, model, config, out, hints, reference, overwrite, resume, scheduler)
+
+
+def _iterate(image: Any, model: Any, config: ColorizeConfig, out: Any, hints: Any,
+             reference: Any, overwrite: bool, resume: bool,
+             scheduler: Any) -> Generator[Progress, None, ColorizeResult]:
+    """Run what :func:`iter_colorize` was asked, once its settings are checked."""
     run = plan_run(image, model, config, out=out, hints=hints, reference=reference,
                    cluster=scheduler is not None)
     client = _connect(scheduler) if scheduler is not None else None  # fails before any write

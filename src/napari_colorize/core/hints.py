@@ -21,6 +21,10 @@ from typing import Any
 import numpy as np
 
 
+class HintWarning(UserWarning):
+    """Some colour hints fall outside the image (or its planes) and were left out."""
+
+
 @dataclass(frozen=True)
 class Hints:
     """Colour hints: points in data coordinates and the sRGB colour wanted at each.
@@ -163,6 +167,15 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
             f"{colours.min():g} to {colours.max():g}"
         )
     if colours.size and colours.max() > 1:
+        # 0-255 colours are whole numbers; a fraction beside them is a 0-1 colour in the mix
+        fractional = (colours != np.round(colours)).any(axis=1) & (colours.max(axis=1) <= 1)
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise ValueError(
+                f"hint colours mix 0-1 and 0-255: colour {i} is "
+                f"{tuple(float(c) for c in colours[i])} beside values up to "
+                f"{colours.max():g}; give every colour in one scale"
+            )
         colours = colours / 255
     return Hints(points, colours)
 

@@ -31,6 +31,9 @@ WHOLE_PLANE = SAMPLE_WINDOWS * SAMPLE_WINDOW_SIDE**2
 #: Windows whose bounds and width float32 holds exactly enough for the fast float32 mapping.
 _F32_SAFE = 1e37
 _F32_TINY = 1e-30
+#: The float32 mapping errs by at most 1/4096 of the window (2**-24 relative) while the values'
+#: magnitude stays within this many window widths.
+_F32_REACH = 4096.0
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,19 @@ class IntensityWindow:
 
     @property
     def float32_safe(self) -> bool:
-        """Whether mapping in float32 can neither overflow nor divide by zero."""
-        if max(abs(self.low), abs(self.high)) >= _F32_SAFE:
+        """Whether mapping in float32 is exact enough: no overflow, no lost gray levels.
+
+        Casting a value to float32 moves it by up to ``|value| * 2**-24``; far from zero (an
+        offset of 1e9 on a window 255 wide) that is several gray levels, so such windows
+        map in float64.
+        """
+        reach = max(abs(self.low), abs(self.high))
+        if reach >= _F32_SAFE:
             return False
         width = float(self.high - self.low)
-        return _F32_TINY < width and bool(np.float32(self.high) > np.float32(self.low))
+        if not (_F32_TINY < width and np.float32(self.high) > np.float32(self.low)):
+            return False
+        return reach <= _F32_REACH * width
 
 
 def sample_planes(image: Any, n: int = SAMPLE_PLANES) -> list[tuple[int, ...]]:
@@ -225,10 +236,17 @@ def compute_window(
     # every sampled plane is read the same way, whatever the stack's depth
     for idx in sample_planes(image):
         for window in windows:
-            part = np.asarray(image[(*idx, *window)])
+            part = image[(*idx, *window)]
+            if isinstance(part, np.ma.MaskedArray):  # masked pixels do not set the window
+                part = part.compressed()
+            part = np.asarray(part)
             check_finite(part, f"image plane {idx}" if idx else "image")
             values.append(part.ravel())
-    return window_of_sample(np.concatenate(values))
+    sample = np.concatenate(values)
+    if not sample.size:
+        raise ValueError("image: every sampled pixel is masked; nothing to set the intensity "
+                         "window from (pass contrast_limits)")
+    return window_of_sample(sample)
 
 
 def window_of_sample(sample: np.ndarray) -> IntensityWindow:

@@ -197,7 +197,11 @@ def check_targets(source: Any, image: Any, out: Any, *, confidence: bool, n_maps
     if isinstance(out, (str, Path)):
         from ..io.paths import check_distinct, confidence_path, output_kind, source_path
 
-        if output_kind(out) != "zarr":
+        try:
+            zarr_out = output_kind(out) == "zarr"
+        except ValueError:  # not an output suffix at all: the same advice
+            zarr_out = False
+        if not zarr_out:
             raise ValueError(
                 f"out={out} must be a .zarr/.ome.zarr path; write TIFF/PNG with the CLI"
             )

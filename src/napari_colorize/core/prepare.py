@@ -7,16 +7,19 @@ and blocks, scores the domain and fits a reference and hints, all before any pix
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..io.readers import open_image
 from ..models.resolve import resolve_model
 from .config import ColorizeConfig
 from .domain import check_domain
+from .hints import HintWarning
 from .intensity import compute_window
 from .merge import ArrayMerger, Merger, OutArrayMerger
 from .outputs import check_targets
@@ -26,6 +29,7 @@ from .run import Run, add_hints, run_metadata
 from .stain_render import model_restain
 from .tile_plan import resolve_config
 from .validation import check_input
+from .warn import user_level
 
 __all__ = ["open_output", "plan_run"]
 
@@ -91,6 +95,8 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     colours = model_palette(spec, config.channels, config.palette)
     restain = model_restain(spec, config.stain, config.colors)
     window = compute_window(image, config.contrast_limits)
+    if isinstance(image, np.ma.MaskedArray):  # masked pixels (no data) map to the window's low end
+        image = image.filled(np.array(window.low).astype(image.dtype))
     plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
     # bf16 and fp32 differ in the last code: a resume must not mix them
@@ -112,7 +118,9 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
         meta["hints"] = parsed.to_metadata()
         if plan.reference is not None:  # the hints' lab-wide offset joined the mapping
             meta["reference"] = plan.reference.to_metadata()
-        message = f"{ignored} of {len(parsed)} hints outside the image ignored" if ignored else ""
+        if ignored:  # swapped (x, y) or a wrong plane number must not pass unnoticed
+            message = f"{ignored} of {len(parsed)} hints outside the image ignored"
+            warnings.warn(message, HintWarning, stacklevel=user_level())
     return Run(source, image, net, plan, meta, ignored, message, domain)
 
 

@@ -26,6 +26,7 @@ from ..io.arrays import LightnessArray
 from ..io.colour_files import as_rgb_uint8, read_rgb
 from ..io.paths import check_distinct
 from ..models.spec import ColorModel
+from .color import writable
 from .config import ColorizeConfig
 from .domain import domain_score, model_domain
 from .intensity import IntensityWindow, compute_window, to_lightness
@@ -238,7 +239,7 @@ def fit_reference(reference: Any, net: ColorModel, config: ColorizeConfig) -> Re
     for i, (name, rgb) in enumerate(as_references(reference)):
         names.append(name)
         rgb = centre_crop(rgb)
-        truth = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
+        truth = rgb_to_lab(torch.from_numpy(writable(rgb)).permute(2, 0, 1).float() / 255)
         tissue = (truth[0] < TISSUE_L) | (truth[1:].square().sum(0).sqrt() > TISSUE_CHROMA)
         count = int(tissue.sum())
         if count < MIN_TISSUE_PIXELS:

@@ -13,12 +13,13 @@ if TYPE_CHECKING:
     from .domain import DomainScore
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as an object, not by its arrays
 class ColorizeResult:
     """The outputs of :func:`~napari_colorize.colorize` and the settings the run used.
 
     ``np.asarray(result)`` is the RGB image, so ``rgb = np.asarray(colorize(gray))`` reads like
-    the plain call it is.
+    the plain call it is; ``result.shape``, ``result.dtype`` and ``result[...]`` are the RGB
+    image's too.
 
     Attributes
     ----------
@@ -34,7 +35,8 @@ class ColorizeResult:
     window : tuple of float
         The intensity window mapped to lightness (low, high).
     config : ColorizeConfig
-        The settings of the run, with ``batch_size`` and ``block_size`` resolved to numbers.
+        The settings of the run, with ``batch_size`` and ``block_size`` resolved to numbers and
+        ``precision`` to the arithmetic that ran (``"fp32"`` or ``"bf16"``).
     tiles, blocks : int
         Model tiles and output blocks of the whole run (all planes).
     hints_ignored : int
@@ -52,6 +54,8 @@ class ColorizeResult:
     >>> result = colorize(np.full((64, 64), 128, np.uint8), device="cpu")
     >>> result.rgb.shape, result.confidence is None, np.asarray(result).dtype
     ((64, 64, 3), True, dtype('uint8'))
+    >>> result.shape, result[0, 0].shape, result.config.precision in ("fp32", "bf16")
+    ((64, 64, 3), (3,), True)
     """
 
     rgb: Any
@@ -84,6 +88,29 @@ class ColorizeResult:
         """
         rgb = np.asarray(self.rgb[...] if not isinstance(self.rgb, np.ndarray) else self.rgb)
         return rgb.astype(dtype, copy=False) if dtype is not None else rgb
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The RGB image's shape."""
+        return tuple(self.rgb.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The RGB image's dtype (uint8)."""
+        return np.dtype(self.rgb.dtype)
+
+    @property
+    def ndim(self) -> int:
+        """The RGB image's number of axes."""
+        return len(self.rgb.shape)
+
+    def __len__(self) -> int:
+        """Return the length of the RGB image's first axis."""
+        return int(self.rgb.shape[0])
+
+    def __getitem__(self, key: Any) -> Any:
+        """Index the RGB image (``result[0, 0]`` is a pixel; a zarr output reads that part)."""
+        return self.rgb[key]
 
     def __repr__(self) -> str:
         """Describe the outputs by type, shape and dtype (never their pixels)."""

@@ -86,7 +86,10 @@ class Run:
         return ColorizeResult(
             outputs.rgb, outputs.confidence, outputs.channels, model=self.net.spec.name,
             model_version=self.net.spec.version, window=(plan.window.low, plan.window.high),
-            config=plan.config, tiles=plan.blocks.n_tiles * plan.n_planes,
+            # the precision that ran ("auto" resolves to the CPU's or GPU's)
+            config=replace(plan.config, precision=getattr(self.net, "arithmetic",
+                                                          plan.config.precision)),
+            tiles=plan.blocks.n_tiles * plan.n_planes,
             blocks=len(plan.blocks) * plan.n_planes, hints_ignored=self.hints_ignored,
             reference=plan.reference.sources if plan.reference is not None else (),
             domain=self.domain,

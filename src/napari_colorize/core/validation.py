@@ -360,6 +360,28 @@ def check_contrast_limits(limits: Any) -> tuple[float, float]:
     return low, high
 
 
+class SettingTypeError(TypeError, ValueError):
+    """A setting of the wrong type (``tile_size="512"``).
+
+    A :class:`TypeError`, as Python's own; also a :class:`ValueError`, which such settings
+    raised before, so either ``except`` still catches it.
+    """
+
+
+def check_flag(name: str, value: Any) -> None:
+    """Refuse a yes/no setting that is not a bool (``"no"`` and ``1`` are truthy look-alikes).
+
+    Examples
+    --------
+    >>> check_flag("overwrite", "no")
+    Traceback (most recent call last):
+    ...
+    TypeError: overwrite must be True or False; got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {short_repr(value)}")
+
+
 def short_repr(value: Any, limit: int = 60) -> str:
     """Shorten ``repr(value)`` to one line of at most ``limit`` characters (for messages).
 

@@ -244,7 +244,12 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
         bits = layout.bits
         image = arr
     elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
-        image = np.asarray(image)
+        if image is None or isinstance(image, (bytes, bytearray, dict, set)):
+            raise TypeError(f"image must be an array or a file path; got {type(image).__name__}")
+        try:
+            image = np.asarray(image)
+        except ValueError as exc:  # a ragged list: numpy's message does not name the image
+            raise ValueError(f"image is not a regular array: {exc}") from None
     shape = tuple(image.shape)
     if not from_rgb and len(shape) >= 3 and shape[-1] == 1 and shape[-2] > 1:
         image = OneSampleArray(image)  # (..., H, W, 1): one gray sample per pixel

@@ -194,6 +194,10 @@ def random_hints(rgb: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np
     return np.stack([ys[pick], xs[pick]], axis=1), rgb[ys[pick], xs[pick]]
 
 
+#: colorize settings that evaluate chooses itself.
+_SET_BY_EVALUATE = {"out", "confidence", "channels", "resume", "overwrite", "scheduler"}
+
+
 def evaluate_image(
     model: Any, rgb: np.ndarray, *, label: str = "image", hints: int = 0, **colorize_kw: Any
 ) -> dict:
@@ -220,7 +224,7 @@ def evaluate_image(
     Raises
     ------
     ValueError
-        The image shows no tissue.
+        The image shows no tissue, or no colour.
 
     Examples
     --------
@@ -236,6 +240,9 @@ def evaluate_image(
     mask = tissue_mask(truth)
     if not mask.any():
         raise ValueError(f"{label} shows no tissue (no pixel with L < 88 or chroma > 8)")
+    if is_gray(sample_lab(rgb)):  # every score would be against gray
+        raise ValueError(f"{label} has no colour (it is grayscale); evaluate needs the true "
+                         "colour of the image")
     gray = gray_with_lightness(rgb)
     result = colorize(gray, model, confidence=True, **colorize_kw)
     pred_rgb, conf = result.rgb, result.confidence
@@ -311,7 +318,8 @@ def evaluate(
     ValueError
         For a model that is not a chroma model, negative ``hints``, or unusable images.
     TypeError
-        ``hints`` is not a whole number.
+        ``hints`` is not a whole number, or a setting is one evaluate chooses itself (``out``,
+        ``confidence``, ...).
 
     Examples
     --------
@@ -321,6 +329,10 @@ def evaluate(
     >>> sorted(result["ciede2000"])
     ['gray', 'lut', 'mean_chroma', 'model']
     """
+    fixed = sorted(set(colorize_kw) & _SET_BY_EVALUATE)
+    if fixed:  # evaluate keeps its colours in memory and always scores the confidence
+        raise TypeError(f"evaluate() sets {', '.join(fixed)} itself; it takes colorize's other "
+                        "settings")
     net = resolve_model(model, "auto")
     if net.spec.kind != "chroma":
         raise ValueError(f"evaluate scores colour (chroma) models against true colour; "
@@ -331,14 +343,14 @@ def evaluate(
         raise ValueError(f"hints {hints} must be >= 0")
     if isinstance(images, (str, Path, np.ndarray)):
         images = [images]
+    images = list(images)
+    if not images:
+        raise ValueError("evaluate needs at least one colour image; got none")
     results = []
     for i, image in enumerate(images):
         label = str(image) if isinstance(image, (str, Path)) else f"image {i}"
-        rgb = truth_rgb(image, label)
-        if is_gray(sample_lab(rgb)):  # every score would be against gray
-            raise ValueError(f"{label} has no colour (it is grayscale); evaluate needs the true "
-                             "colour of the image")
-        results.append(evaluate_image(net, rgb, label=label, hints=hints, **colorize_kw))
+        results.append(evaluate_image(net, truth_rgb(image, label), label=label, hints=hints,
+                                      **colorize_kw))
     return results
 
 

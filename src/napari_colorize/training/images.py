@@ -330,4 +330,8 @@ def truth_rgb(image: Any, label: str) -> np.ndarray:
     if image.dtype.kind not in "uif":
         raise ValueError(f"{label} has dtype {image.dtype}; expected RGB numbers")
     check_finite(image, label)
-    return as_rgb_uint8(image, label)
+    rgb = as_rgb_uint8(image, label)
+    if rgb.ndim != 3:  # a stack of colour images: each is its own truth
+        raise ValueError(f"{label} must be one colour image (H, W, 3); got shape {rgb.shape}: "
+                         "pass the planes of a stack as separate images")
+    return rgb

@@ -61,6 +61,8 @@ def check_model_name(name: str) -> None:
     ...
     ValueError: model name 'he-histology' is a bundled model: choose another name
     """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string; got {type(name).__name__}")
     if not _NAME.fullmatch(name):
         raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-' "
                          "(at most 64, starting with a letter or digit)")
