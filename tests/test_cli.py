@@ -171,6 +171,9 @@ def test_train_cli_and_evaluate(tmp_path, colour_image, capsys):
     assert card["training"]["config"]["loss"] == "ciede2000"
     assert main(["train", "--recipe", "he-histology", "--out", str(tmp_path), "--loss", "l1"]) == 2
     assert "--loss" in capsys.readouterr().err
+    assert main(["train", "--recipe", "he-histology", "--out", str(tmp_path), "--steps", "2",
+                 "--seed", "3"]) == 2  # the recipe's own budget and seed make the model
+    assert "it takes no --steps, --seed" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "c.png"), "--steps", "3", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(out), str(tmp_path / "c.png")]) == 0

@@ -118,3 +118,28 @@ def test_train_refuses_an_empty_name_and_names_a_misspelt_setting(colour_image):
         train([colour_image], base="he-histology", name="", steps=1, save=False)
     with pytest.raises(TypeError, match="unknown setting 'lr_rate'; did you mean lr"):
         train([colour_image], base="he-histology", lr_rate=0.1, steps=1, save=False)
+
+
+def test_resume_refuses_another_model_of_the_same_name(tmp_path, gray_image):
+    import torch
+
+    from napari_colorize.models.network import ChromaNet
+    from napari_colorize.models.registry import save_model
+
+    paths = []
+    for seed in (0, 1):  # two tunings of one base: same card name, same version
+        torch.manual_seed(seed)
+        net = ChromaNet((8, 8, 8, 8))
+        for p in net.head.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        paths.append(save_model(net, {"name": "lab-tuned", "version": "1"}, tmp_path / f"m{seed}"))
+    out = tmp_path / "o.ome.zarr"
+    stack = np.stack([gray_image] * 3)
+    gen = iter_colorize(stack, paths[0], out=out, resume=True, **FAST)
+    next(gen)
+    gen.close()  # interrupted, kept for a resume
+    with pytest.raises(ValueError, match=r"written with other model_sha256 \(\"[0-9a-f]{8}"):
+        colorize(stack, paths[1], out=out, resume=True, **FAST)
+    with pytest.raises(ValueError, match=r"other settings.overlap \(16, now 8\)"):
+        colorize(stack, paths[0], out=out, resume=True, tile_size=64, overlap=8)
+    colorize(stack, paths[0], out=out, resume=True, **FAST)  # the same model finishes it

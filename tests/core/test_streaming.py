@@ -96,7 +96,7 @@ def test_resume_refuses_other_settings(stack, tiny_model, tmp_path, monkeypatch,
         colorize(stack, tiny_model, out=out, **SETTINGS)
     monkeypatch.undo()
     # e.g. the finished blocks have no confidence: adding it now would leave them empty
-    with pytest.raises(ValueError, match=f"other settings.{next(iter(changed))};"):
+    with pytest.raises(ValueError, match=f"other settings.{next(iter(changed))} \\("):
         colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, **changed})
     assert not Path(str(out).replace("out.ome", "out.confidence.ome")).exists()
 
@@ -108,7 +108,7 @@ def test_resume_refuses_other_arithmetic(stack, tiny_model, tmp_path, monkeypatc
         colorize(stack, tiny_model, out=out, **{**SETTINGS, "precision": "fp32"})
     monkeypatch.undo()
     # bf16 blocks after fp32 ones would match no straight run
-    with pytest.raises(ValueError, match=r"other settings\.precision;"):
+    with pytest.raises(ValueError, match=r"other settings\.precision \(\"fp32\", now \"bf16\"\)"):
         colorize(stack, tiny_model, out=out, resume=True, **{**SETTINGS, "precision": "bf16"})
     # a store written before the precision was recorded still resumes
     group = zarr.open_group(out, mode="r+")
@@ -263,6 +263,31 @@ def test_a_real_schedulers_address_connects():
                 assert client.scheduler_info()["address"] == cluster.scheduler_address
             finally:
                 client.close()
+
+
+def test_a_lost_cluster_is_one_error_and_the_output_stays_resumable(gray_image, tiny_model,
+                                                                     tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from napari_colorize import iter_colorize
+    from napari_colorize.core.distributed import SchedulerLost
+
+    stack = np.stack([gray_image[:128, :128]] * 12)
+    out = tmp_path / "lost.ome.zarr"
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1,
+                                       dashboard_address=":0")
+    with distributed.Client(cluster) as client:
+        gen = iter_colorize(stack, tiny_model, out=out, scheduler=client, tile_size=64,
+                            overlap=16, block_size=64)
+        next(gen)
+        cluster.close()  # the scheduler and its worker go away mid-run
+        with pytest.raises(SchedulerLost, match="lost the dask cluster during the run"):
+            for _ in gen:
+                pass
+    assert read_metadata(out)["complete"] is False  # kept for --resume
+    resumed = colorize(stack, tiny_model, out=out, resume=True, tile_size=64, overlap=16,
+                       block_size=64)
+    whole = colorize(stack, tiny_model, tile_size=64, overlap=16, block_size=64)
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(resumed), 0, -1), whole.rgb)
 
 
 def test_scheduler_without_distributed_says_what_to_install(gray_image, tiny_model, tmp_path,

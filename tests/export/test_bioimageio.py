@@ -73,6 +73,8 @@ def test_package_files_match_their_hashes(packages):
             assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["source"]
         names = set(zipfile.ZipFile(package).namelist())
         assert {e for e in entries} <= names
+        modes = {info.external_attr >> 16 & 0o777 for info in zipfile.ZipFile(package).infolist()}
+        assert modes == {0o644}  # unpacked files are readable by everyone, not 0o600
         halo = {"rgb": 32, "fractions": 64}[rdf["outputs"][0]["id"]]
         assert [axis["halo"] for axis in rdf["outputs"][0]["axes"][2:]] == [halo, halo]
 

@@ -192,3 +192,105 @@ def test_pydicom_2_is_refused_with_what_to_install(monkeypatch):
     monkeypatch.setattr(pydicom, "__version__", "2.4.4")
     with pytest.raises(ValueError, match=r"pydicom 3 or newer.*2\.4\.4.*napari-colorize\[dicom\]"):
         read_image(dicom_file("CT_small.dcm"))
+
+
+def _cli_error(path: Path, out: Path, capsys) -> str:
+    """Run the CLI on ``path``; it must fail with one ``napari-colorize: error:`` line."""
+    assert main(["colorize", str(path), str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("napari-colorize: error: ")
+    assert not out.exists()
+    return err
+
+
+def test_deflated_file_is_read(tmp_path, model, model_file):
+    """pydicom cannot decode a deflated file from its path: the whole dataset is read instead."""
+    path = dicom_file("image_dfl.dcm")
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == pydicom.uid.DeflatedExplicitVRLittleEndian
+    pixels = ds.pixel_array
+    image = read_image(path)
+    assert (image.shape, image.dtype) == ((512, 512), np.uint8)
+    np.testing.assert_array_equal(image[...], pixels)
+    roundtrip(tmp_path, path, pixels, model, model_file, (".png",))
+
+
+@pytest.mark.filterwarnings("ignore:Expected explicit VR")  # pydicom.dcmread below
+def test_rgb_jpeg_from_rgb(tmp_path, model, model_file):
+    """This JPEG file's header says explicit VR but is implicit: read from the dataset."""
+    path = dicom_file("SC_rgb_jpeg.dcm")
+    pixels = pydicom.dcmread(path).pixel_array
+    assert pixels.shape == (256, 256, 3)
+    want = colorize(pixels, model, from_rgb=True, **SETTINGS).rgb
+    np.testing.assert_array_equal(colorize(path, model, from_rgb=True, **SETTINGS).rgb, want)
+    out = tmp_path / "o.png"
+    assert main(["colorize", str(path), str(out), "--model", model_file, "--from-rgb",
+                 *CLI]) == 0
+    import imageio.v3 as iio
+
+    np.testing.assert_array_equal(iio.imread(out), want)
+
+
+def test_multi_frame_fallback_reads_the_dataset_once(tmp_path, monkeypatch):
+    """Frames of a file pydicom cannot decode from its path come from one kept dataset."""
+    path = dicom_file("emri_small.dcm")
+    reads = []
+    monkeypatch.setattr(dicom, "_pixels", lambda frame: reads.append(frame) or 1 / 0)
+    original = pydicom.dcmread
+    full = []
+    monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: full.append(k) or original(*a, **k))
+    image = read_image(path)
+    np.testing.assert_array_equal(image[...], original(path).pixel_array)
+    assert len(reads) == 1  # after the first failure the path is not tried again
+    assert sum(not k.get("stop_before_pixels") for k in full) == 1
+
+
+def test_one_bit_image_is_refused(tmp_path, capsys):
+    """BitsAllocated 1 holds 0/1 values: a mask, refused like boolean TIFF or PNG."""
+    path = dicom_file("liver.dcm")
+    assert pydicom.dcmread(path, stop_before_pixels=True).BitsAllocated == 1
+    with pytest.raises(ValueError, match=r"liver\.dcm is a 1-bit \(binary\) DICOM image"):
+        read_image(path)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    (folder / "a.dcm").write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match=r"a\.dcm is a 1-bit \(binary\) DICOM image"):
+        read_image(folder)
+    err = _cli_error(path, tmp_path / "o.png", capsys)
+    assert "liver.dcm is a 1-bit (binary) DICOM image, a mask" in err
+
+
+def test_folder_with_a_copied_slice_is_refused(tmp_path, capsys):
+    _series(tmp_path / "series", n=3)
+    copy_ = tmp_path / "series" / "IM0009.dcm"
+    copy_.write_bytes((tmp_path / "series" / "IM0003.dcm").read_bytes())
+    uid = pydicom.dcmread(copy_, stop_before_pixels=True).SOPInstanceUID
+    with pytest.raises(ValueError, match=rf"IM0003\.dcm and .*IM0009\.dcm are the same slice "
+                                          rf"\(SOPInstanceUID {uid}\)"):
+        read_image(tmp_path / "series")
+    err = _cli_error(tmp_path / "series", tmp_path / "o.png", capsys)
+    assert "IM0009.dcm are the same slice" in err
+
+
+def test_folder_with_two_slices_at_one_position_is_refused(tmp_path, capsys):
+    _series(tmp_path / "series", n=3)
+    ds = pydicom.dcmread(tmp_path / "series" / "IM0003.dcm")  # the first slice
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()  # another acquisition (echo, time...)
+    ds.InstanceNumber = 9
+    ds.save_as(tmp_path / "series" / "IM0009.dcm")
+    with pytest.raises(ValueError, match=r"IM0003\.dcm and .*IM0009\.dcm are two slices at the "
+                                         r"same position"):
+        read_image(tmp_path / "series")
+    err = _cli_error(tmp_path / "series", tmp_path / "o.png", capsys)
+    assert "two slices at the same position" in err
+
+
+def test_truncated_pixel_data_is_refused(tmp_path, capsys):
+    path = dicom_file("MR_truncated.dcm")
+    with pytest.raises(ValueError, match=r"MR_truncated\.dcm: .*8130 bytes of pixel data, "
+                                         r"fewer than the 8192 its header declares"):
+        read_image(path)
+    err = _cli_error(path, tmp_path / "o.png", capsys)
+    assert "MR_truncated.dcm" in err
+    assert "fewer than the 8192 its header declares" in err

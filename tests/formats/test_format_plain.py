@@ -17,11 +17,28 @@ def test_png(tmp_path, model, model_file, dtype, outputs):
     roundtrip(tmp_path, path, img, model, model_file, outputs)
 
 
-def test_png_gray_alpha_uses_the_gray(tmp_path, model, model_file):
+def test_png_gray_alpha_is_over_white(tmp_path, model, model_file):
     img = gray((300, 200))
+    alpha = np.full_like(img, 255)
+    alpha[:100] = 0  # a transparent band: glass, not black tissue
     path = tmp_path / "in.png"
-    iio.imwrite(path, np.stack([img, np.full_like(img, 200)], axis=-1))
-    roundtrip(tmp_path, path, img, model, model_file, (".png",))
+    iio.imwrite(path, np.stack([img, alpha], axis=-1))
+    seen = img.copy()
+    seen[:100] = 255
+    roundtrip(tmp_path, path, seen, model, model_file, (".png",))
+
+
+def test_rgba_from_rgb_is_over_white(tmp_path):
+    from napari_colorize.io.readers import open_image
+
+    rgb = np.stack([gray((64, 80))] * 3, axis=-1)
+    alpha = np.full((64, 80, 1), 255, np.uint8)
+    alpha[:20] = 0
+    path = tmp_path / "rgba.png"
+    iio.imwrite(path, np.concatenate([rgb, alpha], axis=-1))
+    lightness = np.asarray(open_image(path, from_rgb=True)[...])
+    np.testing.assert_array_equal(lightness[:20], 255)  # transparent: white
+    np.testing.assert_array_equal(lightness[20:], open_image(rgb, from_rgb=True)[...][20:])
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".jpeg"])

@@ -106,7 +106,7 @@ def test_from_rgb_other_colour_encodings(model, colour):
     ref = colorize(rgb8, model, from_rgb=True, **WIDE).rgb
     data = {"uint16": rgb8.astype(np.uint16) * 257, "float01": rgb8 / 255.0,
             "float255": rgb8.astype(np.float32),
-            "rgba": np.concatenate([rgb8, np.full_like(rgb8[..., :1], 90)], axis=-1)}[colour]
+            "rgba": np.concatenate([rgb8, np.full_like(rgb8[..., :1], 255)], axis=-1)}[colour]
     np.testing.assert_array_equal(colorize(data, model, from_rgb=True, **WIDE), ref)
 
 

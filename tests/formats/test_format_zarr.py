@@ -9,6 +9,7 @@ from ome_zarr.format import FormatV04, FormatV05
 from ome_zarr.writer import write_image, write_multiscale
 
 from napari_colorize import colorize
+from napari_colorize.cli import main
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,29 @@ def test_ome_zarr(tmp_path, model, model_file, version, levels):
     ome = dict(group.attrs).get("ome", dict(group.attrs))
     assert len(ome["multiscales"][0]["datasets"]) == levels
     roundtrip(tmp_path, path, img, model, model_file, (".ome.zarr", ".png"))
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_bioformats2raw_root_reads_its_first_image(tmp_path, model, model_file, version):
+    img = gray((2, 130, 140))
+    path = tmp_path / "b2r.ome.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
+    if version == "0.4":
+        root.attrs["bioformats2raw.layout"] = 3
+    else:
+        root.attrs["ome"] = {"version": "0.5", "bioformats2raw.layout": 3}
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    transforms = [[{"type": "scale", "scale": [1.0, 1.0, 2.0, 0.3, 0.3]}]]
+    write_multiscale([img[None, None]], root.create_group("0"), fmt=fmt, axes="tczyx",
+                     coordinate_transformations=transforms)
+    root.create_group("OME").attrs["series"] = ["0"]
+    np.testing.assert_array_equal(colorize(path, model, **SETTINGS).rgb,
+                                  colorize(img[None, None], model, **SETTINGS).rgb)
+    out = tmp_path / "out.ome.zarr"
+    assert main(["colorize", str(path), str(out), "--model", model_file, "--quiet"]) == 0
+    back = zarr.open_group(out, mode="r")
+    scale = back.attrs["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    assert scale[0]["scale"][-3:] == [2.0, 0.3, 0.3]  # the image's own calibration
 
 
 def test_ome_zarr_stack_written_by_write_image(tmp_path, model, model_file):

@@ -87,6 +87,17 @@ def test_miniswhite_inverts_within_its_bits_per_sample(tmp_path):
     np.testing.assert_array_equal(read_image(path)[...], 4095 - stored)
 
 
+@pytest.mark.parametrize("photometric", ["minisblack", "miniswhite"])
+@pytest.mark.parametrize("bits", [2, 4, 6])
+def test_few_bit_gray_is_scaled_to_8_bits(tmp_path, bits, photometric):
+    stored = (gray(SHAPE) >> (8 - bits)).astype(np.uint8)  # 0 .. 2**bits - 1
+    path = tmp_path / f"gray{bits}.tif"
+    tifffile.imwrite(path, stored, photometric=photometric, bitspersample=bits)
+    shown = stored if photometric == "minisblack" else (2**bits - 1) - stored
+    expected = np.rint(shown * 255.0 / (2**bits - 1)).astype(np.uint8)  # as viewers show it
+    np.testing.assert_array_equal(read_image(path)[...], expected)
+
+
 def test_signed_miniswhite_inverts_within_the_dtype_range(tmp_path):
     stored = gray(SHAPE, "int16")
     path = tmp_path / "white.tif"

@@ -97,3 +97,17 @@ def test_bundled_model_card_is_complete():
     assert "napari-colorize train --recipe he-histology" in card["recipe"]["command"]
     assert any("IHC" in text for text in card["limitations"])
     assert np.isfinite(model.net.lut.numpy()).all()
+
+
+def test_saved_models_are_readable_by_others(tmp_path):
+    import os
+
+    from napari_colorize.models.network import ChromaNet
+
+    umask = os.umask(0o022)
+    try:
+        card = save_model(ChromaNet((8, 8, 8, 8)), {"name": "shared"}, tmp_path)
+    finally:
+        os.umask(umask)
+    for path in (card, card.with_suffix(".safetensors")):  # safetensors itself writes 0o600
+        assert os.stat(path).st_mode & 0o777 == 0o644, path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,31 @@ def test_writer_tiff_and_refuses_gray(tmp_path):
     np.testing.assert_array_equal(read_rgb(path), rgb)
     with pytest.raises(ValueError, match="RGB layers only"):
         write_rgb_layer(str(tmp_path / "g.tif"), rgb[..., 0], {"rgb": False, "name": "g"})
+
+
+def test_writer_keeps_a_gray_source_and_replaces_a_colour_result(tmp_path):
+    import tifffile
+
+    gray = tmp_path / "input.tif"
+    tifffile.imwrite(gray, _rgb()[..., 0])
+    with pytest.raises(ValueError, match="holds a grayscale image"):
+        write_rgb_layer(str(gray), _rgb(), {"rgb": True, "name": "input colorized"})
+    assert tifffile.imread(gray).ndim == 2  # untouched
+    for name in ("old.tif", "old.ome.zarr"):  # an earlier colour result is replaced
+        path = str(tmp_path / name)
+        write_rgb_layer(path, _rgb(), {"rgb": True})
+        assert write_rgb_layer(path, _rgb((32, 32)), {"rgb": True}) == [path]
+
+
+def test_writer_warns_of_transforms_it_cannot_store(tmp_path):
+    meta = {"rgb": True, "name": "x", "rotate": [[0.94, -0.34], [0.34, 0.94]],
+            "shear": [0.0], "affine": np.eye(3).tolist()}
+    with pytest.warns(UserWarning, match="'x' has rotate that .* cannot store"):
+        write_rgb_layer(str(tmp_path / "r.ome.zarr"), _rgb(), meta)
+    plain = {**meta, "rotate": np.eye(2).tolist()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_rgb_layer(str(tmp_path / "p.ome.zarr"), _rgb(), plain)
 
 
 def test_viewer_opens_our_output_and_saves_layers(make_napari_viewer, tmp_path):

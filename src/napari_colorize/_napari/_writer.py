@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,25 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
     Raises
     ------
     ValueError
-        If the layer is not RGB, or the output cannot be written.
+        If the layer is not RGB, the output cannot be written, or it would replace a grayscale
+        image (such as the layer's source).
+
+    Warns
+    -----
+    UserWarning
+        The layer is rotated, sheared or has an affine transform, which the file cannot store.
     """
     if not meta.get("rgb", False):
         raise ValueError(
             f"napari-colorize saves RGB layers only; {meta.get('name', 'this layer')!r} "
             "is grayscale"
         )
+    _keep_gray_source(path)
+    lost = _unstorable_transforms(meta)
+    if lost:  # NGFF and TIFF hold scale and translation only
+        warnings.warn(f"{meta.get('name', 'the layer')!r} has {' and '.join(lost)} that "
+                      f"{path} cannot store; saved with its scale and translate only",
+                      stacklevel=2)
     rgb = _rgb_uint8(data)
     layout = None
     if output_kind(path) == "zarr":  # the layer's scale and translate become NGFF transforms
@@ -55,3 +68,47 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
         translate = [float(t) for t in meta.get("translate", [0.0] * ndim)]
         layout = plan_layout(rgb.shape[:-3]).placed(scale, translate, (None,) * ndim)
     return [str(write_rgb(path, rgb, overwrite=True, layout=layout))]
+
+
+def _keep_gray_source(path: str) -> None:
+    """Refuse to replace a grayscale image: saving a result over its own source loses the data."""
+    from pathlib import Path
+
+    from ..io.readers import read_image
+
+    if not Path(path).exists():
+        return
+    try:
+        shape = tuple(read_image(path, raw=True).shape)
+    except Exception:  # not an image: write_rgb decides what may be replaced
+        return
+    if not (len(shape) >= 3 and shape[-1] in (3, 4)) and not _channel_first_rgb(path):
+        raise ValueError(f"{path} holds a grayscale image {shape} (the source?); save the "
+                         "colour result under another name")
+
+
+def _channel_first_rgb(path: str) -> bool:
+    """Tell whether ``path`` stores colour channel-first (this package's own OME-Zarr results)."""
+    from ..io.colour_layout import colour_layout
+
+    try:
+        return colour_layout(path).axis is not None
+    except Exception:
+        return False
+
+
+def _unstorable_transforms(meta: dict) -> list[str]:
+    """Name the layer's transforms other than scale and translate that are not the identity."""
+    lost = []
+    for name, identity in (("rotate", "eye"), ("shear", "zeros"), ("affine", "eye")):
+        value = meta.get(name)
+        if value is None:
+            continue
+        value = np.asarray(value, dtype=float)
+        if value.ndim == 2 and value.shape[0] == value.shape[1]:
+            expected = np.eye(len(value)) if identity == "eye" else np.zeros_like(value)
+        else:
+            expected = np.zeros_like(value)
+        if not np.allclose(value, expected):
+            lost.append(name)
+    return lost

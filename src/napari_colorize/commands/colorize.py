@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ def run(args: argparse.Namespace) -> None:
     pngs = [p for p in (args.output, args.confidence) if p and output_kind(p) == "png"]
     if pngs and len(image.shape) != 2:
         raise ValueError(f"PNG holds one 2-D image; {args.input} is a stack: use .tif or .ome.zarr")
+    if args.scheduler:  # a lost cluster is told in one line below, not by dask's reconnect log
+        import distributed  # noqa: F401  (its import sets its loggers' levels: set ours after)
+
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     gen = iter_colorize(image, args.model, out=out if kind == "zarr" else None,
                         overwrite=args.overwrite, resume=args.resume, scheduler=args.scheduler,
                         hints=args.hints, reference=args.reference, config=config)
@@ -114,7 +119,9 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _full(exc: OSError, out: Path, kind: str) -> OSError:
-    """Say which output a full disk (or quota) stopped, and what is kept; other errors pass."""
+    """Say which output a full disk (or quota) or a lost cluster stopped, and what is kept."""
+    if isinstance(exc, ConnectionError) and kind == "zarr":  # a lost dask cluster
+        return ConnectionError(f"{exc}; partial result kept in {out}: continue with --resume")
     if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return exc
     kept = (f"partial result kept in {out}: free space and continue with --resume"

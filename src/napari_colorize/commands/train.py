@@ -39,9 +39,14 @@ def run(args: argparse.Namespace) -> None:
     if args.recipe:
         from ..training.recipe_runs import run_recipe
 
-        if images or args.base or args.loss:
-            raise ValueError("--recipe regenerates a bundled model: give no images, --base "
-                             "or --loss")
+        given = [flag for flag, value in (
+            ("images", images), ("--base", args.base), ("--loss", args.loss),
+            ("--masks", args.masks), ("--seconds", args.seconds is not None),
+            ("--steps", args.steps is not None), ("--layers", args.layers),
+            ("--name", args.name), ("--seed", args.seed != 0)) if value]
+        if given:  # the recipe's own seeded settings make the bundled model: nothing changes it
+            raise ValueError(f"--recipe regenerates a bundled model with its own fixed settings; "
+                             f"it takes no {', '.join(given)}")
         if not args.out:
             raise ValueError("--recipe needs --out DIR")
         target = Path(args.out) / f"{args.recipe}.safetensors"

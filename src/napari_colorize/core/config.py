@@ -40,7 +40,8 @@ HELP = {
     "blending": "taper: weighted blend of overlaps; constant: each pixel from one tile",
     "confidence": "also compute a per-pixel confidence in [0, 1]",
     "channels": "with a channel model (fluorescence-composite): also return the channel maps",
-    "palette": "with a channel model: one colour per channel (names, #rrggbb or RGB), or "
+    "palette": "with a channel model: one colour per channel (names or #rrggbb; in Python also "
+               "RGB triples), or "
                "words such as 'nuclear cyan, cytoplasmic magenta, diffuse gray'",
     "stain": "with a colour model: render in a named stain's dyes, e.g. 'H DAB', 'Masson "
              "Trichrome', 'QuPath H&E' (default: the model's H&E)",
@@ -153,7 +154,9 @@ class ColorizeConfig:
             if getattr(self, name) != "auto":
                 _check_int(name, getattr(self, name), unit, auto=True)
                 if getattr(self, name) < 1:  # the model's own minimum is checked when planned
-                    raise ValueError(f"{name} {getattr(self, name)} must be >= 1")
+                    raise ValueError(f"{name} {getattr(self, name)} is below 1" if
+                                     name == "tile_size" else f"batch_size {self.batch_size} "
+                                     "must be >= 1")
         # sizes against the model (minimum tile, divisor) are checked when a run is planned
         block = self.block_size
         typed = not isinstance(block, bool) and isinstance(block, (int, np.integer))

@@ -7,11 +7,13 @@ shared file system and has one writer. Each worker loads the model and opens the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
 import socket
 from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +31,10 @@ TILES_PER_TASK = 16
 #: Models and images a worker keeps open between tasks (least recently used dropped first).
 CACHE_SIZE = 4
 
+
+
+class SchedulerLost(ConnectionError):
+    """The dask cluster went away during a run; an OME-Zarr output stays resumable."""
 
 def connect(scheduler: Any) -> Any:
     """Connect to a dask scheduler, or take a Client as it is; fails within 10 s.
@@ -325,7 +331,11 @@ def run_distributed(
     pending = as_completed(futures)
     try:
         for future in pending:
-            results = future.result()
+            try:
+                results = future.result()
+            except (CancelledError, OSError) as exc:  # the scheduler or its workers went away
+                text = " ".join(str(exc).split()).split(". ")[0][:160]
+                raise SchedulerLost(f"lost the dask cluster during the run ({text})") from None
             future.release()
             for task in itertools.islice(tasks, 1):
                 pending.add(client.submit(compute_blocks, shipped_image, shipped_model, device,
@@ -334,4 +344,5 @@ def run_distributed(
                 yield result
                 yield TilesDone(result.plane, result.block.n_tiles)
     finally:
-        client.cancel([f for f in pending.futures if not f.done()])
+        with contextlib.suppress(Exception):  # a lost cluster cannot cancel anything
+            client.cancel([f for f in pending.futures if not f.done()])

@@ -99,6 +99,9 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
         image = image.filled(np.array(window.low).astype(image.dtype))
     plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
+    weights = getattr(net, "card", {}).get("sha256")
+    if weights:  # two models may share a name and version (every "<base>-tuned" is version 1)
+        meta["model_sha256"] = weights
     # bf16 and fp32 differ in the last code: a resume must not mix them
     meta["settings"]["precision"] = getattr(net, "arithmetic", "fp32")
     if restain is not None:

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import tempfile
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 
 from ..core.color import gamut_limits
 from ..core.intensity import PERCENTILES
-from ..io.writable import check_writable
+from ..io.writable import check_writable, default_mode
 from ..models.network import DEFAULT_COLOUR_SPREAD
 from ..models.package import CONFIG_KEY, PACKAGE_RDF
 from ..models.resolve import resolve_model
@@ -277,10 +278,10 @@ def _write_zip(out: Path, files: dict[str, bytes]) -> None:
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, data in files.items():
-                zf.writestr(name, data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it
+                entry = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+                entry.external_attr = 0o644 << 16  # readable by all once unpacked (not 0o600)
+                zf.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED)
+        default_mode(tmp)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

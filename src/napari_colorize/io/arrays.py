@@ -180,7 +180,8 @@ class LightnessArray(LazyArray):
     scaled by :func:`~.bit_depth.integer_scale` (a declared bit depth, else by the maximum of
     a strided sample: 8-bit up to 255, uint16 10/12/14-bit up to 1023/4095/16383, else the full
     range); float colours are taken as 0-1 (or 0-255 when a sample of the image exceeds
-    :data:`~.bit_depth.FLOAT_UNIT_MAX`, 1.5; overshoot above 1 is clipped). Alpha is ignored.
+    :data:`~.bit_depth.FLOAT_UNIT_MAX`, 1.5; overshoot above 1 is clipped). Colours with alpha
+    are composited over white, so transparent pixels read as glass.
 
     Parameters
     ----------
@@ -246,10 +247,14 @@ class LightnessArray(LazyArray):
         from ..core.validation import check_finite
 
         index = full_index(index, self.ndim)
-        rgb = np.asarray(self.source[(*index, slice(0, 3))])
+        rgb = np.asarray(self.source[(*index, slice(None))])
         if rgb.dtype.kind == "f":
             check_finite(rgb, self.label)
-        v = torch.from_numpy(np.clip(np.asarray(rgb, np.float32) / self.scale, 0, 1))
+        v = np.clip(np.asarray(rgb, np.float32) / self.scale, 0, 1)
+        if v.shape[-1] == 4:  # over white: a transparent region (outside a slide's tissue) is glass
+            alpha = v[..., 3:]
+            v = v[..., :3] * alpha + (1 - alpha)
+        v = torch.from_numpy(np.ascontiguousarray(v))
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
         gray: np.ndarray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
         return gray

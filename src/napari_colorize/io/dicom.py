@@ -4,7 +4,9 @@ A file holding one frame is a 2-D image (``NumberOfFrames`` absent or 1); a file
 frames and a folder are stacks.
 
 Needs the optional extra ``pip install napari-colorize[dicom]`` (pydicom, imported lazily).
-Pixels are read on demand, one frame at a time (a folder of slices is never loaded at once).
+Pixels are read on demand, one frame at a time (a folder of slices is never loaded at once);
+a file pydicom cannot decode frame by frame from its path (deflated, or a header that misstates
+its encoding) is read whole once and its frames taken from that dataset.
 Each frame gets its modality rescale (``RescaleSlope``/``RescaleIntercept``, also from enhanced
 multi-frame functional groups), giving float32 values (e.g. Hounsfield units) unless the rescale
 is the identity. MONOCHROME1 frames (bright = low values, common in radiographs) are inverted
@@ -12,7 +14,9 @@ within their stored range, so what a viewer shows bright stays bright. The inten
 then chosen like for any other input (a percentile window, or ``contrast_limits``); the file's
 own VOI window is not used. A folder is ordered by position along the slice normal
 (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``), else by
-``InstanceNumber``, else by file name; it must hold one series of equally sized slices.
+``InstanceNumber``, else by file name; it must hold one series of equally sized slices, one
+per position (a copied file or two acquisitions at one position are refused). 1-bit images
+(masks) are refused, like boolean TIFF or PNG.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import LazyArray, full_index, one_line
+from .dicom_series import check_one_per_position, order_slices
 
 INSTALL = "reading DICOM needs pydicom: pip install 'napari-colorize[dicom]'"
 
@@ -123,26 +128,6 @@ def _frames(ds: Any, path: Path) -> list[_Frame]:
     return [_Frame(path, i, *_rescale(ds, i), invert) for i in range(n)]
 
 
-def _position(ds: Any) -> float | None:
-    ipp, iop = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
-    if ipp is None or iop is None or len(ipp) != 3 or len(iop) != 6:
-        return None
-    normal = np.cross(np.asarray(iop[:3], float), np.asarray(iop[3:], float))
-    return float(np.dot(normal, np.asarray(ipp, float)))
-
-
-def _order(headers: list[tuple[Path, Any]]) -> list[tuple[Path, Any]]:
-    positions = [_position(ds) for _, ds in headers]
-    if all(p is not None for p in positions):
-        numbers = [int(ds.get("InstanceNumber", 0) or 0) for _, ds in headers]
-        keys: list[tuple] = list(zip(positions, numbers, range(len(headers)), strict=True))
-    elif all(ds.get("InstanceNumber") is not None for _, ds in headers):
-        keys = [(int(ds.InstanceNumber), i) for i, (_, ds) in enumerate(headers)]
-    else:
-        keys = [(i,) for i in range(len(headers))]  # file name order
-    return [h for _, h in sorted(zip(keys, headers, strict=True), key=lambda kv: kv[0])]
-
-
 #: Photometric interpretations read: gray, and colour (refused as RGB unless ``from_rgb``).
 PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT",
                "YBR_RCT", "YBR_PARTIAL_420")
@@ -163,11 +148,15 @@ def _read_header(pydicom: Any, path: Path) -> Any:
         raise ValueError(f"cannot read DICOM file {path}: {one_line(exc)}") from None
 
 
-def _check_photometric(ds: Any, path: Path) -> None:
+def _check_image(ds: Any, path: Path) -> None:
     kind = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if kind not in PHOTOMETRIC:
         raise ValueError(
             f"{path}: DICOM {kind} images are not supported (gray MONOCHROME1/2 or RGB only)"
+        )
+    if int(ds.get("BitsAllocated", 8) or 8) == 1:  # 0/1 values would read as black uint8
+        raise ValueError(
+            f"{path} is a 1-bit (binary) DICOM image, a mask rather than a grayscale image"
         )
 
 
@@ -176,7 +165,7 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
     for path in _candidates(folder):
         ds = _read_header(pydicom, path)
         if "Rows" in ds and "Columns" in ds:  # skip DICOMDIR, reports, structure sets
-            _check_photometric(ds, path)
+            _check_image(ds, path)
             headers.append((path, ds))
     if not headers:
         raise ValueError(f"{folder} holds no DICOM images")
@@ -194,11 +183,12 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
             f"{folder}: DICOM slices differ in size ({', '.join(map(str, sorted(sizes)))}); "
             "a stack needs equally sized slices"
         )
+    check_one_per_position(headers)
     if len(headers) == 1:
         path, ds = headers[0]
         return _frames(ds, path)  # one file: all its frames (a multi-frame file is allowed)
     frames = []
-    for path, ds in _order(headers):
+    for path, ds in order_slices(headers):
         frame = _frames(ds, path)[0]
         frames.append(_Frame(path, None, frame.slope, frame.intercept, frame.invert))
     return frames
@@ -231,6 +221,8 @@ class DicomArray(LazyArray):
         self.filename = label  # the path given to read_dicom: pickling re-opens it
         self._lock = threading.Lock()
         self._cached: tuple[int, np.ndarray] | None = None
+        self._whole_lock = threading.Lock()
+        self._whole: tuple[Path, Any] | None = None  # a file read whole: its path and dataset
         first = self._decode(0)
         identity = all(f.slope == 1 and f.intercept == 0 for f in frames)
         self.dtype = first.dtype if identity else np.dtype(np.float32)
@@ -243,7 +235,7 @@ class DicomArray(LazyArray):
                 return self._cached[1]
         frame = self.frames[n]
         try:
-            data = _pixels(frame)
+            data = self._read(frame)
         except Exception as exc:
             raise ValueError(f"cannot read DICOM pixels of {frame.path}: {one_line(exc)}") from None
         if frame.invert is not None:
@@ -255,6 +247,25 @@ class DicomArray(LazyArray):
         with self._lock:
             self._cached = (n, data)
         return data
+
+    def _read(self, frame: _Frame) -> np.ndarray:
+        """Decode one frame from the path; failing that, from the file's whole dataset.
+
+        Decoding from the path parses the file with the encoding its header names, so a
+        deflated file, or a header naming the wrong encoding, needs the full reader. The last
+        dataset so read is kept: the next frames are likely from the same file.
+        """
+        with self._whole_lock:
+            if self._whole is not None and self._whole[0] == frame.path:
+                return _dataset_pixels(self._whole[1], frame)
+        try:
+            return _pixels(frame)
+        except Exception:  # the full reader copes, or says why (e.g. truncated pixel data)
+            pass
+        with self._whole_lock:
+            ds = _read_whole(frame.path)
+            self._whole = (frame.path, ds)
+            return _dataset_pixels(ds, frame)
 
     def __getitem__(self, index: Any) -> np.ndarray:
         """Decode the frames ``index`` selects (one at a time) and return the region."""
@@ -289,6 +300,30 @@ def _pixels(frame: _Frame) -> np.ndarray:
         return pixel_array(frame.path, index=frame.index)
 
 
+def _read_whole(path: Path) -> Any:
+    pydicom = _pydicom()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path)
+
+
+def _dataset_pixels(ds: Any, frame: _Frame) -> np.ndarray:
+    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import get_expected_length
+
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
+    if "PixelData" in ds and syntax is not None and not syntax.is_encapsulated:
+        have, want = len(ds.PixelData), get_expected_length(ds)
+        if have < want:  # pydicom's own message is long and guesses at causes
+            raise ValueError(
+                f"{have} bytes of pixel data, fewer than the {want} its header declares "
+                "(a truncated or damaged file)"
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pixel_array(ds, index=frame.index)
+
+
 def read_dicom(path: str | Path) -> DicomArray:
     """Open a DICOM file (single- or multi-frame) or a folder of slices lazily.
 
@@ -306,8 +341,9 @@ def read_dicom(path: str | Path) -> DicomArray:
     ------
     ValueError
         One line naming the file when pydicom 3 is missing, the file is not DICOM or holds no
-        image, its photometric interpretation is not supported, or a folder mixes series or
-        sizes.
+        image, its photometric interpretation is not supported, it is a 1-bit image (a mask),
+        its pixel data is shorter than its header declares, or a folder mixes series or sizes,
+        holds a copy of a slice or two slices at one position.
 
     Examples
     --------
@@ -323,6 +359,6 @@ def read_dicom(path: str | Path) -> DicomArray:
     ds = _read_header(pydicom, path)
     if "Rows" not in ds or "Columns" not in ds:
         raise ValueError(f"{path} is a DICOM file without an image ({ds.get('Modality', '?')})")
-    _check_photometric(ds, path)
+    _check_image(ds, path)
     frames = _frames(ds, path)
     return DicomArray(frames, len(frames) > 1, str(path))  # NumberOfFrames 1: one plane

@@ -8,6 +8,7 @@ read back through :mod:`.ngff_layout` and :mod:`.ngff_meta`.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -307,14 +308,16 @@ def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
             f"cannot resume {path}: it was written from a different input; colorize the same "
             "image, or overwrite it"
         )
-    if "input" not in stored:  # written before inputs were recorded: compare the rest
-        wanted.pop("input", None)
+    for key in ("input", "model_sha256"):  # written before these were recorded
+        if key not in stored:
+            wanted.pop(key, None)
     settings = stored.get("settings")
     if isinstance(settings, dict) and "precision" not in settings:  # written before it was
         wanted["settings"] = {k: v for k, v in wanted.get("settings", {}).items()
                               if k != "precision"}
     if stored != wanted:
-        changed = ", ".join(changed_keys(stored, wanted))
+        changed = ", ".join(f"{key} ({_at(stored, key)}, now {_at(wanted, key)})"
+                            for key in changed_keys(stored, wanted))
         raise ValueError(
             f"cannot resume {path}: it was written with other {changed}; use the same image and "
             "settings, or overwrite it"
@@ -325,3 +328,12 @@ def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
     if tuple(level0.shape) != shape:
         raise ValueError(f"cannot resume {path}: it holds shape {level0.shape}, not {shape}")
     return root
+
+
+def _at(block: dict, dotted: str) -> str:
+    """Show the value at a dotted key of a metadata block, shortened (hints can be long)."""
+    value: Any = block
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    text = "none" if value is None else json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

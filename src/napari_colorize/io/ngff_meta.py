@@ -363,3 +363,22 @@ def read_image_metadata(path: str | Path) -> ImageMetadata:
     block = attrs.get(ATTRS_KEY)
     return ImageMetadata(multiscale, parse_omero(ome, path),
                          None if block is None else ColorizeAttrs.from_dict(block, path))
+
+
+def bioformats2raw_root(node: Any) -> bool:
+    """Tell whether a zarr group is a bioformats2raw root (images in "0", "1"...; NGFF 0.4/0.5).
+
+    Examples
+    --------
+    >>> import zarr
+    >>> root = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
+    >>> root.attrs["bioformats2raw.layout"] = 3
+    >>> _ = root.create_group("0")
+    >>> bioformats2raw_root(root)
+    True
+    """
+    attrs = dict(getattr(node, "attrs", {}))
+    ome = attrs.get("ome") if isinstance(attrs.get("ome"), dict) else {}
+    layout = "bioformats2raw.layout" in attrs or "bioformats2raw.layout" in ome
+    has_first = hasattr(node, "__contains__") and "0" in node
+    return layout and has_first and "multiscales" not in attrs and "multiscales" not in ome

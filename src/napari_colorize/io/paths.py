@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .colorize_attrs import read_colorize_block
+from .writable import check_writable
 
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff", ".png")
 #: Files that make a folder a zarr store (v3, v2 array, v2 group).
@@ -127,8 +128,7 @@ def check_output(path: str | Path, overwrite: bool = False, label: str = "output
         raise ValueError(f"output folder {parent} does not exist")
     if not parent.is_dir():
         raise ValueError(f"output folder {parent} is not a folder")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"output folder {parent} is not writable")
+    check_writable(parent)  # tried, not os.access: root passes that on /proc or read-only mounts
     return path
 
 

@@ -59,8 +59,9 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
     Returns
     -------
     ndarray
-        ``(H, W)`` gray (a gray + alpha image loses its alpha, a palette of grays is looked
-        up) or ``(H, W, 3|4)`` colour (CMYK and YCCK JPEGs converted to RGB as Pillow does).
+        ``(H, W)`` gray (a gray + alpha image composited over white, so transparent pixels
+        read as glass; a palette of grays looked up) or ``(H, W, 3|4)`` colour (CMYK and YCCK
+        JPEGs converted to RGB as Pillow does).
 
     Raises
     ------
@@ -90,8 +91,10 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
         arr = _decode_special(path)
         if arr is None:
             arr = np.asarray(iio.imread(path, plugin="pillow"))
-    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: the alpha is not an image
-        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: over white, as colours with alpha
+        top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
+        alpha = arr[..., 1].astype(np.float64) / top
+        arr = np.rint(arr[..., 0] * alpha + top * (1 - alpha)).astype(arr.dtype)
     return arr
 
 

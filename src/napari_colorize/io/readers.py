@@ -17,7 +17,7 @@ from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
 from .colour_layout import ColourArray, ColourLayout, colour_layout
 from .kinds import DICOM_SUFFIXES, PLAIN_SUFFIXES, TIFF_SUFFIXES, is_zarr_path
-from .ngff_meta import parse_multiscale
+from .ngff_meta import bioformats2raw_root, parse_multiscale
 from .plain import read_plain
 
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
@@ -64,6 +64,8 @@ def read_zarr(path: Path, warn: bool = True) -> Any:
         raise ValueError(f"not a readable zarr store ({one_line(exc)})") from None
     if isinstance(node, zarr.Array):
         return node
+    if bioformats2raw_root(node):  # bioformats2raw: the first image is the group "0"
+        return read_zarr(Path(path) / "0", warn=False)
     ms = parse_multiscale(dict(node.attrs), path)
     if ms:
         name = ms.paths[0]

@@ -8,7 +8,8 @@ truncation before any pixel is decoded.
 
 Pixels are read as the gray the file displays (:class:`DisplayArray`, converting only the region
 asked for): MINISWHITE integers (0 shows white) are inverted within their bits per sample, and
-the indices of a gray palette TIFF are looked up in its colour table. Float MINISWHITE data
+the indices of a gray palette TIFF are looked up in its colour table, and 2-7 bit gray is
+scaled to 8 bits as a viewer shows it. Float MINISWHITE data
 (whose black level is undefined) and colour palettes are refused; 1-bit bilevel images are left
 as stored (booleans are refused as masks later).
 """
@@ -135,7 +136,7 @@ def _check_extent(series: Any, size: int) -> None:
 class DisplayArray(LazyArray):
     """A TIFF series seen as the gray it displays, converted region by region.
 
-    Made by :func:`read_tiff` for MINISWHITE and gray palette images.
+    Made by :func:`read_tiff` for MINISWHITE, gray palette and 2-7 bit gray images.
 
     Parameters
     ----------
@@ -232,9 +233,16 @@ def _display(page: Any, path: Path) -> dict[str, Any] | None:
     photometric = page.photometric
     if photometric == tifffile.PHOTOMETRIC.PALETTE:
         return {"lut": _gray_table(page, path)}
-    if photometric != tifffile.PHOTOMETRIC.MINISWHITE or int(page.samplesperpixel) != 1:
-        return None  # gray with extra samples is refused later, like MINISBLACK's
     dtype = np.dtype(page.dtype)
+    bits = int(page.bitspersample)
+    white = photometric == tifffile.PHOTOMETRIC.MINISWHITE
+    gray = white or photometric == tifffile.PHOTOMETRIC.MINISBLACK
+    if gray and dtype == np.uint8 and 1 < bits < 8 and int(page.samplesperpixel) == 1:
+        # 2-7 bit gray (read into uint8): value v of 2**bits - 1 shows as that share of white
+        levels = np.rint(np.arange(2**bits) * 255 / (2**bits - 1)).astype(np.uint8)
+        return {"lut": levels[::-1].copy() if white else levels}
+    if not white or int(page.samplesperpixel) != 1:
+        return None  # gray with extra samples is refused later, like MINISBLACK's
     if dtype.kind == "b":
         return None  # bilevel: refused later as a mask, whichever value shows white
     if dtype.kind == "f":
@@ -244,7 +252,7 @@ def _display(page: Any, path: Path) -> dict[str, Any] | None:
         )
     if dtype.kind == "i":
         return {"invert": -1}  # the sum of the range's ends, whatever the bits per sample
-    bits = min(int(page.bitspersample), dtype.itemsize * 8)
+    bits = min(bits, dtype.itemsize * 8)
     return {"invert": 2**bits - 1}
 
 
@@ -302,7 +310,9 @@ def read_tiff(path: Path, *, raw: bool = False) -> Any:
                 _check_extent(series, tif.filehandle.size)
                 display = None if raw else _display(series.keyframe, path)
                 stored: Any = None
-                if series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None:
+                packed = int(series.keyframe.bitspersample) not in (8, 16, 32, 64)  # e.g. 4-bit
+                if (series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None
+                        or packed):  # a memory map would show the packed bytes
                     stored = zarr.open(series.aszarr(level=0), mode="r")
             if stored is None:
                 stored = tifffile.memmap(path, mode="r", series=0, level=0)

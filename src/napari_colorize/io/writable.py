@@ -50,3 +50,23 @@ def check_writable(folder: str | Path) -> None:
             pass
     except OSError:
         raise ValueError(f"output folder {folder} is not writable{where}") from None
+
+
+def default_mode(path: str | Path) -> None:
+    """Give a file the permissions a plain ``open()`` would: ``0o666`` less the umask.
+
+    Temporary files (``mkstemp``, safetensors' writer) are made ``0o600``; a model or package
+    in a shared folder must stay readable by the others who use it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fd, name = tempfile.mkstemp()
+    >>> default_mode(name)
+    >>> umask = os.umask(0); _ = os.umask(umask)
+    >>> oct(os.stat(name).st_mode & 0o777) == oct(0o666 & ~umask)
+    True
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import torch
 
+from ..io.writable import default_mode
 from .cards import CARD_VERSION, Architecture, ModelCard
 from .checks import check_card, check_header, expected_tensors
 from .devices import available_devices as available_devices  # re-exported
@@ -337,6 +338,7 @@ def save_model(net: torch.nn.Module, card: ModelCard | dict[str, Any], out: str 
     tmp = out.with_name(out.name + ".part")
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, tmp)
+    default_mode(tmp)  # safetensors writes 0o600: others sharing the models folder must read it
     card = dict(card, weights=out.name, sha256=sha256_file(tmp))
     card.setdefault("card_version", CARD_VERSION)
     card.setdefault("architecture", Architecture.of(cast(Trunk, net)).to_dict())

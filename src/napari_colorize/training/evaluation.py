@@ -272,7 +272,9 @@ def evaluate_image(
     result["mean_confidence"] = round(float(conf[mask].mean()), 3)
     if hints:
         points, colours = random_hints(rgb, hints)
-        hinted = colorize(gray, model, hints=(points, colours), **colorize_kw).rgb
+        # the same input: its domain was checked (and warned about) once already
+        hinted = colorize(gray, model, hints=(points, colours),
+                          **{**colorize_kw, "domain_check": False}).rgb
         with_hints = _scores(ciede2000(rgb_to_lab_np(hinted), truth), mask)
         without = result["ciede2000"]["model"]["tissue"]
         result["hints"] = {
