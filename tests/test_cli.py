@@ -384,3 +384,16 @@ def test_contrast_limits_take_negative_exponents():
     args = build_parser().parse_args(["colorize", "in.tif", "out.png",
                                       "--contrast-limits", "-1e3", "4e2"])
     assert tuple(args.contrast_limits) == (-1000.0, 400.0)
+
+
+def test_bad_pixels_found_in_a_file_name_the_file(tmp_path, capsys):
+    import tifffile
+
+    image = np.full((64, 64), 0.5, np.float32)
+    image[3, 3] = np.nan
+    path = tmp_path / "nan.tif"
+    tifffile.imwrite(path, image)
+    assert main(["colorize", str(path), str(tmp_path / "o.png"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"napari-colorize: error: {path}: contains 1 NaN"), err
+    assert not (tmp_path / "o.png").exists()

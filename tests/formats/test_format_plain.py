@@ -72,3 +72,17 @@ def test_png_larger_than_memory_is_refused_from_its_header(tmp_path, monkeypatch
     monkeypatch.setattr(psutil, "virtual_memory", lambda: free)
     with pytest.raises(ValueError, match=r"big.png: a 200 x 300 PNG needs .* GB to decode"):
         read_image(tmp_path / "big.png")
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path, model):
+    from PIL import Image
+
+    from napari_colorize import colorize
+
+    img = gray((60, 80))
+    picture = Image.fromarray(img)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display", as cameras and phones write
+    path = tmp_path / "rotated.jpg"
+    picture.save(path, exif=exif.tobytes(), quality=95)
+    assert colorize(path, model).rgb.shape == (80, 60, 3)  # as every viewer shows it

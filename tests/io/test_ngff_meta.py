@@ -142,8 +142,9 @@ def _drop_first_axis(attrs):
     ms = _ms(attrs)
     ms["axes"] = ms["axes"][1:]
     for dataset in ms["datasets"]:
-        transform = dataset["coordinateTransformations"][0]
-        transform["scale"] = transform["scale"][1:]
+        for transform in dataset["coordinateTransformations"]:  # scale, then a translation
+            kind = transform["type"]
+            transform[kind] = transform[kind][1:]
     attrs["ome"].pop("omero")
 
 
@@ -160,7 +161,8 @@ def _drop_first_axis(attrs):
             {"path": "9", "coordinateTransformations": [{"type": "scale",
                                                          "scale": [1.0, 8.0, 8.0]}]}),
          r"multiscales lists 3 datasets but the group holds no array '9'"),
-        (lambda a: _ms(a)["datasets"][1]["coordinateTransformations"][0].update(scale=[2.0, 2.0]),
+        (lambda a: _ms(a)["datasets"][1].update(coordinateTransformations=[
+            {"type": "scale", "scale": [2.0, 2.0]}]),
          r"multiscales\.0\.datasets\.1: its scale has 2 values for 3 axes"),
         (_drop_first_axis, r"multiscales lists 2 axes but dataset '0' has 3 dimensions"),
         (lambda a: a["ome"]["omero"]["channels"][0].update(color="red"), r"omero\.channels\.0"),
@@ -251,3 +253,15 @@ def test_resume_reads_the_metadata_through_the_typed_reader(tmp_path):
     with pytest.raises(ValueError, match=r"^cannot resume \S+r\.ome\.zarr: invalid OME-Zarr 0\.5 "
                                          r"metadata: multiscales\.0\.axes"):
         OmeZarrMerger(path, (64, 80), confidence=False, metadata=RUN, resume=True)
+
+
+def test_coarser_levels_sit_at_their_blocks_centres(tmp_path):
+    # placed or not, level k's pixel is the mean of a 2^k block: centred half a block in
+    path = tmp_path / "r.ome.zarr"
+    write_rgb(path, np.zeros((700, 600, 3), np.uint8))
+    datasets = _ms(json.loads((path / "zarr.json").read_text())["attributes"])["datasets"]
+    assert datasets[0]["coordinateTransformations"] == [{"type": "scale",
+                                                         "scale": [1.0, 1.0, 1.0]}]
+    level1 = datasets[1]["coordinateTransformations"]
+    assert level1 == [{"type": "scale", "scale": [1.0, 2.0, 2.0]},
+                      {"type": "translation", "translation": [0.0, 0.5, 0.5]}]

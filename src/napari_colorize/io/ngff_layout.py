@@ -231,9 +231,11 @@ def build_ome(axes: Sequence[Axis], n_levels: int, name: str, *,
     datasets = []
     for level in range(n_levels):
         scale = [float(2**level) if a.name in ("y", "x") else 1.0 for a in axes]
-        datasets.append(
-            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-        )
+        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
+        if level:  # a coarser pixel is the mean of a block: it sits at the block's centre
+            shift = [(f - 1) / 2 for f in scale]
+            transforms.append({"type": "translation", "translation": shift})
+        datasets.append({"path": str(level), "coordinateTransformations": transforms})
     ome: dict[str, Any] = {
         "version": NGFF_VERSION,
         "multiscales": [{"name": name, "axes": [{"name": a.name, "type": a.type} for a in axes],

@@ -90,7 +90,7 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
     with _pixel_limit_lifted(path, kind):
         arr = _decode_special(path)
         if arr is None:
-            arr = np.asarray(iio.imread(path, plugin="pillow"))
+            arr = np.asarray(iio.imread(path, plugin="pillow", rotate=True))  # EXIF orientation
     if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: over white, as colours with alpha
         top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
         alpha = arr[..., 1].astype(np.float64) / top
