@@ -87,7 +87,60 @@ def test_model_file_is_offered_and_used(qtbot, viewer_widget, tiny_model_dir, gr
     viewer, widget = viewer_widget
     assert widget.add_model_file(tiny_model_dir / "tiny.safetensors")
     assert widget._model_combo.value == "tiny (tiny.safetensors)"
-    assert "Load model file..." in widget._model_combo.choices
+    assert widget._model_combo.choices[-1] == "Load model file..."  # loaded models before it
     widget._layer_combo.value = viewer.add_image(gray, name="g")
     run_and_wait(widget)
     assert "g colorized" in viewer.layers
+
+
+def test_cancelling_the_model_file_dialog_keeps_the_model(viewer_widget, monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    _, widget = viewer_widget
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
+    assert widget._model_combo.value == "tiny"
+    widget._model_combo.value = "Load model file..."
+    assert widget._model_combo.value == "tiny"
+
+
+def test_an_error_before_the_run_replaces_the_status(viewer_widget, gray, notes, run_and_wait):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    run_and_wait(widget)
+    assert widget._status.value.startswith("Colorized 'g'")
+    widget._layer_combo.value = viewer.add_image(np.zeros((40, 40, 3), np.uint8), rgb=True,
+                                                 name="colour")
+    widget._from_rgb_check.value = False
+    assert widget._on_run() is None
+    assert widget._status.value == notes[-1]
+    assert "'colour' is RGB" in notes[-1]
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (np.eye(64, dtype=bool), "convert the mask to an 8-bit image"),
+    (np.where(np.eye(64) > 0, np.nan, 0.5).astype(np.float32), "replace them with numbers"),
+])
+def test_errors_speak_no_python(viewer_widget, notes, run_and_wait, data, words):
+    viewer, widget = viewer_widget
+    widget._layer_combo.value = viewer.add_image(data, name="odd", contrast_limits=(0, 1))
+    run_and_wait(widget)
+    assert len(notes) == 1
+    assert words in notes[0]
+    assert "np." not in notes[0]
+    assert widget._status.value == notes[0]
+
+
+def test_no_plugin_output_is_offered_as_a_source(viewer_widget, gray, tmp_path):
+    from napari_colorize.io.ngff import OmeZarrMerger, confidence_path
+
+    viewer, widget = viewer_widget
+    path = tmp_path / "r.ome.zarr"
+    merger = OmeZarrMerger(path, (64, 80), confidence=True, metadata={"model": "m"})
+    conf = np.random.default_rng(0).random((64, 80)).astype(np.float32)
+    merger.write((), (slice(None), slice(None)), np.zeros((64, 80, 3), np.uint8), conf, None)
+    merger.finalize()
+    viewer.add_image(gray, name="g")
+    viewer.open(str(confidence_path(path)), plugin="napari-colorize")
+    assert "r confidence" in viewer.layers  # gray, but a result read back from disk
+    widget._layer_combo.reset_choices()
+    assert [name for name, _ in widget._source_layers()] == ["g"]

@@ -57,6 +57,10 @@ def test_hint_colour_from_a_reference_layer(qtbot, viewer_widget, gray):
     points = widget._hints.add_hints_layer()
     points.add([[10, 10]])
     np.testing.assert_allclose(points.face_color[0, :3], [0, 200 / 255, 0], atol=1e-6)
+    widget._hints._reference.value = None  # back to the picker: its colour, not the last one
+    points.add([[20, 20]])
+    button = widget._hints._colour_button.text.rsplit("#", 1)[1]
+    assert "".join(f"{round(v * 255):02x}" for v in points.face_color[1, :3]) == button
 
 
 def test_hint_colours_never_come_from_results(qtbot, viewer_widget, gray, run_and_wait):
@@ -70,7 +74,8 @@ def test_hint_colours_never_come_from_results(qtbot, viewer_widget, gray, run_an
     assert [c for c in widget._hints._reference.choices if c is not None] == [truth]
 
 
-def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray, run_and_wait):
+def test_hint_on_another_plane_is_counted_until_a_run_uses_it(qtbot, viewer_widget, gray,
+                                                               run_and_wait):
     viewer, widget = viewer_widget
     layer = viewer.add_image(np.stack([gray, gray]), name="img")
     widget._layer_combo.value = layer
@@ -80,7 +85,13 @@ def test_hint_on_another_plane_is_ignored_and_counted(qtbot, viewer_widget, gray
     viewer.dims.set_point(0, 0)
     widget._scope_combo.value = "current plane"
     run_and_wait(widget)
-    assert "1 of 1 hints outside the image ignored" in widget._hints._status.value
+    assert widget._hints._status.value == "1 hint; 1 hint on another plane"
+    widget._scope_combo.value = "whole stack"
+    run_and_wait(widget)  # used the hint: the note goes
+    assert widget._hints._status.value == "1 hint"
+    points.add([[1, 300, 30]])
+    run_and_wait(widget)
+    assert widget._hints._status.value == "2 hints; 1 hint outside the image ignored"
 
 
 def test_one_layer_per_channel(qtbot, viewer_widget, fraction_model_dir, gray, run_and_wait):

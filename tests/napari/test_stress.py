@@ -6,7 +6,9 @@ mid-run. pytest-qt fails a test on an exception in a Qt slot; stderr and the log
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 
 import numpy as np
 import pytest
@@ -56,6 +58,7 @@ def test_deleting_the_source_stops_the_run(qtbot, viewer_widget, gated, gray, no
     assert notices == ["Colorizing 'stack' stopped: the layer was removed."]
     assert job.gen.gi_frame is None  # the engine's generator was closed (output discarded)
     assert widget._worker is None
+    assert widget._status.value == "Stopped: the layer was removed."
     assert widget._run_button.enabled
     assert not widget._cancel_button.enabled
 
@@ -64,12 +67,10 @@ def test_closing_the_viewer_stops_the_run(qtbot, viewer_widget, gated, gray, not
     viewer, widget = viewer_widget
     worker = _start(viewer, widget, gated, np.stack([gray] * 4))
     job = widget._job
-    viewer.close()
+    viewer.close()  # removes the layers first, then closes the window
     _finish(qtbot, gated, worker)
     assert len(viewer.layers) == 0
-    assert len(notices) == 1
-    assert notices[0].startswith("Colorizing 'stack' stopped:")
-    assert "\n" not in notices[0]
+    assert notices == ["Colorizing 'stack' stopped: the viewer was closed."]
     assert job.gen is None or job.gen.gi_frame is None
     assert widget._worker is None
 
@@ -126,3 +127,24 @@ def test_cancel_then_delete_notifies_nothing_more(qtbot, viewer_widget, gated, g
     assert _names(viewer) == []
     assert notices == []
     assert widget._run_button.enabled
+
+
+def test_a_viewer_closed_after_a_run_frees_its_widget(qtbot, make_napari_viewer, tiny_model_dir,
+                                                      gray, run_and_wait):
+    from napari_colorize._napari._widget import ColorizeWidget
+
+    viewer = make_napari_viewer(show=True)
+    widget = ColorizeWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Colorize")
+    widget._model_combo.value = "tiny"
+    widget._layer_combo.value = viewer.add_image(gray, name="g")
+    run_and_wait(widget)
+    assert "g colorized" in viewer.layers
+    qtbot.wait(400)  # the progress bar's timer is over
+    freed = weakref.ref(widget)
+    viewer.close()
+    del widget
+    qtbot.wait(100)
+    gc.collect()
+    # napari's window keeps the worker it ran (its task list): it must not hold the widget
+    assert freed() is None

@@ -140,6 +140,7 @@ def test_cancel_leaves_no_layer(qtbot, viewer_widget, gray):
     assert widget._worker is None  # Cancel also dropped the queued re-run
     assert [lay.name for lay in viewer.layers] == names
     assert widget._run_button.enabled
+    assert widget._status.value == "Cancelled."
 
 
 def test_event_loop_runs_during_a_run(qtbot, viewer_widget, gray, run_and_wait):
@@ -167,6 +168,31 @@ def test_confidence_layer(qtbot, viewer_widget, gray, run_and_wait):
     assert tuple(conf.contrast_limits) == (0.0, 1.0)
     assert 0 <= conf.data.min()
     assert conf.data.max() <= 1
+    widget._layer_combo.reset_choices()
+    assert [name for name, _ in widget._source_layers()] == ["g"]  # a gray output: no source
+
+
+def test_results_follow_a_renamed_source(qtbot, make_napari_viewer, tiny_model_dir, gray,
+                                         run_and_wait):
+    viewer = make_napari_viewer(show=True)
+    # as napari docks it: the widget sees the viewer through napari's public-only proxy
+    _, widget = viewer.window.add_plugin_dock_widget("napari-colorize", "Colorize")
+    widget._model_combo.value = "tiny"
+    source = viewer.add_image(gray, name="a")
+    widget._layer_combo.value = source
+    widget._hints._live.value = False
+    hints = widget._hints.add_hints_layer()
+    mine = viewer.add_image(gray, name="a notes")  # the user's own: keeps its name
+    run_and_wait(widget)
+    source.name = "b"
+    result = viewer.layers["b colorized"]
+    assert result.metadata["napari_colorize"]["source"] == "b"
+    assert hints.name == "b hints"
+    assert mine.name == "a notes"
+    run_and_wait(widget)  # replaces the result made before the rename
+    names = [lay.name for lay in viewer.layers]
+    assert names.count("b colorized") == 1
+    assert not [name for name in names if name.startswith("a colorized")]
 
 
 def test_switching_layers_keeps_the_started_run(qtbot, viewer_widget, gray):

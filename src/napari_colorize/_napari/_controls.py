@@ -48,15 +48,21 @@ class RunControls:
     #: True while the viewer window is closing or closed: handlers leave widgets and viewer be.
     _closing = False
     _watch: Any = None
+    #: The running worker's signals and the panel's slots on them, disconnected when it ends.
+    _links: tuple[tuple[Any, Any], ...] = ()
+    #: Why the run was stopped other than by Cancel ("" for Cancel).
+    _stop_reason = ""
 
     def _start(self, worker: Any, job: Any, status: str) -> Any:
         """Connect ``worker`` to the panel, switch the controls to running and start it."""
         self._watch_window()
-        worker.yielded.connect(self._live(self._on_progress))
-        worker.returned.connect(self._live(self._on_done))
-        worker.aborted.connect(self._live(self._on_aborted))
-        worker.finished.connect(self._finished)
-        self._job, self._worker = job, worker
+        self._links = ((worker.yielded, self._live(self._on_progress)),
+                       (worker.returned, self._live(self._on_done)),
+                       (worker.aborted, self._live(self._on_aborted)),
+                       (worker.finished, self._finished))
+        for signal, slot in self._links:
+            signal.connect(slot)
+        self._job, self._worker, self._stop_reason = job, worker, ""
         self._run_button.enabled, self._cancel_button.enabled = False, True
         self._progress.value = 0
         self._status.value = status
@@ -79,7 +85,15 @@ class RunControls:
     def _on_aborted(self) -> None:
         """Handle the worker stopping at a yield after Cancel (panels may clean up here)."""
 
+    def _unlink(self) -> None:
+        # napari's window keeps every worker it started (its task list holds worker.quit):
+        # slots left connected would keep this panel, and its viewer, alive after a close
+        for signal, slot in self._links:
+            signal.disconnect(slot)
+        self._links = ()
+
     def _finished(self) -> None:
+        self._unlink()
         if not self._closing:
             self._on_finished()
             return
@@ -101,8 +115,18 @@ class RunControls:
             return False
         job.cancelled = True
         self._worker.quit()
-        show_warning(f"{self._describe(job)} stopped: {reason}.")
+        self._stop_reason = reason
+        # said once the event is over: viewer.close() removes the layers, then closes the window
+        QTimer.singleShot(0, lambda: self._say_stopped(job))
         return True
+
+    def _say_stopped(self, job: Any) -> None:
+        reason = "the viewer was closed" if self._closing else self._stop_reason
+        show_warning(f"{self._describe(job)} stopped: {reason}.")
+
+    def _end_text(self) -> str:
+        """Say in the status line why the run that ended early stopped."""
+        return f"Stopped: {self._stop_reason}." if self._stop_reason else "Cancelled."
 
     def _stopped(self) -> None:
         """Forget the finished run and switch the controls back to idle."""

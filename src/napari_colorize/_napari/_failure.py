@@ -5,6 +5,39 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+#: Advice in the library's messages written for Python users, and what the widget says instead.
+#: A message the library words differently passes unchanged.
+PYTHON_ADVICE = (
+    ("replace them first, e.g. np.nan_to_num(image)",
+     "replace them with numbers first"),
+    ("or convert with image.astype(np.uint8) * 255",
+     "or convert the mask to an 8-bit image (0 and 255) first"),
+)
+
+
+def plain_message(message: str) -> str:
+    """Reword the library's advice in Python for someone using the widget.
+
+    Parameters
+    ----------
+    message : str
+        An error message of the library.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(plain_message("image is boolean (a mask?); colorize a grayscale image, or "
+    ...                     "convert with image.astype(np.uint8) * 255"))
+    image is boolean (a mask?); colorize a grayscale image, or convert the mask to an 8-bit
+    image (0 and 255) first
+    """
+    for python, plain in PYTHON_ADVICE:
+        message = message.replace(python, plain)
+    return message
+
 
 @dataclass(frozen=True)
 class Failure:

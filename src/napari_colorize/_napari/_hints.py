@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 
-from ._layers import transform_kwargs, user_rgb_layers
+from ._layers import transform_kwargs, user_rgb_layers, widget_tag
 
 PICKER = "colour picker"
 DEBOUNCE_MS = 150
@@ -57,6 +57,11 @@ def hints_for(viewer: Any, layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
     tuple of numpy.ndarray or None
         (points in the image's data coordinates, RGB colours in [0, 1]); ``None`` without a
         hints layer or hints.
+
+    Raises
+    ------
+    ValueError
+        The hints layer's points have another number of coordinates than the image's axes.
     """
     name = hints_name(layer.name)
     if name not in viewer.layers:
@@ -64,7 +69,63 @@ def hints_for(viewer: Any, layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
     points = viewer.layers[name]
     if len(points.data) == 0:
         return None
-    return np.asarray(points.data, dtype=float), np.asarray(points.face_color)[:, :3]
+    data = np.asarray(points.data, dtype=float)
+    if data.shape[-1] != layer.ndim:  # a Points layer made by hand for another image
+        axes = "(plane, row, column)" if layer.ndim == 3 else "(row, column)" \
+            if layer.ndim == 2 else f"({layer.ndim} axes)"
+        raise ValueError(f"'{name}' has {data.shape[-1]}-D points but '{layer.name}' is "
+                         f"{layer.ndim}-D: hints need {layer.ndim} coordinates each {axes}")
+    return data, np.asarray(points.face_color)[:, :3]
+
+
+def hints_in_cut(points: np.ndarray, offset: tuple[float, ...], cut_shape: tuple[int, ...],
+                 shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """Find the hints inside a run's cut of an image, and say where the others lie.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(N, ndim)`` hints in the image's data coordinates (rounded to pixels here, as the
+        engine rounds them).
+    offset : tuple of float
+        Where the cut starts in the image (whole pixels).
+    cut_shape, shape : tuple of int
+        The cut's and the image's shapes, without a colour axis.
+
+    Returns
+    -------
+    keep : numpy.ndarray
+        ``(N,)`` bool: the hints inside the cut.
+    note : str
+        How many of the others lie on other planes, outside the visible region, or outside
+        the image; ``""`` when the cut holds every hint.
+
+    Examples
+    --------
+    >>> points = np.array([[0, 5, 5], [2, 5, 5], [0, 15, 5], [7, 5, 5]])
+    >>> keep, note = hints_in_cut(points, (0, 0, 0), (1, 10, 20), (3, 20, 20))
+    >>> keep.tolist()
+    [True, False, False, False]
+    >>> for part in note.split("; "):
+    ...     print(part)
+    1 hint on another plane
+    1 hint outside the visible region
+    1 hint outside the image ignored
+    """
+    idx = np.round(np.asarray(points, dtype=float)).astype(int)
+    start = np.round(np.asarray(offset, dtype=float)).astype(int)
+    stop = start + np.asarray(cut_shape, dtype=int)
+    inside = ((idx >= 0) & (idx < np.asarray(shape))).all(axis=1)
+    keep = inside & ((idx >= start) & (idx < stop)).all(axis=1)
+    lead = len(shape) - 2
+    on_planes = ((idx[:, :lead] >= start[:lead]) & (idx[:, :lead] < stop[:lead])).all(axis=1)
+    counts = ((int(np.sum(inside & ~on_planes)), "hint on another plane", "hints on other planes"),
+              (int(np.sum(inside & on_planes & ~keep)), "hint outside the visible region",
+               "hints outside the visible region"),
+              (int(np.sum(~inside)), "hint outside the image ignored",
+               "hints outside the image ignored"))
+    note = "; ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+    return keep, note
 
 
 def reference_colour(reference: Any, world_point: np.ndarray) -> np.ndarray | None:
@@ -113,7 +174,7 @@ class HintsSection(Container):
         self._viewer = viewer
         self._source = source  # the image layer picked in the widget
         self._rerun = rerun  # re-colorize the visible region
-        self.colour = np.array([0.2, 0.3, 0.8])
+        self.colour = np.array([51, 76, 204]) / 255  # in whole 8-bit steps, as the button shows
         self._title = Label(value="Colour hints")
         self._colour_button = PushButton(text=self._colour_text())
         self._reference = ComboBox(label="Colour from", choices=self._references)
@@ -135,7 +196,7 @@ class HintsSection(Container):
         return [(PICKER, None), *user_rgb_layers(self._viewer.layers)]
 
     def _colour_text(self) -> str:
-        return "Hint colour: #" + "".join(f"{round(v * 255):02x}" for v in self.colour)
+        return "Hint colour: " + self._hex()
 
     def _pick_colour(self, _value: Any = None) -> None:
         from qtpy.QtGui import QColor
@@ -154,7 +215,7 @@ class HintsSection(Container):
         rgb : array-like
             RGB in [0, 1].
         """
-        self.colour = np.clip(np.asarray(rgb, dtype=float)[:3], 0, 1)
+        self.colour = np.round(np.clip(np.asarray(rgb, dtype=float)[:3], 0, 1) * 255) / 255
         self._colour_button.text = self._colour_text()
         layer = self._watched
         if layer is not None and layer in self._viewer.layers:
@@ -187,6 +248,7 @@ class HintsSection(Container):
             points = self._viewer.add_points(
                 np.zeros((0, image.ndim)), name=name, ndim=image.ndim, size=12,
                 face_color=self._hex(), border_color="white", border_width=0.15, **kwargs,
+                metadata=widget_tag("hints", image.name),  # its name follows the image's
             )
         points.current_face_color = self._hex()
         layers.selection.active = points
@@ -212,18 +274,28 @@ class HintsSection(Container):
     def _on_data(self, event: Any) -> None:
         points = event.source
         action = str(getattr(event, "action", "")).lower()  # "added", "changed", ...
-        reference = self._reference.value
-        if reference is not None and action == "added":
-            for i in getattr(event, "data_indices", ()) or ():
-                world = points.data_to_world(points.data[i])
-                colour = reference_colour(reference, np.asarray(world))
-                if colour is not None:
-                    face = np.asarray(points.face_color)
-                    face[i, :3] = colour
-                    points.face_color = face
+        if action == "added":
+            self._colour_new(points, getattr(event, "data_indices", ()) or ())
         self.show_count()
         if action in ("added", "removed", "changed"):
             self._schedule()
+
+    def _colour_new(self, points: Any, indices: Any) -> None:
+        """Give new hints the reference's colour under them, else the picker's.
+
+        Set here rather than left to napari: its current colour follows the selection, so it
+        still holds a reference colour after "Colour from" is set back to the picker.
+        """
+        reference = self._reference.value
+        face = np.array(points.face_color)
+        for i in indices:
+            colour = None
+            if reference is not None:
+                colour = reference_colour(reference, np.asarray(points.data_to_world(
+                    points.data[i])))
+            face[i, :3] = self.colour if colour is None else colour
+        if not np.array_equal(face, points.face_color):
+            points.face_color = face
 
     def set_supported(self, supported: bool, model: str = "") -> None:
         """Enable the section for a model that takes colour hints; else disable it and say why.

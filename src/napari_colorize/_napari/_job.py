@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..core.config import ColorizeConfig
-from ._failure import Failure
+from ._failure import Failure, plain_message
+from ._hints import hints_in_cut
 from ._layers import (
     all_nan,
     crop_box,
@@ -35,7 +36,7 @@ class Job:
     source : napari.layers.Image
         The layer colorized.
     name : str
-        Its name when Run was pressed.
+        Its name (when Run was pressed, or since renamed).
     data : array-like
         What the engine colorizes: the layer's data or a cut of it.
     transforms : dict
@@ -64,6 +65,9 @@ class Job:
     config: ColorizeConfig
     #: Colour hints (points in the cut's data coordinates, colours), for models that take them.
     hints: Any = None
+    #: Where the hints left out of the cut lie, for the Hints status ("" if none); ``None``
+    #: when the run did not read hints.
+    hints_note: str | None = None
     #: Colour references: the layers' full-resolution arrays (read in the worker), and names.
     reference: list[Any] | None = None
     reference_names: tuple[str, ...] = ()
@@ -86,6 +90,22 @@ class Job:
     #: A live re-run of the visible region (a hint moved): the layer updating is the feedback,
     #: so it shows no progress and no notification.
     live: bool = False
+
+    def take_hints(self, points: np.ndarray, colours: np.ndarray) -> None:
+        """Keep the hints that lie in the cut, in its coordinates; note where the others lie.
+
+        Parameters
+        ----------
+        points : numpy.ndarray
+            ``(N, ndim)`` hints in the source layer's data coordinates.
+        colours : numpy.ndarray
+            ``(N, 3)`` their RGB colours in [0, 1].
+        """
+        n = len(self.offset)
+        keep, self.hints_note = hints_in_cut(points, self.offset, np.shape(self.data)[:n],
+                                             tuple(level0(self.source.data).shape[:n]))
+        if keep.any():  # the engine would count the others as outside the image
+            self.hints = (points[keep] - np.asarray(self.offset, float), colours[keep])
 
     def result_name(self, kind: str = "colorized") -> str:
         """Name this run's result layer of a kind.
@@ -247,6 +267,7 @@ def run_job(job: Job, model: Any):
     """
     from ..core.domain import DomainWarning
     from ..core.engine import iter_colorize
+    from ..core.hints import HintWarning
     from ..core.tile_plan import resolve_config
 
     try:
@@ -263,11 +284,13 @@ def run_job(job: Job, model: Any):
                                                    resolve_config(job.config, model))
         job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints,
                                 reference=reference, config=job.config)
-        with warnings.catch_warnings():  # the widget shows the result's domain score itself
+        with warnings.catch_warnings():  # the widget shows the domain score and hints itself
             warnings.simplefilter("ignore", DomainWarning)
+            warnings.simplefilter("ignore", HintWarning)
             result = yield from job.gen
     except ValueError as exc:
-        return Failure(name_references(str(exc).split("\n")[0], job.reference_names))
+        message = plain_message(str(exc).split("\n")[0])
+        return Failure(name_references(message, job.reference_names))
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
             return Failure("Out of memory: try a smaller tile size, or the CPU device.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from napari.utils.notifications import show_error
 
 from ..models.devices import resolve_device
-from ..models.registry import DEFAULT_MODEL, list_models, load_model
+from ..models.registry import list_models, load_model
 from ._specs import read_spec
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ class ModelPicker:
     native: Any
     _model_files: dict[str, str]
     _models: dict[tuple[str, str], Any]
+    #: The last model picked (not the "Load model file..." entry): a cancelled dialog goes back.
+    _last_model: str | None = None
 
     def _model_choices(self, _widget: Any = None) -> list[str]:
         return [*list_models(), *self._model_files, LOAD_FILE]
@@ -49,16 +51,16 @@ class ModelPicker:
         return read_spec(self._model_files.get(choice, choice))
 
     def _ask_model_file(self) -> None:
-        """Ask for a model file (the picker's last entry), then go back to a model to use."""
+        """Ask for a model file (the last entry); without one, go back to the last model picked."""
         from qtpy.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getOpenFileName(
             self.native, "Load colorization model", "",
             "Models (*.safetensors *.json *.zip);;bioimage.io packages (*.zip)"
         )
-        self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
-        if path:
-            self.add_model_file(path)
+        if not (path and self.add_model_file(path)):
+            last = self._last_model
+            self._model_combo.value = last if last in self._model_combo.choices else None
 
     def select_model(self, name: str) -> None:
         """Offer the models found now (e.g. one just tuned) and select one.
@@ -70,6 +72,15 @@ class ModelPicker:
         """
         self._model_combo.reset_choices()
         self._model_combo.value = name
+        self._keep_load_last()
+
+    def _keep_load_last(self) -> None:
+        """Put "Load model file..." back at the end: magicgui appends a new choice after it."""
+        combo = self._model_combo
+        if combo.choices[-1] != LOAD_FILE and combo.value != LOAD_FILE:
+            with combo.changed.blocked():  # the picked model stays the same
+                combo.del_choice(LOAD_FILE)
+                combo.reset_choices()
 
     def add_model_file(self, path: str | Path) -> bool:
         """Load a model file, offer it in the model picker and select it; notify on failure.
@@ -96,4 +107,5 @@ class ModelPicker:
         self._models[(label, device)] = model
         self._model_combo.reset_choices()
         self._model_combo.value = label
+        self._keep_load_last()
         return True

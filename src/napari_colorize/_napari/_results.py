@@ -184,3 +184,52 @@ def show_channels(viewer: Any, job: Job, maps: Any, spec: Any) -> None:
             maps[k], title, job.transforms, "channel", job.name, rgb=False, colormap=cmap,
             contrast_limits=(0.0, 1.0), blending="additive", visible=False,
         ))
+
+
+#: Kinds of the widget's layers named "<source> ..." (the Tune previews are named after a model).
+NAMED_AFTER_SOURCE = frozenset({"colorized", "confidence", "channel", "running", "hints"})
+
+
+class RenameFollower:
+    """Make the widget's layers follow their source layer's renames.
+
+    Their tag's ``"source"`` takes the new name, and names starting with the old one
+    (``"<old> colorized"``, ``"<old> hints"``...) start with the new one: a re-run then
+    replaces them instead of adding a second result. Other layers are left as they are.
+
+    Parameters
+    ----------
+    layers : napari.components.LayerList
+        The viewer's layers.
+    """
+
+    def __init__(self, layers: Any) -> None:
+        self._layers = layers
+        # napari's rename event gives the layer only: the old names are kept here
+        self._names = {id(layer): layer.name for layer in layers}
+        layers.events.inserted.connect(self._on_inserted)
+        layers.events.removed.connect(self._on_removed)
+        layers.events.renamed.connect(self._on_renamed)
+
+    def _on_inserted(self, event: Any) -> None:
+        self._names[id(event.value)] = event.value.name
+
+    def _on_removed(self, event: Any) -> None:
+        self._names.pop(id(event.value), None)
+
+    def _on_renamed(self, event: Any) -> None:
+        layers = list(self._layers)  # not layers[i]: a plugin's viewer proxy wraps that anew
+        layer = layers[event.index]
+        old, new = self._names.get(id(layer)), layer.name
+        self._names[id(layer)] = new
+        if old is None or old == new:
+            return
+        for other in layers:
+            if other is layer or not made_by_widget(other):
+                continue
+            tag = other.metadata[TAG]
+            if tag.get("source") != old:
+                continue
+            other.metadata = {**other.metadata, TAG: {**tag, "source": new}}
+            if tag.get("kind") in NAMED_AFTER_SOURCE and other.name.startswith(f"{old} "):
+                other.name = new + other.name[len(old):]

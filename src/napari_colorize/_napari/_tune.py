@@ -324,7 +324,10 @@ class TuneSection(RunControls, Container):
         if job is not None and not job.done and job.gen is not None:
             job.gen.close()  # superqt does not close the generator; nothing was saved
         self._stopped()
-        self._status.value = getattr(self, "_summary", "") if job is not None and job.done else ""
+        done = job is not None and job.done
+        cancelled = job is not None and job.cancelled
+        self._status.value = (getattr(self, "_summary", "") if done else
+                              self._end_text() if cancelled else "")
 
     def _show_preview(self, job: TuneJob, result: Any) -> None:
         """Before (hidden) and after layers over the held-out strip of the reference layer."""

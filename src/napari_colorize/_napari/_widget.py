@@ -6,7 +6,6 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -23,7 +22,7 @@ from ._job import SCOPES, VISIBLE, Job, plan_job, run_job
 from ._layers import FROM_RGB, format_progress, made_here
 from ._model_picker import LOAD_FILE, ModelPicker
 from ._reference import ReferenceSection, describe_references, reference_labels
-from ._results import remove_running, show_channels, show_result, show_running
+from ._results import RenameFollower, remove_running, show_channels, show_result, show_running
 from ._specs import widget_options
 from ._stain import stain_fields, text_or_none
 from ._tune import TuneSection
@@ -69,6 +68,7 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
                                         tooltip=HELP["from_rgb"])
         self._model_combo = ComboBox(label="Model", choices=self._model_choices)
         self._model_combo.value = DEFAULT_MODEL if DEFAULT_MODEL in list_models() else None
+        self._last_model = self._model_combo.value
         self._export_button = ExportButton(self._picked_model, self._show_status)
         model_row = Container(label="Model", layout="horizontal", labels=False,
                               widgets=[self._model_combo, self._export_button])
@@ -121,16 +121,18 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
         for event in (events.inserted, events.reordered):
             event.connect(self.reset_choices)
         events.removed.connect(self._on_layer_removed)
+        self._renames = RenameFollower(viewer.layers)  # results follow their source's name
+        events.renamed.connect(self._on_layer_renamed)
         self._on_layer_choice(self._layer_combo.value)
         self._show_options(self._model_spec(self._model_combo.value))
 
     # -- choices -----------------------------------------------------------------------------
     def _source_layers(self, _widget: Any = None) -> list[tuple[str, Any]]:
-        """Image layers: grayscale ones, and RGB ones the user brought (not our results)."""
+        """Image layers the user brought: none the plugin made (results, confidence, channels)."""
         from napari.layers import Image
 
         return [(lay.name, lay) for lay in self._viewer.layers
-                if isinstance(lay, Image) and not (lay.rgb and made_here(lay))]
+                if isinstance(lay, Image) and not made_here(lay)]
 
     def _on_layer_choice(self, layer: Any) -> None:
         if not self._removing:  # (during a removal: see _on_layer_removed)
@@ -166,6 +168,11 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
 
         QTimer.singleShot(0, self._follow_pick)
 
+    def _on_layer_renamed(self, event: Any) -> None:
+        job = self._job
+        if job is not None and list(self._viewer.layers)[event.index] is job.source:
+            job.name = job.source.name  # its result replaces the renamed earlier one
+
     def _note_unchanged(self, job: Job, what: str) -> None:
         """Tell once per run that a changed pick does not change the run going on."""
         if job.cancelled or job.noted or self._closing:
@@ -193,6 +200,7 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
         if job is not None and value not in (LOAD_FILE, None, self._key[0]):
             self._note_unchanged(job, f"model {value!r} is used at the next Run")
         if value != LOAD_FILE:
+            self._last_model = value
             self._show_options(self._model_spec(value))
             return
         self._ask_model_file()
@@ -243,15 +251,15 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
             job = plan_job(self._viewer, layer, scope or self._scope_combo.value,
                            self._config(supports))
             references = self._reference.sources() if "reference" in supports else None
+            hints = hints_for(self._viewer, layer) if "hints" in supports else None
         except (ValueError, TypeError) as exc:
+            self._status.value = str(exc)  # not the last run's "Colorized ..." any more
             show_error(str(exc))
             return None
         if references is not None:
             job.reference, job.reference_names = references
-        hints = hints_for(self._viewer, layer) if "hints" in supports else None
         if hints is not None:
-            points, colours = hints
-            job.hints = (points - np.asarray(job.offset, float), colours)
+            job.take_hints(*hints)
         self._key = (choice, str(resolve_device(job.config.device)))
         # a live re-run of a layer this model has just checked keeps that check and its note
         checked = live and self._checked == (self._key, id(layer))
@@ -280,8 +288,6 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
         job = self._job
         if job is None:
             return
-        if event.message:
-            self._hints.show_count(event.message)
         if job.live:  # the region updating is the feedback; repaints would slow the run
             return
         self._progress.max, self._progress.value = event.total, event.done
@@ -299,6 +305,7 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
             return
         if isinstance(result, Failure):
             remove_running(self._viewer, job)
+            self._done = result.message
             show_error(result.message)
             return
         model, result = result
@@ -311,6 +318,8 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
         if domain is None and not job.config.domain_check:  # a live re-run kept the last check
             domain = self._domain
         show_result(self._viewer, job, result.rgb, result.confidence, references, domain)
+        if job.hints_note is not None:  # this run's note replaces the last one
+            self._hints.show_count(job.hints_note)
         if job.fitted is not None:
             self._fit = (self._key, _fit_settings(job.config), list(job.reference or ()),
                          job.fitted)
@@ -333,12 +342,17 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
     def _on_finished(self) -> None:
         # A cancel that lands after the generator's last batch gets neither `aborted` nor
         # `returned`: clean up here whenever no result was shown.
-        if self._job is not None and not self._job.shown:
+        job = self._job
+        failed = job is not None and not job.shown
+        if failed:
             self._discard()
-        cancelled = self._job is not None and self._job.cancelled
+        cancelled = job is not None and job.cancelled
         self._stopped()
         self._last_plane = None
-        self._status.value = self._note or self._done
+        if cancelled:
+            self._status.value = self._end_text()
+        else:  # a failure's message, else the domain warning kept, else what the run did
+            self._status.value = self._done if failed else self._note or self._done
         self._done = ""
         if cancelled:
             self._rerun_pending = False  # Cancel also drops a queued live-hint re-run

@@ -160,7 +160,7 @@ class ColorizeConfig:
         # sizes against the model (minimum tile, divisor) are checked when a run is planned
         block = self.block_size
         typed = not isinstance(block, bool) and isinstance(block, (int, np.integer))
-        if block != "auto" and not (typed and 16 <= block <= MAX_BLOCK_SIZE):
+        if block != "auto" and not (typed and 16 <= int(block) <= MAX_BLOCK_SIZE):
             wrong = ValueError if typed else SettingTypeError
             raise wrong(f"block_size must be an integer from 16 to {MAX_BLOCK_SIZE} pixels "
                         f"or 'auto'; got {short_repr(block)}")

@@ -96,7 +96,7 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     restain = model_restain(spec, config.stain, config.colors)
     window = compute_window(image, config.contrast_limits)
     if isinstance(image, np.ma.MaskedArray):  # masked pixels (no data) map to the window's low end
-        image = image.filled(np.array(window.low).astype(image.dtype))
+        image = image.filled(image.dtype.type(window.low))
     plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
     weights = getattr(net, "card", {}).get("sha256")

@@ -378,7 +378,8 @@ def bioformats2raw_root(node: Any) -> bool:
     True
     """
     attrs = dict(getattr(node, "attrs", {}))
-    ome = attrs.get("ome") if isinstance(attrs.get("ome"), dict) else {}
+    found = attrs.get("ome")
+    ome: dict[str, Any] = found if isinstance(found, dict) else {}
     layout = "bioformats2raw.layout" in attrs or "bioformats2raw.layout" in ome
     has_first = hasattr(node, "__contains__") and "0" in node
     return layout and has_first and "multiscales" not in attrs and "multiscales" not in ome
