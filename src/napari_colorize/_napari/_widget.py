@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QSizePolicy
 
 from ..core.config import HELP, PRECISIONS, ColorizeConfig
 from ..core.stain_render import make_restain
@@ -94,6 +95,8 @@ class ColorizeWidget(ModelPicker, RunControls, Container):
         self._progress = ProgressBar(label="Progress", value=0, min=0, max=1, visible=False)
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # a long warning wraps instead of widening the dock
+        # a wrapped label asks for the height its lines need at the dock's width (not one line)
+        self._status.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.MinimumExpanding)
         self.extend([
             self._layer_combo, self._from_rgb_check, model_row, self._scope_combo,
             self._tile_combo, self._overlap_spin, self._device_combo, self._precision_combo,
