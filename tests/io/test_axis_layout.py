@@ -160,6 +160,23 @@ def test_ome_tiff_pixel_size_carries_through_the_cli(tmp_path):
     assert shift["translation"] == [0.0, 3.0, 7.0]
 
 
+def test_imagej_and_svs_calibration_carry_through(tmp_path):
+    stack = tmp_path / "hyper.tif"
+    tifffile.imwrite(stack, gray((3, 64, 64)), imagej=True, resolution=(2.0, 4.0),
+                     metadata={"axes": "ZYX", "spacing": 2.5, "unit": "um"})
+    assert main(["colorize", str(stack), str(tmp_path / "o.ome.zarr"), "--quiet"]) == 0
+    ms = zarr.open_group(tmp_path / "o.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 2.5, 0.25, 0.5]
+    assert [a.get("unit") for a in ms["axes"][1:]] == ["micrometer"] * 3
+    svs = tmp_path / "slide.svs"
+    tifffile.imwrite(svs, gray((64, 64)), description="Aperio Image Library v12.0.15\n"
+                     "64x64 [0,0 64x64] (256x256) JPEG/RGB Q=70|AppMag = 20|MPP = 0.4990")
+    assert read_axes(svs, 2).scale == (0.499, 0.499)
+    no_unit = tmp_path / "plain.tif"  # pixels per inch from a scanner say nothing of size
+    tifffile.imwrite(no_unit, gray((64, 64)), resolution=(300, 300))
+    assert read_axes(no_unit, 2).scale == (1.0, 1.0)
+
+
 def test_a_malformed_input_placement_is_not_copied(tmp_path):
     src = scaled_input(tmp_path / "in.ome.zarr", gray((64, 64)), "yx", [0.0, -1.0], [0.0, 0.0])
     colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")  # not refused: pixels are fine

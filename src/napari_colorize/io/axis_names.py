@@ -210,6 +210,7 @@ def _tiff_axes(path: Path) -> InputAxes | None:
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:
         axes = tif.series[0].axes
         ome = tif.ome_metadata if tif.is_ome else None
+        other = None if ome else _imagej_or_svs_sizes(tif)
     axes = axes.removesuffix("S")  # interleaved samples: colour read as its lightness
     if axes[-2:] != "YX":
         return None
@@ -223,7 +224,33 @@ def _tiff_axes(path: Path) -> InputAxes | None:
             scale[i], units[i] = size, unit
         if ome and letter in "YX":  # the first plane's stage position (same unit assumed)
             shift[i] = _position(ome, letter)
+        if other and other[0].get(letter):  # ImageJ's or an SVS's calibration
+            scale[i], units[i] = other[0][letter], other[1]
     return InputAxes(names, tuple(scale), tuple(shift), tuple(units))
+
+
+def _imagej_or_svs_sizes(tif: Any) -> tuple[dict[str, float], str | None] | None:
+    """Pixel sizes an ImageJ TIFF (resolution tags, ``spacing``) or an SVS (``MPP``) declares."""
+    if tif.is_svs:
+        found = re.search(r"\bMPP\s*=\s*([0-9.eE+-]+)", tif.pages[0].description or "")
+        if found and float(found.group(1)) > 0:
+            size = float(found.group(1))
+            return {"Y": size, "X": size}, "micrometer"
+        return None
+    meta = tif.imagej_metadata if tif.is_imagej else None
+    unit = _UNITS.get(str((meta or {}).get("unit", "")).replace("\\u00B5", "µ").replace(
+        "micron", "µm"))
+    if not meta or unit is None:  # pixels per unit without a unit say nothing of size
+        return None
+    sizes = {}
+    tags = tif.pages[0].tags
+    for letter, tag in (("Y", "YResolution"), ("X", "XResolution")):
+        value = tags.get(tag)
+        if value is not None and value.value[0] > 0:  # a rational: pixels per unit
+            sizes[letter] = value.value[1] / value.value[0]
+    if float(meta.get("spacing", 0) or 0) > 0:
+        sizes["Z"] = float(meta["spacing"])
+    return sizes, unit
 
 
 def _position(ome: str, letter: str) -> float:
