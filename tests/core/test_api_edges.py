@@ -139,8 +139,45 @@ def test_resume_refuses_another_model_of_the_same_name(tmp_path, gray_image):
     gen = iter_colorize(stack, paths[0], out=out, resume=True, **FAST)
     next(gen)
     gen.close()  # interrupted, kept for a resume
-    with pytest.raises(ValueError, match=r"written with other model_sha256 \(\"[0-9a-f]{8}"):
+    with pytest.raises(ValueError, match=r"written with other weights_sha256 \(\"[0-9a-f]{8}"):
         colorize(stack, paths[1], out=out, resume=True, **FAST)
     with pytest.raises(ValueError, match=r"other settings.overlap \(16, now 8\)"):
         colorize(stack, paths[0], out=out, resume=True, tile_size=64, overlap=8)
     colorize(stack, paths[0], out=out, resume=True, **FAST)  # the same model finishes it
+
+
+def test_resume_takes_the_same_weights_however_they_are_held(tmp_path, gray_image, tiny_model):
+    from napari_colorize.models.registry import load_model, save_model
+
+    card = {"name": "tiny", "version": tiny_model.spec.version}
+    path = save_model(tiny_model.net, card, tmp_path / "m")
+    out = tmp_path / "o.ome.zarr"
+    stack = np.stack([gray_image] * 3)
+    gen = iter_colorize(stack, tiny_model, out=out, resume=True, **FAST)  # in memory, no card
+    next(gen)
+    gen.close()
+    colorize(stack, load_model(path), out=out, resume=True, **FAST)  # the same weights, saved
+
+
+def test_masked_arrays_with_limits_beyond_their_dtype(tiny_model):
+    data = (np.arange(64 * 64) % 100).reshape(64, 64)
+    mask = np.eye(64, dtype=bool)
+    for dtype, limits in ((np.uint16, (-100, 4000)), (np.uint8, (300, 400)),
+                          (np.int8, (-1000, 127)), (np.float16, (1e6, 2e6))):
+        masked = np.ma.masked_array(data.astype(dtype), mask=mask)
+        result = colorize(masked, tiny_model, contrast_limits=limits, **FAST)
+        assert (result.rgb[mask] == 0).all(), dtype  # masked: the window's low end, black
+
+
+def test_dask_masked_arrays_are_refused(tiny_model):
+    da = pytest.importorskip("dask.array")
+    masked = da.ma.masked_array(da.zeros((64, 64), chunks=32), mask=da.zeros((64, 64), bool,
+                                                                             chunks=32))
+    with pytest.raises(ValueError, match="dask masked array"):
+        colorize(masked, tiny_model)
+
+
+@pytest.mark.parametrize("palette", [5, {"red", "blue"}, {"a": "red"}])
+def test_palettes_must_be_words_or_a_list(palette):
+    with pytest.raises(TypeError, match="palette must be colour words or a list"):
+        ColorizeConfig(palette=palette)

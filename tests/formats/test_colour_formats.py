@@ -96,3 +96,24 @@ def test_gray_palette_png_colorizes_as_its_gray(tmp_path, model_file):
     model = ("--model", model_file)
     want = run(tmp_path / "g.png", tmp_path / "want.png", *model)
     np.testing.assert_array_equal(run(tmp_path / "p.png", tmp_path / "got.png", *model), want)
+
+
+@pytest.mark.parametrize(("extra", "expected"), [("unassalpha", (227, 147, 187)),
+                                                 ("assocalpha", (227, 147, 187)),
+                                                 ("unspecified", (200, 40, 120))])
+def test_tiff_alpha_kinds(tmp_path, extra, expected):
+    # straight alpha is multiplied in; associated alpha already was; an unspecified sample is
+    # no alpha at all
+    from napari_colorize.io.colour_files import read_rgb
+    from napari_colorize.io.readers import open_image
+
+    colour, opacity = np.array([200, 40, 120.0]), 128 / 255
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., :3] = np.round(colour * opacity) if extra == "assocalpha" else colour
+    rgba[..., 3] = 128
+    path = tmp_path / f"{extra}.tif"
+    tifffile.imwrite(path, rgba, photometric="rgb", extrasamples=[extra])
+    assert tuple(read_rgb(path)[0, 0]) == expected
+    gray = open_image(path, from_rgb=True)[...]
+    plain = open_image(np.full((8, 8, 3), expected, np.uint8), from_rgb=True)[...]
+    assert np.abs(gray.astype(int) - plain).max() <= 1

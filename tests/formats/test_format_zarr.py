@@ -71,6 +71,20 @@ def test_bioformats2raw_root_reads_its_first_image(tmp_path, model, model_file, 
     assert scale[0]["scale"][-3:] == [2.0, 0.3, 0.3]  # the image's own calibration
 
 
+def test_bioformats2raw_root_of_a_colour_image(tmp_path, model):
+    from napari_colorize.io.colour_files import read_rgb
+
+    rgb = np.stack([gray((96, 80)), gray((96, 80), seed=1), gray((96, 80), seed=2)])  # c, y, x
+    path = tmp_path / "colour.ome.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    write_multiscale([rgb], root.create_group("0"), fmt=FormatV04(), axes="cyx")
+    np.testing.assert_array_equal(read_rgb(path), np.moveaxis(rgb, 0, -1))
+    np.testing.assert_array_equal(colorize(path, model, from_rgb=True, **SETTINGS).rgb,
+                                  colorize(np.moveaxis(rgb, 0, -1), model, from_rgb=True,
+                                           **SETTINGS).rgb)
+
+
 def test_ome_zarr_stack_written_by_write_image(tmp_path, model, model_file):
     img = gray((2, 130, 140))
     path = tmp_path / "in.ome.zarr"

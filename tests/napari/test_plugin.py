@@ -68,9 +68,14 @@ def test_writer_keeps_a_gray_source_and_replaces_a_colour_result(tmp_path):
 
     gray = tmp_path / "input.tif"
     tifffile.imwrite(gray, _rgb()[..., 0])
-    with pytest.raises(ValueError, match="holds a grayscale image"):
+    with pytest.raises(ValueError, match="holds an image that is not a colour result"):
         write_rgb_layer(str(gray), _rgb(), {"rgb": True, "name": "input colorized"})
     assert tifffile.imread(gray).ndim == 2  # untouched
+    channels = tmp_path / "fluo.ome.tif"  # three fluorescence channels are data, not colour
+    tifffile.imwrite(channels, np.zeros((3, 32, 32), np.uint16), metadata={"axes": "CYX"})
+    with pytest.raises(ValueError, match="not a colour result"):
+        write_rgb_layer(str(channels), _rgb(), {"rgb": True})
+    assert tifffile.imread(channels).shape == (3, 32, 32)
     for name in ("old.tif", "old.ome.zarr"):  # an earlier colour result is replaced
         path = str(tmp_path / name)
         write_rgb_layer(path, _rgb(), {"rgb": True})

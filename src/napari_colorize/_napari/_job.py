@@ -284,9 +284,17 @@ def run_job(job: Job, model: Any):
                                                    resolve_config(job.config, model))
         job.gen = iter_colorize(job.data, model, out=job.out, hints=job.hints,
                                 reference=reference, config=job.config)
-        with warnings.catch_warnings():  # the widget shows the domain score and hints itself
+        # the widget shows the domain score and hints itself; they are warned while the run is
+        # planned (the first step), and warning filters are process-wide: only that step
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DomainWarning)
             warnings.simplefilter("ignore", HintWarning)
+            try:
+                first = next(job.gen)
+            except StopIteration as done:  # nothing left to compute (a finished output)
+                first, result = None, done.value
+        if first is not None:
+            yield first
             result = yield from job.gen
     except ValueError as exc:
         message = plain_message(str(exc).split("\n")[0])

@@ -71,30 +71,25 @@ def write_rgb_layer(path: str, data: Any, meta: dict) -> list[str]:
 
 
 def _keep_gray_source(path: str) -> None:
-    """Refuse to replace a grayscale image: saving a result over its own source loses the data."""
+    """Refuse to replace anything but a colour image: saving a result over its source loses data.
+
+    A file replaced must hold channel-last RGB(A) (a TIFF or PNG result) or be a store this
+    package wrote; a 3-channel fluorescence image (CYX) is data, not colour.
+    """
     from pathlib import Path
 
+    from ..io.colorize_attrs import read_colorize_block
     from ..io.readers import read_image
 
-    if not Path(path).exists():
+    if not Path(path).exists() or read_colorize_block(path):
         return
     try:
         shape = tuple(read_image(path, raw=True).shape)
     except Exception:  # not an image: write_rgb decides what may be replaced
         return
-    if not (len(shape) >= 3 and shape[-1] in (3, 4)) and not _channel_first_rgb(path):
-        raise ValueError(f"{path} holds a grayscale image {shape} (the source?); save the "
-                         "colour result under another name")
-
-
-def _channel_first_rgb(path: str) -> bool:
-    """Tell whether ``path`` stores colour channel-first (this package's own OME-Zarr results)."""
-    from ..io.colour_layout import colour_layout
-
-    try:
-        return colour_layout(path).axis is not None
-    except Exception:
-        return False
+    if not (len(shape) >= 3 and shape[-1] in (3, 4)):
+        raise ValueError(f"{path} holds an image that is not a colour result {shape} (the "
+                         "source?); save the colour result under another name")
 
 
 def _unstorable_transforms(meta: dict) -> list[str]:

@@ -171,6 +171,9 @@ class ColorizeConfig:
             find_stain(self.stain)
         if isinstance(self.palette, (list, tuple, np.ndarray)):  # hashable, as a frozen config
             object.__setattr__(self, "palette", _frozen(self.palette))
+        elif self.palette is not None and not isinstance(self.palette, str):  # sets: no order
+            raise TypeError(f"palette must be colour words or a list of colours; got "
+                            f"{type(self.palette).__name__}")
         for name in ("confidence", "channels", "from_rgb", "domain_check"):
             check_flag(name, getattr(self, name))
         if not isinstance(self.blending, str) or self.blending not in BLENDING_MODES:

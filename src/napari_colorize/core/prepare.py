@@ -25,7 +25,7 @@ from .merge import ArrayMerger, Merger, OutArrayMerger
 from .outputs import check_targets
 from .plan import make_plan, model_palette
 from .reference import ReferenceMap, check_reference_paths, fit_reference
-from .run import Run, add_hints, run_metadata
+from .run import Run, add_hints, run_metadata, weights_digest
 from .stain_render import model_restain
 from .tile_plan import resolve_config
 from .validation import check_input
@@ -96,12 +96,12 @@ def plan_run(image: Any, model: Any, config: ColorizeConfig, *, out: Any = None,
     restain = model_restain(spec, config.stain, config.colors)
     window = compute_window(image, config.contrast_limits)
     if isinstance(image, np.ma.MaskedArray):  # masked pixels (no data) map to the window's low end
-        image = image.filled(image.dtype.type(window.low))
+        image = _fill_masked(image, window.low)
     plan = replace(make_plan(image.shape, spec, window, config, colours), restain=restain)
     meta = run_metadata(spec, config, window, image, out, colours)
-    weights = getattr(net, "card", {}).get("sha256")
+    weights = weights_digest(net)
     if weights:  # two models may share a name and version (every "<base>-tuned" is version 1)
-        meta["model_sha256"] = weights
+        meta["weights_sha256"] = weights
     # bf16 and fp32 differ in the last code: a resume must not mix them
     meta["settings"]["precision"] = getattr(net, "arithmetic", "fp32")
     if restain is not None:
@@ -181,3 +181,11 @@ def open_output(out: Any, run: Run, *, overwrite: bool = False, resume: bool = F
     if resume:
         raise ValueError("resume=True needs out= an OME-Zarr path (it records finished blocks)")
     return OutArrayMerger(out, plan.shape, config.confidence, n_maps)
+
+
+def _fill_masked(image: np.ma.MaskedArray, low: float) -> np.ndarray:
+    """Fill masked pixels with ``low``; in float64 when the image's dtype cannot hold it."""
+    info = np.iinfo(image.dtype) if image.dtype.kind in "iu" else np.finfo(image.dtype)
+    if not float(info.min) <= low <= float(info.max):  # e.g. contrast limits below uint16's 0
+        return np.ma.filled(image.astype(np.float64), low)
+    return image.filled(image.dtype.type(low))

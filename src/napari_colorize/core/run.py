@@ -140,6 +140,30 @@ def run_metadata(spec: ModelSpec, config: ColorizeConfig, window: IntensityWindo
     return meta
 
 
+def weights_digest(model: Any) -> str | None:
+    """Hash a model's network weights: the same weights from a file, a package or memory agree.
+
+    Examples
+    --------
+    >>> from napari_colorize.models.network import ChromaNet
+    >>> net = ColorModel(ChromaNet((8, 8, 8, 8)), ModelSpec("tiny"))
+    >>> len(weights_digest(net))
+    64
+    """
+    import hashlib
+
+    import torch
+
+    module = getattr(model, "net", None)
+    if not isinstance(module, torch.nn.Module):
+        return None
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
 def add_hints(image: Any, net: ColorModel, plan: RunPlan, hints: Any) -> tuple[RunPlan, int, Any]:
     """Add each plane's colour hints to the plan, from the model's prediction at each hint.
 

@@ -195,6 +195,8 @@ class LightnessArray(LazyArray):
         ``reopen(path)`` opens the file's lightness again: pickles as the file name.
     bits : int, optional
         Significant bits per integer sample, when the file declares them.
+    alpha : {"straight", "premultiplied", "none"}
+        What a fourth sample is (see :class:`~.colour_layout.ColourLayout`).
 
     Raises
     ------
@@ -210,7 +212,7 @@ class LightnessArray(LazyArray):
     wraps_source = True
 
     def __init__(self, rgb: Any, label: str = "image", path: str | None = None,
-                 reopen: Any = None, bits: int | None = None) -> None:
+                 reopen: Any = None, bits: int | None = None, alpha: str = "straight") -> None:
         from .bit_depth import unit_scale
 
         shape = tuple(int(s) for s in rgb.shape)
@@ -228,6 +230,7 @@ class LightnessArray(LazyArray):
         self.label = label
         self.scale = scale
         self.bits = bits
+        self.alpha = alpha
         self.shape = shape[:-1]
         self.dtype = np.dtype(np.uint8)
         chunks = getattr(rgb, "chunks", None)
@@ -251,9 +254,11 @@ class LightnessArray(LazyArray):
         if rgb.dtype.kind == "f":
             check_finite(rgb, self.label)
         v = np.clip(np.asarray(rgb, np.float32) / self.scale, 0, 1)
-        if v.shape[-1] == 4:  # over white: a transparent region (outside a slide's tissue) is glass
-            alpha = v[..., 3:]
-            v = v[..., :3] * alpha + (1 - alpha)
+        if v.shape[-1] == 4 and self.alpha != "none":  # over white: a transparent region is glass
+            opacity = v[..., 3:]
+            covered = v[..., :3] if self.alpha == "premultiplied" else v[..., :3] * opacity
+            v = covered + (1 - opacity)
+        v = v[..., :3]
         v = torch.from_numpy(np.ascontiguousarray(v))
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()
         gray: np.ndarray = np.searchsorted(_lightness_levels(), lightness).astype(np.uint8)
@@ -267,7 +272,7 @@ class LightnessArray(LazyArray):
         """Pickle as the file name when there is one, else as the colours."""
         if self.path is not None and self.reopen is not None:
             return self.reopen, (self.path,)  # dask workers re-open the file
-        return LightnessArray, (self.source, self.label, None, None, self.bits)
+        return LightnessArray, (self.source, self.label, None, None, self.bits, self.alpha)
 
 
 def _sample_max(rgb: Any, pixels: int = 1_000_000) -> float:

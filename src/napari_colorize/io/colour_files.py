@@ -19,7 +19,8 @@ from .readers import read_image
 __all__ = ["as_rgb_uint8", "read_rgb"]
 
 
-def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> np.ndarray:
+def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None,
+                 alpha: str = "straight") -> np.ndarray:
     """Convert RGB(A) data to uint8 RGB ``(..., 3)``, over white where it is transparent.
 
     Floats are taken as [0, 1] when their maximum is at most
@@ -36,6 +37,8 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> 
         How the error names the data.
     bits : int, optional
         Significant bits per integer sample, when the file declares them.
+    alpha : {"straight", "premultiplied", "none"}
+        What a fourth sample is (see :class:`~.colour_layout.ColourLayout`).
 
     Returns
     -------
@@ -63,12 +66,13 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None) -> 
     if arr.ndim < 3 or arr.shape[-1] not in (3, 4):
         raise ValueError(f"{label} is not an RGB image (shape {arr.shape})")
     rgb = _as_255(arr[..., :3], label, bits)
-    if arr.shape[-1] == 4:
+    if arr.shape[-1] == 4 and alpha != "none":
         # transparent pixels (a region exported from a slide) show the page: white, glass,
         # so a fit or a score leaves them out instead of reading their RGB as dark tissue
-        alpha = _as_255(arr[..., 3:], label, bits).astype(np.float32) / 255
-        if alpha.size and alpha.min() < 1:
-            rgb = rgb * alpha + 255 * (1 - alpha)
+        opacity = _as_255(arr[..., 3:], label, bits).astype(np.float32) / 255
+        if opacity.size and opacity.min() < 1:
+            covered = rgb if alpha == "premultiplied" else rgb * opacity
+            rgb = covered + 255 * (1 - opacity)
     if rgb.dtype == np.uint8:
         return rgb
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
@@ -129,7 +133,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
                          "one 2-D colour image is needed: save one plane")
     if arr.ndim != 3:
         raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
-    return as_rgb_uint8(arr, str(path), bits=bits)
+    return as_rgb_uint8(arr, str(path), bits=bits, alpha=layout.alpha)
 
 
 def _palette_rgb(

@@ -34,11 +34,16 @@ class ColourLayout:
         The samples are C, M, Y, K inks (converted to RGB as Pillow does).
     bits : int, optional
         Significant bits per integer sample, when the file declares fewer than its dtype holds.
+    alpha : {"straight", "premultiplied", "none"}
+        What a fourth sample is: alpha over plain colours, alpha the colours are already
+        multiplied by (TIFF associated alpha), or no alpha at all (TIFF unspecified extra
+        sample).
     """
 
     axis: int | None = None
     cmyk: bool = False
     bits: int | None = None
+    alpha: str = "straight"
 
 
 def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
@@ -86,7 +91,7 @@ def colour_layout(path: str | Path) -> ColourLayout:
     ...     tifffile.imwrite(Path(tmp) / "p.tif", np.zeros((3, 8, 8), np.uint16),
     ...                      photometric="rgb", planarconfig="separate")
     ...     colour_layout(Path(tmp) / "p.tif")
-    ColourLayout(axis=0, cmyk=False, bits=None)
+    ColourLayout(axis=0, cmyk=False, bits=None, alpha='straight')
     """
     from .kinds import TIFF_SUFFIXES, is_zarr_path
 
@@ -114,6 +119,8 @@ def _tiff_layout(path: Path) -> ColourLayout:
         depth = int(page.bitspersample)
         max_sample = page.tags.valueof(281)  # MaxSampleValue
         itemsize = np.dtype(page.dtype).itemsize if page.dtype is not None else 0
+        extra = tuple(int(e) for e in (page.extrasamples or ()))
+    alpha = {0: "none", 1: "premultiplied"}.get(extra[0], "straight") if extra else "straight"
     rgb = photometric == tifffile.PHOTOMETRIC.RGB
     cmyk = photometric == tifffile.PHOTOMETRIC.SEPARATED and int(page.samplesperpixel) == 4
     axis = None
@@ -131,15 +138,17 @@ def _tiff_layout(path: Path) -> ColourLayout:
         top = int(np.max(max_sample))
         if 0 < top < 2 ** (itemsize * 8) - 1:
             bits = int(top).bit_length()
-    return ColourLayout(axis=axis, cmyk=cmyk, bits=bits)
+    return ColourLayout(axis=axis, cmyk=cmyk, bits=bits, alpha=alpha)
 
 
 def _zarr_layout(path: Path) -> ColourLayout:
     import zarr
 
-    from .ngff_meta import parse_multiscale
+    from .ngff_meta import bioformats2raw_root, parse_multiscale
 
     group: Any = zarr.open(path, mode="r")
+    if bioformats2raw_root(group):  # its first image, as the pixels are read
+        return _zarr_layout(path / "0")
     ms = parse_multiscale(dict(group.attrs), path)
     if not ms or ms.channel_axis is None:
         return ColourLayout()

@@ -308,7 +308,7 @@ def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
             f"cannot resume {path}: it was written from a different input; colorize the same "
             "image, or overwrite it"
         )
-    for key in ("input", "model_sha256"):  # written before these were recorded
+    for key in ("input", "weights_sha256"):  # written before these were recorded
         if key not in stored:
             wanted.pop(key, None)
     settings = stored.get("settings")
@@ -336,4 +336,5 @@ def _at(block: dict, dotted: str) -> str:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     text = "none" if value is None else json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= 40 else text[:36] + "...\"" if text.endswith('"') else \
+        text[:37] + "..."

@@ -128,7 +128,10 @@ def check_output(path: str | Path, overwrite: bool = False, label: str = "output
         raise ValueError(f"output folder {parent} does not exist")
     if not parent.is_dir():
         raise ValueError(f"output folder {parent} is not a folder")
-    check_writable(parent)  # tried, not os.access: root passes that on /proc or read-only mounts
+    try:  # tried, not os.access: root passes that on /proc or read-only mounts
+        check_writable(parent)
+    except ValueError as exc:
+        raise ValueError(str(exc) if label == "output" else f"{label}: {exc}") from None
     return path
 
 

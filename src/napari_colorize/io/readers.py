@@ -209,7 +209,7 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     if isinstance(image, LightnessArray):
         return image
     label = "image"
-    bits = None
+    bits, alpha = None, "straight"
     if isinstance(image, (str, Path)):
         label = str(image)
         arr = read_image(image)
@@ -243,7 +243,7 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
             arr = FileArray(arr, label, open_image)
         if from_rgb and (layout.axis is not None or layout.cmyk):
             arr = ColourArray(arr, layout)  # planar, channel-first or CMYK: as RGB(A)
-        bits = layout.bits
+        bits, alpha = layout.bits, layout.alpha
         image = arr
     elif not hasattr(image, "shape") or not hasattr(image, "dtype"):
         if image is None or isinstance(image, (bytes, bytearray, dict, set)):
@@ -252,12 +252,16 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
             image = np.asarray(image)
         except ValueError as exc:  # a ragged list: numpy's message does not name the image
             raise ValueError(f"image is not a regular array: {exc}") from None
+    if isinstance(getattr(image, "_meta", None), np.ma.MaskedArray):  # blocks hide their masks
+        raise ValueError("image is a dask masked array, whose masks the sampled intensity window "
+                         "cannot see; pass image.compute() (a numpy masked array) or "
+                         "dask.array.ma.filled(image, value)")
     shape = tuple(image.shape)
     if not from_rgb and len(shape) >= 3 and shape[-1] == 1 and shape[-2] > 1:
         image = OneSampleArray(image)  # (..., H, W, 1): one gray sample per pixel
     if from_rgb:
         return LightnessArray(image, label, path=None if label == "image" else label,
-                              reopen=open_lightness, bits=bits)
+                              reopen=open_lightness, bits=bits, alpha=alpha)
     return image
 
 

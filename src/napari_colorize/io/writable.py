@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -67,6 +68,12 @@ def default_mode(path: str | Path) -> None:
     >>> oct(os.stat(name).st_mode & 0o777) == oct(0o666 & ~umask)
     True
     """
+    os.chmod(path, 0o666 & ~_umask())
+
+
+@functools.cache
+def _umask() -> int:
+    # read once: os.umask can only be read by setting it, a race with other threads
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    return umask

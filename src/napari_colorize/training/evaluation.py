@@ -195,7 +195,8 @@ def random_hints(rgb: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np
 
 
 #: colorize settings that evaluate chooses itself.
-_SET_BY_EVALUATE = {"out", "confidence", "channels", "resume", "overwrite", "scheduler"}
+_SET_BY_EVALUATE = {"out", "confidence", "channels", "resume", "overwrite", "scheduler",
+                    "from_rgb"}
 
 
 def evaluate_image(
