@@ -32,9 +32,9 @@ TILES_PER_TASK = 16
 CACHE_SIZE = 4
 
 
-
 class SchedulerLost(ConnectionError):
     """The dask cluster went away during a run; an OME-Zarr output stays resumable."""
+
 
 def connect(scheduler: Any) -> Any:
     """Connect to a dask scheduler, or take a Client as it is; fails within 10 s.

@@ -18,8 +18,8 @@ class ColorizeResult:
     """The outputs of :func:`~napari_colorize.colorize` and the settings the run used.
 
     ``np.asarray(result)`` is the RGB image, so ``rgb = np.asarray(colorize(gray))`` reads like
-    the plain call it is; ``result.shape``, ``result.dtype`` and ``result[...]`` are the RGB
-    image's too.
+    the plain call it is; ``result.shape``, ``result.dtype`` and ``result[...]`` are ``rgb``'s
+    too: channels last in memory, channel-first (NGFF) with ``out=`` a path.
 
     Attributes
     ----------
@@ -109,7 +109,7 @@ class ColorizeResult:
         return int(self.rgb.shape[0])
 
     def __getitem__(self, key: Any) -> Any:
-        """Index the RGB image (``result[0, 0]`` is a pixel; a zarr output reads that part)."""
+        """Index ``rgb`` (in memory ``result[0, 0]`` is a pixel; a zarr output reads that part)."""
         return self.rgb[key]
 
     def __repr__(self) -> str:
