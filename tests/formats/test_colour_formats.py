@@ -117,3 +117,15 @@ def test_tiff_alpha_kinds(tmp_path, extra, expected):
     gray = open_image(path, from_rgb=True)[...]
     plain = open_image(np.full((8, 8, 3), expected, np.uint8), from_rgb=True)[...]
     assert np.abs(gray.astype(int) - plain).max() <= 1
+
+
+def test_four_bit_rgb_tiff_is_scaled_by_its_depth(tmp_path):
+    from napari_colorize.io.colour_files import read_rgb
+    from napari_colorize.io.readers import open_image
+
+    stored = (np.arange(16 * 16 * 3).reshape(16, 16, 3) % 16).astype(np.uint8)
+    path = tmp_path / "rgb4.tif"
+    tifffile.imwrite(path, stored, photometric="rgb", bitspersample=4)
+    np.testing.assert_array_equal(read_rgb(path), stored * 17)  # 15 is full intensity
+    np.testing.assert_array_equal(open_image(path, from_rgb=True)[...],
+                                  open_image(stored * 17, from_rgb=True)[...])

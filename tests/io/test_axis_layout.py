@@ -177,6 +177,26 @@ def test_imagej_and_svs_calibration_carry_through(tmp_path):
     assert read_axes(no_unit, 2).scale == (1.0, 1.0)
 
 
+def test_a_colour_ome_zarr_input_keeps_its_placement(tmp_path):
+    rgb = np.stack([gray((64, 48)), gray((64, 48), seed=1), gray((64, 48), seed=2)])
+    src = tmp_path / "placed.ome.zarr"
+    root = zarr.open_group(src, mode="w", zarr_format=3)
+    root.create_array("0", shape=rgb.shape, dtype="u1")[:] = rgb
+    space = {"type": "space", "unit": "micrometer"}
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "c", "type": "channel"}, {"name": "y", **space},
+                 {"name": "x", **space}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 0.5, 0.25]},
+            {"type": "translation", "translation": [0.0, 10.0, 20.0]}]}]}]}
+    out = tmp_path / "o.ome.zarr"
+    colorize(src, from_rgb=True, out=out, domain_check=False)  # its colours read as lightness
+    ms = zarr.open_group(out, mode="r").attrs["ome"]["multiscales"][0]
+    scale, shift = ms["datasets"][0]["coordinateTransformations"]
+    assert (scale["scale"], shift["translation"]) == ([1.0, 0.5, 0.25], [0.0, 10.0, 20.0])
+    assert [a.get("unit") for a in ms["axes"][1:]] == ["micrometer", "micrometer"]
+
+
 def test_a_malformed_input_placement_is_not_copied(tmp_path):
     src = scaled_input(tmp_path / "in.ome.zarr", gray((64, 64)), "yx", [0.0, -1.0], [0.0, 0.0])
     colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")  # not refused: pixels are fine

@@ -47,6 +47,14 @@ class InputAxes:
     translation: tuple[float, ...]
     units: tuple[str | None, ...]
 
+    def without(self, axis: int) -> InputAxes:
+        """Copy without one axis (a colour axis read into one lightness)."""
+        def drop(values: tuple) -> tuple:
+            return values[:axis] + values[axis + 1:]
+
+        return InputAxes(drop(self.names), drop(self.scale), drop(self.translation),
+                         drop(self.units))
+
 
 def read_axes(source: Any, ndim: int) -> InputAxes | None:
     """Describe an input's axes from its OME-Zarr or TIFF metadata.
@@ -88,6 +96,8 @@ def read_axes(source: Any, ndim: int) -> InputAxes | None:
         axes = _describe(path)
     except Exception:  # unreadable metadata: the reader reports it, the layout falls back
         return None
+    if axes is not None and len(axes.names) == ndim + 1 and axes.names.count("c") == 1:
+        axes = axes.without(axes.names.index("c"))  # colour samples read as their lightness
     if axes is None or len(axes.names) != ndim or axes.names[-2:] != ("y", "x"):
         return None
     return axes

@@ -132,7 +132,7 @@ def _tiff_layout(path: Path) -> ColourLayout:
             axis = i
             break
     bits = None
-    if 8 < depth < itemsize * 8:
+    if 8 < depth < itemsize * 8 or 1 < depth < 8:  # 2-7 bits are read into uint8 too
         bits = depth
     elif max_sample is not None and np.dtype(page.dtype).kind == "u":
         top = int(np.max(max_sample))
