@@ -397,3 +397,19 @@ def test_bad_pixels_found_in_a_file_name_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"napari-colorize: error: {path}: contains 1 NaN"), err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_warning_made_an_error_is_one_line(tmp_path, small_tif, model_path, capsys):
+    import warnings
+
+    from napari_colorize import HintWarning
+
+    hints = tmp_path / "hints.csv"
+    hints.write_text("y,x,r,g,b\n5000,5000,200,0,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HintWarning)  # as PYTHONWARNINGS=error does
+        code = main(["colorize", str(small_tif), str(tmp_path / "o.png"), "--model", model_path,
+                     "--hints", str(hints), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err == "napari-colorize: error: 1 of 1 hints outside the image " \
+                                      "ignored\n"

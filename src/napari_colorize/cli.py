@@ -276,7 +276,8 @@ def _run(args: argparse.Namespace) -> int:
             path = export_bioimageio(args.model, args.output, example=args.example,
                                      overwrite=args.overwrite, **options)
             print(f"wrote {path}", file=sys.stderr)
-    except (ValueError, TypeError) as exc:  # bad input: one line, nothing written
+    except (ValueError, TypeError, Warning) as exc:  # bad input (or a warning made an error,
+        # PYTHONWARNINGS=error): one line, nothing written
         print(f"napari-colorize: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, MemoryError) as exc:
