@@ -294,3 +294,16 @@ def test_truncated_pixel_data_is_refused(tmp_path, capsys):
     err = _cli_error(path, tmp_path / "o.png", capsys)
     assert "MR_truncated.dcm" in err
     assert "fewer than the 8192 its header declares" in err
+
+
+def test_pixel_spacing_goes_to_the_result(tmp_path, model_file):
+    import zarr
+
+    _series(tmp_path / "series", n=3)  # slices 1 mm apart along their normal
+    out = tmp_path / "o.ome.zarr"
+    assert main(["colorize", str(tmp_path / "series"), str(out), "--model", model_file,
+                 "--quiet", "--no-domain-check"]) == 0
+    ms = zarr.open_group(out, mode="r").attrs["ome"]["multiscales"][0]
+    scale = ms["datasets"][0]["coordinateTransformations"][0]["scale"]
+    np.testing.assert_allclose(scale[-3:], [1.0, 0.661468, 0.661468])
+    assert [a.get("unit") for a in ms["axes"][-3:]] == ["millimeter"] * 3

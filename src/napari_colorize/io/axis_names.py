@@ -141,7 +141,38 @@ def _describe(path: Path) -> InputAxes | None:
         return _zarr_axes(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
         return _tiff_axes(path)
-    return None  # DICOM and plain images: the layout's defaults (a stack's planes are z)
+    from .dicom import has_preamble, is_dicom_folder
+
+    if (path.is_dir() and is_dicom_folder(path)) or path.suffix.lower() == ".dcm" or (
+            path.is_file() and has_preamble(path)):
+        return _dicom_axes(path)
+    return None  # plain images: the layout's defaults (a stack's planes are z)
+
+
+def _dicom_axes(path: Path) -> InputAxes | None:
+    """PixelSpacing (mm) of a DICOM file or folder; a folder's slice step from its positions."""
+    import pydicom
+
+    from .dicom import read_dicom
+    from .dicom_series import position
+
+    frames = read_dicom(path).frames
+    first = pydicom.dcmread(frames[0].path, stop_before_pixels=True)
+    spacing = [float(v) for v in first.get("PixelSpacing") or ()]
+    if len(spacing) != 2 or min(spacing) <= 0:
+        return None
+    mm = "millimeter"
+    if len(frames) == 1:
+        return InputAxes(("y", "x"), tuple(spacing), (0.0, 0.0), (mm, mm))
+    step, unit = 1.0, None
+    if frames[1].path != frames[0].path:  # a folder of slices: the step between two of them
+        second = pydicom.dcmread(frames[1].path, stop_before_pixels=True)
+        here, there = position(first), position(second)
+        if here is not None and there is not None and abs(there - here) > 0:
+            step, unit = abs(there - here), mm
+    elif float(first.get("SpacingBetweenSlices", 0) or 0) > 0:  # frames of one file
+        step, unit = float(first.SpacingBetweenSlices), mm
+    return InputAxes(("z", "y", "x"), (step, *spacing), (0.0, 0.0, 0.0), (unit, mm, mm))
 
 
 def _zarr_axes(path: Path) -> InputAxes | None:
