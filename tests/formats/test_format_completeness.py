@@ -8,7 +8,7 @@ import tifffile
 import zarr
 
 from napari_colorize import colorize
-from napari_colorize.core.validation import check_store
+from napari_colorize.core.input_store import check_store
 from napari_colorize.io.readers import read_image
 
 SETTINGS = {"tile_size": 64, "overlap": 16}

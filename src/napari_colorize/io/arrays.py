@@ -104,7 +104,7 @@ class FileArray(LazyArray):
     ((2, 3), [4, 5])
     """
 
-    #: ``source`` is the array read (see :func:`napari_colorize.core.validation.base_array`).
+    #: ``source`` is the array read (see :func:`napari_colorize.core.input_store.base_array`).
     wraps_source = True
 
     def __init__(self, source: Any, filename: str, reopen: Any = None) -> None:

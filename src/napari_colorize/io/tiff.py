@@ -158,7 +158,7 @@ class DisplayArray(LazyArray):
     array([[9, 3]], dtype=uint8)
     """
 
-    #: ``source`` is the array read (see :func:`napari_colorize.core.validation.base_array`).
+    #: ``source`` is the array read (see :func:`napari_colorize.core.input_store.base_array`).
     wraps_source = True
 
     def __init__(self, source: Any, filename: str, *, invert: int | None = None,
