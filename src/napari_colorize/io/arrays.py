@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .alpha import over_white
+
 
 def one_line(exc: BaseException) -> str:
     """Describe an exception as ``"Type: message"`` on one line.
@@ -255,9 +257,7 @@ class LightnessArray(LazyArray):
             check_finite(rgb, self.label)
         v = np.clip(np.asarray(rgb, np.float32) / self.scale, 0, 1)
         if v.shape[-1] == 4 and self.alpha != "none":  # over white: a transparent region is glass
-            opacity = v[..., 3:]
-            covered = v[..., :3] if self.alpha == "premultiplied" else v[..., :3] * opacity
-            v = covered + (1 - opacity)
+            v = over_white(v[..., :3], v[..., 3:], 1.0, self.alpha)
         v = v[..., :3]
         v = torch.from_numpy(np.ascontiguousarray(v))
         lightness = rgb_to_lab(torch.movedim(v, -1, 0))[0].numpy()

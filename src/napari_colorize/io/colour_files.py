@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .alpha import over_white
 from .bit_depth import unit_scale
 from .colour_layout import ColourArray, colour_layout
 from .kinds import TIFF_SUFFIXES
@@ -71,8 +72,7 @@ def as_rgb_uint8(arr: Any, label: str = "image", *, bits: int | None = None,
         # so a fit or a score leaves them out instead of reading their RGB as dark tissue
         opacity = _as_255(arr[..., 3:], label, bits).astype(np.float32) / 255
         if opacity.size and opacity.min() < 1:
-            covered = rgb if alpha == "premultiplied" else rgb * opacity
-            rgb = covered + 255 * (1 - opacity)
+            rgb = over_white(rgb, opacity, 255.0, alpha)
     if rgb.dtype == np.uint8:
         return rgb
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)

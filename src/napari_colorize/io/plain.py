@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .alpha import over_white
+
 __all__ = ["read_plain"]
 
 _MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",),
@@ -93,8 +95,8 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
             arr = np.asarray(iio.imread(path, plugin="pillow", rotate=True))  # EXIF orientation
     if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha: over white, as colours with alpha
         top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
-        alpha = arr[..., 1].astype(np.float64) / top
-        arr = np.rint(arr[..., 0] * alpha + top * (1 - alpha)).astype(arr.dtype)
+        opacity = arr[..., 1].astype(np.float64) / top
+        arr = np.rint(over_white(arr[..., 0], opacity, top)).astype(arr.dtype)
     return arr
 
 
