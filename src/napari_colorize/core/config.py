@@ -222,12 +222,7 @@ class ColorizeConfig:
         """
         if config is not None and not isinstance(config, ColorizeConfig):
             raise TypeError(f"config must be a ColorizeConfig; got {type(config).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for name in options:
-            if name not in names:
-                close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]}?" if close else f"; settings are {names}"
-                raise TypeError(f"unknown setting {name!r}{hint}")
+        check_setting_names(cls, options)
         return dataclasses.replace(config or cls(), **options)
 
     def metadata(self) -> dict[str, Any]:
@@ -246,6 +241,28 @@ class ColorizeConfig:
         """
         return {"tile_size": self.tile_size, "overlap": self.overlap, "blending": self.blending,
                 "block_size": self.block_size, "confidence": self.confidence}
+
+
+def check_setting_names(cls: Any, options: Any) -> None:
+    """Refuse a keyword that is not a field of the settings dataclass ``cls``, naming the closest.
+
+    A field the keyword starts or extends (``lr_rate`` -> ``lr``, ``tile`` -> ``tile_size``)
+    is named first, else the closest spelling.
+
+    Examples
+    --------
+    >>> check_setting_names(ColorizeConfig, {"tile": 256})
+    Traceback (most recent call last):
+    ...
+    TypeError: unknown setting 'tile'; did you mean tile_size?
+    """
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in options:
+        if key not in names:
+            close = [n for n in names if key.startswith(n + "_") or n.startswith(key)]
+            close = close or difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]}?" if close else f"; settings are {names}"
+            raise TypeError(f"unknown setting {key!r}{hint}")
 
 
 def _frozen(value: Any) -> Any:
