@@ -71,6 +71,16 @@ def test_bioformats2raw_root_reads_its_first_image(tmp_path, model, model_file, 
     assert scale[0]["scale"][-3:] == [2.0, 0.3, 0.3]  # the image's own calibration
 
 
+def test_bioformats2raw_root_with_two_channels_is_refused(tmp_path, model):
+    path = tmp_path / "two.ome.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    two = np.stack([gray((64, 48)), gray((64, 48), seed=1)])[None, :, None]  # t, c, z, y, x
+    write_multiscale([two], root.create_group("0"), fmt=FormatV04(), axes="tczyx")
+    with pytest.raises(ValueError, match=r"has 2 channels"):  # as the image "0" itself is
+        colorize(path, model, **SETTINGS)
+
+
 def test_bioformats2raw_root_of_a_colour_image(tmp_path, model):
     from napari_colorize.io.colour_files import read_rgb
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .ngff_layout import Layout, plan_layout
-from .ngff_meta import Axis, bioformats2raw_root, parse_multiscale
+from .ngff_meta import Axis, first_image, parse_multiscale
 from .paths import source_path
 
 __all__ = ["OME_UNITS", "InputAxes", "input_layout", "read_axes"]
@@ -138,7 +138,7 @@ def _describe(path: Path) -> InputAxes | None:
     from .kinds import TIFF_SUFFIXES, is_zarr_path
 
     if is_zarr_path(path) or is_zarr_path(path.parent):
-        return _zarr_axes(path)
+        return _zarr_axes(first_image(path))
     if path.suffix.lower() in TIFF_SUFFIXES:
         return _tiff_axes(path)
     from .dicom import has_preamble, is_dicom_folder
@@ -183,8 +183,6 @@ def _zarr_axes(path: Path) -> InputAxes | None:
             node = zarr.open(where, mode="r")
         except Exception:
             continue
-        if where == path and bioformats2raw_root(node):  # its first image, as it is read
-            return _zarr_axes(path / "0")
         attrs: dict[str, Any] = dict(node.attrs)
         ms = parse_multiscale(attrs, where)
         if ms and ms.axes:

@@ -144,11 +144,10 @@ def _tiff_layout(path: Path) -> ColourLayout:
 def _zarr_layout(path: Path) -> ColourLayout:
     import zarr
 
-    from .ngff_meta import bioformats2raw_root, parse_multiscale
+    from .ngff_meta import first_image, parse_multiscale
 
+    path = first_image(path)
     group: Any = zarr.open(path, mode="r")
-    if bioformats2raw_root(group):  # its first image, as the pixels are read
-        return _zarr_layout(path / "0")
     ms = parse_multiscale(dict(group.attrs), path)
     if not ms or ms.channel_axis is None:
         return ColourLayout()

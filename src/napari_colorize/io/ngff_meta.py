@@ -383,3 +383,24 @@ def bioformats2raw_root(node: Any) -> bool:
     layout = "bioformats2raw.layout" in attrs or "bioformats2raw.layout" in ome
     has_first = hasattr(node, "__contains__") and "0" in node
     return layout and has_first and "multiscales" not in attrs and "multiscales" not in ome
+
+
+def first_image(path: str | Path) -> Path:
+    """Give the image group a zarr path names: a bioformats2raw root's first image, else itself.
+
+    Every reader of a zarr input (pixels, channels, colours, axes) looks through this, so a
+    root reads as the image ``0`` in all of them.
+
+    Examples
+    --------
+    >>> first_image("no-such.zarr")
+    PosixPath('no-such.zarr')
+    """
+    import zarr
+
+    path = Path(path)
+    try:
+        node = zarr.open(path, mode="r")
+    except Exception:  # not zarr, or unreadable: the reader says so
+        return path
+    return path / "0" if bioformats2raw_root(node) else path

@@ -17,7 +17,7 @@ from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
 from .colour_layout import ColourArray, ColourLayout, colour_layout
 from .kinds import DICOM_SUFFIXES, PLAIN_SUFFIXES, TIFF_SUFFIXES, is_zarr_path
-from .ngff_meta import bioformats2raw_root, parse_multiscale
+from .ngff_meta import first_image, parse_multiscale
 from .plain import read_plain
 
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
@@ -55,6 +55,7 @@ def read_zarr(path: Path, warn: bool = True) -> Any:
     """
     import zarr
 
+    path = first_image(path)
     message = incomplete_message(path) if warn else None
     if message:
         warnings.warn(message, stacklevel=3)
@@ -64,8 +65,6 @@ def read_zarr(path: Path, warn: bool = True) -> Any:
         raise ValueError(f"not a readable zarr store ({one_line(exc)})") from None
     if isinstance(node, zarr.Array):
         return node
-    if bioformats2raw_root(node):  # bioformats2raw: the first image is the group "0"
-        return read_zarr(Path(path) / "0", warn=False)
     ms = parse_multiscale(dict(node.attrs), path)
     if ms:
         name = ms.paths[0]
@@ -324,6 +323,7 @@ def channel_axis(path: str | Path) -> tuple[int, int, str] | None:
         if is_zarr_path(path):
             import zarr
 
+            path = first_image(path)
             ms = parse_multiscale(dict(zarr.open(path, mode="r").attrs), path)
             axes = ms.axes if ms else ()
             names = [axis.is_channel for axis in axes]
