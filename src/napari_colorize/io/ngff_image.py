@@ -336,5 +336,7 @@ def _at(block: dict, dotted: str) -> str:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     text = "none" if value is None else json.dumps(value)
-    return text if len(text) <= 40 else text[:36] + "...\"" if text.endswith('"') else \
-        text[:37] + "..."
+    if len(text) <= 40:
+        return text
+    closing = '"' if text.endswith('"') else ""  # a shortened string keeps its closing quote
+    return text[:37 - len(closing)] + "..." + closing
