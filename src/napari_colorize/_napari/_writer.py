@@ -95,15 +95,13 @@ def _keep_gray_source(path: str) -> None:
 def _unstorable_transforms(meta: dict) -> list[str]:
     """Name the layer's transforms other than scale and translate that are not the identity."""
     lost = []
-    for name, identity in (("rotate", "eye"), ("shear", "zeros"), ("affine", "eye")):
+    for name in ("rotate", "shear", "affine"):
         value = meta.get(name)
         if value is None:
             continue
         value = np.asarray(value, dtype=float)
-        if value.ndim == 2 and value.shape[0] == value.shape[1]:
-            expected = np.eye(len(value)) if identity == "eye" else np.zeros_like(value)
-        else:
-            expected = np.zeros_like(value)
-        if not np.allclose(value, expected):
+        # a matrix is the identity when it does nothing; a vector (shear's terms) when zero
+        square = value.ndim == 2 and value.shape[0] == value.shape[1]
+        if not np.allclose(value, np.eye(len(value)) if square else 0):
             lost.append(name)
     return lost
