@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -181,3 +182,14 @@ def test_dask_masked_arrays_are_refused(tiny_model):
 def test_palettes_must_be_words_or_a_list(palette):
     with pytest.raises(TypeError, match="palette must be colour words or a list"):
         ColorizeConfig(palette=palette)
+
+
+def test_bad_pixels_in_a_file_name_the_file(tmp_path, tiny_model):
+    import tifffile
+
+    image = np.full((64, 64), 0.5, np.float32)
+    image[3, 3] = np.nan
+    path = tmp_path / "nan.tif"
+    tifffile.imwrite(path, image)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: contains 1 NaN"):
+        colorize(str(path), tiny_model)

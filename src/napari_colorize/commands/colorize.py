@@ -100,11 +100,6 @@ def run(args: argparse.Namespace) -> None:
             raise
         except OSError as exc:
             raise _full(exc, out, kind) from None
-        except ValueError as exc:  # "image ..." (NaN found part-way, say) is the input file
-            text = str(exc)
-            if text.startswith("image "):
-                raise ValueError(f"{args.input}: {text[len('image '):]}") from None
-            raise
     rgb, conf = result.rgb, result.confidence
     try:
         if conf is not None:

@@ -82,7 +82,22 @@ def iter_colorize(
     check_flag("overwrite", overwrite)
     check_flag("resume", resume)
     config = ColorizeConfig.from_options(config, **settings)
-    return _iterate(image, model, config, out, hints, reference, overwrite, resume, scheduler)
+    run = _iterate(image, model, config, out, hints, reference, overwrite, resume, scheduler)
+    # a path, or an array a reader opened from a file (as check_input names it)
+    path = image if isinstance(image, (str, Path)) else getattr(image, "filename", None)
+    return _naming_the_file(run, path) if isinstance(path, (str, Path)) else run
+
+
+def _naming_the_file(run: Generator[Progress, None, ColorizeResult],
+                     path: str | Path) -> Generator[Progress, None, ColorizeResult]:
+    """Name the input file in messages about "image" (bad pixels met while it is read)."""
+    try:
+        return (yield from run)
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith("image "):
+            raise ValueError(f"{path}: {text[len('image '):]}") from None
+        raise
 
 
 def _iterate(image: Any, model: Any, config: ColorizeConfig, out: Any, hints: Any,
