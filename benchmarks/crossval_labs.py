@@ -46,11 +46,11 @@ from napari_colorize.training.evaluation import (
     random_hints,
     render,
     rgb_to_lab_np,
-    tile_means,
 )
 from napari_colorize.training.labs import NOT_HE, he_labs, lab_images
 from napari_colorize.training.lut import fit_lut, lut_prior
 from napari_colorize.training.recipes import HE_HISTOLOGY
+from napari_colorize.training.tile_ranking import tile_means
 
 CROP = 1024
 #: Folds of the 10 training labs: large labs alone, small ones paired.

@@ -12,8 +12,8 @@ means.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
 import numpy as np
 from crossval_labs import score_image
@@ -30,7 +30,10 @@ PER_MODEL = {"model": "", "hints": "_hints5", "right_model": "_right",
 
 
 def main() -> None:
-    specs = sys.argv[1:] or ["v=he-histology"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=["v=he-histology"], metavar="NAME=MODEL",
+                        help="models to score, by name or path (default v=he-histology)")
+    specs = parser.parse_args().models
     models = {k: load_model(v) for k, v in (a.split("=", 1) for a in specs)}
     train = [load_rgb(n) for n in he_images("train")]
     lut, lut_by_image = fit_lut(train), fit_lut(train, by_image=True)
