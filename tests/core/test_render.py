@@ -8,6 +8,7 @@ import zarr
 
 from napari_colorize import colorize
 from napari_colorize.core.render import parse_palette, render_composite
+from napari_colorize.io.readers import read_metadata
 from napari_colorize.models.spec import ColorModel, ModelSpec
 
 NAMES = ("nuclei", "membranes", "background")
@@ -108,3 +109,31 @@ def test_multichannel_ome_zarr_0_4_is_refused(fractions_model, tmp_path):
 def test_parse_palette_scales_0_255():
     np.testing.assert_allclose(parse_palette([(255, 0, 0), "cyan"], ("a", "b")),
                                [[1, 0, 0], [0, 1, 1]])
+
+
+@pytest.mark.parametrize(("first", "then"), [(False, True), (True, False)],
+                         ids=["channels added", "channels dropped"])
+def test_resume_refuses_other_channel_maps(gray_image, fractions_model, tmp_path, monkeypatch,
+                                           first, then):
+    from napari_colorize.io import ngff
+
+    out, settings = tmp_path / "out.ome.zarr", {"tile_size": 64, "overlap": 16, "block_size": 96}
+    original, calls = ngff.NgffImage.write, []
+
+    def write(self, *args, **kw):  # interrupted after three block writes
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(ngff.NgffImage, "write", write)
+    with pytest.raises(KeyboardInterrupt):
+        colorize(gray_image, fractions_model, out=out, channels=first, **settings)
+    monkeypatch.undo()
+    # added: the finished blocks would stay empty in a map marked complete; dropped: the
+    # half-written map would be left behind
+    with pytest.raises(ValueError, match=f"other settings.channels \\({str(first).lower()}, "
+                                         f"now {str(then).lower()}\\)"):
+        colorize(gray_image, fractions_model, out=out, resume=True, channels=then, **settings)
+    colorize(gray_image, fractions_model, out=out, resume=True, channels=first, **settings)
+    assert read_metadata(out)["complete"] is True

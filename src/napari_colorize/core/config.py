@@ -231,16 +231,18 @@ class ColorizeConfig:
         Returns
         -------
         dict
-            ``tile_size``, ``overlap``, ``blending``, ``block_size`` and ``confidence``.
+            ``tile_size``, ``overlap``, ``blending``, ``block_size``, ``confidence`` and
+            ``channels`` (a resume must write the same side outputs for every block).
 
         Examples
         --------
         >>> ColorizeConfig(tile_size=512, block_size=1024).metadata()
         {'tile_size': 512, 'overlap': 64, 'blending': 'taper', 'block_size': 1024,
-         'confidence': False}
+         'confidence': False, 'channels': False}
         """
         return {"tile_size": self.tile_size, "overlap": self.overlap, "blending": self.blending,
-                "block_size": self.block_size, "confidence": self.confidence}
+                "block_size": self.block_size, "confidence": self.confidence,
+                "channels": self.channels}
 
 
 def check_setting_names(cls: Any, options: Any) -> None:

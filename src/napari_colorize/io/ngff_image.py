@@ -312,9 +312,9 @@ def _reopen(path: Path, shape: tuple[int, ...], metadata: dict) -> Any:
         if key not in stored:
             wanted.pop(key, None)
     settings = stored.get("settings")
-    if isinstance(settings, dict) and "precision" not in settings:  # written before it was
+    if isinstance(settings, dict):  # written before these were recorded
         wanted["settings"] = {k: v for k, v in wanted.get("settings", {}).items()
-                              if k != "precision"}
+                              if k in settings or k not in ("precision", "channels")}
     if stored != wanted:
         changed = ", ".join(f"{key} ({_at(stored, key)}, now {_at(wanted, key)})"
                             for key in changed_keys(stored, wanted))
