@@ -210,3 +210,10 @@ def test_hint_colours_in_two_scales_are_refused():
         parse_hints(([[1, 2], [3, 4]], [(255, 0, 0), (0.5, 0.5, 1.0)]), ndim=2)
     both = parse_hints(([[1, 2], [3, 4]], [(255, 0, 0), (0, 0, 1)]), ndim=2)  # whole: 0-255
     np.testing.assert_allclose(both.colours[1], (0, 0, 1 / 255))
+
+
+def test_hints_between_planes_are_refused():
+    with pytest.raises(ValueError, match=r"hint 1 lies between planes \(plane coordinates \[0.5"):
+        parse_hints(([[0, 1, 2], [0.5, 3, 4]], [(255, 0, 0)] * 2), ndim=3)
+    # napari's float coordinates of a clicked plane, and fractional rows and columns, are fine
+    parse_hints(([[2.0000001, 1.5, 2.25]], [(255, 0, 0)]), ndim=3)

@@ -68,6 +68,8 @@ class Hints:
         return {"points": self.points.round(3).tolist(), "colors": self.colours.round(4).tolist()}
 
 
+#: How far from a whole number a hint's plane index may be (napari's float coordinates).
+PLANE_TOLERANCE = 1e-3
 #: Most hints one run takes: each costs a model call and a pass over every pixel of its plane.
 MAX_HINTS = 1000
 #: Largest hints CSV read (bytes); far more than MAX_HINTS rows need.
@@ -161,6 +163,14 @@ def parse_hints(hints: Any, ndim: int) -> Hints:
         )
     if not np.isfinite(points).all() or not np.isfinite(colours).all():
         raise ValueError("hint points and colours must be finite numbers")
+    planes = points[:, :-2]
+    between = np.abs(planes - np.round(planes)) > PLANE_TOLERANCE
+    if between.any():  # rounding would pick a plane the user did not
+        row = int(np.nonzero(between.any(axis=1))[0][0])
+        raise ValueError(
+            f"hint {row} lies between planes (plane coordinates {planes[row].tolist()}); "
+            "give whole plane indices"
+        )
     if colours.size and (colours.min() < 0 or colours.max() > 255):
         raise ValueError(
             f"hint colours must be in 0-1 or 0-255; got values from "
