@@ -44,6 +44,13 @@ def test_unknown_stain_lists_close_matches_in_one_line():
         find_stain(3)
 
 
+def test_empty_stain_and_colours_are_the_defaults():
+    from napari_colorize.core.config import ColorizeConfig
+
+    config = ColorizeConfig(stain="", colors=" ")
+    assert (config.stain, config.colors) == (None, None)
+
+
 def _lab(n=4096, seed=0):
     rng = np.random.default_rng(seed)
     lightness = torch.from_numpy(rng.uniform(20, 95, n).astype(np.float32))

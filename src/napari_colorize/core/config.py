@@ -167,6 +167,8 @@ class ColorizeConfig:
         for name in ("stain", "colors"):  # colour words are read against the model's dyes
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string; got {short_repr(getattr(self, name))}")
+            if getattr(self, name) is not None and not getattr(self, name).strip():
+                object.__setattr__(self, name, None)  # "" is the default, as an empty flag
         if self.stain is not None:
             find_stain(self.stain)
         if isinstance(self.palette, (list, tuple, np.ndarray)):  # hashable, as a frozen config
