@@ -48,7 +48,7 @@ def test_existing_output_needs_overwrite(tmp_path, gray_png, model_path, capsys)
     out.write_bytes(b"keep")
     assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "already exists" in err
+    assert "already exists; pass --overwrite to replace it" in err  # the shell's words
     assert err.count("\n") == 1
     assert out.read_bytes() == b"keep"
     assert main(["colorize", str(gray_png), str(out), "--model", model_path, "--quiet",

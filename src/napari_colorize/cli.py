@@ -195,9 +195,13 @@ def _count(text: str) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    """Return the first non-empty line of an error's message."""
+    """Return the first non-empty line of an error's message, in the shell's words.
+
+    ``pass overwrite=True (--overwrite)`` reads ``pass --overwrite`` on the command line.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    line = lines[0] if lines else type(exc).__name__
+    return re.sub(r"\b\w+=\w+ \((?:CLI )?(--[\w-]+)\)", r"\1", line)
 
 
 def main(argv: list[str] | None = None) -> int:

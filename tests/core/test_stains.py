@@ -99,7 +99,7 @@ def test_colour_words_set_the_dyes():
     ab = torch.tensor([[10.0], [-30.0]])  # haematoxylin purple-blue
     make_restain(None, "nuclei dark green").apply(lightness, ab)
     assert float(ab[0, 0]) < -5  # green: negative a*
-    with pytest.raises(ValueError, match="unknown colour 'greeen'; close: green"):
+    with pytest.raises(ValueError, match="unknown colour 'greeen'; close: green, seagreen"):
         make_restain(None, "nuclei greeen")
     with pytest.raises(ValueError, match="'cells red' does not start with a structure word"):
         make_restain(None, "cells red")

@@ -59,7 +59,7 @@ def parse_colour(word: str) -> tuple[float, float, float]:
     css = _css()
     if key in css:
         return css[key]
-    close = difflib.get_close_matches(key, [*BASIC, *css], n=3, cutoff=0.6)
+    close = difflib.get_close_matches(key, list(dict.fromkeys([*BASIC, *css])), n=3, cutoff=0.6)
     hint = f"; close: {', '.join(close)}" if close else "; use a CSS colour name or #rrggbb"
     raise ValueError(f"unknown colour {word!r}{hint}")
 

@@ -167,7 +167,10 @@ def as_references(reference: Any) -> list[tuple[str, np.ndarray]]:
     out = []
     for i, item in enumerate(items):
         if isinstance(item, (str, Path)):
-            out.append((Path(item).name, read_rgb(item)))
+            try:
+                out.append((Path(item).name, read_rgb(item)))
+            except ValueError as exc:  # the same file may also be the input: say which it is
+                raise ValueError(f"reference {exc}") from None
             continue
         name = f"array {i}"
         arr = np.asarray(item)
