@@ -80,8 +80,8 @@ def _colorize_parser(sub: Any) -> None:
     c = sub.add_parser("colorize", help="colorize a grayscale image or stack",
                        description="Colorize IN and write the RGB result to OUT.")
     c.add_argument("input", metavar="IN",
-                   help="TIFF/OME-TIFF/SVS (series 0, level 0), .zarr, PNG, JPEG, DICOM file or "
-                        "folder of DICOM slices")
+                   help="TIFF/OME-TIFF/SVS/SCN (main series, level 0), .zarr, PNG, JPEG, DICOM "
+                        "file or folder of DICOM slices")
     c.add_argument("output", metavar="OUT",
                    help="result; the suffix picks the format: .ome.zarr/.zarr (OME-NGFF, zarr v3, "
                         "multiscale), .tif/.ome.tif, or .png (2-D only)")

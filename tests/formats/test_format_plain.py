@@ -86,3 +86,27 @@ def test_jpeg_exif_orientation_is_applied(tmp_path, model):
     path = tmp_path / "rotated.jpg"
     picture.save(path, exif=exif.tobytes(), quality=95)
     assert colorize(path, model).rgb.shape == (80, 60, 3)  # as every viewer shows it
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_palette_png_and_cmyk_jpeg(tmp_path, orientation):
+    """Files Pillow's plain reading gets wrong (palettes, CMYK) turn as viewers show them too,
+    as inputs and as colour references."""
+    from PIL import Image, ImageOps
+
+    from napari_colorize.io.colour_files import read_rgb
+    from napari_colorize.io.readers import read_image
+
+    img = gray((60, 80))
+    rgb = np.stack([img, np.roll(img, 20, axis=1), 255 - img], axis=-1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    files = {"p.png": (Image.fromarray(img, "L").convert("P"), "L", read_image),
+             "c.png": (Image.fromarray(rgb).quantize(16), "RGB", read_rgb),
+             "c.jpg": (Image.fromarray(rgb).convert("CMYK"), "RGB", read_rgb)}
+    for name, (picture, mode, read) in files.items():
+        path = tmp_path / name
+        picture.save(path, exif=exif)
+        with Image.open(path) as im:
+            shown = np.asarray(ImageOps.exif_transpose(im).convert(mode))
+        np.testing.assert_array_equal(read(path), shown, err_msg=name)

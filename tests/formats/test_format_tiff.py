@@ -169,3 +169,21 @@ def test_quiet_tifffile_is_thread_safe(caplog):
         assert not [r for r in caplog.records if r.name == "tifffile"]
         logger.warning("outside")
         assert [r.getMessage() for r in caplog.records if r.name == "tifffile"] == ["outside"]
+
+
+def test_tiff_without_pixels_says_so(tmp_path, capsys):
+    """Zero rows: not a truncated copy (its data offset lies at the end of the file)."""
+    from napari_colorize.io.readers import read_image
+
+    path = tmp_path / "empty.tif"
+    with pytest.warns(UserWarning, match="zero-size"):
+        tifffile.imwrite(path, np.zeros((0, 10), np.uint16))
+    with pytest.raises(ValueError, match=r"empty\.tif: the TIFF has no pixels") as info:
+        read_image(path)
+    assert "truncated" not in str(info.value)
+    out = tmp_path / "o.png"
+    assert main(["colorize", str(path), str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "has no pixels" in err
+    assert not out.exists()

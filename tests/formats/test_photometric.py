@@ -8,6 +8,7 @@ gray image its table shows.
 import pickle
 import shutil
 
+import imageio.v3 as iio
 import numpy as np
 import pydicom
 import pytest
@@ -18,7 +19,8 @@ from pydicom.data import get_testdata_file
 from napari_colorize import colorize
 from napari_colorize.cli import main
 from napari_colorize.core.color import rgb_uint8_to_lab
-from napari_colorize.io.readers import read_image
+from napari_colorize.io.colour_files import read_rgb
+from napari_colorize.io.readers import open_image, read_image
 from napari_colorize.io.tiff import DisplayArray
 
 SHAPE = (96, 128)
@@ -188,6 +190,30 @@ def test_colour_palette_is_refused_naming_the_file(tmp_path, model, model_file, 
     assert "palette-colour" in err
     assert str(path) in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_colour_palette_with_from_rgb_reads_its_colours(tmp_path, model, model_file, layout,
+                                                        bits):
+    index = gray(SHAPE)
+    table = palette(np.arange(256) * (257 if bits == 16 else 1))
+    table[0] = table[0][::-1]  # red runs the other way
+    table[2] = 100 * (257 if bits == 16 else 1)
+    path = tmp_path / "labels.tif"
+    tifffile.imwrite(path, index, photometric="palette", colormap=table, **LAYOUTS[layout])
+    colours = np.moveaxis(table[:, index], 0, -1)  # what a viewer shows, in the table's bits
+    rgb8 = np.round(colours / (257 if bits == 16 else 1)).astype(np.uint8)
+    np.testing.assert_array_equal(read_rgb(path), rgb8)  # as a colour reference, as before
+    seen, plain = open_image(path, from_rgb=True), open_image(rgb8, from_rgb=True)
+    np.testing.assert_array_equal(seen[10:40, 60:100], plain[10:40, 60:100])  # by region
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(seen))[...], plain[...])  # dask
+    want = colorize(rgb8, model, from_rgb=True, **SETTINGS).rgb
+    np.testing.assert_array_equal(colorize(path, model, from_rgb=True, **SETTINGS).rgb, want)
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(path), str(out), "--model", model_file, "--from-rgb",
+                 *CLI]) == 0
+    np.testing.assert_array_equal(iio.imread(out), want)
 
 
 # --- DICOM with NumberOfFrames 1 ----------------------------------------------------------

@@ -202,3 +202,49 @@ def test_a_malformed_input_placement_is_not_copied(tmp_path):
     colorize(src, out=tmp_path / "out.ome.zarr", device="cpu")  # not refused: pixels are fine
     ms = zarr.open_group(tmp_path / "out.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
     assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 1.0, 1.0]
+
+
+def test_ome_tiff_stage_position_units_are_converted(tmp_path):
+    src = tmp_path / "in.ome.tif"
+    tifffile.imwrite(src, gray((2, 64, 64)), metadata={
+        "axes": "ZYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.25, "PhysicalSizeZ": 2.0,
+        "PhysicalSizeXUnit": "µm", "PhysicalSizeZUnit": "nm",
+        "Plane": {"PositionX": [1.5, 1.5], "PositionXUnit": ["mm", "mm"],
+                  "PositionY": [2.0, 2.0], "PositionYUnit": ["µm", "µm"],
+                  "PositionZ": [0.01, 0.012], "PositionZUnit": ["µm", "µm"]}})
+    axes = read_axes(src, 3)
+    assert axes.units == ("nanometer", "micrometer", "micrometer")
+    assert axes.translation == (10.0, 2.0, 1500.0)  # z in nm, y and x in µm
+    assert main(["colorize", str(src), str(tmp_path / "o.ome.zarr"), "--quiet"]) == 0
+    ms = zarr.open_group(tmp_path / "o.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    assert ms["datasets"][0]["coordinateTransformations"][1]["translation"] == [
+        0.0, 10.0, 2.0, 1500.0]
+
+
+def pyramid_input(path):
+    """An NGFF 0.5 pyramid whose level 1 has its own scale and half-pixel translation."""
+    image = gray((128, 160))
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    for k in range(2):
+        level = image[:: 2**k, :: 2**k]
+        root.create_array(str(k), shape=level.shape, chunks=(64, 64), dtype="u1")[:] = level
+    space = {"type": "space", "unit": "micrometer"}
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "y", **space}, {"name": "x", **space}],
+        "datasets": [
+            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0.5, 0.5]}]},
+            {"path": "1", "coordinateTransformations": [
+                {"type": "scale", "scale": [1.0, 1.0]},
+                {"type": "translation", "translation": [0.25, 0.25]}]}]}]}
+    return path
+
+
+def test_one_pyramid_level_keeps_its_own_placement(tmp_path):
+    src = pyramid_input(tmp_path / "pyr.ome.zarr")
+    assert read_axes(src, 2).scale == (0.5, 0.5)
+    level = read_axes(src / "1", 2)
+    assert (level.scale, level.translation) == ((1.0, 1.0), (0.25, 0.25))
+    colorize(src / "1", out=tmp_path / "out.ome.zarr", device="cpu", domain_check=False)
+    ms = zarr.open_group(tmp_path / "out.ome.zarr", mode="r").attrs["ome"]["multiscales"][0]
+    scale, shift = ms["datasets"][0]["coordinateTransformations"]
+    assert (scale["scale"], shift["translation"]) == ([1.0, 1.0, 1.0], [0.0, 0.25, 0.25])

@@ -24,6 +24,11 @@ __all__ = ["OME_UNITS", "InputAxes", "input_layout", "read_axes"]
 _UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter",
           "cm": "centimeter", "m": "meter", "Å": "angstrom", "pm": "picometer"}
 OME_UNITS = {ngff: ome for ome, ngff in reversed(_UNITS.items())}
+_UNITS["μm"] = "micrometer"  # the Greek mu some writers use for the micro sign
+#: Each NGFF length unit as a power of ten metres (stage positions are converted to the pixel
+#: size's unit; powers keep 1.5 mm exactly 1500 µm).
+_METRES = {"meter": 0, "centimeter": -2, "millimeter": -3, "micrometer": -6, "nanometer": -9,
+           "angstrom": -10, "picometer": -12}
 #: tifffile's axis letters for the axes a result can keep.
 _TIFF_LETTERS = {"T": "t", "C": "c", "Z": "z"}
 
@@ -150,28 +155,34 @@ def _describe(path: Path) -> InputAxes | None:
 
 
 def _dicom_axes(path: Path) -> InputAxes | None:
-    """PixelSpacing (mm) of a DICOM file or folder; a folder's slice step from its positions."""
+    """Pixel spacing (mm) of a DICOM file or folder, and the step between its planes.
+
+    A folder's step is that between two slices' positions (evenly spaced: checked when read);
+    a multi-frame file's is its SpacingBetweenSlices or SliceThickness (top level or in the
+    enhanced functional groups, see :func:`~.dicom_series.frame_step`).
+    """
     import pydicom
 
     from .dicom import read_dicom
-    from .dicom_series import position
+    from .dicom_series import frame_step, pixel_spacing, position
 
-    frames = read_dicom(path).frames
+    image = read_dicom(path)
+    frames = image.frames
     first = pydicom.dcmread(frames[0].path, stop_before_pixels=True)
-    spacing = [float(v) for v in first.get("PixelSpacing") or ()]
-    if len(spacing) != 2 or min(spacing) <= 0:
+    spacing = pixel_spacing(first)
+    if spacing is None:
         return None
     mm = "millimeter"
-    if len(frames) == 1:
-        return InputAxes(("y", "x"), tuple(spacing), (0.0, 0.0), (mm, mm))
+    if not image.stack:  # one plane (also a whole-slide image's tiles assembled)
+        return InputAxes(("y", "x"), spacing, (0.0, 0.0), (mm, mm))
     step, unit = 1.0, None
-    if frames[1].path != frames[0].path:  # a folder of slices: the step between two of them
+    if len(frames) > 1 and frames[1].path != frames[0].path:  # a folder of slices
         second = pydicom.dcmread(frames[1].path, stop_before_pixels=True)
         here, there = position(first), position(second)
         if here is not None and there is not None and abs(there - here) > 0:
             step, unit = abs(there - here), mm
-    elif float(first.get("SpacingBetweenSlices", 0) or 0) > 0:  # frames of one file
-        step, unit = float(first.SpacingBetweenSlices), mm
+    elif (found := frame_step(first)) is not None:  # frames of one file
+        step, unit = found, mm
     return InputAxes(("z", "y", "x"), (step, *spacing), (0.0, 0.0, 0.0), (unit, mm, mm))
 
 
@@ -187,11 +198,19 @@ def _zarr_axes(path: Path) -> InputAxes | None:
         ms = parse_multiscale(attrs, where)
         if ms and ms.axes:
             n = len(ms.axes)
+            level = 0  # the group itself reads its first dataset
+            if where != path:  # one level opened by its path: its own transforms
+                name = path.relative_to(where).as_posix()
+                if name not in ms.paths:
+                    return None  # an array the multiscale does not list: placement unknown
+                level = ms.paths.index(name)
+            own_scale = (ms.scales[level] if ms.scales else None) or (1.0,) * n
+            own_shift = (ms.translations[level] if ms.translations else None) or (0.0,) * n
             scale, shift = _whole_transform(attrs, n)  # NGFF: applied after each dataset's
             return InputAxes(tuple(_ngff_name(axis) for axis in ms.axes),
-                             tuple(s * d for s, d in zip(scale, ms.scale[:n], strict=True)),
+                             tuple(s * d for s, d in zip(scale, own_scale[:n], strict=True)),
                              tuple(s * d + t for s, d, t in
-                                   zip(scale, ms.translation[:n], shift, strict=True)),
+                                   zip(scale, own_shift[:n], shift, strict=True)),
                              _units(attrs, n))
     return None
 
@@ -244,13 +263,16 @@ def _ngff_name(axis: Axis) -> str:
 def _tiff_axes(path: Path) -> InputAxes | None:
     import tifffile
 
-    from .tiff import quiet_tifffile
+    from .tiff import main_series, quiet_tifffile
 
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-        axes = tif.series[0].axes
-        ome = tif.ome_metadata if tif.is_ome else None
-        other = None if ome else _imagej_or_svs_sizes(tif)
-    axes = axes.removesuffix("S")  # interleaved samples: colour read as its lightness
+        index = main_series(tif)
+        series = tif.series[index]
+        axes = series.axes
+        ome = _image_xml(tif.ome_metadata, index) if tif.is_ome and tif.ome_metadata else None
+        other = None if ome else _imagej_or_svs_sizes(tif, series.keyframe)
+    # samples: colours read as their lightness, gray + alpha composited (others are refused)
+    axes = axes.replace("S", "")
     if axes[-2:] != "YX":
         return None
     names = (*(_TIFF_LETTERS.get(a, "?") for a in axes[:-2]), "y", "x")
@@ -261,15 +283,18 @@ def _tiff_axes(path: Path) -> InputAxes | None:
         size, unit = _physical_size(ome, letter) if ome and letter in "ZYX" else (None, None)
         if size:
             scale[i], units[i] = size, unit
-        if ome and letter in "YX":  # the first plane's stage position (same unit assumed)
-            shift[i] = _position(ome, letter)
+        if ome and letter in "ZYX":  # the first plane's stage position, in the size's unit
+            shift[i] = _position(ome, letter, units[i])
         if other and other[0].get(letter):  # ImageJ's or an SVS's calibration
             scale[i], units[i] = other[0][letter], other[1]
     return InputAxes(names, tuple(scale), tuple(shift), tuple(units))
 
 
-def _imagej_or_svs_sizes(tif: Any) -> tuple[dict[str, float], str | None] | None:
-    """Pixel sizes an ImageJ TIFF (resolution tags, ``spacing``) or an SVS (``MPP``) declares."""
+def _imagej_or_svs_sizes(tif: Any, page: Any) -> tuple[dict[str, float], str | None] | None:
+    """Pixel sizes an ImageJ TIFF (resolution tags, ``spacing``) or an SVS (``MPP``) declares.
+
+    ``page`` is the main series' key frame, whose resolution tags are read.
+    """
     if tif.is_svs:
         found = re.search(r"\bMPP\s*=\s*([0-9.eE+-]+)", tif.pages[0].description or "")
         if found and float(found.group(1)) > 0:
@@ -282,7 +307,7 @@ def _imagej_or_svs_sizes(tif: Any) -> tuple[dict[str, float], str | None] | None
     if not meta or unit is None:  # pixels per unit without a unit say nothing of size
         return None
     sizes = {}
-    tags = tif.pages[0].tags
+    tags = page.tags
     for letter, tag in (("Y", "YResolution"), ("X", "XResolution")):
         value = tags.get(tag)
         if value is not None and value.value[0] > 0:  # a rational: pixels per unit
@@ -292,10 +317,38 @@ def _imagej_or_svs_sizes(tif: Any) -> tuple[dict[str, float], str | None] | None
     return sizes, unit
 
 
-def _position(ome: str, letter: str) -> float:
-    """``Position{letter}`` of an OME-XML's first plane (0 where not given)."""
-    found = re.search(rf'<(?:\w+:)?Plane\b[^>]*\bPosition{letter}="([0-9.eE+-]+)"', ome)
-    return float(found.group(1)) if found else 0.0
+def _image_xml(ome: str, index: int) -> str:
+    """Cut out the OME-XML of the ``index``-th Image (tifffile's series ``index``), else all."""
+    starts = [m.start() for m in re.finditer(r"<(?:\w+:)?Image\b", ome)]
+    if index >= len(starts):
+        return ome
+    return ome[starts[index]:starts[index + 1] if index + 1 < len(starts) else len(ome)]
+
+
+def _position(ome: str, letter: str, unit: str | None) -> float:
+    """``Position{letter}`` of an OME-XML's first plane in ``unit`` (0 where not given).
+
+    A position in another length unit (``Position{letter}Unit``) is converted; one without a
+    unit (OME's "reference frame"), in an unknown unit or for an axis without a unit is taken
+    as it is.
+
+    Examples
+    --------
+    >>> _position('<Plane PositionX="1.5" PositionXUnit="mm"/>', "X", "micrometer")
+    1500.0
+    >>> _position('<Plane PositionX="7"/>', "X", "micrometer"), _position("", "Y", None)
+    (7.0, 0.0)
+    """
+    plane = re.search(r"<(?:\w+:)?Plane\b[^>]*>", ome)
+    found = re.search(rf'\bPosition{letter}="([0-9.eE+-]+)"', plane.group(0)) if plane else None
+    if plane is None or found is None:
+        return 0.0
+    value = float(found.group(1))
+    given = re.search(rf'\bPosition{letter}Unit="([^"]+)"', plane.group(0))
+    source = _UNITS.get(given.group(1)) if given else None
+    if source in _METRES and unit in _METRES:
+        return value * 10.0 ** (_METRES[source] - _METRES[unit])
+    return value
 
 
 def _physical_size(ome: str, letter: str) -> tuple[float | None, str | None]:

@@ -1,6 +1,7 @@
 """Colour images read whole, as uint8 RGB: references, true colours, RGB layers.
 
-Palette TIFFs are read through their colour table, planar and channel-first colours moved last,
+Palette TIFFs are read through their colour table (as ``from_rgb`` inputs are, by
+:func:`~.readers.read_image` with ``colour=True``), planar and channel-first colours moved last,
 CMYK converted to RGB (see :mod:`.colour_layout`); a stack of colour images is refused by name.
 """
 
@@ -14,7 +15,6 @@ import numpy as np
 from .alpha import over_white
 from .bit_depth import unit_scale
 from .colour_layout import ColourArray, colour_layout
-from .kinds import TIFF_SUFFIXES
 from .readers import read_image
 
 __all__ = ["as_rgb_uint8", "read_rgb"]
@@ -114,16 +114,12 @@ def read_rgb(path: str | Path) -> np.ndarray:
     ...     read_rgb(out).shape
     (4, 5, 3)
     """
-    tiff = Path(path).suffix.lower() in TIFF_SUFFIXES
-    arr = read_image(path, raw=tiff)  # a palette TIFF's indices, mapped to colours below
+    arr = read_image(path, colour=True)  # a palette TIFF's colours
     layout = colour_layout(path)
     try:
         arr = np.asarray(arr[...])
     except Exception as exc:
         raise ValueError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
-    bits = layout.bits
-    if tiff and arr.ndim == 2:
-        arr, bits = _palette_rgb(Path(path), arr, bits)
     if layout.axis is not None or layout.cmyk:
         arr = ColourArray(arr, layout)[...]
     while arr.ndim > 3 and arr.shape[0] == 1:
@@ -133,26 +129,5 @@ def read_rgb(path: str | Path) -> np.ndarray:
                          "one 2-D colour image is needed: save one plane")
     if arr.ndim != 3:
         raise ValueError(f"{path} is not an RGB image (shape {arr.shape})")
-    return as_rgb_uint8(arr, str(path), bits=bits, alpha=layout.alpha)
+    return as_rgb_uint8(arr, str(path), bits=layout.bits, alpha=layout.alpha)
 
-
-def _palette_rgb(
-    path: Path, indices: np.ndarray, bits: int | None
-) -> tuple[np.ndarray, int | None]:
-    """Map a palette TIFF's indices through its colour table (and give the table's bits).
-
-    The table is 16-bit, or 8-bit when all its values fit in 8 bits (as tifffile reads it);
-    other 2-D images are returned as they are, with ``bits``.
-    """
-    import tifffile
-
-    from .tiff import quiet_tifffile
-
-    with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-        page = tif.series[0].keyframe
-        table = page.colormap if page.photometric == tifffile.PHOTOMETRIC.PALETTE else None
-    if table is None or indices.dtype.kind != "u":
-        return indices, bits
-    table = np.asarray(table, np.uint16)
-    rgb = np.moveaxis(table[:, np.clip(indices, 0, table.shape[1] - 1)], 0, -1)
-    return rgb, 8 if table.max() <= 255 else 16

@@ -109,10 +109,11 @@ def colour_layout(path: str | Path) -> ColourLayout:
 def _tiff_layout(path: Path) -> ColourLayout:
     import tifffile
 
-    from .tiff import quiet_tifffile
+    from .tiff import main_series, quiet_tifffile
+    from .tiff_display import palette_colours
 
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
+        series = tif.series[main_series(tif)]
         page = series.keyframe
         axes, shape = series.axes, tuple(series.shape)
         photometric = page.photometric
@@ -120,6 +121,8 @@ def _tiff_layout(path: Path) -> ColourLayout:
         max_sample = page.tags.valueof(281)  # MaxSampleValue
         itemsize = np.dtype(page.dtype).itemsize if page.dtype is not None else 0
         extra = tuple(int(e) for e in (page.extrasamples or ()))
+        palette = (palette_colours(page, path)
+                   if photometric == tifffile.PHOTOMETRIC.PALETTE else None)
     alpha = {0: "none", 1: "premultiplied"}.get(extra[0], "straight") if extra else "straight"
     rgb = photometric == tifffile.PHOTOMETRIC.RGB
     cmyk = photometric == tifffile.PHOTOMETRIC.SEPARATED and int(page.samplesperpixel) == 4
@@ -132,7 +135,9 @@ def _tiff_layout(path: Path) -> ColourLayout:
             axis = i
             break
     bits = None
-    if 8 < depth < itemsize * 8 or 1 < depth < 8:  # 2-7 bits are read into uint8 too
+    if palette is not None:  # colours are read from the table: 8-bit, or 16-bit in full
+        bits = None if palette.dtype == np.uint8 else 16
+    elif 8 < depth < itemsize * 8 or 1 < depth < 8:  # 2-7 bits are read into uint8 too
         bits = depth
     elif max_sample is not None and np.dtype(page.dtype).kind == "u":
         top = int(np.max(max_sample))

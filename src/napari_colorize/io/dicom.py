@@ -1,7 +1,8 @@
 """DICOM: a single-frame file, a multi-frame file, or a folder of slices read as one stack.
 
 A file holding one frame is a 2-D image (``NumberOfFrames`` absent or 1); a file of several
-frames and a folder are stacks.
+frames and a folder are stacks, except a whole-slide image whose frames are the tiles of one
+plane (TILED_FULL): that plane, assembled region by region (:mod:`.dicom_tiles`).
 
 Needs the optional extra ``pip install napari-colorize[dicom]`` (pydicom, imported lazily).
 Pixels are read on demand, one frame at a time (a folder of slices is never loaded at once);
@@ -15,8 +16,8 @@ then chosen like for any other input (a percentile window, or ``contrast_limits`
 own VOI window is not used. A folder is ordered by position along the slice normal
 (``ImagePositionPatient`` projected on the normal of ``ImageOrientationPatient``), else by
 ``InstanceNumber``, else by file name; it must hold one series of equally sized slices, one
-per position (a copied file or two acquisitions at one position are refused). 1-bit images
-(masks) are refused, like boolean TIFF or PNG.
+per position (a copied file or two acquisitions at one position are refused), evenly spaced
+(a missing slice is refused). 1-bit images (masks) are refused, like boolean TIFF or PNG.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from .arrays import LazyArray, full_index, one_line
-from .dicom_series import check_one_per_position, order_slices
+from .dicom_series import check_even_spacing, check_one_per_position, order_slices
+from .dicom_tiles import TileGrid, read_tiles, tile_grid
 
 INSTALL = "reading DICOM needs pydicom: pip install 'napari-colorize[dicom]'"
 
@@ -160,7 +162,8 @@ def _check_image(ds: Any, path: Path) -> None:
         )
 
 
-def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
+def _folder_headers(pydicom: Any, folder: Path) -> list[tuple[Path, Any]]:
+    """Read the image headers of a folder's files, checked to form one stack (or one file)."""
     headers = []
     for path in _candidates(folder):
         ds = _read_header(pydicom, path)
@@ -184,9 +187,12 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
             "a stack needs equally sized slices"
         )
     check_one_per_position(headers)
-    if len(headers) == 1:
-        path, ds = headers[0]
-        return _frames(ds, path)  # one file: all its frames (a multi-frame file is allowed)
+    check_even_spacing(headers)
+    return headers
+
+
+def _folder_frames(headers: list[tuple[Path, Any]]) -> list[_Frame]:
+    """List one frame per slice file, in stack order."""
     frames = []
     for path, ds in order_slices(headers):
         frame = _frames(ds, path)[0]
@@ -197,8 +203,9 @@ def _folder_frames(pydicom: Any, folder: Path) -> list[_Frame]:
 class DicomArray(LazyArray):
     """A lazily read DICOM image or stack, decoded one frame at a time.
 
-    The shape is ``(rows, cols)`` for a file holding one frame, else ``(frames, rows, cols)``,
-    with a trailing samples axis for colour (RGB) data. Made by :func:`read_dicom`.
+    The shape is ``(rows, cols)`` for a file holding one frame, else ``(frames, rows, cols)``
+    (the total pixel matrix for the tiles of a whole-slide image), with a trailing samples axis
+    for colour (RGB) data. Made by :func:`read_dicom`.
 
     Parameters
     ----------
@@ -208,6 +215,8 @@ class DicomArray(LazyArray):
         Whether the array has a frames axis.
     label : str
         The file or folder read (named in errors, re-opened when pickled).
+    tiles : TileGrid, optional
+        The frames are the tiles of one plane (a whole-slide image): the array is that plane.
 
     Raises
     ------
@@ -215,7 +224,8 @@ class DicomArray(LazyArray):
         If the first frame cannot be decoded.
     """
 
-    def __init__(self, frames: list[_Frame], stack: bool, label: str) -> None:
+    def __init__(self, frames: list[_Frame], stack: bool, label: str,
+                 tiles: TileGrid | None = None) -> None:
         self.frames = frames
         self.label = label
         self.filename = label  # the path given to read_dicom: pickling re-opens it
@@ -226,8 +236,13 @@ class DicomArray(LazyArray):
         first = self._decode(0)
         identity = all(f.slope == 1 and f.intercept == 0 for f in frames)
         self.dtype = first.dtype if identity else np.dtype(np.float32)
-        self.shape = ((len(frames),) if stack else ()) + tuple(first.shape)
-        self._stack = stack
+        self.tiles = tiles
+        self.stack = stack and tiles is None  # whether the first axis is the frames
+        if tiles is None:
+            self.shape = ((len(frames),) if self.stack else ()) + tuple(first.shape)
+        else:
+            self.shape = (tiles.height, tiles.width, *first.shape[2:])
+            self.chunks = (tiles.rows, tiles.columns, *first.shape[2:])  # a tile: one decode
 
     def _decode(self, n: int) -> np.ndarray:
         with self._lock:
@@ -270,7 +285,9 @@ class DicomArray(LazyArray):
     def __getitem__(self, index: Any) -> np.ndarray:
         """Decode the frames ``index`` selects (one at a time) and return the region."""
         index = full_index(index, self.ndim)
-        if not self._stack:
+        if self.tiles is not None:
+            return read_tiles(self.tiles, self._decode, index, self.shape, self.dtype)
+        if not self.stack:
             return np.asarray(self._decode(0)[index]).astype(self.dtype, copy=False)
         picks = np.arange(len(self.frames))[index[0]]
         rest = index[1:]
@@ -335,15 +352,18 @@ def read_dicom(path: str | Path) -> DicomArray:
     Returns
     -------
     DicomArray
-        Modality-rescaled values (float32 unless the rescale is the identity).
+        Modality-rescaled values (float32 unless the rescale is the identity); a whole-slide
+        image's tiles as one plane.
 
     Raises
     ------
     ValueError
         One line naming the file when pydicom 3 is missing, the file is not DICOM or holds no
         image, its photometric interpretation is not supported, it is a 1-bit image (a mask),
-        its pixel data is shorter than its header declares, or a folder mixes series or sizes,
-        holds a copy of a slice or two slices at one position.
+        its pixel data is shorter than its header declares, it is a whole-slide image of
+        tiles not TILED_FULL or of several focal planes or optical paths, or a folder mixes
+        series or sizes, holds a copy of a slice or two slices at one position, or misses a
+        slice (uneven spacing).
 
     Examples
     --------
@@ -355,10 +375,19 @@ def read_dicom(path: str | Path) -> DicomArray:
     pydicom = _pydicom()
     path = Path(path)
     if path.is_dir():
-        return DicomArray(_folder_frames(pydicom, path), True, str(path))
+        headers = _folder_headers(pydicom, path)
+        if len(headers) == 1:  # one file: all its frames (a multi-frame file is allowed)
+            return _file_array(*headers[0], str(path), folder=True)
+        return DicomArray(_folder_frames(headers), True, str(path))
     ds = _read_header(pydicom, path)
     if "Rows" not in ds or "Columns" not in ds:
         raise ValueError(f"{path} is a DICOM file without an image ({ds.get('Modality', '?')})")
     _check_image(ds, path)
+    return _file_array(path, ds, str(path), folder=False)
+
+
+def _file_array(path: Path, ds: Any, label: str, *, folder: bool) -> DicomArray:
+    """One file's frames: a plane, a stack (always in a folder), or the tiles of a plane."""
     frames = _frames(ds, path)
-    return DicomArray(frames, len(frames) > 1, str(path))  # NumberOfFrames 1: one plane
+    tiles = tile_grid(ds, path)
+    return DicomArray(frames, folder or len(frames) > 1, label, tiles)  # NumberOfFrames 1: 2-D

@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,9 @@ def read_plain(path: Path, suffix: str) -> np.ndarray:
     -------
     ndarray
         ``(H, W)`` gray (a gray + alpha image composited over white, so transparent pixels
-        read as glass; a palette of grays looked up) or ``(H, W, 3|4)`` colour (CMYK and YCCK
-        JPEGs converted to RGB as Pillow does).
+        read as glass, and so is PNG transparency; a palette of grays looked up) or
+        ``(H, W, 3|4)`` colour (CMYK and YCCK JPEGs converted to RGB as Pillow does), as
+        viewers show it (EXIF orientation applied).
 
     Raises
     ------
@@ -104,24 +106,85 @@ def _decode_special(path: Path) -> np.ndarray | None:
     """Decode what Pillow's plain reading gets wrong for us; None for the rest.
 
     CMYK (and YCCK, which Pillow decodes to CMYK) would read as four "RGBA" channels: they are
-    converted to RGB with Pillow's ``convert("RGB")``. A palette whose used entries are all gray
-    would read as RGB: its indices are looked up as uint8 gray.
+    converted to RGB with Pillow's ``convert("RGB")``. A palette reads as its colours, or as
+    uint8 gray when its used entries are all gray. A 16-bit gray + alpha PNG, which Pillow
+    reads as 8-bit RGBA, is decoded by imagecodecs as it is stored. PNG transparency
+    (``tRNS``: one gray or RGB value, or alpha per palette entry) is composited over white,
+    like an alpha channel. The EXIF orientation is applied, as for the rest.
     """
     from PIL import Image
 
     with Image.open(path) as im:
+        args = im.tile[0][3] if im.tile else None  # a PNG's: how it stores its samples
+        rawmode = args if isinstance(args, str) else None
         if im.mode == "CMYK":
-            return np.asarray(im.convert("RGB"))
-        if im.mode != "P":
+            arr = np.asarray(im.convert("RGB"))
+        elif im.mode == "P":
+            arr = _palette(im)
+        elif rawmode == "LA;16B":
+            import imagecodecs
+
+            arr = np.asarray(imagecodecs.png_decode(path.read_bytes()))
+        elif "transparency" in im.info and (im.mode in ("L", "I;16", "I;16B", "I")
+                                            or rawmode == "RGB"):  # 8-bit RGB: exact values
+            arr = _keyed(np.asarray(im), im.info["transparency"], rawmode)
+        else:
             return None
-        indices = np.asarray(im)
-        palette = im.getpalette("RGB") or []
-    table = np.asarray(palette, np.uint8).reshape(-1, 3)
+        orientation = im.getexif().get(0x0112, 1)
+    return _oriented(arr, orientation)
+
+
+def _palette(im: Any) -> np.ndarray:
+    """Look a palette image's indices up: gray when its used entries are gray, else RGB."""
+    indices = np.asarray(im)
+    table = np.asarray(im.getpalette("RGB") or [], np.uint8).reshape(-1, 3)
     used = np.unique(indices)
-    if not used.size or used[-1] >= len(table):
-        return None
+    if used.size and used[-1] >= len(table):  # indices past the table: black, as Pillow shows
+        table = np.concatenate([table, np.zeros((used[-1] + 1 - len(table), 3), np.uint8)])
+    alpha = np.full(len(table), 255, np.uint8)
+    key = im.info.get("transparency")
+    if isinstance(key, bytes):  # alpha of the first entries
+        alpha[: len(key)] = np.frombuffer(key, np.uint8)[: len(alpha)]
+    elif isinstance(key, int) and 0 <= key < len(alpha):
+        alpha[key] = 0
+    if alpha.min() < 255:  # over white, entry by entry
+        table = np.rint(over_white(table.astype(np.float64), alpha[:, None] / 255, 255.0))
+        table = table.astype(np.uint8)
     colours = table[used]
-    if not (np.all(colours[:, 0] == colours[:, 1]) and np.all(colours[:, 0] == colours[:, 2])):
-        return None
-    gray: np.ndarray = table[:, 0][indices]
-    return gray
+    if np.all(colours[:, :1] == colours):
+        return table[:, 0][indices]
+    return table[indices]
+
+
+def _keyed(arr: np.ndarray, key: object, rawmode: str | None) -> np.ndarray:
+    """Composite the pixels equal to a PNG's transparent gray or RGB value over white."""
+    if arr.dtype.kind == "i":  # Pillow's 32-bit "I" mode for 16-bit gray
+        arr = arr.astype(np.uint16)
+    bits = {"L;2": 2, "L;4": 4}.get(rawmode or "")
+    if bits and isinstance(key, int):  # Pillow scales low-bit gray to 8 bits, not the key
+        key = round(key * 255 / (2**bits - 1))
+    value = np.asarray(key, arr.dtype)
+    clear = np.all(arr == value, axis=-1) if arr.ndim == 3 else arr == value
+    out = arr.copy()
+    out[clear] = np.iinfo(arr.dtype).max  # white, in 8 or 16 bits
+    return out
+
+
+def _oriented(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn pixels as their EXIF orientation says viewers show them (Pillow's exif_transpose).
+
+    Examples
+    --------
+    >>> _oriented(np.array([[1, 2], [3, 4]]), 6).tolist()  # rotate 90 degrees clockwise
+    [[3, 1], [4, 2]]
+    """
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }.get(orientation)
+    return arr if turned is None else np.ascontiguousarray(turned(arr))

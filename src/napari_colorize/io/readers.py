@@ -1,4 +1,4 @@
-"""Lazy image readers: TIFF/OME-TIFF/SVS (series 0, level 0), zarr/OME-Zarr, PNG/JPEG, DICOM.
+"""Lazy image readers: TIFF/OME-TIFF/SVS (main series, level 0), zarr/OME-Zarr, PNG/JPEG, DICOM.
 
 Large files are opened lazily (a memory map or a zarr view of the TIFF, the zarr array itself, a
 DICOM stack read frame by frame) so the engine reads only the blocks it needs; small formats are
@@ -38,12 +38,15 @@ def incomplete_message(path: str | Path) -> str | None:
     'an interrupted run; 0 blocks written'
     """
     path = Path(path)
-    if read_metadata(path).get("complete") is not False:
+    meta = read_metadata(path)
+    if meta.get("complete") is not False:
         return None
     done = path / DONE_FOLDER
-    blocks = len(list(done.iterdir())) if done.is_dir() else 0
+    count = len(list(done.iterdir())) if done.is_dir() else 0
+    # a side output (confidence, channels) has no record of its own: the RGB store keeps it
+    blocks = "" if meta.get("kind") else f"; {count} blocks written"
     return (
-        f"{path} is incomplete (an interrupted run; {blocks} blocks written): finish it with "
+        f"{path} is incomplete (an interrupted run{blocks}): finish it with "
         "`napari-colorize colorize IN OUT --resume` or colorize(..., resume=True)"
     )
 
@@ -88,12 +91,14 @@ def read_zarr(path: Path, warn: bool = True) -> Any:
     raise ValueError(f"zarr group holds {len(arrays)} arrays and no OME multiscales metadata")
 
 
-def read_image(path: str | Path, *, raw: bool = False) -> Any:
+def read_image(path: str | Path, *, raw: bool = False, colour: bool = False) -> Any:
     """Open an image file lazily.
 
-    TIFF-like files give series 0 at full resolution (level 0), as the gray they display
-    (MINISWHITE inverted, gray palettes looked up; see :mod:`.tiff`); an OME-Zarr group gives
-    its first multiscale dataset; a folder of DICOM slices gives one stack ordered by position.
+    TIFF-like files give their main series (the most pixels: not an SCN's macro image nor a
+    thumbnail stored first) at full resolution (level 0), as the gray they display
+    (MINISWHITE inverted, gray palettes looked up, gray + alpha over white; see :mod:`.tiff`);
+    an OME-Zarr group gives its first multiscale dataset; a folder of DICOM slices gives one
+    stack ordered by position.
 
     Parameters
     ----------
@@ -102,6 +107,9 @@ def read_image(path: str | Path, *, raw: bool = False) -> Any:
         folder.
     raw : bool
         A TIFF's stored values instead (masks, label images).
+    colour : bool
+        A palette TIFF as the RGB colours of its table (``from_rgb`` inputs, colour
+        references), where a colour palette is otherwise refused.
 
     Returns
     -------
@@ -148,7 +156,7 @@ def read_image(path: str | Path, *, raw: bool = False) -> Any:
                 )
             arr = read_dicom(path)
         elif suffix in TIFF_SUFFIXES:
-            arr = read_tiff(path, raw=raw)
+            arr = read_tiff(path, raw=raw, colour=colour)
         elif suffix in PLAIN_SUFFIXES:
             arr = read_plain(path, suffix)
         elif suffix in DICOM_SUFFIXES or has_preamble(path):
@@ -181,7 +189,8 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     from_rgb : bool
         See an RGB(A) image (last axis 3 or 4) as the uint8 gray of the same CIE lightness,
         converted region by region (:class:`~.arrays.LightnessArray`). A file's planar or
-        channel-first colours and CMYK inks are read as RGB (:mod:`.colour_layout`).
+        channel-first colours, CMYK inks and a palette TIFF's colours are read as RGB
+        (:mod:`.colour_layout`).
 
     Returns
     -------
@@ -211,7 +220,7 @@ def open_image(image: Any, *, from_rgb: bool = False) -> Any:
     bits, alpha = None, "straight"
     if isinstance(image, (str, Path)):
         label = str(image)
-        arr = read_image(image)
+        arr = read_image(image, colour=from_rgb)  # a palette's colours, to read as lightness
         found = channel_axis(image)
         # how colours are stored, a second look at the metadata: read only when it matters
         layout = colour_layout(image) if from_rgb or found else ColourLayout()

@@ -1,4 +1,8 @@
-"""TIFF, OME-TIFF, SVS and other tifffile formats: series 0, level 0, opened lazily.
+"""TIFF, OME-TIFF, SVS and other tifffile formats: the main series, level 0, opened lazily.
+
+The main series is the one with the most level-0 pixels (the first of equals): an SVS's
+baseline, a Leica SCN's tissue rather than its macro image, the full image of a TIFF whose
+first page is a reduced-resolution thumbnail; series 0 of an OME-TIFF of equal images.
 
 Uncompressed contiguous data is memory-mapped; compressed, tiled or pyramidal data is read
 through tifffile's zarr store, one chunk at a time. Damaged files are refused at open with one
@@ -7,17 +11,21 @@ silently drop planes) become the error, and data past the end of the file is rep
 truncation before any pixel is decoded.
 
 Pixels are read as the gray the file displays (:class:`DisplayArray`, converting only the region
-asked for): MINISWHITE integers (0 shows white) are inverted within their bits per sample, and
-the indices of a gray palette TIFF are looked up in its colour table, and 2-7 bit gray is
-scaled to 8 bits as a viewer shows it. Float MINISWHITE data
-(whose black level is undefined) and colour palettes are refused; 1-bit bilevel images are left
-as stored (booleans are refused as masks later).
+asked for; see :mod:`.tiff_display`): MINISWHITE integers (0 shows white) are inverted within
+their bits per sample, the indices of a gray palette TIFF are looked up in its colour table,
+2-7 bit gray is scaled to 8 bits as a viewer shows it, and gray with an alpha sample is
+composited over white (a transparent pixel is glass). Float MINISWHITE data (whose black level
+is undefined) and colour palettes are refused, unless colours are asked for (a palette then
+reads as the RGB of its table); 1-bit bilevel images are left as stored (booleans are refused
+as masks later).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -27,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import LazyArray, full_index
+from .tiff_display import Alpha, display, gray_alpha
 
 #: tifffile warnings that mean pixels would be lost or misplaced (others are metadata quirks).
 DAMAGE = re.compile(
@@ -133,10 +142,47 @@ def _check_extent(series: Any, size: int) -> None:
         )
 
 
-class DisplayArray(LazyArray):
-    """A TIFF series seen as the gray it displays, converted region by region.
+def main_series(tif: Any) -> int:
+    """Choose the series a reader takes: the one with the most level-0 pixels.
 
-    Made by :func:`read_tiff` for MINISWHITE, gray palette and 2-7 bit gray images.
+    Pixels are counted over every axis but samples and channels; the first of equals wins, so
+    an OME-TIFF of equal images gives series 0, while a Leica SCN's or a thumbnail-first
+    TIFF's small first image gives way to the tissue.
+
+    Parameters
+    ----------
+    tif : tifffile.TiffFile
+        The open file.
+
+    Returns
+    -------
+    int
+        The index into ``tif.series`` (0 when there are none).
+
+    Examples
+    --------
+    >>> import tempfile, tifffile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with tifffile.TiffWriter(Path(tmp) / "t.tif") as writer:
+    ...         writer.write(np.zeros((4, 5), np.uint8), subfiletype=1)  # a thumbnail first
+    ...         writer.write(np.zeros((40, 50), np.uint8))
+    ...     with tifffile.TiffFile(Path(tmp) / "t.tif") as tif:
+    ...         main_series(tif), tif.series[main_series(tif)].shape
+    (1, (40, 50))
+    """
+    best, most = 0, -1
+    for i, series in enumerate(tif.series):
+        pixels = math.prod(int(n) for n, a in zip(series.shape, series.axes, strict=False)
+                           if a not in "SC")
+        if pixels > most:
+            best, most = i, pixels
+    return best
+
+
+class DisplayArray(LazyArray):
+    """A TIFF series seen as what it displays, converted region by region.
+
+    Made by :func:`read_tiff` for MINISWHITE, palette, 2-7 bit gray and gray + alpha images.
 
     Parameters
     ----------
@@ -148,7 +194,10 @@ class DisplayArray(LazyArray):
         MINISWHITE: value ``v`` shows as ``invert - v`` (the largest value for unsigned
         integers, -1 for signed ones: the sum of the range's ends).
     lut : numpy.ndarray, optional
-        Palette: index ``i`` shows as gray ``lut[i]`` (larger indices take the last entry).
+        Palette: index ``i`` shows as ``lut[i]`` (larger indices take the last entry): a gray
+        level, or an RGB colour (``lut`` of shape ``(N, 3)``, adding a last axis of 3).
+    alpha : Alpha, optional
+        Gray + alpha: the samples axis is read away, the gray composited over white.
 
     Examples
     --------
@@ -156,28 +205,58 @@ class DisplayArray(LazyArray):
     [255, 250, 0]
     >>> DisplayArray(np.array([[0, 1]], np.uint8), "p.tif", lut=np.array([9, 3], np.uint8))[...]
     array([[9, 3]], dtype=uint8)
+    >>> la = np.array([[[200, 255], [200, 0]]], np.uint8)  # opaque, then transparent
+    >>> DisplayArray(la, "la.tif", alpha=Alpha(2, "straight", 255.0, 255.0))[...]
+    array([[200, 255]], dtype=uint8)
     """
 
     #: ``source`` is the array read (see :func:`napari_colorize.core.input_store.base_array`).
     wraps_source = True
 
     def __init__(self, source: Any, filename: str, *, invert: int | None = None,
-                 lut: np.ndarray | None = None) -> None:
+                 lut: np.ndarray | None = None, alpha: Alpha | None = None) -> None:
         self.source = source
         self.filename = filename
         self.invert = invert
         self.lut = lut
-        self.shape = tuple(int(s) for s in source.shape)
-        self.dtype = np.dtype(source.dtype if lut is None else lut.dtype)
+        self.alpha = alpha
+        self.colour = lut is not None and lut.ndim == 2
+        shape = [int(s) for s in source.shape]
         chunks = getattr(source, "chunks", None)
-        if isinstance(chunks, tuple) and len(chunks) == len(self.shape):
+        chunks = list(chunks) if isinstance(chunks, tuple) and len(chunks) == len(shape) else None
+        if alpha is not None:
+            del shape[alpha.axis]
+            if chunks:
+                del chunks[alpha.axis]
+        if self.colour:
+            shape.append(3)
+            if chunks:
+                chunks.append(3)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(source.dtype if lut is None else lut.dtype)
+        if chunks:
             self.chunks = tuple(int(c) for c in chunks)  # samplers read whole chunks
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        """Read the region's stored values and return the gray they show."""
-        data = np.asarray(self.source[full_index(index, self.ndim)])
+        """Read the region's stored values and return what they show."""
+        index = full_index(index, self.ndim)
+        stored = index[:-1] if self.colour else index  # a palette's colours are made here
+        if self.alpha is None:
+            shown = self._show(np.asarray(self.source[stored]))
+        else:
+            at = self.alpha.axis
+            data = np.asarray(self.source[(*stored[:at], slice(None), *stored[at:])])
+            at -= sum(isinstance(i, (int, np.integer)) for i in stored[:at])  # axes indexed away
+            shown = self.alpha.composite(self._show(np.take(data, 0, at)), np.take(data, 1, at),
+                                         self.dtype)
+        return np.asarray(shown[..., index[-1]]) if self.colour else shown
+
+    def _show(self, data: np.ndarray) -> np.ndarray:
+        """Look stored gray values (or palette indices) up as they show."""
         if self.lut is not None:
-            return np.asarray(np.take(self.lut, data, mode="clip"))
+            return np.asarray(np.take(self.lut, data, axis=0, mode="clip"))
+        if self.invert is None:
+            return data
         invert = self.dtype.type(self.invert)
         if self.dtype.kind == "u" and invert < np.iinfo(self.dtype).max:
             data = np.minimum(data, invert)  # fewer bits than the dtype: no wrap-around
@@ -185,100 +264,41 @@ class DisplayArray(LazyArray):
 
     def __reduce__(self) -> tuple:
         """Pickle as the file name."""
-        return read_tiff, (Path(self.filename),)  # dask workers re-open the file
+        # dask workers re-open the file
+        return functools.partial(read_tiff, colour=self.colour), (Path(self.filename),)
 
     def __repr__(self) -> str:
         """Name the file, shape and dtype."""
         return f"DisplayArray({self.filename!r}, shape={self.shape}, dtype={self.dtype})"
 
 
-def _gray_table(page: Any, path: Path) -> np.ndarray:
-    """Read the gray levels of a palette page's colour table (uint8 when they are 8-bit).
-
-    Like tifffile, a table whose values all fit in 8 bits is taken as 8-bit, and 16-bit
-    values that are 8-bit levels scaled (``v * 257`` or ``v * 256``) as those levels, so a
-    gray palette colorizes like the plain uint8 gray image it shows; other tables stay uint16.
-    """
-    table = page.colormap
-    bits = int(page.bitspersample)
-    if page.dtype is None or page.dtype.char not in "BH" or int(page.samplesperpixel) != 1:
-        raise ValueError(
-            f"{path}: unsupported palette TIFF ({page.samplesperpixel} samples of {page.dtype} "
-            "per pixel; expected one 8- or 16-bit index)"
-        )
-    if table is None or table.ndim != 2 or table.shape[0] != 3 or table.shape[1] < 2**bits:
-        found = "none" if table is None else f"shape {table.shape}"
-        raise ValueError(
-            f"{path}: corrupt palette TIFF (its colour table is {found}; expected (3, {2**bits}))"
-        )
-    table = np.asarray(table[:, : 2**bits], np.uint16)
-    if not (np.array_equal(table[0], table[1]) and np.array_equal(table[0], table[2])):
-        raise ValueError(
-            f"{path} is a palette-colour TIFF; convert it to gray, or to RGB and pass "
-            "from_rgb=True (CLI --from-rgb)"
-        )
-    gray = table[0]
-    if gray.max() <= 255:
-        return gray.astype(np.uint8)
-    high, low = gray >> 8, gray & 0xFF
-    if np.all((low == 0) | (low == high)):
-        return high.astype(np.uint8)
-    return gray
-
-
-def _display(page: Any, path: Path) -> dict[str, Any] | None:
-    """How :class:`DisplayArray` shows the page's pixels; None when stored values show as is."""
-    import tifffile
-
-    photometric = page.photometric
-    if photometric == tifffile.PHOTOMETRIC.PALETTE:
-        return {"lut": _gray_table(page, path)}
-    dtype = np.dtype(page.dtype)
-    bits = int(page.bitspersample)
-    white = photometric == tifffile.PHOTOMETRIC.MINISWHITE
-    gray = white or photometric == tifffile.PHOTOMETRIC.MINISBLACK
-    if gray and dtype == np.uint8 and 1 < bits < 8 and int(page.samplesperpixel) == 1:
-        # 2-7 bit gray (read into uint8): value v of 2**bits - 1 shows as that share of white
-        levels = np.rint(np.arange(2**bits) * 255 / (2**bits - 1)).astype(np.uint8)
-        return {"lut": levels[::-1].copy() if white else levels}
-    if not white or int(page.samplesperpixel) != 1:
-        return None  # gray with extra samples is refused later, like MINISBLACK's
-    if dtype.kind == "b":
-        return None  # bilevel: refused later as a mask, whichever value shows white
-    if dtype.kind == "f":
-        raise ValueError(
-            f"{path} is a float MINISWHITE TIFF (0 shows white; floats have no defined black "
-            "level); invert it and save it as MINISBLACK"
-        )
-    if dtype.kind == "i":
-        return {"invert": -1}  # the sum of the range's ends, whatever the bits per sample
-    bits = min(bits, dtype.itemsize * 8)
-    return {"invert": 2**bits - 1}
-
-
-def read_tiff(path: Path, *, raw: bool = False) -> Any:
-    """Open series 0, level 0 of a TIFF lazily.
+def read_tiff(path: Path, *, raw: bool = False, colour: bool = False) -> Any:
+    """Open the main series (see :func:`main_series`), level 0, of a TIFF lazily.
 
     Parameters
     ----------
     path : Path
-        A TIFF-like file (TIFF, OME-TIFF, SVS, NDPI...).
+        A TIFF-like file (TIFF, OME-TIFF, SVS, NDPI, SCN...).
     raw : bool
         Give the stored values (e.g. of a mask or label image), even where the file displays
-        them otherwise (MINISWHITE, palette).
+        them otherwise (MINISWHITE, palette, gray + alpha).
+    colour : bool
+        Read a palette TIFF as the RGB colours of its table (``(..., 3)``), for ``from_rgb``
+        inputs and colour references, instead of refusing colour palettes.
 
     Returns
     -------
     numpy.memmap, zarr.Array or DisplayArray
         A memory map for uncompressed contiguous data, else a zarr array over tifffile's store;
-        wrapped in a :class:`DisplayArray` (unless ``raw``) when the file displays MINISWHITE
-        or gray palette values.
+        wrapped in a :class:`DisplayArray` (unless ``raw``) when the file displays other values
+        than it stores (MINISWHITE, palette, 2-7 bit gray, gray + alpha).
 
     Raises
     ------
     ValueError
-        One line: not a TIFF, corrupt (a damaged page chain, mismatched metadata), or
-        truncated; (unless ``raw``) a palette-colour or float MINISWHITE TIFF.
+        One line: not a TIFF, corrupt (a damaged page chain, mismatched metadata), truncated,
+        or without pixels; (unless ``raw``) a palette-colour (unless ``colour``) or float
+        MINISWHITE TIFF.
 
     Examples
     --------
@@ -301,22 +321,27 @@ def read_tiff(path: Path, *, raw: bool = False) -> Any:
     with quiet_tifffile() as messages:
         try:
             with tifffile.TiffFile(path) as tif:
-                series = tif.series[0] if tif.series else None
+                index = main_series(tif)
+                series = tif.series[index] if tif.series else None
                 damage = _damage(messages)
                 if damage:
                     raise ValueError(f"corrupt TIFF: {damage}")
                 if series is None:
                     raise ValueError("no image series (a corrupt TIFF?)")
+                page = series.keyframe
+                if not series.size:  # else its data offset reads as past the end: "truncated"
+                    raise ValueError(f"the TIFF has no pixels (its image is {page.imagelength} "
+                                     f"rows by {page.imagewidth} columns)")
                 _check_extent(series, tif.filehandle.size)
-                display = None if raw else _display(series.keyframe, path)
+                shown = None if raw else display(page, path, series.axes, colour=colour)
                 stored: Any = None
-                packed = int(series.keyframe.bitspersample) not in (8, 16, 32, 64)  # e.g. 4-bit
+                packed = int(page.bitspersample) not in (8, 16, 32, 64)  # e.g. 4-bit
                 if (series.is_pyramidal or len(series.levels) > 1 or series.dataoffset is None
                         or packed):  # a memory map would show the packed bytes
                     stored = zarr.open(series.aszarr(level=0), mode="r")
             if stored is None:
-                stored = tifffile.memmap(path, mode="r", series=0, level=0)
-            return stored if display is None else DisplayArray(stored, str(path), **display)
+                stored = tifffile.memmap(path, mode="r", series=index, level=0)
+            return stored if shown is None else DisplayArray(stored, str(path), **shown)
         except ValueError as exc:
             if not isinstance(exc, tifffile.TiffFileError):
                 raise
@@ -331,10 +356,10 @@ def read_tiff(path: Path, *, raw: bool = False) -> Any:
 
 
 def tiff_channels(path: Path) -> tuple[int, int, str] | None:
-    """Find a channel axis with more than one channel in series 0.
+    """Find a channel axis with more than one channel in the main series.
 
     Interleaved RGB samples (the last axis) do not count: they are refused as RGB later;
-    planar samples do count.
+    planar samples do count, unless they are gray and its alpha (composited when read).
 
     Returns
     -------
@@ -353,10 +378,11 @@ def tiff_channels(path: Path) -> tuple[int, int, str] | None:
     import tifffile
 
     with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
+        series = tif.series[main_series(tif)]
         axes, shape = series.axes, series.shape
+        alpha = gray_alpha(series.keyframe) is not None
     last = len(axes) - 1
     for i, a in enumerate(axes):
-        if (a == "C" or (a == "S" and i < last)) and shape[i] > 1:
+        if (a == "C" or (a == "S" and i < last and not alpha)) and shape[i] > 1:
             return i, int(shape[i]), axes
     return None
