@@ -265,8 +265,9 @@ def test_a_real_schedulers_address_connects():
                 client.close()
 
 
+@pytest.mark.parametrize("events", [1, 2], ids=["after the plan", "after a block"])
 def test_a_lost_cluster_is_one_error_and_the_output_stays_resumable(gray_image, tiny_model,
-                                                                     tmp_path):
+                                                                     tmp_path, events):
     distributed = pytest.importorskip("distributed")
     from napari_colorize import iter_colorize
     from napari_colorize.core.distributed import SchedulerLost
@@ -278,7 +279,8 @@ def test_a_lost_cluster_is_one_error_and_the_output_stays_resumable(gray_image, 
     with distributed.Client(cluster) as client:
         gen = iter_colorize(stack, tiny_model, out=out, scheduler=client, tile_size=64,
                             overlap=16, block_size=64)
-        next(gen)
+        for _ in range(events):
+            next(gen)
         cluster.close()  # the scheduler and its worker go away mid-run
         with pytest.raises(SchedulerLost, match="lost the dask cluster during the run"):
             for _ in gen:

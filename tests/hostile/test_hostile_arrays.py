@@ -319,7 +319,7 @@ def test_huge_plane_starts_without_planning_every_tile(pointwise_model, side):
     def first_event():
         gen = iter_colorize(Declared(shape), pointwise_model, tile_size=512, overlap=64,
                             out=Sink((*shape, 3)))
-        found["event"] = next(gen)
+        found["plan"], found["event"] = next(gen), next(gen)  # the plan, then a batch
         gen.close()
 
     thread = threading.Thread(target=first_event, daemon=True)
@@ -327,7 +327,8 @@ def test_huge_plane_starts_without_planning_every_tile(pointwise_model, side):
     thread.start()
     thread.join(120)
     assert not thread.is_alive(), "planning a huge plane did not finish"
-    event = found["event"]
+    plan, event = found["plan"], found["event"]
+    assert plan.done == 0 and plan.total == event.total > 0
     assert event.done > 0
     assert event.total >= (side // 448) ** 2  # every tile counted, none built
     assert time.perf_counter() - start < 120

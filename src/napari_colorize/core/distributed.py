@@ -318,16 +318,24 @@ def run_distributed(
     device = str(device)
     # hash=False: each run scatters its own copy; a key named by content would let this run
     # pick up the copy an earlier run is releasing ("lost dependencies")
-    shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(
-        net, broadcast=True, hash=False)
-    shipped_image = source if isinstance(source, (str, Path)) else client.scatter(
-        source, broadcast=True, hash=False)
-    tasks = _tasks(jobs, TILES_PER_TASK)
-    window = max(2, 2 * sum(client.nthreads().values()))
-    futures = [
-        client.submit(compute_blocks, shipped_image, shipped_model, device, plan, task, pure=False)
-        for task in itertools.islice(tasks, window)
-    ]
+    try:
+        shipped_model = model if isinstance(model, (str, Path, type(None))) else client.scatter(
+            net, broadcast=True, hash=False)
+        shipped_image = source if isinstance(source, (str, Path)) else client.scatter(
+            source, broadcast=True, hash=False)
+        tasks = _tasks(jobs, TILES_PER_TASK)
+        window = max(2, 2 * sum(client.nthreads().values()))
+        futures = [
+            client.submit(compute_blocks, shipped_image, shipped_model, device, plan, task,
+                          pure=False)
+            for task in itertools.islice(tasks, window)
+        ]
+    except Exception as exc:
+        if client.status == "running":
+            raise
+        # gone between planning and the first block (dask then fails on a missing connection)
+        raise SchedulerLost(f"lost the dask cluster during the run (client {client.status}: "
+                            f"{type(exc).__name__})") from None
     pending = as_completed(futures)
     try:
         for future in pending:

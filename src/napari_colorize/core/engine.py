@@ -39,7 +39,7 @@ def iter_colorize(
     config: ColorizeConfig | None = None,
     **settings: Any,
 ) -> Generator[Progress, None, ColorizeResult]:
-    """Colorize tile by tile, yielding :class:`Progress` after each batch; returns the result.
+    """Colorize tile by tile, yielding :class:`Progress` with the plan, then after each batch.
 
     Closing the generator cancels the run at the next batch and discards partial output (kept,
     and resumable, when ``resume=True``). Drain it with :func:`drain`.
@@ -52,7 +52,8 @@ def iter_colorize(
     Yields
     ------
     Progress
-        After each batch of tiles.
+        First the plan (``done`` 0 or, on a resume, the tiles already written; ``tile``,
+        ``computed_mp``), before any tile is computed; then after each batch of tiles.
 
     Returns
     -------
@@ -72,6 +73,7 @@ def iter_colorize(
     >>> import numpy as np
     >>> gen = iter_colorize(np.zeros((600, 600), np.uint8), device="cpu", tile_size=256)
     >>> result = drain(gen, lambda event: print(event.done, "of", event.total))
+    0 of 9
     4 of 9
     8 of 9
     9 of 9
@@ -126,6 +128,8 @@ def _iterate(image: Any, model: Any, config: ColorizeConfig, out: Any, hints: An
         done = sum(plan.tiles_of_key(key) for key in finished)
         tile = plan.tile_shape
         computed = round(total * tile[0] * tile[1] / 1e6, 2)
+        # the plan before any tile: a caller can show it, or cancel before the model runs
+        yield Progress(done, total, 0, len(planes), run.message, tile, computed)
         if client is not None:
             from .distributed import run_distributed
 
