@@ -220,7 +220,8 @@ def colorize(
     blending : {"taper", "constant"}
         Weighted blending of overlaps, or each pixel from the one tile that owns it.
     overwrite : bool
-        Replace an existing ``out`` path.
+        Replace an existing ``out`` path. The old store is removed when the run starts, as
+        the run writes (and a resume continues) in its place: a cancelled run leaves neither.
     resume : bool
         Continue an interrupted run into the same OME-Zarr ``out`` (same image and settings);
         finished blocks are kept, the rest computed. The result is byte-identical to an
