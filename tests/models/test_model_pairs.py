@@ -95,3 +95,8 @@ def test_export_names_an_example_too_small(tmp_path, capsys):
     assert f"example image {small} is 20x20" in err
     assert not out.exists()
 
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"^weights file \S*nothing\.safetensors not found$"):
+        load_model(tmp_path / "nothing.safetensors")  # not its card, which is missing too

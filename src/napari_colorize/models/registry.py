@@ -148,7 +148,7 @@ def find_card(name_or_path: str | Path) -> Path:
     suffix = path.suffix.lower()  # MODEL.SAFETENSORS names the same model
     if suffix in (".json", ".safetensors") or path.exists():
         card = path.with_suffix(".json") if suffix != ".json" else path
-        if suffix == ".safetensors" and not path.exists():
+        if not card.exists() and suffix == ".safetensors" and not path.exists():
             raise ValueError(f"weights file {path} not found")
         if not card.exists():
             raise ValueError(f"model card {card} not found (expected beside the weights)")
