@@ -130,6 +130,13 @@ def test_resume_refuses_other_channel_maps(gray_image, fractions_model, tmp_path
     with pytest.raises(KeyboardInterrupt):
         colorize(gray_image, fractions_model, out=out, channels=first, **settings)
     monkeypatch.undo()
+    if first:  # the side store's blocks are counted in the RGB store, not claimed as 0
+        from napari_colorize.io.readers import incomplete_message
+
+        side = incomplete_message(tmp_path / "out.channels.ome.zarr")
+        assert side is not None
+        assert "blocks written" not in side
+        assert "blocks written" in incomplete_message(out)
     # added: the finished blocks would stay empty in a map marked complete; dropped: the
     # half-written map would be left behind
     with pytest.raises(ValueError, match=f"other settings.channels \\({str(first).lower()}, "
