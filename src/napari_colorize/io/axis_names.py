@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .ngff_layout import Layout, plan_layout
-from .ngff_meta import Axis, first_image, parse_multiscale
+from .ngff_meta import Axis, parse_multiscale
+from .ngff_roots import first_image
 from .paths import source_path
 
 __all__ = ["OME_UNITS", "InputAxes", "input_layout", "read_axes"]

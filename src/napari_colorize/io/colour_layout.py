@@ -149,7 +149,8 @@ def _tiff_layout(path: Path) -> ColourLayout:
 def _zarr_layout(path: Path) -> ColourLayout:
     import zarr
 
-    from .ngff_meta import first_image, parse_multiscale
+    from .ngff_meta import parse_multiscale
+    from .ngff_roots import first_image
 
     path = first_image(path)
     group: Any = zarr.open(path, mode="r")

@@ -17,7 +17,8 @@ from .arrays import FileArray, LightnessArray, OneSampleArray, one_line
 from .colorize_attrs import read_colorize_block
 from .colour_layout import ColourArray, ColourLayout, colour_layout
 from .kinds import DICOM_SUFFIXES, PLAIN_SUFFIXES, TIFF_SUFFIXES, is_zarr_path
-from .ngff_meta import first_image, parse_multiscale
+from .ngff_meta import parse_multiscale
+from .ngff_roots import first_image
 from .plain import read_plain
 
 #: Folder inside an unfinished OME-Zarr result naming its finished blocks (removed when complete).
